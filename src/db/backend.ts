@@ -1,0 +1,82 @@
+/**
+ * The one database interface the server talks to. Two implementations:
+ * db/mysql.ts (mysql2 pool, server-side prepared statements) and
+ * db/sqlite.ts (bun:sqlite, WAL). Nothing outside db/ knows which one runs.
+ */
+
+/** A result row; column names as the database returned them (any case). */
+export type Row = Record<string, unknown>;
+
+/** Every bound value is text or NULL: templates bind variable text only. */
+export type Param = string | null;
+
+export interface PreparedQuery {
+  /** config name of the query, e.g. "offer_1", "history_sql" */
+  readonly name: string;
+  /** SQL as sent to the database (placeholders as ?) */
+  readonly sql: string;
+  /** Runs with bound values; rejects with DbError on failure or timeout. */
+  run(params: readonly Param[]): Promise<Row[]>;
+}
+
+/** A client's lease as pydhcp remembers it (RFC 2131 4.3.1 / 4.4.5). */
+export interface Lease {
+  /** client identifier (option 61) as hex when present, else the MAC as hex */
+  clientKey: string;
+  /** chaddr, 12 lower-case hex digits */
+  mac: string;
+  ip: string;
+  /** option 82 value bytes as hex, as the lease was granted with; "" if none */
+  option82: string;
+  /** epoch seconds */
+  expires: number;
+  state: "offered" | "bound" | "released" | "declined";
+  /**
+   * The answer the lease was granted with (mask, router, dns and any extra
+   * options), JSON, so renewals can be answered the same way while the
+   * database is away.
+   */
+  answer: string;
+  /** epoch seconds of the last change */
+  updated: number;
+}
+
+export interface Backend {
+  readonly kind: "sqlite" | "mysql";
+  /** Prepares once at load; rejects with DbError naming the query. */
+  prepare(name: string, sql: string): Promise<PreparedQuery>;
+  /** Runs several statements with their values in one transaction (history batches). */
+  runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void>;
+  /** Lease persistence in pydhcp's own table `pydhcp_lease` (created if missing). */
+  leases: LeaseStore;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LeaseStore {
+  /** Leases not yet expired, for warming the lease memory at start. */
+  loadActive(now: number): Promise<Lease[]>;
+  /** One client's lease (servers sharing one MySQL see each other's). */
+  get(clientKey: string): Promise<Lease | null>;
+  /** The lease holding an address, if any. */
+  byIp(ip: string): Promise<Lease | null>;
+  /** Insert or replace by clientKey, in one transaction. */
+  upsert(leases: readonly Lease[]): Promise<void>;
+  /** Deletes up to `limit` leases expired before `now`; returns how many. */
+  deleteExpired(now: number, limit: number): Promise<number>;
+}
+
+export type DbErrorKind = "connect" | "prepare" | "query" | "timeout";
+
+export class DbError extends Error {
+  constructor(
+    readonly kind: DbErrorKind,
+    /** the query's config name, or "" for connection-level errors */
+    readonly query: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "DbError";
+  }
+}
