@@ -1,0 +1,142 @@
+/**
+ * The DHCP UDP socket. Created through libc with bun:ffi, then adopted by
+ * Bun.udpSocket({ fd }), because Bun's own sockets:
+ *  - set IP_RECVERR, so one ICMP port-unreachable (a client that left before
+ *    its reply landed) makes the NEXT send throw and lose its datagram
+ *    (oven-sh/bun#29116); an ffi socket never has IP_RECVERR on;
+ *  - cannot SO_BINDTODEVICE, which is how a server on a multi-homed host
+ *    learns which link a broadcast came in on and sends its broadcast reply
+ *    out of that link with no route needed;
+ *  - cannot raise the receive buffer past rmem_max (SO_RCVBUFFORCE as root),
+ *    which absorbs a DISCOVER storm instead of dropping it in the kernel.
+ */
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
+
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_BROADCAST = 6;
+const SO_RCVBUF = 8;
+const SO_SNDBUF = 7;
+const SO_BINDTODEVICE = 25;
+const SO_RCVBUFFORCE = 33;
+const SO_SNDBUFFORCE = 32;
+const IPPROTO_IP = 0;
+const IP_RECVERR = 11;
+
+let libc: ReturnType<typeof openLibc> | null = null;
+function openLibc() {
+  return dlopen("libc.so.6", {
+    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    setsockopt: {
+      args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32],
+      returns: FFIType.i32,
+    },
+    bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    close: { args: [FFIType.i32], returns: FFIType.i32 },
+    __errno_location: { args: [], returns: FFIType.ptr },
+  }).symbols;
+}
+
+export interface DhcpSocket {
+  /** Sends one datagram; false (and onError) instead of throwing. */
+  send(buf: Uint8Array, port: number, address: string): boolean;
+  /** Sends a batch: [buf, port, address, buf, port, address, ...]; returns how many went out. */
+  sendMany(packets: (Uint8Array | number | string)[]): number;
+  close(): void;
+  readonly iface: string | null;
+  readonly port: number;
+}
+
+export interface DhcpSocketOptions {
+  host: string;
+  port: number;
+  /** bind to this interface (SO_BINDTODEVICE) */
+  iface?: string;
+  /** receive buffer in bytes (default 4 MiB) */
+  receiveBuffer?: number;
+  onPacket(buf: Uint8Array, port: number, address: string): void;
+  onError?(e: Error): void;
+}
+
+/** errno is a thread-local int behind __errno_location(). */
+function errno(sym: ReturnType<typeof openLibc>): number {
+  const p = sym.__errno_location();
+  return p ? read.i32(p, 0) : 0;
+}
+
+function setInt(sym: ReturnType<typeof openLibc>, fd: number, level: number, opt: number, v: number): number {
+  const val = new Int32Array([v]);
+  return sym.setsockopt(fd, level, opt, ptr(val), 4);
+}
+
+/** Opens the UDP socket with the options above and hands it to Bun. */
+export async function openDhcpSocket(o: DhcpSocketOptions): Promise<DhcpSocket> {
+  libc ??= openLibc();
+  const sym = libc;
+  const fd = sym.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`Cannot create UDP socket: errno ${errno(sym)}`);
+  const fail = (what: string): never => {
+    const e = errno(sym);
+    sym.close(fd);
+    throw new Error(`Cannot ${what} for ${o.host}:${o.port}${o.iface ? ` on ${o.iface}` : ""}: errno ${e}`);
+  };
+  if (setInt(sym, fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0) fail("set SO_REUSEADDR");
+  if (setInt(sym, fd, SOL_SOCKET, SO_BROADCAST, 1) < 0) fail("set SO_BROADCAST");
+  if (setInt(sym, fd, IPPROTO_IP, IP_RECVERR, 0) < 0) fail("clear IP_RECVERR");
+  const rcv = o.receiveBuffer ?? 4 * 1024 * 1024;
+  if (setInt(sym, fd, SOL_SOCKET, SO_RCVBUFFORCE, rcv) < 0) setInt(sym, fd, SOL_SOCKET, SO_RCVBUF, rcv);
+  if (setInt(sym, fd, SOL_SOCKET, SO_SNDBUFFORCE, 1024 * 1024) < 0) setInt(sym, fd, SOL_SOCKET, SO_SNDBUF, 1024 * 1024);
+  if (o.iface) {
+    const name = new TextEncoder().encode(o.iface + "\0");
+    if (sym.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ptr(name), name.length) < 0) fail(`bind to device ${o.iface}`);
+  }
+  const addr = new Uint8Array(16);
+  const dv = new DataView(addr.buffer);
+  dv.setUint16(0, AF_INET, true);
+  dv.setUint16(2, o.port, false);
+  const parts = o.host.split(".").map(Number);
+  if (parts.length !== 4 || parts.some((n) => !(n >= 0 && n <= 255))) fail(`parse address "${o.host}"`);
+  addr.set(parts, 4);
+  if (sym.bind(fd, ptr(addr), 16) < 0) fail("bind");
+
+  const onError = o.onError ?? (() => {});
+  const sock = await Bun.udpSocket({
+    fd,
+    socket: {
+      data(_s, buf, port, address) {
+        o.onPacket(buf, port, address);
+      },
+      // Bun passes one argument, the Error (BUN-FACTS); a socket error must never kill the server.
+      error(err: unknown) {
+        onError(err instanceof Error ? err : new Error(String(err)));
+      },
+    },
+  } as never as Parameters<typeof Bun.udpSocket>[0]);
+  return {
+    iface: o.iface ?? null,
+    port: o.port,
+    send(buf, port, address) {
+      try {
+        return sock.send(buf, port, address);
+      } catch (e) {
+        onError(e instanceof Error ? e : new Error(String(e)));
+        return false;
+      }
+    },
+    sendMany(packets) {
+      try {
+        return sock.sendMany(packets as never);
+      } catch (e) {
+        onError(e instanceof Error ? e : new Error(String(e)));
+        return 0;
+      }
+    },
+    close() {
+      sock.close();
+    },
+  };
+}
