@@ -1,0 +1,124 @@
+/**
+ * Lease memory: what each client was given, so renewals that arrive without
+ * Option 82 (unicast straight from the client, RFC 2131 4.4.5) can be looked
+ * up as the original relayed request was, and so renewals can be answered
+ * while the database is away. Persisted through Backend.leases in batches off
+ * the reply path; warmed from it at start, so leases survive restarts and
+ * servers sharing one MySQL share them.
+ */
+import type { Lease, LeaseStore } from "../db/backend.ts";
+import type { Logger } from "../log/types.ts";
+import type { Answer } from "../db/answer.ts";
+
+/** How long an OFFERed address stays held for the client it was offered to. */
+export const OFFER_HOLD_SECONDS = 60;
+
+export class LeaseMemory {
+  private readonly byKey = new Map<string, Lease>();
+  private readonly byIp = new Map<string, string>();
+  private dirty = new Map<string, Lease>();
+  /** answers just offered, by client, for the REQUEST that follows (not persisted) */
+  private readonly offers = new Map<string, { xid: number; answer: Answer; at: number }>();
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: LeaseStore,
+    private readonly log: Logger,
+  ) {}
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  async warm(now: number): Promise<number> {
+    const all = await this.store.loadActive(now);
+    for (const l of all) this.index(l);
+    return all.length;
+  }
+
+  get(clientKey: string): Lease | undefined {
+    return this.byKey.get(clientKey);
+  }
+
+  /** Memory first, then the shared store (another server may have granted it). */
+  async fetch(clientKey: string): Promise<Lease | null> {
+    const l = this.byKey.get(clientKey);
+    if (l) return l;
+    try {
+      const s = await this.store.get(clientKey);
+      if (s) this.index(s);
+      return s;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The client actively holding an address, if any (bound and unexpired, or offered recently). */
+  holder(ip: string, now: number): Lease | undefined {
+    const key = this.byIp.get(ip);
+    if (key === undefined) return undefined;
+    const l = this.byKey.get(key);
+    if (!l || l.ip !== ip) return undefined;
+    if (l.state === "bound" && l.expires > now) return l;
+    if (l.state === "offered" && l.updated + OFFER_HOLD_SECONDS > now) return l;
+    return undefined;
+  }
+
+  rememberOffer(clientKey: string, xid: number, answer: Answer, now: number): void {
+    this.offers.set(clientKey, { xid, answer, at: now });
+  }
+
+  /** The answer offered to this client in this transaction, if recent enough; used once. */
+  takeOffer(clientKey: string, xid: number, now: number, maxAge: number): Answer | null {
+    const o = this.offers.get(clientKey);
+    if (!o) return null;
+    this.offers.delete(clientKey);
+    return o.xid === xid && now - o.at <= maxAge ? o.answer : null;
+  }
+
+  set(l: Lease): void {
+    this.index(l);
+    this.dirty.set(l.clientKey, l);
+  }
+
+  private index(l: Lease): void {
+    const old = this.byKey.get(l.clientKey);
+    if (old && old.ip !== l.ip && this.byIp.get(old.ip) === l.clientKey) this.byIp.delete(old.ip);
+    this.byKey.set(l.clientKey, l);
+    this.byIp.set(l.ip, l.clientKey);
+  }
+
+  /** Writes changed leases in one transaction; on failure they stay dirty for the next try. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.dirty.size === 0) return Promise.resolve();
+    const batch = this.dirty;
+    this.dirty = new Map();
+    this.flushing = this.store
+      .upsert([...batch.values()])
+      .catch((e: unknown) => {
+        for (const [k, l] of batch) if (!this.dirty.has(k)) this.dirty.set(k, l);
+        this.log.warn("lease write failed, will retry", { leases: batch.size, error: String(e) });
+      })
+      .finally(() => {
+        this.flushing = null;
+      });
+    return this.flushing;
+  }
+
+  get pending(): number {
+    return this.dirty.size;
+  }
+
+  /** Forgets expired leases in memory and deletes a batch of them in the store. */
+  async cleanup(now: number, batch: number): Promise<number> {
+    for (const [k, o] of this.offers) if (o.at + OFFER_HOLD_SECONDS < now) this.offers.delete(k);
+    for (const [k, l] of this.byKey) {
+      if (l.expires <= now && !this.dirty.has(k)) {
+        this.byKey.delete(k);
+        if (this.byIp.get(l.ip) === k) this.byIp.delete(l.ip);
+      }
+    }
+    return this.store.deleteExpired(now, batch);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Builds OFFER, ACK and NAK messages (RFC 2131 4.3.1-4.3.5, table 3). Pure:
+ * the request, the answer the database gave and our settings in, a
+ * DhcpMessage out; codec/encode turns it into bytes.
+ */
+import { BOOTREPLY, MessageType, type DhcpMessage } from "../codec/message.ts";
+import { ipBytes } from "../codec/ip.ts";
+import type { Answer } from "../db/answer.ts";
+
+const OPT = {
+  SUBNET_MASK: 1,
+  ROUTER: 3,
+  DNS: 6,
+  LEASE_TIME: 51,
+  MESSAGE_TYPE: 53,
+  SERVER_ID: 54,
+  PARAM_LIST: 55,
+  MESSAGE: 56,
+  T1: 58,
+  T2: 59,
+  CLIENT_ID: 61,
+  RELAY_AGENT_INFO: 82,
+} as const;
+
+export interface ReplySettings {
+  serverId: string;
+  /** lease time when the answer does not set one, seconds */
+  leaseTime: number;
+}
+
+export interface ReplyInput {
+  request: DhcpMessage;
+  type: typeof MessageType.OFFER | typeof MessageType.ACK | typeof MessageType.NAK;
+  /** null only for NAK */
+  answer: Answer | null;
+  /** ACK to an INFORM: no yiaddr, no lease times (RFC 2131 4.3.5) */
+  inform: boolean;
+  /** NAK text for option 56 */
+  message?: string;
+}
+
+const ZERO = "0.0.0.0";
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n >>> 0, false);
+  return b;
+}
+
+function ipList(list: readonly string[]): Uint8Array {
+  const b = new Uint8Array(list.length * 4);
+  list.forEach((ip, i) => b.set(ipBytes(ip), i * 4));
+  return b;
+}
+
+export function buildReply(inp: ReplyInput, s: ReplySettings): DhcpMessage {
+  const req = inp.request;
+  const nak = inp.type === MessageType.NAK;
+  const opts = new Map<number, Uint8Array>();
+  opts.set(OPT.MESSAGE_TYPE, Uint8Array.of(inp.type));
+  opts.set(OPT.SERVER_ID, ipBytes(s.serverId));
+  const a = inp.answer;
+  if (!nak && a) {
+    if (!inp.inform) {
+      const lease = a.leaseTime ?? s.leaseTime;
+      opts.set(OPT.LEASE_TIME, u32(lease));
+      // RFC 2131 4.4.5 defaults: T1 = 0.5, T2 = 0.875 of the lease
+      opts.set(OPT.T1, u32(Math.floor(lease * 0.5)));
+      opts.set(OPT.T2, u32(Math.floor(lease * 0.875)));
+    }
+    opts.set(OPT.SUBNET_MASK, ipBytes(a.mask));
+    if (a.router) opts.set(OPT.ROUTER, ipBytes(a.router));
+    if (a.dns.length) opts.set(OPT.DNS, ipList(a.dns));
+    // Extra options from the query: sent when asked for in option 55 (RFC 2131 4.3.1), or to clients that list nothing.
+    const asked = req.options.get(OPT.PARAM_LIST);
+    for (const [code, value] of a.options) {
+      if (opts.has(code)) continue;
+      if (!asked || asked.includes(code)) opts.set(code, value);
+    }
+  }
+  if (nak && inp.message) opts.set(OPT.MESSAGE, new TextEncoder().encode(inp.message));
+  // RFC 6842: echo the client identifier
+  const cid = req.options.get(OPT.CLIENT_ID);
+  if (cid) opts.set(OPT.CLIENT_ID, cid);
+  // RFC 3046 2.2: echo option 82 unchanged in every reply to a relay
+  const rai = req.options.get(OPT.RELAY_AGENT_INFO);
+  if (rai && req.giaddr !== ZERO) opts.set(OPT.RELAY_AGENT_INFO, rai);
+
+  const relayedNak = nak && req.giaddr !== ZERO;
+  return {
+    op: BOOTREPLY,
+    htype: req.htype,
+    hlen: req.hlen,
+    hops: 0,
+    xid: req.xid,
+    secs: 0,
+    // RFC 2131 4.3.2: a NAK through a relay asks it to broadcast
+    flags: relayedNak ? req.flags | 0x8000 : req.flags,
+    ciaddr: nak ? ZERO : req.ciaddr,
+    yiaddr: nak || inp.inform || !a ? ZERO : a.ip,
+    siaddr: !nak && a?.nextServer ? a.nextServer : ZERO,
+    giaddr: req.giaddr,
+    chaddr: req.chaddr,
+    sname: new Uint8Array(64),
+    file: new Uint8Array(128),
+    options: opts,
+  };
+}
