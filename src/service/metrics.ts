@@ -1,0 +1,185 @@
+/**
+ * pydhcp's metric set, in one table. Each row becomes a field of the object
+ * createMetrics() returns: a metric with labels stays a metric (resolve its
+ * children once at start, keep them), a metric without labels is its single
+ * child, ready for `inc()` / `set()` / `observe()`.
+ *
+ *   const m = createMetrics();
+ *   const rxDiscover = m.packetsReceived.labels("DISCOVER"); // once
+ *   rxDiscover.inc();                                         // per packet, O(1)
+ *
+ * docs/service.md lists every metric; keep it in step with this table.
+ */
+import { MessageType } from "../codec/message.ts";
+import type { DbErrorKind } from "../db/backend.ts";
+import {
+  type Counter,
+  type CounterChild,
+  type Gauge,
+  type GaugeChild,
+  type Histogram,
+  type HistogramChild,
+  Registry,
+} from "./registry.ts";
+
+/** RFC 2132 9.6 names, plus "other" for a missing or unknown option 53. */
+export const RECEIVED_TYPES = [...Object.keys(MessageType), "other"] as const;
+export const REPLY_TYPES = ["OFFER", "ACK", "NAK"] as const;
+
+/** Why a request got no reply. One value per cause, so a graph tells what to fix. */
+export const DROP_REASONS = [
+  "decode_error", // not a DHCP message we can read (codec error)
+  "not_request", // op is not BOOTREQUEST (RFC 2131 2: servers only answer requests)
+  "not_for_us", // REQUEST naming another server (RFC 2131 4.3.2), or unicast meant elsewhere
+  "unsupported", // a message type this server does not answer
+  "queue_full", // the lookup queue was at its limit
+  "rate_limit", // the client MAC or relay circuit sent too fast
+  "db_error", // the database failed or timed out and lease memory could not answer
+  "bad_answer", // a query row was unusable (bad address, mask, option value)
+  "send_error", // the reply could not be sent
+  "shutdown", // arrived while the server was draining to stop
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+export const DB_ERROR_KINDS = ["connect", "prepare", "query", "timeout"] as const satisfies readonly DbErrorKind[];
+export const RELOAD_RESULTS = ["ok", "failed"] as const;
+
+/** Seconds, 0.1 ms .. 2 s: SQLite answers in tens of µs, MySQL in ~1 ms, timeouts at 2 s. */
+export const QUERY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2] as const;
+
+interface Row {
+  kind: "counter" | "gauge" | "histogram";
+  name: string;
+  help: string;
+  labels: readonly string[];
+  /** label values (of the single label) created at start so their zero series show */
+  init?: readonly string[];
+  buckets?: readonly number[];
+}
+
+export const METRIC_TABLE = {
+  packetsReceived: {
+    kind: "counter",
+    name: "pydhcp_packets_received_total",
+    help: "DHCP requests received, by message type (option 53).",
+    labels: ["type"],
+    init: RECEIVED_TYPES,
+  },
+  repliesSent: {
+    kind: "counter",
+    name: "pydhcp_replies_sent_total",
+    help: "Replies sent, by message type.",
+    labels: ["type"],
+    init: REPLY_TYPES,
+  },
+  noMatch: {
+    kind: "counter",
+    name: "pydhcp_no_match_total",
+    help: "Requests for which no offer query returned a row (the client is unknown to the database).",
+    labels: [],
+  },
+  dropped: {
+    kind: "counter",
+    name: "pydhcp_dropped_total",
+    help: "Requests dropped without a reply, by reason.",
+    labels: ["reason"],
+    init: DROP_REASONS,
+  },
+  queueDepth: {
+    kind: "gauge",
+    name: "pydhcp_queue_depth",
+    help: "Requests waiting for a lookup slot.",
+    labels: [],
+  },
+  lookupsInFlight: {
+    kind: "gauge",
+    name: "pydhcp_lookups_in_flight",
+    help: "Database lookups running now (at most ThreadLimit).",
+    labels: [],
+  },
+  queryDuration: {
+    kind: "histogram",
+    name: "pydhcp_query_duration_seconds",
+    help: "Time each configured query took, by query name, failures included.",
+    labels: ["query"],
+    buckets: QUERY_BUCKETS,
+  },
+  dbErrors: {
+    kind: "counter",
+    name: "pydhcp_db_errors_total",
+    help: "Database errors, by kind (connect, prepare, query, timeout).",
+    labels: ["kind"],
+    init: DB_ERROR_KINDS,
+  },
+  reloads: {
+    kind: "counter",
+    name: "pydhcp_reloads_total",
+    help: "Configuration reloads on SIGHUP, by result (a failed reload keeps the old configuration).",
+    labels: ["result"],
+    init: RELOAD_RESULTS,
+  },
+  historyRowsWritten: {
+    kind: "counter",
+    name: "pydhcp_history_rows_written_total",
+    help: "History rows written to the database.",
+    labels: [],
+  },
+  historyRowsSpooled: {
+    kind: "counter",
+    name: "pydhcp_history_rows_spooled_total",
+    help: "History rows written to the local spool file while the database was away.",
+    labels: [],
+  },
+  leasesInMemory: {
+    kind: "gauge",
+    name: "pydhcp_leases_in_memory",
+    help: "Leases held in the lease memory.",
+    labels: [],
+  },
+  outageAnswers: {
+    kind: "counter",
+    name: "pydhcp_outage_answers_total",
+    help: "Replies answered from lease memory because the database was unavailable.",
+    labels: [],
+  },
+  startTime: {
+    kind: "gauge",
+    name: "pydhcp_start_time_seconds",
+    help: "Start time of the process, seconds since the epoch.",
+    labels: [],
+  },
+} as const satisfies Record<string, Row>;
+
+type Built<R> = R extends { kind: "counter"; labels: readonly [] }
+  ? CounterChild
+  : R extends { kind: "counter" }
+    ? Counter
+    : R extends { kind: "gauge"; labels: readonly [] }
+      ? GaugeChild
+      : R extends { kind: "gauge" }
+        ? Gauge
+        : R extends { kind: "histogram"; labels: readonly [] }
+          ? HistogramChild
+          : Histogram;
+
+export type PydhcpMetrics = { readonly registry: Registry } & {
+  readonly [K in keyof typeof METRIC_TABLE]: Built<(typeof METRIC_TABLE)[K]>;
+};
+
+export function createMetrics(now: () => number = Date.now): PydhcpMetrics {
+  const registry = new Registry();
+  const out: Record<string, unknown> = { registry };
+  for (const [key, row] of Object.entries(METRIC_TABLE) as [string, Row][]) {
+    const m =
+      row.kind === "counter"
+        ? registry.counter(row.name, row.help, row.labels)
+        : row.kind === "gauge"
+          ? registry.gauge(row.name, row.help, row.labels)
+          : registry.histogram(row.name, row.help, row.labels, row.buckets ?? []);
+    for (const v of row.init ?? []) m.labels(v);
+    out[key] = row.labels.length === 0 ? m.labels() : m;
+  }
+  const metrics = out as PydhcpMetrics;
+  metrics.startTime.set(Math.floor(now() / 1000));
+  return metrics;
+}
