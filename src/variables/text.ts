@@ -1,0 +1,109 @@
+/**
+ * Byte -> text conversions for variable values. Table-driven and
+ * allocation-light because extract runs once per packet.
+ */
+
+/** "00".."ff" by byte value. */
+export const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** "0".."255" by byte value. */
+export const DEC: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
+
+/** Lower-case hex, no separators. */
+export function hex(b: Uint8Array, start = 0, end = b.length): string {
+  let s = "";
+  for (let i = start; i < end; i++) s += HEX[b[i]!];
+  return s;
+}
+
+/** Lower-case hex with `:` between bytes (aa:bb:cc). */
+export function hexColons(b: Uint8Array, start: number, end: number): string {
+  if (end <= start) return "";
+  let s = HEX[b[start]!]!;
+  for (let i = start + 1; i < end; i++) s += ":" + HEX[b[i]!];
+  return s;
+}
+
+/** Dotted quad of the 4 bytes at `off` (caller checks the length). */
+export function ipAt(b: Uint8Array, off: number): string {
+  return DEC[b[off]!] + "." + DEC[b[off + 1]!] + "." + DEC[b[off + 2]!] + "." + DEC[b[off + 3]!];
+}
+
+/** Unsigned big-endian 32-bit at `off` (caller checks the length). */
+export function u32At(b: Uint8Array, off: number): number {
+  return ((b[off]! << 24) >>> 0) + (b[off + 1]! << 16) + (b[off + 2]! << 8) + b[off + 3]!;
+}
+
+/** True when every byte is printable ASCII (0x20..0x7e) and there is at least one. */
+export function isPrintableAscii(b: Uint8Array): boolean {
+  if (b.length === 0) return false;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The text rule for string options (12 host name, 60 vendor class, RFC 3993
+ * subscriber-id): trailing NULs are dropped (RFC 2132 3.14 says not to send
+ * them; some clients do); then valid UTF-8 is decoded as UTF-8, and anything
+ * else is read as Latin-1, one character per byte, so no byte is lost and
+ * decoding never fails. Control characters are kept (values are bound SQL
+ * parameters; --dump escapes them).
+ */
+export function optionText(b: Uint8Array): string {
+  let end = b.length;
+  while (end > 0 && b[end - 1] === 0) end--;
+  let ascii = true;
+  for (let i = 0; i < end; i++) {
+    if (b[i]! >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  const v = end === b.length ? b : b.subarray(0, end);
+  if (ascii) return latin1(v);
+  try {
+    return utf8.decode(v);
+  } catch {
+    return latin1(v);
+  }
+}
+
+function latin1(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+  return s;
+}
+
+/**
+ * Python's repr() of a bytes object (b'...'), which pydhcpdb stored as the
+ * text of its `_str` variables: printable ASCII as is, \t \n \r \\ and the
+ * quote escaped, everything else \xNN; double quotes only when the bytes
+ * hold ' and no ". `lead` (0..255), when given, is a byte placed before `b`
+ * (pydhcpdb's values start with the option's length byte).
+ */
+export function pythonBytesRepr(b: Uint8Array, lead = -1): string {
+  let hasSingle = lead === 0x27;
+  let hasDouble = lead === 0x22;
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] === 0x27) hasSingle = true;
+    else if (b[i] === 0x22) hasDouble = true;
+  }
+  const q = hasSingle && !hasDouble ? 0x22 : 0x27;
+  let s = q === 0x22 ? 'b"' : "b'";
+  if (lead >= 0) s += reprByte(lead, q);
+  for (let i = 0; i < b.length; i++) s += reprByte(b[i]!, q);
+  return s + (q === 0x22 ? '"' : "'");
+}
+
+function reprByte(c: number, q: number): string {
+  if (c === q || c === 0x5c) return "\\" + String.fromCharCode(c);
+  if (c === 0x09) return "\\t";
+  if (c === 0x0a) return "\\n";
+  if (c === 0x0d) return "\\r";
+  if (c >= 0x20 && c < 0x7f) return String.fromCharCode(c);
+  return "\\x" + HEX[c];
+}
