@@ -74,9 +74,10 @@ export function normaliseMac(s: string): string | null {
 export function remoteIdMac(remoteId: Uint8Array | undefined): string | null {
   if (remoteId === undefined) return null;
   if (remoteId.length === 8 && remoteId[0] === 0 && remoteId[1] === 6) return toHex(remoteId.subarray(2));
-  if (remoteId.length === 6 && !isPrintable(remoteId)) return toHex(remoteId);
+  // Text first: "01 04 s w 1 2" is six bytes too, but a typed string, not a MAC.
   const text = subOptionText(remoteId);
-  return text === null ? null : normaliseMac(text);
+  if (text !== null) return normaliseMac(text);
+  return remoteId.length === 6 ? toHex(remoteId) : null;
 }
 
 /**
