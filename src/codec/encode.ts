@@ -1,0 +1,220 @@
+/**
+ * encode(DhcpMessage) -> datagram bytes, or an EncodeError value.
+ *
+ * API: `encode(msg, { maxMessageSize })` returns
+ * `{ ok: true, bytes, overload }` or `{ ok: false, error }`. It never returns
+ * a truncated packet and never throws.
+ *
+ * - Options are written in the map's order, except 82 which goes last
+ *   (RFC 3046 2.1). Codes 0, 255 and 52 in the map are refused / owned by
+ *   the encoder (52 is written only when overloading).
+ * - A value over 255 bytes is split into consecutive options of the same
+ *   code (RFC 3396 5); an empty value is written as code, length 0.
+ * - The packet ends with End and is zero-padded to 300 bytes (RFC 1542 2.1).
+ * - maxMessageSize is option 57's value: the largest IP datagram the client
+ *   accepts, IP and UDP headers included (RFC 2131 2: 576 = 20 + 8 + 548).
+ *   Values below 576 are raised to 576. Omitted, the only limit is UDP's.
+ *   The reply builder should pass the client's option 57, or 576.
+ * - When the options do not fit, the file field and then sname carry the
+ *   rest with option 52 (RFC 2131 4.1, RFC 2132 9.3), but only if those
+ *   fields are empty (all zero) in msg; otherwise the result is "too-big".
+ */
+import type { DhcpMessage } from "./message.ts";
+import type { EncodeError } from "./errors.ts";
+import {
+  BOOTP_MIN_LENGTH,
+  FILE_LENGTH,
+  FILE_OFFSET,
+  OPTIONS_OFFSET,
+  SNAME_LENGTH,
+  SNAME_OFFSET,
+  encodeHeader,
+} from "./header.ts";
+import { OPTION_END, OPTION_OVERLOAD, OVERLOAD_FILE, OVERLOAD_SNAME } from "./options.ts";
+
+export interface EncodeOptions {
+  /** client's option 57 (IP datagram size); see the module comment */
+  maxMessageSize?: number;
+}
+
+export type EncodeResult =
+  | { ok: true; bytes: Uint8Array; /** option 52 value written, 0 when none */ overload: number }
+  | { ok: false; error: EncodeError };
+
+const IP_UDP_HEADERS = 28;
+const MIN_MESSAGE_SIZE = 576;
+/** largest UDP payload over IPv4 */
+const UDP_MAX_PAYLOAD = 65535 - IP_UDP_HEADERS;
+const RELAY_AGENT_INFO = 82;
+
+/** Bytes an option takes on the wire, split into 255-byte pieces. */
+function wireSize(len: number): number {
+  return len === 0 ? 2 : len + 2 * Math.ceil(len / 255);
+}
+
+function isEmptyField(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+/** Map order with 82 moved last; null plus the code when a code cannot be written. */
+function orderedCodes(options: Map<number, Uint8Array>): number[] | number {
+  const codes: number[] = [];
+  let has82 = false;
+  for (const [code, value] of options) {
+    if (!Number.isInteger(code) || code <= 0 || code >= 255 || !(value instanceof Uint8Array)) return code;
+    if (code === OPTION_OVERLOAD) continue;
+    if (code === RELAY_AGENT_INFO) has82 = true;
+    else codes.push(code);
+  }
+  if (has82) codes.push(RELAY_AGENT_INFO);
+  return codes;
+}
+
+interface Area {
+  start: number;
+  /** last byte usable for options; End goes at or before end */
+  end: number;
+  bit: number;
+}
+
+/**
+ * Place every piece greedily: main area first, then file, then sname. A
+ * piece that does not fit the current area moves to the next one whole
+ * (pieces of short options are never split further: pre-RFC 3396 clients
+ * would misread them). With out === null only measures. Returns the end of
+ * the main options (End's offset) and the overload bits, or null when the
+ * options do not fit.
+ */
+function place(
+  msg: DhcpMessage,
+  codes: number[],
+  areas: Area[],
+  mainStart: number,
+  out: Uint8Array | null,
+): { mainEnd: number; overload: number } | null {
+  let a = 0;
+  let area = areas[0]!;
+  let pos = mainStart;
+  let overload = 0;
+  let mainEndAt = -1;
+  const fits = (n: number) => pos + n <= area.end;
+  const put = (code: number, value: Uint8Array, from: number, n: number): boolean => {
+    while (!fits(n + 2)) {
+      if (out !== null) out[pos] = OPTION_END;
+      if (a === 0) mainEndAt = pos;
+      a++;
+      if (a >= areas.length) return false;
+      area = areas[a]!;
+      pos = area.start;
+      overload |= area.bit;
+    }
+    if (out !== null) {
+      out[pos] = code;
+      out[pos + 1] = n;
+      out.set(value.subarray(from, from + n), pos + 2);
+    }
+    pos += n + 2;
+    return true;
+  };
+  for (const code of codes) {
+    const value = msg.options.get(code)!;
+    if (value.length === 0) {
+      if (!put(code, value, 0, 0)) return null;
+      continue;
+    }
+    for (let from = 0; from < value.length; from += 255) {
+      if (!put(code, value, from, Math.min(255, value.length - from))) return null;
+    }
+  }
+  if (out !== null) out[pos] = OPTION_END;
+  if (a === 0) mainEndAt = pos;
+  return { mainEnd: mainEndAt, overload };
+}
+
+interface Plan {
+  codes: number[];
+  areas: Area[];
+  mainStart: number;
+  length: number;
+  overload: number;
+}
+
+function plan(msg: DhcpMessage, opts: EncodeOptions | undefined): Plan | EncodeError {
+  const codes = orderedCodes(msg.options);
+  if (typeof codes === "number") {
+    return { kind: "bad-option", code: codes, message: `Cannot encode option ${codes}: not a code 1..254 with a byte value` };
+  }
+  const mms = opts?.maxMessageSize;
+  const limit =
+    mms === undefined ? UDP_MAX_PAYLOAD : Math.min(UDP_MAX_PAYLOAD, Math.max(MIN_MESSAGE_SIZE, mms) - IP_UDP_HEADERS);
+  let total = 0;
+  for (const c of codes) total += wireSize(msg.options.get(c)!.length);
+  // one byte for End
+  if (OPTIONS_OFFSET + total + 1 <= limit) {
+    const mainEnd = OPTIONS_OFFSET + total;
+    return {
+      codes,
+      areas: [{ start: OPTIONS_OFFSET, end: limit - 1, bit: 0 }],
+      mainStart: OPTIONS_OFFSET,
+      length: Math.max(BOOTP_MIN_LENGTH, mainEnd + 1),
+      overload: 0,
+    };
+  }
+  const areas: Area[] = [{ start: OPTIONS_OFFSET, end: limit - 1, bit: 0 }];
+  if (isEmptyField(msg.file)) areas.push({ start: FILE_OFFSET, end: FILE_OFFSET + FILE_LENGTH - 1, bit: OVERLOAD_FILE });
+  if (isEmptyField(msg.sname)) areas.push({ start: SNAME_OFFSET, end: SNAME_OFFSET + SNAME_LENGTH - 1, bit: OVERLOAD_SNAME });
+  const tooBig: EncodeError = {
+    kind: "too-big",
+    message:
+      `Cannot encode message: ${OPTIONS_OFFSET + total + 1} bytes of header and options exceed the limit of ${limit}` +
+      ` (max message size ${mms ?? "none"})` +
+      (areas.length > 1 ? " even using the file/sname fields" : "; file and sname are in use so cannot carry options"),
+  };
+  if (areas.length === 1) return tooBig;
+  // option 52 takes 3 bytes at the start of the options field
+  const placed = place(msg, codes, areas, OPTIONS_OFFSET + 3, null);
+  if (placed === null) return tooBig;
+  return {
+    codes,
+    areas,
+    mainStart: OPTIONS_OFFSET + 3,
+    length: Math.max(BOOTP_MIN_LENGTH, placed.mainEnd + 1),
+    overload: placed.overload,
+  };
+}
+
+/** Bytes encode() would produce, or -1 when it would return an error. */
+export function encodingLength(msg: DhcpMessage, opts?: EncodeOptions): number {
+  const p = plan(msg, opts);
+  return "kind" in p ? -1 : p.length;
+}
+
+export function encode(msg: DhcpMessage, opts?: EncodeOptions): EncodeResult {
+  const p = plan(msg, opts);
+  if ("kind" in p) return { ok: false, error: p };
+  const out = new Uint8Array(p.length);
+  const bad = encodeHeader(msg, out);
+  if (bad !== null) {
+    return {
+      ok: false,
+      error: { kind: "bad-field", field: bad, message: `Cannot encode header field ${bad}: value ${describe(msg[bad])} does not fit` },
+    };
+  }
+  out[236] = 0x63;
+  out[237] = 0x82;
+  out[238] = 0x53;
+  out[239] = 0x63;
+  if (p.overload !== 0) {
+    out[OPTIONS_OFFSET] = OPTION_OVERLOAD;
+    out[OPTIONS_OFFSET + 1] = 1;
+    out[OPTIONS_OFFSET + 2] = p.overload;
+  }
+  place(msg, p.codes, p.areas, p.mainStart, out);
+  return { ok: true, bytes: out, overload: p.overload };
+}
+
+function describe(v: unknown): string {
+  if (v instanceof Uint8Array) return `of ${v.length} bytes`;
+  return JSON.stringify(v) ?? String(v);
+}

@@ -1,0 +1,20 @@
+/** Lower-case hex without separators, the form pydhcpdb's variables use. */
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+export function toHex(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
+  return s;
+}
+
+/**
+ * Hex text to bytes; ':', '-', '.' and whitespace between bytes are ignored
+ * ("00:25:22:4a:d7:64", "0025.224a.d764"). Null for odd length or non-hex.
+ */
+export function fromHex(text: string): Uint8Array | null {
+  const clean = text.replace(/[\s:.-]/g, "");
+  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) return null;
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
