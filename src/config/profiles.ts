@@ -11,11 +11,13 @@
  * {ignoreAttributes: false, attributeNamePrefix: "@_", parseTagValue: false,
  * trimValues: true}: an empty element is "", a single <relay> is an object,
  * several are an array, attributes are "@_name" strings, text is a string or
- * "#text" beside attributes. Pure: every problem comes back as a value naming
- * its XML path, nothing is thrown.
+ * "#text" beside attributes. The loader's own element tree (config/xml.ts
+ * XmlNode, order-preserving) is accepted too and read the same way. Pure:
+ * every problem comes back as a value naming its XML path, nothing is thrown.
  */
 import { normaliseMac } from "../option82/fields.ts";
 import { PROFILE_IDS, type ProfileRule, ipv4ToNumber, prefixMask } from "../option82/profiles.ts";
+import type { XmlNode } from "./xml.ts";
 
 export type { ProfileRule } from "../option82/profiles.ts";
 
@@ -104,12 +106,31 @@ function parseRelay(node: unknown, path: string, errors: ProfileConfigError[]): 
   return errors.length === before && profile !== undefined ? { kind: "remote_id", mac, profile } : null;
 }
 
+function isXmlNode(x: unknown): x is XmlNode {
+  return isRecord(x) && typeof x.name === "string" && Array.isArray(x.children) && isRecord(x.attributes);
+}
+
+/** An XmlNode in the fast-xml-parser shape above ("" / text / {"@_a", "#text", child: one | many}). */
+function plain(node: XmlNode): unknown {
+  const attrs = Object.entries(node.attributes);
+  if (attrs.length === 0 && node.children.length === 0) return node.text;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of attrs) out[`@_${k}`] = v;
+  if (node.text !== "") out["#text"] = node.text;
+  for (const c of node.children) {
+    const prev = out[c.name];
+    out[c.name] = prev === undefined ? plain(c) : Array.isArray(prev) ? [...prev, plain(c)] : [prev, plain(c)];
+  }
+  return out;
+}
+
 /**
  * Validate <relay_profiles> and return its rules in document order; an
  * absent or empty element gives no rules (no profile decoding at all).
  * `xmlPath` is where the element sits, e.g. "/pydhcp/relay_profiles".
  */
-export function parseRelayProfiles(node: unknown, xmlPath: string): RelayProfilesResult {
+export function parseRelayProfiles(input: unknown, xmlPath: string): RelayProfilesResult {
+  const node = isXmlNode(input) ? plain(input) : input;
   if (node === undefined || node === "") return { ok: true, rules: [] };
   if (!isRecord(node)) {
     return { ok: false, errors: [{ path: xmlPath, message: "<relay_profiles> must contain <default> and <relay> elements" }] };

@@ -82,3 +82,24 @@ describe("parseRelayProfiles: each error names its XML path", () => {
     expect(errs.map((e) => e.path)).toEqual([`${P}/default`, `${P}/relay[1]/@giaddr`, `${P}/relay[2]/@remote_id`]);
   });
 });
+
+describe("parseRelayProfiles on the loader's own element tree (config/xml.ts)", async () => {
+  const { parseXml } = await import("../../../src/config/xml.ts");
+  const node = (inner: string) => {
+    const r = parseXml(`<config><relay_profiles>${inner}</relay_profiles></config>`);
+    if (!r.ok) throw new Error(r.message);
+    return r.root.children.find((c) => c.name === "relay_profiles");
+  };
+  test("same rules as from the plain shape", () => {
+    const inner = `<default>auto</default><relay giaddr="198.18.0.0/24" profile="dlink"/><relay remote_id="00:1e:58:9e:b2:ad" profile="cisco"/>`;
+    expect(parseRelayProfiles(node(inner), "config/relay_profiles")).toEqual(parse(inner));
+  });
+  test("single relay, empty element, and errors with paths", () => {
+    expect(parseRelayProfiles(node(`<relay giaddr="198.18.3.4" profile="none"/>`), "x")).toEqual({
+      ok: true, rules: [{ kind: "giaddr", network: 0xc6120304, prefix: 32, profile: null }],
+    });
+    expect(parseRelayProfiles(node(""), "x")).toEqual({ ok: true, rules: [] });
+    const r = parseRelayProfiles(node(`<relay giaddr="198.18.0.0/24" profile="x"/><relay giaddr="198.18.1.0/24" profile="dlink"/><relay giaddr="198.18.1.0/24" profile="h3c"/>`), "config/relay_profiles");
+    expect(r.ok ? [] : r.errors.map((e) => e.path)).toEqual(["config/relay_profiles/relay[1]/@profile", "config/relay_profiles/relay[3]"]);
+  });
+});
