@@ -5,6 +5,8 @@
  * range, every {variable} in every query is known.
  */
 
+import type { ProfileRule } from "../option82/profiles.ts";
+
 /** One <options><option>source:name:start:end</option> row (Python slice). */
 export interface Slice {
   source: string;
@@ -96,4 +98,17 @@ export interface Config {
     /** packets per second per relay + circuit-id, 0 = off */
     perCircuit: number;
   };
+  /**
+   * <relay_profiles>: the rules parsed by config/profiles.ts
+   * (ProfileRule[] from option82/profiles.ts); null when the element is absent.
+   */
+  relayProfiles: readonly ProfileRule[] | null;
+}
+
+/** A config problem, named by its XML path: `config/query/offer_3: missing (offer_count is 3)`. */
+export interface ConfigError {
+  kind: "config";
+  /** e.g. "config/dhcpserver/DHCPServer"; the file path for unreadable/unparsable files */
+  path: string;
+  message: string;
 }

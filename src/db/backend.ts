@@ -15,8 +15,11 @@ export interface PreparedQuery {
   readonly name: string;
   /** SQL as sent to the database (placeholders as ?) */
   readonly sql: string;
-  /** Runs with bound values; rejects with DbError on failure or timeout. */
-  run(params: readonly Param[]): Promise<Row[]>;
+  /**
+   * Runs with bound values; rejects with DbError on failure or timeout.
+   * `timeoutMs` overrides the backend's default (<query><timeout>).
+   */
+  run(params: readonly Param[], timeoutMs?: number): Promise<Row[]>;
 }
 
 /** A client's lease as pydhcp remembers it (RFC 2131 4.3.1 / 4.4.5). */

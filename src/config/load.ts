@@ -1,0 +1,225 @@
+/**
+ * config.xml -> validated Config, or every problem found as ConfigError values
+ * naming the XML path. pydhcpdb's config.xml loads unchanged; pydhcp's
+ * extensions are optional tags documented in config.example.xml and
+ * docs/config.md. Unknown tags are errors: a typo must not be ignored.
+ */
+
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import type { Config, ConfigError, Slice } from "./types.ts";
+import { parseXml, toPlainObject, type XmlNode } from "./xml.ts";
+import { parseRelayProfiles } from "./profiles.ts";
+import { PROFILE_VARIABLES } from "../option82/profiles.ts";
+import { Section, ipv4List } from "./reader.ts";
+import { readDatabase } from "./database.ts";
+import { readQueries } from "./queries.ts";
+import { parseSlice } from "../variables/slices.ts";
+import { isIpv4 } from "./ipv4.ts";
+
+export type LoadResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
+
+export interface LoadOptions {
+  /** socket paths tried for MySQL host `localhost` */
+  mysqlSockets?: readonly string[];
+}
+
+const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+const LOG_FORMATS = ["text", "json"] as const;
+const IFNAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
+const USER = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}\$?$/;
+
+export function loadConfig(path: string, opts: LoadOptions = {}): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    return { ok: false, errors: [{ kind: "config", path, message: `cannot read: ${(e as Error).message}` }] };
+  }
+  return parseConfig(text, path, opts);
+}
+
+function readServer(s: Section) {
+  const server = {
+    host: s.ipv4("host", true, "0.0.0.0"),
+    port: s.int("port", false, 67, 1, 65535),
+    clientPort: s.int("clientPort", false, 68, 1, 65535),
+    broadcast: s.ipv4("broadcast", true, "255.255.255.255"),
+    serverId: s.ipv4("DHCPServer", true, "0.0.0.0"),
+    leaseTime: s.int("LeaseTime", true, 86400, 1, 0xffffffff, "seconds"),
+    threadLimit: s.int("ThreadLimit", true, 1, 1, 100_000),
+    queueLimit: s.int("queueLimit", false, 1000, 1, 1_000_000),
+    defaultMask: s.ipv4("defaultMask", true, "255.255.255.0"),
+    defaultRouter: null as string | null,
+    defaultDns: [] as string[],
+    interfaces: [] as string[],
+    user: null as string | null,
+    group: null as string | null,
+  };
+  // pydhcpdb requires both; an empty element means "none"
+  const router = s.text("defaultRouter", true);
+  if (router) {
+    if (isIpv4(router)) server.defaultRouter = router;
+    else s.error(s.pathOf("defaultRouter"), `"${router}" is not an IPv4 address`);
+  }
+  server.defaultDns = ipv4List(s, "defaultDNS", s.text("defaultDNS", true));
+  const ifaces = s.child("interfaces");
+  if (ifaces) {
+    const is = new Section(ifaces, s.errors, ["interface"]);
+    for (const i of is.all("interface")) {
+      if (IFNAME.test(i.text)) server.interfaces.push(i.text);
+      else is.error(i.path, `"${i.text}" is not an interface name`);
+    }
+    is.finish();
+  }
+  for (const key of ["user", "group"] as const) {
+    const v = s.text(key, false);
+    if (v === undefined) continue;
+    if (USER.test(v)) server[key] = v;
+    else s.error(s.pathOf(key), `"${v}" is not a ${key} name`);
+  }
+  s.finish();
+  return server;
+}
+
+function readSlices(node: XmlNode | undefined, errors: ConfigError[]): Slice[] {
+  if (!node) return [];
+  const s = new Section(node, errors, ["option"]);
+  const slices: Slice[] = [];
+  for (const o of s.all("option")) {
+    const r = parseSlice(o.text);
+    if ("error" in r) s.error(o.path, r.error);
+    else if (slices.some((x) => x.name === r.name)) s.error(o.path, `variable "${r.name}" defined twice`);
+    else slices.push(r);
+  }
+  s.finish();
+  return slices;
+}
+
+function resolvePath(baseDir: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(baseDir, p);
+}
+
+/**
+ * `<relay_profiles>` (config/profiles.ts): the Option 82 vendor profile per
+ * relay. Its variables are known to queries whether or not the element is
+ * present, since `auto` decoding may define them for any relayed packet.
+ */
+function readRelayProfiles(node: XmlNode | undefined, errors: ConfigError[]): Config["relayProfiles"] {
+  if (!node) return null;
+  const r = parseRelayProfiles(toPlainObject(node), node.path);
+  if (r.ok) return r.rules;
+  for (const e of r.errors) errors.push({ kind: "config", path: e.path, message: e.message });
+  return null;
+}
+
+/** Parses config text; `path` is used for relative paths and messages. */
+export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {}): LoadResult {
+  const xml = parseXml(xmlText);
+  if (!xml.ok) {
+    return { ok: false, errors: [{ kind: "config", path, message: `XML line ${xml.line} column ${xml.col}: ${xml.message}` }] };
+  }
+  const errors: ConfigError[] = [];
+  if (xml.root.name !== "config") {
+    return { ok: false, errors: [{ kind: "config", path: xml.root.path, message: "root element must be <config>" }] };
+  }
+  const baseDir = dirname(resolve(path));
+  const root = new Section(xml.root, errors);
+
+  const serverNode = root.child("dhcpserver");
+  if (!serverNode) root.error(root.pathOf("dhcpserver"), "missing");
+  // a missing section is one error, not one per required tag
+  const empty: XmlNode = { name: "dhcpserver", path: "config/dhcpserver", text: "", children: [], attributes: {} };
+  const server = readServer(new Section(serverNode ?? empty, serverNode ? errors : []));
+
+  const database = readDatabase(root, errors, { baseDir, mysqlSockets: opts.mysqlSockets });
+  const slices = readSlices(root.child("options"), errors);
+  const relayProfiles = readRelayProfiles(root.child("relay_profiles"), errors);
+  const extra = new Set<string>([...slices.map((x) => x.name), ...PROFILE_VARIABLES]);
+
+  const queryNode = root.child("query");
+  const dialect = database.kind === "sqlite" ? "sqlite" : "mysql";
+  let queries = { offers: [], history: null, historyEvents: {}, queryTimeoutMs: 2000 } as ReturnType<typeof readQueries>;
+  if (!queryNode) root.error(root.pathOf("query"), "missing");
+  else queries = readQueries(new Section(queryNode, errors), dialect, extra);
+
+  // <log>
+  const logNode = root.child("log");
+  let log: Config["log"] = { level: "info", format: "text" };
+  if (logNode) {
+    const s = new Section(logNode, errors);
+    log = { level: s.choice("level", LOG_LEVELS, "info"), format: s.choice("format", LOG_FORMATS, "text") };
+    s.finish();
+  }
+
+  // <metrics>: present = on
+  const metricsNode = root.child("metrics");
+  let metrics: Config["metrics"] = null;
+  if (metricsNode) {
+    const s = new Section(metricsNode, errors);
+    metrics = { host: s.ipv4("host", false, "127.0.0.1"), port: s.int("port", true, 9167, 1, 65535) };
+    s.finish();
+  }
+
+  // <leases>
+  const leasesNode = root.child("leases");
+  let leases: Config["leases"] = { outageGraceSeconds: 3600, cleanupIntervalSeconds: 60 };
+  if (leasesNode) {
+    const s = new Section(leasesNode, errors);
+    leases = {
+      outageGraceSeconds: s.int("outageGrace", false, 3600, 0, 0xffffffff, "seconds"),
+      cleanupIntervalSeconds: s.int("cleanupInterval", false, 60, 1, 86400, "seconds"),
+    };
+    s.finish();
+  }
+
+  // <history>
+  const historyNode = root.child("history");
+  let historyRetentionDays: number | null = null;
+  let spoolPath = resolvePath(baseDir, "pydhcp-history.spool");
+  if (historyNode) {
+    const s = new Section(historyNode, errors);
+    const days = s.int("retentionDays", false, 0, 0, 100_000, "days");
+    historyRetentionDays = days === 0 ? null : days;
+    const spool = s.text("spool", false);
+    if (spool) spoolPath = resolvePath(baseDir, spool);
+    s.finish();
+  }
+
+  // <rateLimit>
+  const rateNode = root.child("rateLimit");
+  let rateLimit: Config["rateLimit"] = { perMac: 0, perCircuit: 0 };
+  if (rateNode) {
+    const s = new Section(rateNode, errors);
+    rateLimit = { perMac: s.int("perMac", false, 0, 0, 1_000_000), perCircuit: s.int("perCircuit", false, 0, 0, 1_000_000) };
+    s.finish();
+  }
+  root.finish();
+
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    config: {
+      file: resolve(path),
+      server,
+      database,
+      queryTimeoutMs: queries.queryTimeoutMs,
+      slices,
+      offers: queries.offers,
+      history: queries.history,
+      historyEvents: queries.historyEvents,
+      log,
+      metrics,
+      leases,
+      historyRetentionDays,
+      spoolPath,
+      rateLimit,
+      relayProfiles,
+    },
+  };
+}
+
+/** `config/query/offer_3: missing (offer_count is 3)` */
+export function formatConfigError(e: ConfigError): string {
+  return `${e.path}: ${e.message}`;
+}

@@ -1,0 +1,78 @@
+/**
+ * `<query>`: pydhcpdb's offer_count, offer_1..offer_N and history_sql, plus
+ * pydhcp's per-event history statements and the query timeout. Every
+ * statement is compiled here once so a bad placeholder or an unknown
+ * `{variable}` fails at load, naming the query.
+ */
+
+import type { HistoryEvent, NamedSql } from "./types.ts";
+import { Section } from "./reader.ts";
+import { compileTemplate, type Dialect } from "../db/template.ts";
+import { isKnownVariable } from "../variables/catalogue.ts";
+
+export const HISTORY_EVENTS: readonly HistoryEvent[] = ["offer", "ack", "nak", "release", "decline", "unknown"];
+
+export const DEFAULT_QUERY_TIMEOUT_MS = 2000;
+const MAX_OFFERS = 64;
+
+export interface QueryConfig {
+  offers: NamedSql[];
+  history: NamedSql | null;
+  historyEvents: Partial<Record<HistoryEvent, NamedSql>>;
+  queryTimeoutMs: number;
+}
+
+/** Compiles one statement and checks its variables; returns it or null (error recorded). */
+function checked(s: Section, name: string, dialect: Dialect, extra: ReadonlySet<string>): NamedSql | null {
+  const sql = s.text(name, false);
+  if (sql === undefined) return null;
+  const path = s.pathOf(name);
+  if (sql === "") {
+    s.error(path, "is empty");
+    return null;
+  }
+  const t = compileTemplate(name, sql, dialect);
+  if (t.kind === "template-error") {
+    s.error(path, `${t.message} (at character ${t.offset + 1})`);
+    return null;
+  }
+  let ok = true;
+  for (const v of t.names) {
+    if (!isKnownVariable(v, extra)) {
+      s.error(path, `unknown variable {${v}}`);
+      ok = false;
+    }
+  }
+  return ok ? { name, sql } : null;
+}
+
+export function readQueries(s: Section, dialect: Dialect, extra: ReadonlySet<string>): QueryConfig {
+  const count = s.int("offer_count", true, 0, 1, MAX_OFFERS);
+  const offers: NamedSql[] = [];
+  for (let k = 1; k <= count; k++) {
+    const name = `offer_${k}`;
+    if (!s.child(name)) {
+      s.error(s.pathOf(name), `missing (offer_count is ${count})`);
+      continue;
+    }
+    const q = checked(s, name, dialect, extra);
+    if (q) offers.push(q);
+  }
+  // offer_N beyond offer_count: pydhcpdb ignored them silently; say so instead
+  for (const child of s.node.children) {
+    const m = /^offer_([0-9]+)$/.exec(child.name);
+    if (m && Number(m[1]) > count && count > 0) {
+      s.child(child.name);
+      s.error(child.path, `beyond offer_count (${count})`);
+    }
+  }
+  const history = checked(s, "history_sql", dialect, extra);
+  const historyEvents: Partial<Record<HistoryEvent, NamedSql>> = {};
+  for (const ev of HISTORY_EVENTS) {
+    const q = checked(s, `history_${ev}`, dialect, extra);
+    if (q) historyEvents[ev] = q;
+  }
+  const queryTimeoutMs = s.int("timeout", false, DEFAULT_QUERY_TIMEOUT_MS, 10, 600_000, "milliseconds");
+  s.finish();
+  return { offers, history, historyEvents, queryTimeoutMs };
+}

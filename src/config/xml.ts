@@ -1,0 +1,89 @@
+/**
+ * XML text -> a small element tree that keeps order, repeats and each
+ * element's XML path (`config/query/offer_1`), so every config error can
+ * name where it is. Attributes are kept but the config schema uses none.
+ */
+
+import { XMLParser, XMLValidator } from "fast-xml-parser";
+
+export interface XmlNode {
+  name: string;
+  /** slash-separated element names from the root, e.g. "config/dhcpserver/host" */
+  path: string;
+  /** the element's own text (CDATA included), trimmed; "" when none */
+  text: string;
+  children: XmlNode[];
+  attributes: Record<string, string>;
+}
+
+export type XmlResult = { ok: true; root: XmlNode } | { ok: false; line: number; col: number; message: string };
+
+const parser = new XMLParser({
+  preserveOrder: true,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  ignoreAttributes: false,
+  attributeNamePrefix: "",
+  trimValues: true,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  processEntities: true,
+  htmlEntities: false,
+});
+
+type Raw = Record<string, unknown>;
+
+function build(name: string, body: unknown, attrs: unknown, parent: string): XmlNode {
+  const path = parent ? `${parent}/${name}` : name;
+  const node: XmlNode = { name, path, text: "", children: [], attributes: {} };
+  if (attrs && typeof attrs === "object") {
+    for (const [k, v] of Object.entries(attrs as Raw)) node.attributes[k] = String(v);
+  }
+  const texts: string[] = [];
+  for (const item of Array.isArray(body) ? (body as Raw[]) : []) {
+    for (const [key, value] of Object.entries(item)) {
+      if (key === ":@") continue;
+      if (key === "#text") texts.push(String(value));
+      else node.children.push(build(key, value, item[":@"], path));
+    }
+  }
+  node.text = texts.join("").trim();
+  return node;
+}
+
+/** Parses a whole document; exactly one root element. */
+export function parseXml(text: string): XmlResult {
+  const valid = XMLValidator.validate(text);
+  if (valid !== true) return { ok: false, line: valid.err.line, col: valid.err.col, message: valid.err.msg };
+  const items = parser.parse(text) as Raw[];
+  const roots: XmlNode[] = [];
+  for (const item of items) {
+    for (const [key, value] of Object.entries(item)) {
+      if (key === ":@" || key === "#text") continue;
+      roots.push(build(key, value, item[":@"], ""));
+    }
+  }
+  if (roots.length !== 1) return { ok: false, line: 1, col: 1, message: `expected one root element, found ${roots.length}` };
+  return { ok: true, root: roots[0]! };
+}
+
+/**
+ * The element in fast-xml-parser's default object shape (attributes as
+ * "@_name", text alone as a string or as "#text" beside attributes, repeated
+ * children as arrays, an empty element as ""), for parsers written against it.
+ */
+export function toPlainObject(node: XmlNode): unknown {
+  const attrs = Object.entries(node.attributes);
+  if (node.children.length === 0 && attrs.length === 0) return node.text;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of attrs) out[`@_${k}`] = v;
+  if (node.text !== "") out["#text"] = node.text;
+  for (const c of node.children) {
+    const v = toPlainObject(c);
+    const prev = out[c.name];
+    if (prev === undefined) out[c.name] = v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else out[c.name] = [prev, v];
+  }
+  return out;
+}

@@ -1,0 +1,197 @@
+/**
+ * Backend on an embedded SQLite file (bun:sqlite). WAL journal so readers
+ * (the offer chain) are not blocked by history writes; statements are
+ * prepared once and reused. Calls are synchronous inside; the Promise API
+ * keeps the Backend contract the same as MySQL's. A statement cannot be
+ * interrupted mid-run, so the query timeout only bounds waiting for a
+ * locked database (busy_timeout).
+ */
+
+import { Database, type Statement } from "bun:sqlite";
+import { existsSync } from "node:fs";
+import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
+import { SQLITE_SCHEMA, leaseStatements } from "./schema.ts";
+import type { Logger } from "../log/types.ts";
+
+export interface SqliteOptions {
+  path: string;
+  /** busy_timeout, ms */
+  timeoutMs: number;
+}
+
+type Stmt = Statement<Row, Param[]>;
+
+const LEASE_COLUMNS = "client_key, mac, ip, option82, expires, state, answer, updated";
+
+function leaseFrom(r: Row): Lease {
+  return {
+    clientKey: String(r.client_key),
+    mac: String(r.mac),
+    ip: String(r.ip),
+    option82: String(r.option82 ?? ""),
+    expires: Number(r.expires),
+    state: String(r.state) as Lease["state"],
+    answer: String(r.answer),
+    updated: Number(r.updated),
+  };
+}
+
+class SqliteLeases implements LeaseStore {
+  private readonly active: Statement<Row, [number]>;
+  private readonly one: Statement<Row, [string]>;
+  private readonly byIpStmt: Statement<Row, [number, string]>;
+  private readonly put: Statement<Row, (string | number)[]>;
+  private readonly prune: Statement<Row, [number, number]>;
+
+  constructor(private readonly db: Database) {
+    this.active = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE expires >= ?`);
+    this.one = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE client_key = ?`);
+    this.byIpStmt = db.prepare(
+      `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE ip = ?2 ORDER BY (expires >= ?1) DESC, updated DESC LIMIT 1`,
+    );
+    this.put = db.prepare(
+      `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (client_key) DO UPDATE SET mac = excluded.mac, ip = excluded.ip, option82 = excluded.option82,
+         expires = excluded.expires, state = excluded.state, answer = excluded.answer, updated = excluded.updated`,
+    );
+    this.prune = db.prepare(
+      "DELETE FROM pydhcp_lease WHERE client_key IN (SELECT client_key FROM pydhcp_lease WHERE expires < ? LIMIT ?)",
+    );
+  }
+
+  private wrap<T>(what: string, f: () => T): Promise<T> {
+    try {
+      return Promise.resolve(f());
+    } catch (e) {
+      return Promise.reject(new DbError("query", "", `pydhcp_lease ${what}: ${(e as Error).message}`));
+    }
+  }
+
+  loadActive(now: number): Promise<Lease[]> {
+    return this.wrap("load", () => this.active.all(now).map(leaseFrom));
+  }
+  get(clientKey: string): Promise<Lease | null> {
+    return this.wrap("get", () => {
+      const r = this.one.get(clientKey);
+      return r ? leaseFrom(r) : null;
+    });
+  }
+  byIp(ip: string): Promise<Lease | null> {
+    // a current lease wins over an expired one for the same address
+    return this.wrap("byIp", () => {
+      const r = this.byIpStmt.get(Math.floor(Date.now() / 1000), ip);
+      return r ? leaseFrom(r) : null;
+    });
+  }
+  upsert(leases: readonly Lease[]): Promise<void> {
+    return this.wrap("upsert", () => {
+      this.db.transaction(() => {
+        for (const l of leases) {
+          this.put.run(l.clientKey, l.mac, l.ip, l.option82, l.expires, l.state, l.answer, l.updated);
+        }
+      })();
+    });
+  }
+  deleteExpired(now: number, limit: number): Promise<number> {
+    return this.wrap("cleanup", () => this.prune.run(now, Math.max(1, Math.floor(limit))).changes);
+  }
+}
+
+export class SqliteBackend implements Backend {
+  readonly kind = "sqlite" as const;
+  readonly leases: LeaseStore;
+  private readonly statements = new Map<string, Stmt>();
+
+  private constructor(private readonly db: Database) {
+    this.leases = new SqliteLeases(db);
+  }
+
+  /** Opens (creating when missing) the database file. */
+  static open(opts: SqliteOptions, log: Logger): SqliteBackend {
+    const fresh = opts.path === ":memory:" || !existsSync(opts.path);
+    let db: Database;
+    try {
+      db = new Database(opts.path, { create: true });
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.timeoutMs))}`);
+      if (opts.path !== ":memory:") db.exec("PRAGMA journal_mode = WAL");
+      // WAL + NORMAL: a crash may lose the last commits, never corrupts
+      db.exec("PRAGMA synchronous = NORMAL");
+      for (const stmt of fresh ? SQLITE_SCHEMA : leaseStatements(SQLITE_SCHEMA)) db.exec(stmt);
+    } catch (e) {
+      throw new DbError("connect", "", `cannot open SQLite database ${opts.path}: ${(e as Error).message}`);
+    }
+    if (fresh && opts.path !== ":memory:") {
+      log.info("created a new SQLite database with tables users, history, pydhcp_lease", {
+        path: opts.path,
+        hint: `add a subscriber: sqlite3 ${opts.path} "insert into users (ip, mask, router, dns, mac, port) values ('192.0.2.10', '255.255.255.0', '192.0.2.1', '192.0.2.53', '080027059ed0', '')"`,
+      });
+    }
+    return new SqliteBackend(db);
+  }
+
+  prepare(name: string, sql: string): Promise<PreparedQuery> {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      try {
+        stmt = this.db.prepare<Row, Param[]>(sql);
+      } catch (e) {
+        return Promise.reject(new DbError("prepare", name, `${name}: ${(e as Error).message}`));
+      }
+      this.statements.set(sql, stmt);
+    }
+    const s = stmt;
+    return Promise.resolve({
+      name,
+      sql,
+      run(params: readonly Param[]): Promise<Row[]> {
+        try {
+          return Promise.resolve(s.all(...(params as Param[])));
+        } catch (e) {
+          return Promise.reject(new DbError("query", name, `${name}: ${(e as Error).message}`));
+        }
+      },
+    });
+  }
+
+  runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void> {
+    const resolved: { stmt: Stmt; it: (typeof items)[number] }[] = [];
+    for (const it of items) {
+      const stmt = this.statements.get(it.query.sql);
+      if (!stmt) return Promise.reject(new DbError("query", it.query.name, `${it.query.name}: not prepared on this database`));
+      resolved.push({ stmt, it });
+    }
+    let current = "";
+    try {
+      this.db.transaction(() => {
+        for (const { stmt, it } of resolved) {
+          current = it.query.name;
+          stmt.run(...(it.params as Param[]));
+        }
+      })();
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(new DbError("query", current, `${current}: ${(e as Error).message}`));
+    }
+  }
+
+  ping(): Promise<void> {
+    try {
+      this.db.query("SELECT 1").get();
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(new DbError("connect", "", (e as Error).message));
+    }
+  }
+
+  close(): Promise<void> {
+    for (const s of this.statements.values()) s.finalize();
+    this.statements.clear();
+    this.db.close(false);
+    return Promise.resolve();
+  }
+
+  /** For tests and tools: run SQL with bound values directly. */
+  exec(sql: string, params: Param[] = []): Row[] {
+    return this.db.prepare<Row, Param[]>(sql).all(...params);
+  }
+}
