@@ -7,7 +7,7 @@
  * does not fit gives null, and the packet's pydhcpdb variables and <options>
  * slices are unaffected either way.
  */
-import { type ProfileVar, macText, normaliseMac, remoteIdMac, subOptionText, toHex } from "./fields.ts";
+import { type ProfileVar, macText, normaliseMac, printable, remoteIdMac, toHex } from "./fields.ts";
 import { ROWS, ROW_BY_ID } from "./vendors.ts";
 
 export type { ProfileVar } from "./fields.ts";
@@ -52,16 +52,17 @@ export interface ProfileResult {
 
 /**
  * Variables every profile shares: the raw sub-options as hex, as text when
- * they are text (inside a "01 len" user-string wrapper or bare), and the
- * relay's MAC when the remote-id carries one in a documented form.
+ * every byte is printable (the same values, by the same rule, as the variable
+ * catalogue's names of the same spelling, so setting them twice agrees), and
+ * the relay's MAC when the remote-id carries one in a documented form.
  */
 function commonVars(circuitId: Uint8Array, remoteId: Uint8Array | undefined, own: ProfileVar[]): ProfileVar[] {
   const out: ProfileVar[] = [["circuit_id_hex", toHex(circuitId)]];
-  const ct = subOptionText(circuitId);
+  const ct = printable(circuitId);
   if (ct !== null) out.push(["circuit_id_text", ct]);
   if (remoteId !== undefined) {
     out.push(["remote_id_hex", toHex(remoteId)]);
-    const rt = subOptionText(remoteId);
+    const rt = printable(remoteId);
     if (rt !== null) out.push(["remote_id_text", rt]);
   }
   if (!own.some(([n]) => n === "relay_mac")) {

@@ -42,11 +42,13 @@ describe("auto on further real shapes", () => {
     ["tr101 without vlan", ascii("sw eth 0/3"), undefined, { profile: "tr101", port: "3", vlan: undefined }],
     // D-Link user-configured remote-id: 01 N string (DES-3528 manual).
     ["dlink with user remote-id", hexb("000400010006"), Uint8Array.of(1, 4, ...ascii("sw12")),
-      { profile: "dlink", port: "6", remote_id_text: "sw12", relay_mac: undefined }],
+      { profile: "dlink", port: "6", remote_id_hex: "010473773132", remote_id_text: undefined, relay_mac: undefined }],
     ["bare 6-byte remote-id MAC", hexb("000400010006"), hexb("001e589eb2ad"),
       { relay_mac: "00:1e:58:9e:b2:ad", relay_mac_hex: "001e589eb2ad" }],
     ["remote-id MAC as text", hexb("000400010006"), ascii("001E.589E.B2AD"),
       { relay_mac_hex: "001e589eb2ad", remote_id_text: "001E.589E.B2AD" }],
+    ["remote-id MAC as a typed string (01 len text)", hexb("000400010006"), Uint8Array.of(1, 17, ...ascii("00:1e:58:9e:b2:ad")),
+      { relay_mac: "00:1e:58:9e:b2:ad", remote_id_text: undefined }],
     ["Cisco user circuit-id 01 N string is kept as text only", Uint8Array.of(1, 5, ...ascii("Gi0/1")), undefined, {}],
   ];
   for (const [name, cid, rid, want] of cases) {
