@@ -14,7 +14,9 @@ import { buildReply } from "./reply.ts";
 export type Lookup =
   | { kind: "match"; answer: Answer; query: string }
   | { kind: "none" }
-  | { kind: "error"; query: string; message: string };
+  | { kind: "error"; query: string; message: string }
+  /** a row came back but is not a usable answer (db/answer.ts refused it) */
+  | { kind: "refused"; query: string; message: string };
 
 export interface HandleDeps {
   serverId: string;
@@ -185,6 +187,7 @@ async function discover(msg: DhcpMessage, d: HandleDeps): Promise<Outcome> {
   const vars = d.variables(msg);
   const r = await d.lookup(vars);
   if (r.kind === "error") return { kind: "silent", reason: "db-error", note: r.message, query: r.query };
+  if (r.kind === "refused") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
   if (r.kind === "none") {
     d.history("unknown", vars);
     return { kind: "silent", reason: "no-match", note: "no query matched" };
@@ -233,6 +236,7 @@ async function request(msg: DhcpMessage, sid: string | null, d: HandleDeps): Pro
     }
     return { kind: "silent", reason: "db-error", note: r.message, query: r.query };
   }
+  if (r.kind === "refused") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
   if (r.kind === "none") {
     // a client we leased to but the database no longer knows: take the address back
     if (lease && lease.ip === wanted && lease.state === "bound") {
@@ -263,6 +267,7 @@ async function inform(msg: DhcpMessage, d: HandleDeps): Promise<Outcome> {
   const vars = d.variables(msg);
   const r = await d.lookup(vars);
   if (r.kind === "error") return { kind: "silent", reason: "db-error", note: r.message, query: r.query };
+  if (r.kind === "refused") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
   if (r.kind === "none") {
     d.history("unknown", vars);
     return { kind: "silent", reason: "no-match", note: "no query matched (inform)" };

@@ -117,7 +117,7 @@ export class HistoryWriter {
 
   private spool(rows: readonly Row[]): void {
     const text = rows
-      .map((r) => JSON.stringify({ name: r.query.name, sql: r.query.sql, params: r.params } satisfies SpoolLine))
+      .map((r) => JSON.stringify({ name: r.query.name, sql: r.query.sql, params: [...r.params] } satisfies SpoolLine))
       .join("\n");
     try {
       appendFileSync(this.spoolPath, text + "\n");

@@ -22,9 +22,14 @@ export class LeaseMemory {
   private flushing: Promise<void> | null = null;
 
   constructor(
-    private readonly store: LeaseStore,
+    private store: LeaseStore,
     private readonly log: Logger,
   ) {}
+
+  /** After a reload that changed the database. */
+  setStore(store: LeaseStore): void {
+    this.store = store;
+  }
 
   get size(): number {
     return this.byKey.size;

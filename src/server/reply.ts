@@ -4,7 +4,7 @@
  * DhcpMessage out; codec/encode turns it into bytes.
  */
 import { BOOTREPLY, MessageType, type DhcpMessage } from "../codec/message.ts";
-import { ipBytes } from "../codec/ip.ts";
+import { ipv4ToBytes, parseIPv4 } from "../codec/ip.ts";
 import type { Answer } from "../db/answer.ts";
 
 const OPT = {
@@ -40,6 +40,9 @@ export interface ReplyInput {
 }
 
 const ZERO = "0.0.0.0";
+
+/** Addresses reaching here were validated when the answer was read (db/answer.ts). */
+const ipBytes = (text: string): Uint8Array => ipv4ToBytes(parseIPv4(text) ?? 0);
 
 function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);

@@ -107,7 +107,7 @@ export async function openDhcpSocket(o: DhcpSocketOptions): Promise<DhcpSocket> 
   const sock = await Bun.udpSocket({
     fd,
     socket: {
-      data(_s, buf, port, address) {
+      data(_s: unknown, buf: Uint8Array, port: number, address: string) {
         o.onPacket(buf, port, address);
       },
       // Bun passes one argument, the Error (BUN-FACTS); a socket error must never kill the server.

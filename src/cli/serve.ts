@@ -1,0 +1,238 @@
+/**
+ * The service lifecycle: load and check the config, open the database, bind,
+ * serve; SIGHUP reloads whole-or-nothing; SIGTERM/SIGINT drain and exit 0.
+ * Housekeeping that pydhcpdb users ran from cron (expired leases, history
+ * retention) runs here in small batches.
+ */
+import { loadConfig, formatConfigError } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
+import type { Backend } from "../db/backend.ts";
+import { DbError } from "../db/backend.ts";
+import { openBackend } from "../db/open.ts";
+import { createLogger, type ServiceLogger } from "../log/logger.ts";
+import { createMetrics } from "../service/metrics.ts";
+import { startHttp, type HttpHandle } from "../service/http.ts";
+import { dropPrivileges } from "../service/privileges.ts";
+import { HistoryWriter } from "../server/history.ts";
+import { LeaseMemory } from "../server/leases.ts";
+import { buildRuntime, RuntimeError, type Runtime } from "../server/runtime.ts";
+import { DhcpServer } from "../server/server.ts";
+import { serverMetrics } from "../server/stats.ts";
+import { pruneHistory } from "../server/retention.ts";
+
+export interface ServeOptions {
+  configPath: string;
+  debug: boolean;
+  port: number | null;
+}
+
+const SHUTDOWN_MS = 4500;
+
+function applyOverrides(c: Config, o: ServeOptions): Config {
+  return {
+    ...c,
+    server: { ...c.server, ...(o.port !== null ? { port: o.port } : {}) },
+    log: o.debug ? { ...c.log, level: "debug" } : c.log,
+  };
+}
+
+function sameDatabase(a: Config, b: Config): boolean {
+  return JSON.stringify(a.database) === JSON.stringify(b.database);
+}
+
+/** Opens the backend and builds the runtime, waiting out a database that is not up yet. */
+async function start(
+  config: Config,
+  log: ServiceLogger,
+  parts: { leases?: LeaseMemory; history?: HistoryWriter; metrics: ReturnType<typeof serverMetrics> },
+  stopping: () => boolean,
+): Promise<{ backend: Backend; runtime: Runtime; leases: LeaseMemory; history: HistoryWriter } | null> {
+  let delay = 500;
+  for (;;) {
+    let backend: Backend | null = null;
+    try {
+      const b = await openBackend(config.database, log);
+      backend = b;
+      const leases = parts.leases ?? new LeaseMemory(b.leases, log);
+      const history = parts.history ?? new HistoryWriter(b, config.spoolPath, log);
+      const runtime = await buildRuntime({ config, backend: b, leases, history, log, metrics: parts.metrics });
+      const warmed = await leases.warm(Math.floor(Date.now() / 1000));
+      if (warmed) log.info("lease memory loaded", { leases: warmed });
+      return { backend: b, runtime, leases, history };
+    } catch (e) {
+      await backend?.close().catch(() => {});
+      if (e instanceof DbError && e.kind === "connect") {
+        log.error(`database unavailable, retrying in ${delay} ms`, { error: e.message });
+        await Bun.sleep(delay);
+        delay = Math.min(delay * 2, 10_000);
+        if (stopping()) return null;
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+export async function serve(o: ServeOptions): Promise<number> {
+  const loaded = loadConfig(o.configPath);
+  if (!loaded.ok) {
+    for (const e of loaded.errors) process.stderr.write(`pydhcp: ${formatConfigError(e)}\n`);
+    return 2;
+  }
+  let config = applyOverrides(loaded.config, o);
+  const log = createLogger({ level: config.log.level, format: config.log.format });
+  const metrics = createMetrics();
+  const sm = serverMetrics(metrics);
+  let stopping = false;
+
+  let started;
+  try {
+    started = await start(config, log, { metrics: sm }, () => stopping);
+  } catch (e) {
+    if (e instanceof RuntimeError) {
+      for (const p of e.problems) process.stderr.write(`pydhcp: ${p}\n`);
+      log.flush();
+      return 2;
+    }
+    log.error("start-up failed", { error: e instanceof Error ? e.message : String(e) });
+    log.flush();
+    return 1;
+  }
+  if (!started) return 0;
+  let { backend } = started;
+  const { leases, history } = started;
+  const server = new DhcpServer(started.runtime, leases, history, log, sm);
+  try {
+    await server.listen();
+  } catch (e) {
+    log.error("cannot listen", { error: e instanceof Error ? e.message : String(e) });
+    log.flush();
+    return 1;
+  }
+  if (config.server.user) {
+    const r = dropPrivileges(config.server.user, config.server.group, log);
+    if (!r.ok) {
+      log.error("cannot drop privileges", { error: r.error.message });
+      log.flush();
+      return 1;
+    }
+  }
+  let http: HttpHandle | null = null;
+  if (config.metrics) {
+    http = startHttp({
+      host: config.metrics.host,
+      port: config.metrics.port,
+      metrics,
+      health: () =>
+        server.runtime.backend.ping().then(
+          () => true,
+          () => false,
+        ),
+      log,
+    });
+    log.info("metrics listening", { address: `${config.metrics.host}:${http.port}` });
+  }
+
+  // housekeeping off the reply path
+  const counted = { written: 0, spooled: 0 };
+  const flushTimer = setInterval(() => {
+    void leases.flush();
+    metrics.leasesInMemory.set(leases.size);
+    metrics.historyRowsWritten.inc(history.stats.written - counted.written);
+    metrics.historyRowsSpooled.inc(history.stats.spooled - counted.spooled);
+    counted.written = history.stats.written;
+    counted.spooled = history.stats.spooled;
+  }, 100);
+  let cleaning = false;
+  const cleanupTimer = setInterval(async () => {
+    if (cleaning) return;
+    cleaning = true;
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const n = await leases.cleanup(now, 1000);
+      if (n) log.info("expired leases removed", { leases: n });
+      const days = server.runtime.config.historyRetentionDays;
+      if (days) {
+        const p = await pruneHistory(server.runtime.backend, days);
+        if (p) log.info("old history rows pruned", { rows: p, retentionDays: days });
+      }
+    } catch (e) {
+      log.warn("housekeeping failed; will retry", { error: e instanceof Error ? e.message : String(e) });
+    } finally {
+      cleaning = false;
+    }
+  }, config.leases.cleanupIntervalSeconds * 1000);
+
+  let reloading = false;
+  const reload = async () => {
+    if (reloading || stopping) return;
+    reloading = true;
+    try {
+      const next = loadConfig(o.configPath);
+      if (!next.ok) {
+        metrics.reloads.labels("failed").inc();
+        log.error("reload refused: configuration has errors; the old one keeps serving", {
+          errors: next.errors.map(formatConfigError).join("; "),
+        });
+        return;
+      }
+      const nc = applyOverrides(next.config, o);
+      const reuse = sameDatabase(config, nc);
+      const nb = reuse ? backend : await openBackend(nc.database, log);
+      try {
+        const rt = await buildRuntime({ config: nc, backend: nb, leases, history, log, metrics: sm });
+        if (nc.server.host !== config.server.host || nc.server.port !== config.server.port) {
+          log.warn("listen address changes take effect at restart", { now: `${config.server.host}:${config.server.port}` });
+        }
+        server.swap(rt);
+        if (!reuse) {
+          const old = backend;
+          backend = nb;
+          leases.setStore(nb.leases);
+          history.setBackend(nb);
+          setTimeout(() => void old.close().catch(() => {}), 5000);
+        }
+        config = nc;
+        metrics.reloads.labels("ok").inc();
+        log.info("configuration reloaded", { file: nc.file, offers: rt.offers.length });
+      } catch (e) {
+        if (!reuse) await nb.close().catch(() => {});
+        throw e;
+      }
+    } catch (e) {
+      metrics.reloads.labels("failed").inc();
+      const msg = e instanceof RuntimeError ? e.problems.join("; ") : e instanceof Error ? e.message : String(e);
+      log.error("reload failed; the old configuration keeps serving", { error: msg });
+    } finally {
+      reloading = false;
+    }
+  };
+
+  return new Promise<number>((resolve) => {
+    const shutdown = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info("stopping", { signal });
+      const force = setTimeout(() => {
+        log.error("shutdown took too long; exiting");
+        log.flush();
+        resolve(0);
+      }, SHUTDOWN_MS);
+      const drained = await server.drain(2500);
+      if (!drained) log.warn("some requests were still in flight at shutdown");
+      clearInterval(flushTimer);
+      clearInterval(cleanupTimer);
+      await leases.flush();
+      await history.close();
+      await http?.stop();
+      await backend.close().catch(() => {});
+      clearTimeout(force);
+      log.info("stopped", { historyWritten: history.stats.written, historySpooled: history.pending });
+      log.flush();
+      resolve(0);
+    };
+    process.on("SIGTERM", () => void shutdown("SIGTERM"));
+    process.on("SIGINT", () => void shutdown("SIGINT"));
+    process.on("SIGHUP", () => void reload());
+  });
+}

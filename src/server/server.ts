@@ -1,0 +1,286 @@
+/**
+ * The serving loop: socket -> decode -> flood control -> bounded queue ->
+ * handle -> encode -> route -> send. Holds the only mutable serving state
+ * (the runtime, swapped whole on reload; the queue; the in-flight set).
+ */
+import { decode } from "../codec/decode.ts";
+import { encode } from "../codec/encode.ts";
+import { MessageType, type DhcpMessage } from "../codec/message.ts";
+import type { Config } from "../config/types.ts";
+import type { ServiceLogger } from "../log/logger.ts";
+import { handle, macHex, type Outcome } from "./handle.ts";
+import type { HistoryWriter } from "./history.ts";
+import type { LeaseMemory } from "./leases.ts";
+import { RateLimiter } from "./ratelimit.ts";
+import { route } from "./route.ts";
+import type { Runtime } from "./runtime.ts";
+import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
+import type { ServerMetrics } from "./stats.ts";
+
+export const TYPE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(MessageType).map(([name, code]) => [code, name]),
+);
+
+const OPT_MESSAGE_TYPE = 53;
+const OPT_MAX_SIZE = 57;
+const OPT_RAI = 82;
+const SUB_CIRCUIT_ID = 1;
+const SUB_REMOTE_ID = 2;
+const SUB_RELAY_PORT = 19;
+
+interface Pending {
+  buf: Uint8Array;
+  msg: DhcpMessage;
+  type: number;
+  port: number;
+  address: string;
+  key: string;
+  at: number;
+  /** the socket it came in on: per-interface sockets reply out of their own link */
+  sock: DhcpSocket | undefined;
+}
+
+const hex = (b: Uint8Array | undefined): string =>
+  b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex") : "";
+
+/** Option 82 sub-options, read leniently for logs and routing (the variables carry the strict parse). */
+function subOptions(rai: Uint8Array | undefined): Map<number, Uint8Array> {
+  const m = new Map<number, Uint8Array>();
+  if (!rai) return m;
+  for (let i = 0; i + 1 < rai.length; ) {
+    const code = rai[i]!;
+    const len = rai[i + 1]!;
+    if (i + 2 + len > rai.length) break;
+    m.set(code, rai.subarray(i + 2, i + 2 + len));
+    i += 2 + len;
+  }
+  return m;
+}
+
+export class DhcpServer {
+  private sockets: DhcpSocket[] = [];
+  private readonly queue: Pending[] = [];
+  private queueHead = 0;
+  private inFlight = 0;
+  private readonly active = new Set<string>();
+  private perMac: RateLimiter;
+  private perCircuit: RateLimiter;
+  private accepting = true;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private rt: Runtime,
+    private readonly leases: LeaseMemory,
+    private readonly history: HistoryWriter,
+    private readonly log: ServiceLogger,
+    private readonly metrics: ServerMetrics,
+  ) {
+    this.perMac = new RateLimiter(rt.config.rateLimit.perMac);
+    this.perCircuit = new RateLimiter(rt.config.rateLimit.perCircuit);
+  }
+
+  get runtime(): Runtime {
+    return this.rt;
+  }
+
+  async listen(): Promise<void> {
+    const c = this.rt.config.server;
+    const targets = c.interfaces.length ? c.interfaces : [undefined];
+    for (const iface of targets) {
+      const s = await openDhcpSocket({
+        host: c.host,
+        port: c.port,
+        ...(iface ? { iface } : {}),
+        onPacket: (buf, port, address) => this.receive(buf, port, address, s),
+        onError: (e) => {
+          this.metrics.dropped("send-error");
+          this.log.warn("socket error", { iface: iface ?? "any", error: e.message });
+        },
+      });
+      this.sockets.push(s);
+      this.log.info("listening", { address: `${c.host}:${c.port}`, iface: iface ?? "any" });
+    }
+  }
+
+  /** Swaps in a new runtime between packets; in-flight packets finish with the one they started with. */
+  swap(rt: Runtime): void {
+    this.rt = rt;
+    this.perMac = new RateLimiter(rt.config.rateLimit.perMac);
+    this.perCircuit = new RateLimiter(rt.config.rateLimit.perCircuit);
+  }
+
+  get queued(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  get lookupsInFlight(): number {
+    return this.inFlight;
+  }
+
+  private receive(buf: Uint8Array, port: number, address: string, sock: DhcpSocket | undefined): void {
+    if (!this.accepting) return;
+    const res = decode(buf);
+    if (!res.ok) {
+      this.metrics.received("malformed");
+      this.metrics.dropped("decode-error");
+      this.log.debug("malformed packet dropped", { from: `${address}:${port}`, error: res.error.message, offset: res.error.offset });
+      return;
+    }
+    const msg = res.msg;
+    const t = msg.options.get(OPT_MESSAGE_TYPE);
+    const type = t && t.length === 1 ? t[0]! : 0;
+    const typeName = TYPE_NAMES[type] ?? "UNKNOWN";
+    this.metrics.received(typeName);
+    if (msg.op !== 1 || type === 0) {
+      this.metrics.dropped(type === 0 ? "not-dhcp" : "not-a-request");
+      return;
+    }
+    const now = Date.now();
+    const mac = macHex(msg);
+    if (!this.perMac.allow(mac, now)) {
+      this.metrics.dropped("rate-limit-mac");
+      return;
+    }
+    if (msg.giaddr !== "0.0.0.0") {
+      const circuit = subOptions(msg.options.get(OPT_RAI)).get(SUB_CIRCUIT_ID);
+      if (circuit && !this.perCircuit.allow(msg.giaddr + "/" + hex(circuit), now)) {
+        this.metrics.dropped("rate-limit-circuit");
+        return;
+      }
+    }
+    // a retransmission of a request still being looked up is answered once
+    const key = `${mac}/${msg.xid}/${type}`;
+    if (this.active.has(key)) {
+      this.metrics.dropped("duplicate-in-flight");
+      return;
+    }
+    this.active.add(key);
+    const p: Pending = { buf, msg, type, port, address, key, at: performance.now(), sock };
+    if (this.inFlight < this.rt.maxInFlight) {
+      void this.run(p);
+      return;
+    }
+    this.queue.push(p);
+    if (this.queued > this.rt.config.server.queueLimit) {
+      // the oldest waiter is the one most likely already given up by its client
+      const old = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined as never;
+      this.active.delete(old.key);
+      this.metrics.dropped("queue-full");
+    }
+    this.metrics.queueDepth(this.queued);
+  }
+
+  private next(): void {
+    while (this.inFlight < this.rt.maxInFlight && this.queueHead < this.queue.length) {
+      const p = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined as never;
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue.splice(0, this.queueHead);
+        this.queueHead = 0;
+      }
+      void this.run(p);
+    }
+    this.metrics.queueDepth(this.queued);
+    if (this.inFlight === 0 && this.queued === 0) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  private async run(p: Pending): Promise<void> {
+    this.inFlight++;
+    this.metrics.inFlight(this.inFlight);
+    const rt = this.rt;
+    let outcome: Outcome;
+    try {
+      outcome = await handle(p.msg, p.type, rt.handleDeps);
+    } catch (e) {
+      outcome = { kind: "silent", reason: "db-error", note: `internal error: ${e instanceof Error ? e.message : String(e)}` };
+      this.log.error("request handling failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    }
+    try {
+      this.finish(p, outcome, rt);
+    } catch (e) {
+      this.metrics.dropped("internal-error");
+      this.log.error("reply failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    } finally {
+      this.active.delete(p.key);
+      this.inFlight--;
+      this.metrics.inFlight(this.inFlight);
+      this.next();
+    }
+  }
+
+  private finish(p: Pending, o: Outcome, rt: Runtime): void {
+    const ms = performance.now() - p.at;
+    const typeName = TYPE_NAMES[p.type] ?? String(p.type);
+    const subs = subOptions(p.msg.options.get(OPT_RAI));
+    const fields: Record<string, unknown> = {
+      mac: macHex(p.msg),
+      xid: p.msg.xid.toString(16).padStart(8, "0"),
+    };
+    if (p.msg.giaddr !== "0.0.0.0") fields.relay = p.msg.giaddr;
+    if (subs.has(SUB_CIRCUIT_ID)) fields.circuit_id = hex(subs.get(SUB_CIRCUIT_ID));
+    if (subs.has(SUB_REMOTE_ID)) fields.remote_id = hex(subs.get(SUB_REMOTE_ID));
+    if (o.kind === "silent") {
+      const level = o.reason === "db-error" ? "warn" : o.reason === "no-match" ? "info" : o.reason === "address-in-use" ? "warn" : "debug";
+      this.metrics.dropped(o.reason);
+      if (o.reason === "no-match") this.metrics.noMatch();
+      this.log[level](`${typeName} no reply: ${o.reason}`, { ...fields, ...(o.query ? { query: o.query } : {}), note: o.note, ms: +ms.toFixed(2) });
+      return;
+    }
+    const max = p.msg.options.get(OPT_MAX_SIZE);
+    const maxSize = max && max.length === 2 ? Math.max(576, (max[0]! << 8) | max[1]!) : 576;
+    const dest = route(
+      {
+        giaddr: p.msg.giaddr,
+        ciaddr: p.msg.ciaddr,
+        flags: p.msg.flags,
+        replyType: o.type,
+        requestType: p.type,
+        sourcePort: p.port,
+        relaySourcePort: subs.has(SUB_RELAY_PORT),
+      },
+      { broadcast: rt.config.server.broadcast, relayPort: rt.relayPort, clientPort: rt.config.server.clientPort },
+    );
+    if (dest.setBroadcastFlag) o.reply.flags |= 0x8000;
+    const enc = encode(o.reply, { maxMessageSize: maxSize });
+    if (!enc.ok) {
+      this.metrics.dropped("encode-error");
+      this.log.error(`${typeName} reply not sent: ${enc.error.message}`, fields);
+      return;
+    }
+    const replyName = TYPE_NAMES[o.type] ?? String(o.type);
+    const out = p.sock ?? this.sockets[0];
+    const sent = out ? out.send(enc.bytes, dest.port, dest.address) : false;
+    if (!sent) {
+      this.metrics.dropped("send-error");
+      return;
+    }
+    this.metrics.sent(replyName);
+    this.log.info(`${typeName} -> ${replyName}${o.ip ? " " + o.ip : ""}`, {
+      ...fields,
+      ...(o.query ? { query: o.query } : {}),
+      to: `${dest.address}:${dest.port}`,
+      ...(o.type === MessageType.NAK ? { note: o.note } : {}),
+      ms: +ms.toFixed(2),
+    });
+  }
+
+  /** Stops taking packets and resolves when every packet in flight is answered. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.accepting = false;
+    for (const s of this.sockets) s.close();
+    this.sockets = [];
+    if (this.inFlight === 0 && this.queued === 0) return true;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * What the serving loop counts, mapped onto the Prometheus metric set
+ * (service/metrics.ts). Label children are resolved once per value.
+ */
+import type { CounterChild } from "../service/registry.ts";
+import { DROP_REASONS, type DropReason, type PydhcpMetrics } from "../service/metrics.ts";
+
+export interface ServerMetrics {
+  received(type: string): void;
+  sent(type: string): void;
+  dropped(reason: string): void;
+  noMatch(): void;
+  queueDepth(n: number): void;
+  inFlight(n: number): void;
+  query(name: string, seconds: number): void;
+  dbError(kind: "connect" | "prepare" | "query" | "timeout"): void;
+  outageAnswer(): void;
+}
+
+/** The loop's own reasons -> the documented metric label. */
+const DROP_LABEL: Record<string, DropReason> = {
+  "decode-error": "decode_error",
+  "not-dhcp": "not_request",
+  "not-a-request": "not_request",
+  "not-for-us": "not_for_us",
+  "unknown-type": "unsupported",
+  recorded: "unsupported",
+  "queue-full": "queue_full",
+  "rate-limit-mac": "rate_limit",
+  "rate-limit-circuit": "rate_limit",
+  "duplicate-in-flight": "duplicate",
+  "db-error": "db_error",
+  "bad-answer": "bad_answer",
+  "address-in-use": "bad_answer",
+  "send-error": "send_error",
+  "encode-error": "send_error",
+  "internal-error": "internal_error",
+  shutdown: "shutdown",
+};
+
+export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
+  const cache = new Map<string, CounterChild>();
+  const child = (metric: { labels(v: string): CounterChild }, prefix: string, v: string): CounterChild => {
+    const k = prefix + v;
+    let c = cache.get(k);
+    if (!c) cache.set(k, (c = metric.labels(v)));
+    return c;
+  };
+  const known = new Set<string>(DROP_REASONS);
+  return {
+    received: (t) => child(m.packetsReceived, "r", t in TYPE_OK ? t : "other").inc(),
+    sent: (t) => child(m.repliesSent, "s", t).inc(),
+    dropped: (r) => {
+      const label = DROP_LABEL[r];
+      if (label && known.has(label)) child(m.dropped, "d", label).inc();
+    },
+    noMatch: () => m.noMatch.inc(),
+    queueDepth: (n) => m.queueDepth.set(n),
+    inFlight: (n) => m.lookupsInFlight.set(n),
+    query: (name, s) => m.queryDuration.labels(name).observe(s),
+    dbError: (k) => child(m.dbErrors, "e", k).inc(),
+    outageAnswer: () => m.outageAnswers.inc(),
+  };
+}
+
+const TYPE_OK: Record<string, true> = {
+  DISCOVER: true,
+  OFFER: true,
+  REQUEST: true,
+  DECLINE: true,
+  ACK: true,
+  NAK: true,
+  RELEASE: true,
+  INFORM: true,
+};
