@@ -29,6 +29,8 @@ export interface VariableRow {
 }
 
 const anyOption = (n: number) => n >= 1 && n <= 254;
+/** RFC 3046 sub-options have no Pad or End: every code 0..255 is data. */
+const anySubOption = (n: number) => n >= 0 && n <= 255;
 const unknownOption = (n: number) => anyOption(n) && !LEGACY_KNOWN_OPTIONS.has(n);
 const knownOption = (n: number) => LEGACY_KNOWN_OPTIONS.has(n) && n !== 82;
 
@@ -133,7 +135,7 @@ export const VARIABLES: readonly VariableRow[] = [
   row("subscriber_id", M, "option 82 sub-option 6", "cust-0042", "Subscriber-ID (RFC 3993) as text (see text rule)."),
   row("server_id_override", M, "option 82 sub-option 11", "198.18.0.1", "Server identifier override (RFC 5107), dotted quad."),
   row("relay_port", M, "option 82 sub-option 19", "6767", "Relay source port (RFC 8357), decimal."),
-  row("relay_sub_N_hex", M, "option 82 sub-option N", "000400010006", "Value of every relay agent sub-option N present, hex.", anyOption),
+  row("relay_sub_N_hex", M, "option 82 sub-option N", "000400010006", "Value of every relay agent sub-option N present, hex.", anySubOption),
   row("opt_N_hex", M, "option N", "4d53465420352e30",
     "Value of every option N present (after RFC 3396 concatenation), hex, without code or length byte.", anyOption),
 ];
