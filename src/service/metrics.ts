@@ -34,9 +34,11 @@ export const DROP_REASONS = [
   "unsupported", // a message type this server does not answer
   "queue_full", // the lookup queue was at its limit
   "rate_limit", // the client MAC or relay circuit sent too fast
+  "duplicate", // a retransmission of a request whose lookup is still running
   "db_error", // the database failed or timed out and lease memory could not answer
   "bad_answer", // a query row was unusable (bad address, mask, option value)
-  "send_error", // the reply could not be sent
+  "send_error", // the reply could not be encoded or sent
+  "internal_error", // a bug: handling threw; the packet is dropped, the server goes on
   "shutdown", // arrived while the server was draining to stop
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
