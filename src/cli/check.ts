@@ -1,0 +1,37 @@
+/**
+ * `pydhcp --check -c config.xml`: load the config, connect, compile and
+ * prepare every query, and report. Nothing is served. The caller prints the
+ * lines and exits 2 when `ok` is false.
+ */
+
+import { loadConfig, formatConfigError, type LoadOptions } from "../config/load.ts";
+import { openBackend } from "../db/open.ts";
+import { allStatements, prepareQueries } from "../db/queries.ts";
+import type { Logger } from "../log/types.ts";
+
+/** Swallows the backend's own log lines; --check reports through its lines. */
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export async function runCheck(path: string, opts: LoadOptions = {}): Promise<{ ok: boolean; lines: string[] }> {
+  const loaded = loadConfig(path, opts);
+  if (!loaded.ok) return { ok: false, lines: loaded.errors.map(formatConfigError) };
+  const config = loaded.config;
+  const db = config.database;
+  const where = db.kind === "sqlite" ? `SQLite ${db.path}` : `MySQL ${db.user}@${db.socket ?? `${db.host}:${db.port}`}/${db.database}`;
+  const lines = [`config ${config.file}: OK`];
+  let backend;
+  try {
+    backend = await openBackend(db, quiet, config.queryTimeoutMs);
+  } catch (e) {
+    return { ok: false, lines: [...lines, `database ${where}: ${e instanceof Error ? e.message : String(e)}`] };
+  }
+  try {
+    lines.push(`database ${where}: OK`);
+    const prepared = await prepareQueries(backend, config);
+    if (!prepared.ok) return { ok: false, lines: [...lines, ...prepared.problems] };
+    for (const n of allStatements(config)) lines.push(`query ${n.name}: OK`);
+    return { ok: true, lines };
+  } finally {
+    await backend.close();
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * Backend on MySQL/MariaDB through a mysql2 pool. Every statement runs as a
+ * server-side prepared statement (`execute`), so values travel apart from
+ * the SQL; mysql2 caches the prepared handle per connection.
+ *
+ * Timeouts: a query still running after its timeout is answered with a
+ * timeout error at once; its connection is destroyed (it is busy with the
+ * late result) and the server is asked to KILL QUERY it, so the pool stays
+ * usable. Outages: a connection-level error marks the database down, logs
+ * once, and a backoff loop pings until it answers; meanwhile queries fail
+ * at once instead of each waiting for a connect timeout.
+ */
+
+import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
+import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
+import { MYSQL_SCHEMA, leaseStatements } from "./schema.ts";
+import type { Logger } from "../log/types.ts";
+
+export interface MysqlOptions {
+  host: string;
+  port: number;
+  socket: string | null;
+  user: string;
+  password: string;
+  database: string;
+  poolSize: number;
+  timeoutMs: number;
+}
+
+/** mysql2 / server error codes that mean "no working connection" rather than "bad query". */
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ENOENT", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH",
+  "PROTOCOL_CONNECTION_LOST", "PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR", "PROTOCOL_ENQUEUE_AFTER_QUIT",
+  "ER_SERVER_SHUTDOWN", "ER_CON_COUNT_ERROR", "ER_ACCESS_DENIED_ERROR", "ER_BAD_DB_ERROR",
+  "ER_CONNECTION_KILLED", "POOL_CLOSED",
+]);
+
+/** What this module binds: variable text, NULL, and its own integers (lease times). */
+type SqlValue = string | number | null;
+
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+
+function errCode(e: unknown): string {
+  return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : "";
+}
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+const LEASE_COLUMNS = "client_key, mac, ip, option82, expires, state, answer, updated";
+
+function leaseFrom(r: Row): Lease {
+  return {
+    clientKey: String(r.client_key),
+    mac: String(r.mac),
+    ip: String(r.ip),
+    option82: String(r.option82 ?? ""),
+    expires: Number(r.expires),
+    state: String(r.state) as Lease["state"],
+    answer: String(r.answer),
+    updated: Number(r.updated),
+  };
+}
+
+export class MysqlBackend implements Backend {
+  readonly kind = "mysql" as const;
+  readonly leases: LeaseStore;
+  private down = false;
+  private downSince = 0;
+  private closed = false;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly opts: MysqlOptions,
+    private readonly log: Logger,
+  ) {
+    this.leases = this.leaseStore();
+  }
+
+  /** Connects, checks the server answers, creates pydhcp_lease when missing. */
+  static async open(opts: MysqlOptions, log: Logger): Promise<MysqlBackend> {
+    const pool = mysql.createPool({
+      ...(opts.socket ? { socketPath: opts.socket } : { host: opts.host, port: opts.port }),
+      user: opts.user,
+      password: opts.password,
+      database: opts.database,
+      connectionLimit: opts.poolSize,
+      maxIdle: opts.poolSize,
+      waitForConnections: true,
+      queueLimit: 0,
+      connectTimeout: Math.max(1000, opts.timeoutMs),
+      enableKeepAlive: true,
+      charset: "utf8mb4_general_ci",
+      // datetime columns come back as text, as written
+      dateStrings: true,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+    });
+    const b = new MysqlBackend(pool, opts, log);
+    try {
+      for (const stmt of leaseStatements(MYSQL_SCHEMA)) await pool.query(stmt);
+    } catch (e) {
+      await pool.end().catch(() => {});
+      const where = opts.socket ?? `${opts.host}:${opts.port}`;
+      throw new DbError("connect", "", `cannot use MySQL database ${opts.database} at ${where} as ${opts.user}: ${errText(e)}`);
+    }
+    return b;
+  }
+
+  /** Marks the database down and starts the reconnect loop (once). */
+  private lost(e: unknown): void {
+    if (this.down || this.closed) return;
+    this.down = true;
+    this.downSince = Date.now();
+    this.log.warn("database connection lost; reconnecting", { error: errText(e), code: errCode(e) });
+    this.scheduleReconnect(BACKOFF_MIN_MS);
+  }
+
+  private scheduleReconnect(delay: number): void {
+    if (this.closed) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.pool.query("SELECT 1").then(
+        () => {
+          this.down = false;
+          this.reconnectTimer = null;
+          this.log.info("database reconnected", { afterMs: Date.now() - this.downSince });
+        },
+        () => this.scheduleReconnect(Math.min(delay * 2, BACKOFF_MAX_MS)),
+      );
+    }, delay);
+  }
+
+  /** Classifies a driver error, starting the reconnect loop for connection-level ones. */
+  private fail(name: string, e: unknown): DbError {
+    if (e instanceof DbError) return e;
+    if (CONNECTION_CODES.has(errCode(e))) {
+      this.lost(e);
+      return new DbError("connect", name, `${name}: ${errText(e)}`);
+    }
+    return new DbError("query", name, `${name}: ${errText(e)}`);
+  }
+
+  /** Gives up on a connection whose query timed out; frees the server side too. */
+  private abandon(conn: PoolConnection): void {
+    const id = Number(conn.threadId);
+    conn.destroy();
+    // the thread id comes from the server handshake, never from a packet
+    if (Number.isInteger(id) && id > 0) this.pool.query(`KILL QUERY ${id}`).catch(() => {});
+  }
+
+  /** Runs one statement with a deadline covering the wait for a connection too. */
+  private execute(name: string, sql: string, params: readonly SqlValue[], timeoutMs: number): Promise<Row[]> {
+    return this.executeRaw(name, sql, params, timeoutMs).then((r) => (Array.isArray(r) ? (r as Row[]) : []));
+  }
+
+  /** Rows for a SELECT, the result header (affectedRows...) for other statements. */
+  private executeRaw(name: string, sql: string, params: readonly SqlValue[], timeoutMs: number): Promise<unknown> {
+    if (this.down) {
+      return Promise.reject(new DbError("connect", name, `${name}: database unavailable (reconnecting)`));
+    }
+    return new Promise<unknown>((resolve, reject) => {
+      let settled = false;
+      let conn: PoolConnection | null = null;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        if (conn) this.abandon(conn);
+        reject(new DbError("timeout", name, `${name}: timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const finish = (err: DbError | null, rows?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(rows!);
+      };
+      this.pool.getConnection().then(
+        (c) => {
+          if (settled) { c.release(); return; }
+          conn = c;
+          c.execute(sql, params as SqlValue[]).then(
+            ([rows]) => {
+              if (settled) return;
+              c.release();
+              finish(null, rows);
+            },
+            (e) => {
+              if (settled) return;
+              if ((e as { fatal?: boolean }).fatal) c.destroy();
+              else c.release();
+              finish(this.fail(name, e));
+            },
+          );
+        },
+        (e) => finish(this.fail(name, e)),
+      );
+    });
+  }
+
+  async prepare(name: string, sql: string): Promise<PreparedQuery> {
+    let conn: PoolConnection;
+    try {
+      conn = await this.pool.getConnection();
+    } catch (e) {
+      throw new DbError("connect", name, `${name}: ${errText(e)}`);
+    }
+    try {
+      // prepared here to fail at load; mysql2 keeps the handle for later executes
+      await conn.prepare(sql);
+    } catch (e) {
+      if (CONNECTION_CODES.has(errCode(e))) throw new DbError("connect", name, `${name}: ${errText(e)}`);
+      throw new DbError("prepare", name, `${name}: ${errText(e)}`);
+    } finally {
+      conn.release();
+    }
+    const timeout = this.opts.timeoutMs;
+    return {
+      name,
+      sql,
+      run: (params: readonly Param[], timeoutMs?: number) => this.execute(name, sql, params, timeoutMs ?? timeout),
+    };
+  }
+
+  async runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void> {
+    if (items.length === 0) return;
+    if (this.down) throw new DbError("connect", "", "database unavailable (reconnecting)");
+    let conn: PoolConnection;
+    try {
+      conn = await this.pool.getConnection();
+    } catch (e) {
+      throw this.fail("", e);
+    }
+    let current = "";
+    try {
+      await conn.beginTransaction();
+      for (const it of items) {
+        current = it.query.name;
+        await conn.execute(it.query.sql, it.params as SqlValue[]);
+      }
+      await conn.commit();
+      conn.release();
+    } catch (e) {
+      await conn.rollback().catch(() => {});
+      if ((e as { fatal?: boolean }).fatal) conn.destroy();
+      else conn.release();
+      throw this.fail(current, e);
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.pool.query("SELECT 1");
+    } catch (e) {
+      throw this.fail("", e);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    await this.pool.end().catch(() => {});
+  }
+
+  private leaseStore(): LeaseStore {
+    const t = () => this.opts.timeoutMs;
+    const q = (name: string, sql: string, params: SqlValue[]) => this.execute(`pydhcp_lease ${name}`, sql, params, t());
+    return {
+      loadActive: async (now) =>
+        (await q("load", `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE expires >= ?`, [now])).map(leaseFrom),
+      get: async (key) => {
+        const rows = await q("get", `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE client_key = ?`, [key]);
+        return rows[0] ? leaseFrom(rows[0]) : null;
+      },
+      byIp: async (ip) => {
+        const now = Math.floor(Date.now() / 1000);
+        const rows = await q(
+          "byIp",
+          `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE ip = ? ORDER BY (expires >= ?) DESC, updated DESC LIMIT 1`,
+          [ip, now],
+        );
+        return rows[0] ? leaseFrom(rows[0]) : null;
+      },
+      upsert: async (leases) => {
+        if (leases.length === 0) return;
+        const rows = leases.map(() => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
+        const values = leases.flatMap((l) => [l.clientKey, l.mac, l.ip, l.option82, l.expires, l.state, l.answer, l.updated]);
+        // one multi-row statement is one implicit transaction
+        await q(
+          "upsert",
+          `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES ${rows}
+           ON DUPLICATE KEY UPDATE mac = VALUES(mac), ip = VALUES(ip), option82 = VALUES(option82),
+             expires = VALUES(expires), state = VALUES(state), answer = VALUES(answer), updated = VALUES(updated)`,
+          values,
+        );
+      },
+      deleteExpired: async (now, limit) => {
+        const res = (await this.executeRaw("pydhcp_lease cleanup", "DELETE FROM pydhcp_lease WHERE expires < ? LIMIT ?", [
+          now,
+          Math.max(1, Math.floor(limit)),
+        ], t())) as { affectedRows?: number };
+        return Number(res.affectedRows ?? 0);
+      },
+    };
+  }
+}
