@@ -6,7 +6,7 @@
  */
 import type { DhcpMessage } from "../codec/message.ts";
 import type { Config, HistoryEvent, NamedSql } from "../config/types.ts";
-import type { Backend, Param, PreparedQuery } from "../db/backend.ts";
+import type { Backend, Param, PreparedQuery, Row } from "../db/backend.ts";
 import { DbError } from "../db/backend.ts";
 import { compileTemplate, isTemplateError, type CompiledTemplate } from "../db/template.ts";
 import { isBadAnswer, rowIp, toAnswer, type AnswerDefaults } from "../db/answer.ts";
@@ -72,6 +72,18 @@ export interface RuntimeParts {
   history: HistoryWriter;
   log: ServiceLogger;
   metrics: ServerMetrics;
+  /** sees every query run: --explain prints these */
+  trace?: (t: QueryTrace) => void;
+}
+
+export interface QueryTrace {
+  name: string;
+  sql: string;
+  params: Param[];
+  rows: Row[] | null;
+  error: string | null;
+  ms: number;
+  decided: boolean;
 }
 
 /** Compiles and prepares every statement; throws RuntimeError (config problems) or DbError (connection). */
@@ -105,6 +117,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     return v;
   };
   const debug = log.enabled("debug");
+  const trace = p.trace;
 
   const lookup = async (vars: Vars): Promise<Lookup> => {
     for (const s of offers) {
@@ -118,12 +131,15 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
         metrics.query(s.template.name, ms / 1000);
         const kind = e instanceof DbError ? e.kind : "query";
         metrics.dbError(kind);
+        trace?.({ name: s.template.name, sql: s.template.sql, params, rows: null, error: e instanceof Error ? e.message : String(e), ms, decided: false });
         log.error(`query ${s.template.name} failed`, { query: s.template.name, params: params, error: e instanceof Error ? e.message : String(e), ms: +ms.toFixed(2) });
         return { kind: "error", query: s.template.name, message: e instanceof Error ? e.message : String(e) };
       }
-      metrics.query(s.template.name, (performance.now() - t0) / 1000);
+      const ms = performance.now() - t0;
+      metrics.query(s.template.name, ms / 1000);
       if (debug) log.debug(`query ${s.template.name}`, { sql: s.template.sql, params, rows });
       const i = rows.findIndex((r) => rowIp(r) !== "");
+      trace?.({ name: s.template.name, sql: s.template.sql, params, rows, error: null, ms, decided: i >= 0 });
       if (i < 0) continue;
       const a = toAnswer(rows[i]!, i, s.template.name, defaults);
       if (isBadAnswer(a)) {
