@@ -36,12 +36,13 @@ export function decode(buf: Uint8Array): DecodeResult {
     buf[239] !== 0x63
   ) {
     const got = Array.from(buf.subarray(COOKIE_OFFSET, OPTIONS_OFFSET), (x) => x.toString(16).padStart(2, "0")).join(" ");
+    const what = buf.length < OPTIONS_OFFSET ? `cut short ("${got}", packet is ${buf.length} bytes)` : `"${got}"`;
     return {
       ok: false,
       error: decodeError(
         "bad-cookie",
         COOKIE_OFFSET,
-        `Cannot decode DHCP options: magic cookie at offset 236 is "${got}", expected "63 82 53 63"`,
+        `Cannot decode DHCP options: magic cookie at offset 236 is ${what}, expected "63 82 53 63" (a BOOTP-only packet?)`,
       ),
       partial: msg,
     };

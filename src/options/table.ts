@@ -133,6 +133,7 @@ export const OPTIONS: readonly OptionDef[] = [
   row(119, "domain-search", "domains", "RFC 3397"),
   row(121, "classless-static-route", "routes121", "RFC 3442"),
   row(125, "vivso-suboptions", "bytes", "RFC 3925"),
+  row(145, "forcerenew-nonce-capable", "bytes", "RFC 6704"),
   row(150, "tftp-server-address", "ips", "RFC 5859"),
   row(249, "ms-classless-static-route", "routes121", "MS-DHCPE 2.2.9 (RFC 3442 format)"),
   row(252, "wpad-url", "string", "draft-ietf-wrec-wpad-01"),
@@ -178,7 +179,8 @@ export function lengthRuleText(code: number): string {
   const d = BY_CODE[code];
   if (d === undefined) return "any length";
   const t = TYPE_LENGTH[d.type];
-  if (t.fixed !== undefined) return `exactly ${t.fixed} bytes`;
-  if (t.multiple !== undefined) return `a multiple of ${t.multiple} bytes`;
-  return `at least ${d.min} bytes`;
+  const bytes = (n: number) => `${n} byte${n === 1 ? "" : "s"}`;
+  if (t.fixed !== undefined) return `exactly ${bytes(t.fixed)}`;
+  if (t.multiple !== undefined) return `a multiple of 4 bytes`.replace("4", String(t.multiple));
+  return `at least ${bytes(d.min)}`;
 }
