@@ -1,0 +1,109 @@
+/**
+ * ISC Kea kea-dhcp4 rows: config generation and database setup.
+ *
+ * Both rows serve the same relayed subnet (selected by the relay address,
+ * since giaddr 198.18.0.2 is outside 198.19.0.0/16) and reserve one address
+ * per known client by hw-address only, the same key pydhcp looks up.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CLIENT_NET, type Client } from "./clients.ts";
+import { bulkInsert, createDb, type Db } from "./mariadb.ts";
+import type { Prepared, ServerContext } from "./servers.ts";
+import { run } from "./sys.ts";
+
+export const KEA_SUBNET_ID = 1;
+
+export interface KeaOptions {
+  /** Kea's multi-threading (off by default in Kea 2.2) */
+  threads: number;
+}
+
+type Json = Record<string, unknown>;
+
+export function keaConfig(
+  ctx: { ifname: string; serverAddr: string; relayAddr: string; dir: string },
+  clients: Client[],
+  db: Db | null,
+  opts: KeaOptions = { threads: 0 },
+): Json {
+  const dbJson = db && {
+    type: "mysql",
+    name: db.database,
+    user: db.user,
+    password: db.password,
+    // "localhost" makes libmariadb use the unix socket, which crosses namespaces
+    host: "localhost",
+  };
+  const subnet: Json = {
+    id: KEA_SUBNET_ID,
+    subnet: CLIENT_NET.subnet,
+    relay: { "ip-addresses": [ctx.relayAddr] },
+    pools: [{ pool: CLIENT_NET.pool }],
+    "option-data": [
+      { name: "routers", data: CLIENT_NET.router },
+      { name: "domain-name-servers", data: ctx.serverAddr },
+    ],
+  };
+  // memfile row: reservations in the config; MySQL row: in the hosts table
+  if (!db) subnet.reservations = clients.map((c) => ({ "hw-address": c.colon, "ip-address": c.ip }));
+  return {
+    Dhcp4: {
+      "interfaces-config": { interfaces: [`${ctx.ifname}/${ctx.serverAddr}`], "dhcp-socket-type": "udp" },
+      "lease-database": dbJson ?? {
+        type: "memfile",
+        persist: true,
+        name: join(ctx.dir, "kea-leases4.csv"),
+        // no lease file cleanup during a run
+        "lfc-interval": 0,
+      },
+      ...(dbJson ? { "hosts-database": dbJson } : {}),
+      "host-reservation-identifiers": ["hw-address"],
+      "valid-lifetime": 86400,
+      "multi-threading": opts.threads > 0
+        ? { "enable-multi-threading": true, "thread-pool-size": opts.threads, "packet-queue-size": 64 }
+        : { "enable-multi-threading": false },
+      "subnet4": [subnet],
+      loggers: [{
+        name: "kea-dhcp4",
+        severity: "WARN",
+        output_options: [{ output: join(ctx.dir, "kea-dhcp4.log") }],
+      }],
+    },
+  };
+}
+
+/** Kea's hosts table wants the address as an unsigned 32-bit integer. */
+function ipInt(ip: string): number {
+  return ip.split(".").reduce((a, o) => a * 256 + Number(o), 0);
+}
+
+function writeKea(ctx: ServerContext, db: Db | null, opts: KeaOptions): Prepared {
+  const file = join(ctx.dir, "kea-dhcp4.json");
+  const cfg = keaConfig(
+    { ifname: ctx.netns.serverIf, serverAddr: ctx.netns.serverAddr, relayAddr: ctx.netns.clientAddr, dir: ctx.dir },
+    ctx.clients, db, opts,
+  );
+  writeFileSync(file, JSON.stringify(cfg, null, 1));
+  const env = { KEA_PIDFILE_DIR: ctx.dir, KEA_LOCKFILE_DIR: ctx.dir, KEA_LOGGER_DESTINATION: join(ctx.dir, "kea.out") };
+  // -t checks the interface too, so it runs where the interface is
+  run([...ctx.netns.exec(ctx.netns.server), "kea-dhcp4", "-t", file], { env });
+  return { argv: ["kea-dhcp4", "-c", file], env, configFile: file, usesMariadb: db !== null };
+}
+
+export async function setupKeaMemfile(ctx: ServerContext): Promise<Prepared> {
+  return writeKea(ctx, null, { threads: 0 });
+}
+
+export async function setupKeaMysql(ctx: ServerContext, opts: KeaOptions = { threads: 0 }): Promise<Prepared> {
+  const db = await createDb(`${ctx.tag.replace(/-/g, "_")}_kea${opts.threads ? "mt" : ""}`);
+  // the schema Kea ships (lease4, hosts, ...), via Kea's own tool
+  run(["kea-admin", "db-init", "mysql", "-u", db.user, "-p", db.password, "-n", db.database]);
+  await bulkInsert(
+    db,
+    "INSERT INTO hosts (dhcp_identifier, dhcp_identifier_type, dhcp4_subnet_id, ipv4_address)",
+    // identifier type 0 = hw-address
+    ctx.clients.map((c) => [Buffer.from(c.hex, "hex"), 0, KEA_SUBNET_ID, ipInt(c.ip)]),
+  );
+  return writeKea(ctx, db, opts);
+}

@@ -1,0 +1,80 @@
+/**
+ * Throw-away MariaDB databases and users for one benchmark run, created as
+ * root over the unix socket and dropped by the cleanup stack.
+ */
+import mysql from "mysql2/promise";
+import { randomBytes } from "node:crypto";
+import { onCleanup, run } from "./sys.ts";
+
+export const MARIADB_SOCKET = "/run/mysqld/mysqld.sock";
+
+export interface Db {
+  database: string;
+  user: string;
+  password: string;
+  socket: string;
+}
+
+export async function rootConnection(database?: string): Promise<mysql.Connection> {
+  return mysql.createConnection({ socketPath: MARIADB_SOCKET, user: "root", ...(database ? { database } : {}) });
+}
+
+/** Creates database and user `name` (both), registers their removal. */
+export async function createDb(name: string): Promise<Db> {
+  if (!/^[a-z0-9_]{1,32}$/.test(name)) throw new Error(`bad database name ${name}`);
+  const db: Db = { database: name, user: name, password: randomBytes(9).toString("base64url"), socket: MARIADB_SOCKET };
+  const c = await rootConnection();
+  try {
+    // ?? is an identifier placeholder, ? a value placeholder (mysql2 escapes both)
+    await c.query("CREATE DATABASE ??", [name]);
+    onCleanup(`drop database ${name}`, async () => {
+      const d = await rootConnection();
+      try {
+        await d.query("DROP DATABASE IF EXISTS ??", [name]);
+      } finally {
+        await d.end();
+      }
+    });
+    await c.query("CREATE USER ?@'localhost' IDENTIFIED BY ?", [name, db.password]);
+    onCleanup(`drop user ${name}`, async () => {
+      const d = await rootConnection();
+      try {
+        await d.query("DROP USER IF EXISTS ?@'localhost'", [name]);
+      } finally {
+        await d.end();
+      }
+    });
+    await c.query("GRANT ALL PRIVILEGES ON ??.* TO ?@'localhost'", [name, name]);
+  } finally {
+    await c.end();
+  }
+  return db;
+}
+
+/** Insert rows in batches of 1000 with bound values. */
+export async function bulkInsert(db: Db, sqlPrefix: string, rows: unknown[][]): Promise<void> {
+  const c = await rootConnection(db.database);
+  try {
+    for (let i = 0; i < rows.length; i += 1000) {
+      await c.query(`${sqlPrefix} VALUES ?`, [rows.slice(i, i + 1000)]);
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+export function mariadbPid(): number | null {
+  const r = run(["pidof", "mariadbd"], { allow: [1] });
+  const pid = Number(r.stdout.trim().split(/\s+/)[0]);
+  return Number.isFinite(pid) && pid > 0 ? pid : null;
+}
+
+export async function mariadbVersion(): Promise<string> {
+  const c = await rootConnection();
+  try {
+    const [rows] = await c.query("SELECT VERSION() AS v");
+    return String((rows as { v: string }[])[0]?.v ?? "unknown");
+  } finally {
+    await c.end();
+  }
+}

@@ -1,0 +1,105 @@
+/** BenchResult -> Markdown. Pure. */
+import type { BenchResult, ServerResult } from "./results.ts";
+
+function n(v: number | null | undefined, digits = 0): string {
+  if (v == null || !Number.isFinite(v)) return "-";
+  return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function mb(kb: number | null | undefined): string {
+  return kb == null ? "-" : `${(kb / 1024).toFixed(1)}`;
+}
+
+function table(head: string[], rows: string[][]): string {
+  return [
+    `| ${head.join(" | ")} |`,
+    `| ${head.map(() => "---").join(" | ")} |`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+}
+
+function statusLine(s: ServerResult): string {
+  if (s.status === "ok") return "";
+  return `${s.status}: ${s.reason ?? ""}`;
+}
+
+export function markdownReport(r: BenchResult): string {
+  const ok = r.servers.filter((s) => s.status === "ok");
+  const main = table(
+    ["server", "DORA/s max", "step", "loss %", "DO avg ms", "DO max ms", "RA avg ms", "RA max ms", "server CPU %", "DB CPU %", "perfdhcp CPU %", "RSS MB", "peak RSS MB"],
+    ok.map((s) => {
+      const m = s.summary!;
+      return [
+        `**${s.name}**`, n(m.doraPerSec), n(m.stepRate), n(m.loss, 2), n(m.doAvgMs, 2), n(m.doMaxMs, 1), n(m.raAvgMs, 2),
+        n(m.raMaxMs, 1), n(m.cpuServer), n(m.cpuDb), n(m.cpuPerfdhcp), mb(m.rssKb), mb(m.hwmKb),
+      ];
+    }),
+  );
+  const runs = table(
+    ["server", ...Array.from({ length: r.runsPerServer }, (_, i) => `run ${i + 1} DORA/s (step)`), "first failing step"],
+    ok.map((s) => [
+      s.name,
+      ...s.runs.map((x) => (x.best ? `${n(x.best.achieved)} (${x.best.rate})` : "none")),
+      ...[s.runs.map((x) => {
+        const last = x.steps[x.steps.length - 1];
+        return last && last !== x.best ? `${last.rate}: ${(last.loss * 100).toFixed(1)}% lost${last.died ? ", server died" : ""}` : "top of ladder";
+      }).join("; ")],
+    ]),
+  );
+  const tails = table(
+    ["server", "rate (80% of max)", "exchanges", "loss %", "DO p50 ms", "DO p99 ms", "DO max ms", "RA p50 ms", "RA p99 ms", "RA max ms"],
+    ok.filter((s) => s.tail).map((s) => {
+      const t = s.tail!;
+      return [s.name, n(t.rate), n(t.samples), n(t.loss * 100, 2), n(t.doP50Ms, 2), n(t.doP99Ms, 2), n(t.doMaxMs, 1), n(t.raP50Ms, 2), n(t.raP99Ms, 2), n(t.raMaxMs, 1)];
+    }),
+  );
+  const ratios = r.ratios.length
+    ? table(
+        ["pydhcp row", "Kea row", "DORA/s ratio", "DO avg ratio", "RA avg ratio", "CPU per DORA ratio"],
+        r.ratios.map((x) => [x.pydhcp, x.kea, n(x.dora, 2), n(x.doAvg, 2), n(x.raAvg, 2), n(x.cpuPerDora, 2)]),
+      )
+    : "No pydhcp row ran in this run, so there are no ratios.";
+  const verify = table(
+    ["server", "leases checked", "distinct clients", "wrong address"],
+    r.servers.filter((s) => s.verify).map((s) => [s.name, n(s.verify!.leases), n(s.verify!.distinctClients), n(s.verify!.mismatches)]),
+  );
+  const skipped = r.servers.filter((s) => s.status !== "ok").map((s) => `- ${s.name}: ${statusLine(s)}`);
+  const versions = Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(", ");
+  return `# DHCPv4 load benchmark: ${r.date} on ${r.host}${r.mode === "quick" ? " (quick mode)" : ""}
+
+Machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${(r.machine.memTotalKb / 1048576).toFixed(1)} GiB, Linux ${r.machine.kernel}; load average at start ${r.machine.loadAvgAtStart}.
+Versions: ${versions}.
+
+perfdhcp runs full DORA exchanges as a relay (giaddr 198.18.0.2, port 67) from its own network namespace to the server's
+namespace over a veth pair; ${n(r.clients)} known clients (MACs from \`-b mac=${r.baseMac} -R ${r.clients}\`), all reserved.
+Rate ladder (DORA/s): ${r.ladder.join(", ")}; ${r.stepSeconds} s per step; a step passes with under ${r.lossThreshold * 100}% of
+exchanges lost (DISCOVERs sent minus ACKs received). Each server: ${r.runsPerServer} run(s), median reported.
+
+## Highest rate with under 1% lost
+
+${main}
+
+DORA/s max: completed exchanges per second measured by perfdhcp at the highest passing step (median of the runs);
+the other columns are from that run's step. CPU is % of one core over the step (${r.machine.cores} cores = ${r.machine.cores * 100}%).
+DB CPU is the whole MariaDB server (it is shared with anything else running on the machine).
+
+## pydhcp over Kea
+
+${ratios}
+
+## Runs
+
+${runs}
+
+## Latency at 80% of the max rate
+
+${tails}
+
+## Reservation check
+
+Each server first runs a short load with perfdhcp printing every lease; every address handed out must be the one
+reserved for that client's MAC.
+
+${verify}
+${skipped.length ? `\n## Not measured\n\n${skipped.join("\n")}\n` : ""}${r.notes.length ? `\n## Notes\n\n${r.notes.map((x) => `- ${x}`).join("\n")}\n` : ""}`;
+}

@@ -1,0 +1,157 @@
+/**
+ * The shape of a benchmark result file and the pure summary over runs:
+ * median of the per-run maxima, the details of the median run, and the
+ * pydhcp/Kea ratios.
+ */
+import { median, medianIndex, round } from "./stats.ts";
+
+export interface StepResult {
+  rate: number;
+  achieved: number | null;
+  loss: number;
+  offered: number;
+  died?: boolean;
+  do: { sent: number; received: number; avgMs: number | null; maxMs: number | null; stdMs: number | null };
+  ra: { sent: number; received: number; avgMs: number | null; maxMs: number | null; stdMs: number | null };
+  /** % of one core over the step */
+  cpuServer: number | null;
+  cpuDb: number | null;
+  cpuPerfdhcp: number | null;
+  /** server VmRSS at the end of the step, kB */
+  rssKb: number | null;
+}
+
+export interface RunResult {
+  /** highest passing step, null if none passed */
+  best: StepResult | null;
+  steps: StepResult[];
+  /** server peak RSS (VmHWM) at the end of the run, kB */
+  hwmKb: number | null;
+}
+
+export interface TailResult {
+  rate: number;
+  samples: number;
+  loss: number;
+  doP50Ms: number | null;
+  doP99Ms: number | null;
+  raP50Ms: number | null;
+  raP99Ms: number | null;
+  doMaxMs: number | null;
+  raMaxMs: number | null;
+}
+
+export interface VerifyResult {
+  leases: number;
+  distinctClients: number;
+  /** leases whose address differs from the client's reservation */
+  mismatches: number;
+  example: string | null;
+}
+
+export interface Summary {
+  /** median over runs of the completed DORA/s at the highest passing step */
+  doraPerSec: number | null;
+  /** the ladder step of the median run */
+  stepRate: number | null;
+  loss: number | null;
+  doAvgMs: number | null;
+  doMaxMs: number | null;
+  raAvgMs: number | null;
+  raMaxMs: number | null;
+  cpuServer: number | null;
+  cpuDb: number | null;
+  cpuPerfdhcp: number | null;
+  rssKb: number | null;
+  hwmKb: number | null;
+}
+
+export interface ServerResult {
+  name: string;
+  family: "kea" | "pydhcp";
+  backend: string;
+  description: string;
+  baseline?: string;
+  command: string[];
+  status: "ok" | "skipped" | "failed";
+  reason?: string;
+  verify?: VerifyResult;
+  runs: RunResult[];
+  summary?: Summary;
+  tail?: TailResult;
+}
+
+export interface Ratio {
+  pydhcp: string;
+  kea: string;
+  dora: number | null;
+  doAvg: number | null;
+  raAvg: number | null;
+  /** server CPU per 1,000 DORA/s, pydhcp over Kea (lower is leaner) */
+  cpuPerDora: number | null;
+}
+
+export interface BenchResult {
+  date: string;
+  host: string;
+  mode: "quick" | "full";
+  stepSeconds: number;
+  runsPerServer: number;
+  ladder: number[];
+  clients: number;
+  baseMac: string;
+  lossThreshold: number;
+  machine: { cpuModel: string; cores: number; kernel: string; memTotalKb: number; loadAvgAtStart: string };
+  versions: Record<string, string>;
+  servers: ServerResult[];
+  ratios: Ratio[];
+  notes: string[];
+}
+
+export function summarize(runs: RunResult[]): Summary {
+  const maxima = runs.map((r) => r.best?.achieved ?? 0);
+  const i = medianIndex(maxima);
+  const run = runs[i];
+  const b = run?.best ?? null;
+  return {
+    doraPerSec: runs.length && runs.some((r) => r.best) ? round(median(maxima), 1) : null,
+    stepRate: b?.rate ?? null,
+    loss: b ? round(b.loss * 100, 3) : null,
+    doAvgMs: round(b?.do.avgMs ?? null, 3),
+    doMaxMs: round(b?.do.maxMs ?? null, 3),
+    raAvgMs: round(b?.ra.avgMs ?? null, 3),
+    raMaxMs: round(b?.ra.maxMs ?? null, 3),
+    cpuServer: round(b?.cpuServer ?? null, 1),
+    cpuDb: round(b?.cpuDb ?? null, 1),
+    cpuPerfdhcp: round(b?.cpuPerfdhcp ?? null, 1),
+    rssKb: b?.rssKb ?? null,
+    hwmKb: run?.hwmKb ?? null,
+  };
+}
+
+function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+  return a == null || b == null || b === 0 ? null : round(a / b, 3);
+}
+
+export function cpuPerKDora(s: Summary): number | null {
+  return s.cpuServer == null || !s.doraPerSec ? null : (s.cpuServer / s.doraPerSec) * 1000;
+}
+
+/** Each pydhcp row against its Kea baseline (when both ran). */
+export function ratios(servers: ServerResult[]): Ratio[] {
+  const out: Ratio[] = [];
+  for (const p of servers) {
+    if (p.family !== "pydhcp" || !p.baseline || !p.summary) continue;
+    const k = servers.find((s) => s.name === p.baseline);
+    if (!k?.summary) continue;
+    out.push({
+      pydhcp: p.name,
+      kea: k.name,
+      dora: ratio(p.summary.doraPerSec, k.summary.doraPerSec),
+      doAvg: ratio(p.summary.doAvgMs, k.summary.doAvgMs),
+      raAvg: ratio(p.summary.raAvgMs, k.summary.raAvgMs),
+      cpuPerDora: ratio(cpuPerKDora(p.summary), cpuPerKDora(k.summary)),
+    });
+  }
+  return out;
+}

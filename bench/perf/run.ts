@@ -1,0 +1,336 @@
+/**
+ * DHCPv4 load benchmark: perfdhcp against Kea and pydhcp, in network
+ * namespaces. One command:
+ *
+ *   bun bench/perf/run.ts [--quick] [--servers kea-memfile,kea-mysql,...] [--runs N]
+ *                         [--step-seconds S] [--max-rate R] [--out DIR]
+ *
+ * See docs/benchmark.md for how to read the output.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { barChartSvg } from "./chart.ts";
+import { DEFAULT_BASE_MAC, knownClients, type Client } from "./clients.ts";
+import { mariadbPid } from "./mariadb.ts";
+import { machine, shortHost, versions } from "./meta.ts";
+import { createNetns, type Netns } from "./netns.ts";
+import { parsePerfdhcp, perfdhcpArgv, type PerfdhcpReport } from "./perfdhcp.ts";
+import { cpuMeter, memoryKb } from "./proc.ts";
+import { markdownReport } from "./report.ts";
+import { ratios, summarize, type BenchResult, type RunResult, type ServerResult, type StepResult, type TailResult, type VerifyResult } from "./results.ts";
+import { SERVERS, serverByName, type Prepared, type ServerContext, type ServerRow } from "./servers.ts";
+import { median, percentile, round } from "./stats.ts";
+import { climb, MAX_LOSS, RATE_STEPS } from "./steps.ts";
+import { cleanupAll, cleanupDepth, cleanupTo, installSignalCleanup, onCleanup, run, runAsync, spawnDaemon } from "./sys.ts";
+
+const CLIENTS = 10_000;
+
+interface Options {
+  quick: boolean;
+  servers: ServerRow[];
+  runs: number;
+  stepSeconds: number;
+  ladder: number[];
+  outDir: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    quick: false,
+    servers: SERVERS.filter((s) => s.enabled),
+    runs: 2,
+    stepSeconds: 20,
+    ladder: [...RATE_STEPS],
+    outDir: resolve(import.meta.dir, "../results"),
+  };
+  let stepSet = false;
+  let maxRate = Infinity;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === "--quick") o.quick = true;
+    else if (a === "--servers") {
+      o.servers = val().split(",").map((n) => {
+        const row = serverByName(n.trim());
+        if (!row) throw new Error(`unknown server "${n}"; known: ${SERVERS.map((s) => s.name).join(", ")}`);
+        return row;
+      });
+    } else if (a === "--runs") o.runs = Math.max(1, Number(val()) | 0);
+    else if (a === "--step-seconds") (o.stepSeconds = Number(val())), (stepSet = true);
+    else if (a === "--max-rate") maxRate = Number(val());
+    else if (a === "--out") o.outDir = resolve(val());
+    else if (a === "-h" || a === "--help") {
+      console.log(readFileSync(import.meta.path, "utf8").split("*/")[0]);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  if (o.quick && !stepSet) o.stepSeconds = 5;
+  o.ladder = o.ladder.filter((r) => r <= maxRate);
+  if (!(o.stepSeconds >= 1)) throw new Error("--step-seconds must be at least 1");
+  return o;
+}
+
+function log(msg: string): void {
+  console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
+}
+
+async function perfdhcp(
+  ns: Netns,
+  rate: number,
+  seconds: number,
+  x: { timestamps?: boolean; leases?: boolean } = {},
+): Promise<{ report: PerfdhcpReport; cpuSeconds: number | null; raw: string }> {
+  const argv = perfdhcpArgv({
+    local: ns.clientAddr, server: ns.serverAddr, baseMac: DEFAULT_BASE_MAC, clients: CLIENTS, rate, seconds, ...x,
+  });
+  // exit 3 = some exchanges not completed, which is what we measure
+  const r = await runAsync([...ns.exec(ns.client), ...argv], [0, 3]);
+  return { report: parsePerfdhcp(r.stdout), cpuSeconds: r.cpuSeconds ?? null, raw: r.stdout };
+}
+
+interface Live {
+  pid: number;
+  alive: () => boolean;
+  stop: () => Promise<void>;
+  logTail: () => string;
+}
+
+async function startServer(ctx: ServerContext, prep: Prepared, label: string): Promise<Live> {
+  const logFile = join(ctx.dir, `${label}.log`);
+  const d = spawnDaemon([...ctx.netns.exec(ctx.netns.server), ...prep.argv], logFile, prep.env);
+  const live: Live = {
+    pid: d.proc.pid,
+    alive: () => d.proc.exitCode === null && d.proc.signalCode === null,
+    stop: d.stop,
+    logTail: () =>
+      [logFile, logFile + ".err", join(ctx.dir, "kea-dhcp4.log")]
+        .filter(existsSync)
+        .map((f) => readFileSync(f, "utf8").trim().split("\n").slice(-5).join("\n"))
+        .join("\n")
+        .trim(),
+  };
+  // ready = one full DORA answered
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (!live.alive()) throw new Error(`server exited with ${d.proc.exitCode ?? d.proc.signalCode}: ${live.logTail()}`);
+    const p = await perfdhcp(ctx.netns, 10, 1);
+    if (p.report.ra.received > 0) return live;
+    await Bun.sleep(300);
+  }
+  throw new Error(`server gave no DORA within 30 s: ${live.logTail()}`);
+}
+
+/** Every address handed out must be the one reserved for that MAC. */
+async function verifyReservations(ctx: ServerContext): Promise<VerifyResult> {
+  const want = new Map(ctx.clients.map((c) => [`01${c.hex}`, c.ip]));
+  const p = await perfdhcp(ctx.netns, 100, 3, { leases: true });
+  let mismatches = 0;
+  let example: string | null = null;
+  for (const [cid, ip] of p.report.ackLeases) {
+    if (want.get(cid) !== ip) {
+      mismatches++;
+      example ??= `${cid} got ${ip}, reserved ${want.get(cid) ?? "(no such client)"}`;
+    }
+  }
+  return { leases: p.report.ra.received, distinctClients: p.report.ackLeases.size, mismatches, example };
+}
+
+function half(h: PerfdhcpReport["do"]) {
+  return { sent: h.sent, received: h.received, avgMs: h.avgMs, maxMs: h.maxMs, stdMs: h.stdMs };
+}
+
+async function measureStep(ctx: ServerContext, live: Live, dbPid: number | null, rate: number, seconds: number): Promise<StepResult> {
+  const meter = cpuMeter({ server: live.pid, db: dbPid });
+  const t0 = performance.now();
+  const p = await perfdhcp(ctx.netns, rate, seconds);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = meter.stop();
+  const mem = memoryKb(live.pid);
+  const r = p.report;
+  const step: StepResult = {
+    rate,
+    // perfdhcp's own "Rate:" divides by the period plus the -W wait; count ACKs over the period instead
+    achieved: round(r.ra.received / seconds, 1),
+    loss: r.loss,
+    offered: r.do.sent / (rate * seconds),
+    ...(live.alive() ? {} : { died: true }),
+    do: half(r.do),
+    ra: half(r.ra),
+    cpuServer: cpu.server ?? null,
+    cpuDb: cpu.db ?? null,
+    cpuPerfdhcp: p.cpuSeconds !== null ? (p.cpuSeconds / wall) * 100 : null,
+    rssKb: mem?.rss ?? null,
+  };
+  log(
+    `  ${String(rate).padStart(5)}/s: ${step.achieved ?? "-"} DORA/s, lost ${(r.loss * 100).toFixed(2)}%, ` +
+      `DO avg ${r.do.avgMs ?? "-"} ms, RA avg ${r.ra.avgMs ?? "-"} ms, CPU server ${step.cpuServer?.toFixed(0) ?? "-"}%` +
+      `${dbPid ? ` db ${step.cpuDb?.toFixed(0) ?? "-"}%` : ""} perfdhcp ${step.cpuPerfdhcp?.toFixed(0) ?? "-"}%`,
+  );
+  await drain(ctx.netns);
+  return step;
+}
+
+/**
+ * Waits until the server's sockets hold no unread datagrams (ss Recv-Q 0
+ * twice in a row), so an overloaded step's backlog does not leak into the
+ * next measurement. Gives up after 30 s.
+ */
+async function drain(ns: Netns): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let quiet = 0;
+  while (Date.now() < deadline && quiet < 2) {
+    const r = run([...ns.exec(ns.server), "ss", "-Huln"], { allow: [1] });
+    const queued = r.stdout.split("\n").reduce((a, l) => a + (Number(l.trim().split(/\s+/)[1]) || 0), 0);
+    quiet = queued === 0 ? quiet + 1 : 0;
+    await Bun.sleep(250);
+  }
+  await Bun.sleep(500);
+}
+
+async function measureTail(ctx: ServerContext, rate: number, seconds: number): Promise<TailResult> {
+  await drain(ctx.netns);
+  const p = await perfdhcp(ctx.netns, rate, seconds, { timestamps: true });
+  const r = p.report;
+  return {
+    rate,
+    samples: r.raDelaysMs.length,
+    loss: r.loss,
+    doP50Ms: round(percentile(r.doDelaysMs, 50), 3),
+    doP99Ms: round(percentile(r.doDelaysMs, 99), 3),
+    raP50Ms: round(percentile(r.raDelaysMs, 50), 3),
+    raP99Ms: round(percentile(r.raDelaysMs, 99), 3),
+    doMaxMs: round(r.do.maxMs, 3),
+    raMaxMs: round(r.ra.maxMs, 3),
+  };
+}
+
+async function benchServer(row: ServerRow, ctx: ServerContext, o: Options): Promise<ServerResult> {
+  const res: ServerResult = {
+    name: row.name, family: row.family, backend: row.backend, description: row.description,
+    ...(row.baseline ? { baseline: row.baseline } : {}), command: [], status: "ok", runs: [],
+  };
+  const why = row.unavailable();
+  if (why) return { ...res, status: "skipped", reason: why };
+  const depth = cleanupDepth();
+  try {
+    log(`${row.name}: setting up`);
+    const prep = await row.setup(ctx);
+    res.command = prep.argv;
+    const dbPid = prep.usesMariadb ? mariadbPid() : null;
+    for (let k = 1; k <= o.runs; k++) {
+      log(`${row.name}: run ${k}/${o.runs}`);
+      const live = await startServer(ctx, prep, `${row.name}-run${k}`);
+      try {
+        if (k === 1) {
+          res.verify = await verifyReservations(ctx);
+          log(`  reservations: ${res.verify.leases} leases, ${res.verify.distinctClients} clients, ${res.verify.mismatches} wrong`);
+          if (res.verify.leases === 0 || res.verify.mismatches > 0) {
+            throw new Error(`reservation check failed: ${res.verify.example ?? "no lease handed out"}`);
+          }
+        }
+        const { best, all } = await climb(o.ladder, (rate) => measureStep(ctx, live, dbPid, rate, o.stepSeconds));
+        const hwm = memoryKb(live.pid)?.hwm ?? null;
+        res.runs.push({ best, steps: all, hwmKb: hwm } satisfies RunResult);
+        if (all.some((s) => s.died)) throw new Error(`server died during the run: ${live.logTail()}`);
+        if (k === o.runs) {
+          const m = median(res.runs.map((x) => x.best?.achieved ?? 0));
+          const rate = Math.max(10, Math.round((m * 0.8) / 10) * 10);
+          log(`${row.name}: latency at 80% of max (${rate}/s)`);
+          res.tail = await measureTail(ctx, rate, o.stepSeconds);
+          log(`  DO p99 ${res.tail.doP99Ms} ms, RA p99 ${res.tail.raP99Ms} ms over ${res.tail.samples} exchanges`);
+        }
+      } finally {
+        await live.stop();
+      }
+    }
+    res.summary = summarize(res.runs);
+  } catch (e) {
+    res.status = "failed";
+    res.reason = (e as Error).message.slice(0, 800);
+    if (res.runs.length) res.summary = summarize(res.runs);
+    log(`${row.name}: FAILED: ${res.reason}`);
+  } finally {
+    await cleanupTo(depth);
+  }
+  return res;
+}
+
+async function main(): Promise<number> {
+  const o = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error("run as root (network namespaces)");
+  installSignalCleanup();
+  const tag = `pdb${process.pid % 100000}`;
+  const dir = mkdtempSync(join(tmpdir(), `${tag}-`));
+  onCleanup(`rm ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  const started = new Date();
+  const meta = { machine: machine(), versions: await versions() };
+  log(`${meta.machine.cpuModel}, ${meta.machine.cores} cores; ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  log(`servers: ${o.servers.map((s) => s.name).join(", ")}; ${o.runs} run(s); ${o.stepSeconds} s per step`);
+  const netns = createNetns(tag);
+  const clients: Client[] = knownClients(CLIENTS, DEFAULT_BASE_MAC);
+  const ctx: ServerContext = { tag, dir, netns, clients };
+  const servers: ServerResult[] = [];
+  for (const row of o.servers) servers.push(await benchServer(row, ctx, o));
+
+  const result: BenchResult = {
+    date: started.toISOString(),
+    host: shortHost(),
+    mode: o.quick ? "quick" : "full",
+    stepSeconds: o.stepSeconds,
+    runsPerServer: o.runs,
+    ladder: o.ladder,
+    clients: CLIENTS,
+    baseMac: DEFAULT_BASE_MAC,
+    lossThreshold: MAX_LOSS,
+    machine: meta.machine,
+    versions: meta.versions,
+    servers,
+    ratios: ratios(servers),
+    notes: [
+      "perfdhcp, the server under test and MariaDB share the same cores; perfdhcp's own CPU is reported so a generator-bound step can be told apart.",
+      "Latency percentiles come from perfdhcp's -x t per-exchange timestamps (DO = DISCOVER to OFFER, RA = REQUEST to ACK).",
+    ],
+  };
+  writeResults(result, o);
+  return servers.some((s) => s.status === "failed") ? 1 : 0;
+}
+
+function writeResults(r: BenchResult, o: Options): void {
+  mkdirSync(o.outDir, { recursive: true });
+  const base = `${r.date.slice(0, 10)}-${r.host}${o.quick ? "-quick" : ""}`;
+  const md = markdownReport(r);
+  writeFileSync(join(o.outDir, `${base}.json`), JSON.stringify(r, null, 2) + "\n");
+  writeFileSync(join(o.outDir, `${base}.md`), md);
+  const svg = barChartSvg(
+    "Max DORA/s with under 1% lost",
+    `${r.host}, ${r.machine.cpuModel} x${r.machine.cores}, ${r.date.slice(0, 10)}, median of ${r.runsPerServer}, ${r.stepSeconds} s steps`,
+    r.servers.map((s) => ({ label: s.name, value: s.summary?.doraPerSec ?? null, family: s.family })),
+  );
+  // quick runs are for development: they do not replace the published latest.*
+  const files = [`${base}.json`, `${base}.md`];
+  if (!o.quick) {
+    writeFileSync(join(o.outDir, "latest.md"), md);
+    writeFileSync(join(o.outDir, "latest.svg"), svg);
+    files.push("latest.md", "latest.svg");
+  } else {
+    writeFileSync(join(o.outDir, `${base}.svg`), svg);
+    files.push(`${base}.svg`);
+  }
+  log(`wrote ${files.map((f) => join(o.outDir, f)).join(", ")}`);
+  console.log("\n" + md);
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (e) {
+  console.error(`error: ${(e as Error).message}`);
+} finally {
+  await cleanupAll();
+}
+process.exit(code);

@@ -1,0 +1,99 @@
+/**
+ * The servers under test, one row each. A row says how to prepare the
+ * server (config, database) and which command runs it; the harness does the
+ * rest identically for every row: same namespaces, same clients, same
+ * pinned rate steps.
+ */
+import type { Client } from "./clients.ts";
+import { setupKeaMemfile, setupKeaMysql } from "./kea.ts";
+import type { Netns } from "./netns.ts";
+import { pydhcpMissing, setupPydhcpMysql, setupPydhcpSqlite } from "./pydhcp.ts";
+
+export interface ServerContext {
+  /** unique prefix for everything this run creates */
+  tag: string;
+  /** temp dir for configs, lease files, logs */
+  dir: string;
+  netns: Netns;
+  clients: Client[];
+}
+
+export interface Prepared {
+  /** the server command, run inside the server namespace */
+  argv: string[];
+  env: Record<string, string>;
+  configFile: string;
+  /** the server keeps its data in the shared MariaDB (its CPU is measured) */
+  usesMariadb: boolean;
+}
+
+export interface ServerRow {
+  name: string;
+  family: "kea" | "pydhcp";
+  backend: "memfile" | "mysql" | "sqlite";
+  /** part of the default set */
+  enabled: boolean;
+  /** the Kea row a pydhcp row is compared with */
+  baseline?: string;
+  /** one line on what is being compared */
+  description: string;
+  /** null when the row can run here, else why not */
+  unavailable: () => string | null;
+  setup: (ctx: ServerContext) => Promise<Prepared>;
+}
+
+const always = () => null;
+
+export const SERVERS: ServerRow[] = [
+  {
+    name: "kea-memfile",
+    family: "kea",
+    backend: "memfile",
+    enabled: true,
+    description: "kea-dhcp4, memfile leases (persisted CSV), 10,000 reservations in the config, single-threaded",
+    unavailable: always,
+    setup: setupKeaMemfile,
+  },
+  {
+    name: "kea-mysql",
+    family: "kea",
+    backend: "mysql",
+    enabled: true,
+    description: "kea-dhcp4, MySQL lease and hosts backends in the local MariaDB, single-threaded",
+    unavailable: always,
+    setup: (ctx) => setupKeaMysql(ctx, { threads: 0 }),
+  },
+  {
+    name: "kea-mysql-mt",
+    family: "kea",
+    backend: "mysql",
+    enabled: false,
+    description: "as kea-mysql, with Kea multi-threading (8 threads)",
+    unavailable: always,
+    setup: (ctx) => setupKeaMysql(ctx, { threads: 8 }),
+  },
+  {
+    name: "pydhcp-sqlite",
+    family: "pydhcp",
+    backend: "sqlite",
+    enabled: false,
+    baseline: "kea-memfile",
+    description: "pydhcp, users table in SQLite (WAL), offer by MAC, history on",
+    unavailable: pydhcpMissing,
+    setup: (ctx) => setupPydhcpSqlite(ctx, { threadLimit: 1, poolSize: 1 }),
+  },
+  {
+    name: "pydhcp-mysql",
+    family: "pydhcp",
+    backend: "mysql",
+    enabled: false,
+    baseline: "kea-mysql",
+    description: "pydhcp, users table in the local MariaDB, offer by MAC, history on, 8 lookups in flight",
+    unavailable: pydhcpMissing,
+    setup: (ctx) => setupPydhcpMysql(ctx, { threadLimit: 8, poolSize: 8 }),
+  },
+];
+
+export function serverByName(name: string): ServerRow | undefined {
+  return SERVERS.find((s) => s.name === name);
+}
