@@ -1,0 +1,271 @@
+/**
+ * The offer chain, history and leases against a real MariaDB: pydhcpdb's
+ * reference config and database, option 82 matching, hostile values,
+ * timeouts and lost connections.
+ */
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import type { Pool } from "mysql2/promise";
+import { loadConfig, parseConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/types.ts";
+import { openBackend } from "../../src/db/open.ts";
+import { prepareQueries, type PreparedConfig } from "../../src/db/queries.ts";
+import { runOfferChain } from "../../src/db/chain.ts";
+import type { Backend, Lease } from "../../src/db/backend.ts";
+import { createTempDb, ensureReferenceDb, loadPydhcpSql, memoryLog, rootPool, type TempDb } from "./mariadb.ts";
+import { macVars, seedVars } from "./vars.ts";
+import { TcpProxy } from "./tcp-proxy.ts";
+
+const REFERENCE = "/work/shared/reference/pydhcpdb/config.xml";
+
+let root: Pool;
+beforeAll(async () => {
+  root = await rootPool();
+});
+afterAll(async () => {
+  await root.end();
+});
+
+/** pydhcpdb's config.xml pointed at a throwaway database (TCP). */
+function referenceConfigFor(db: TempDb, edit: (xml: string) => string = (x) => x): Config {
+  const xml = readFileSync(REFERENCE, "utf8")
+    .replace("<host>localhost</host>", "<host>127.0.0.1</host>")
+    .replace("<username>test</username>", `<username>${db.user}</username>`)
+    .replace("<password>test</password>", `<password>${db.password}</password>`)
+    .replace("<basename>pydhcp</basename>", `<basename>${db.database}</basename>`);
+  const r = parseConfig(edit(xml), "/tmp/pdc-test-config.xml");
+  if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("\n"));
+  return r.config;
+}
+
+async function prepared(backend: Backend, config: Config): Promise<PreparedConfig> {
+  const p = await prepareQueries(backend, config);
+  if (!p.ok) throw new Error(p.problems.join("\n"));
+  return p.queries;
+}
+
+function defaults(c: Config) {
+  return { mask: c.server.defaultMask, router: c.server.defaultRouter, dns: c.server.defaultDns };
+}
+
+describe("pydhcpdb reference setup (database pydhcp, user test/test, via localhost = socket)", () => {
+  test("MAC 080027059ed0 gets 192.168.0.19 through the offer chain", async () => {
+    await ensureReferenceDb(root);
+    const loaded = loadConfig(REFERENCE);
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+    const c = loaded.config;
+    expect(c.database).toMatchObject({ kind: "mysql", socket: "/run/mysqld/mysqld.sock", user: "test", database: "pydhcp" });
+    const backend = await openBackend(c.database, memoryLog(), c.queryTimeoutMs);
+    try {
+      const q = await prepared(backend, c);
+      const r = await runOfferChain(q.offers, macVars("080027059ed0", c.slices), c.queryTimeoutMs, defaults(c));
+      expect(r.answer).toEqual({ ip: "192.168.0.19", mask: "255.255.255.0", router: "192.168.0.1", dns: ["8.8.8.8"], options: new Map() });
+      if (!r.answer) throw new Error("no answer");
+      expect(r.query).toBe("offer_3");
+      expect(r.tried.map((t) => [t.name, t.rows])).toEqual([["offer_1", 0], ["offer_2", 0], ["offer_3", 1]]);
+      // an unknown MAC gets nothing, and no failure
+      const none = await runOfferChain(q.offers, macVars("0800270000ff", c.slices), c.queryTimeoutMs, defaults(c));
+      expect(none.answer).toBeNull();
+      expect("failure" in none && none.failure).toBeFalsy();
+    } finally {
+      await backend.close();
+    }
+  });
+});
+
+describe("throwaway database loaded from pydhcp.sql", () => {
+  let db: TempDb;
+  let backend: Backend;
+  let c: Config;
+  let q: PreparedConfig;
+  beforeAll(async () => {
+    db = await createTempDb(root);
+    await loadPydhcpSql(root, db.database);
+    c = referenceConfigFor(db);
+    backend = await openBackend(c.database, memoryLog(), c.queryTimeoutMs);
+    q = await prepared(backend, c);
+  });
+  afterAll(async () => {
+    await backend?.close();
+    await db?.drop();
+  });
+
+  test("option 82: switch MAC and port from the seed packet select the subscriber", async () => {
+    await root.query(`INSERT INTO \`${db.database}\`.users (ip, mask, router, dns, mac, port) VALUES ('192.168.0.50', '', '', '', '001e589eb2ad', '06')`);
+    const vars = seedVars(c.slices);
+    const r = await runOfferChain(q.offers, vars, c.queryTimeoutMs, defaults(c));
+    if (!r.answer) throw new Error(`no answer: ${JSON.stringify(r)}`);
+    // offer_1 compares the whole remote id (type 0, length 6, MAC) and finds nothing; offer_2's slices match
+    expect(r.query).toBe("offer_2");
+    expect(r.tried[0]).toMatchObject({ name: "offer_1", params: ["0006001e589eb2ad", "06"], rows: 0 });
+    expect(r.tried[1]).toMatchObject({ name: "offer_2", params: ["001e589eb2ad", "06"], rows: 1 });
+    // empty mask/router/dns columns take the config defaults
+    expect(r.answer).toMatchObject({ ip: "192.168.0.50", mask: "255.255.255.0", router: "192.168.0.1", dns: ["8.8.8.8"] });
+
+    // a row keyed by the full remote id (upper case) now wins through offer_1
+    await root.query(`INSERT INTO \`${db.database}\`.users (ip, mask, router, dns, mac, port) VALUES ('10.1.2.3', '255.255.0.0', '10.1.0.1', '1.1.1.1 9.9.9.9', '0006001E589EB2AD', '06')`);
+    const r1 = await runOfferChain(q.offers, vars, c.queryTimeoutMs, defaults(c));
+    expect(r1.answer).toEqual({ ip: "10.1.2.3", mask: "255.255.0.0", router: "10.1.0.1", dns: ["1.1.1.1", "9.9.9.9"], options: new Map() });
+    if (r1.answer) expect(r1.query).toBe("offer_1");
+  });
+
+  test("history_sql writes the row pydhcpdb wrote", async () => {
+    const vars = seedVars(c.slices);
+    await backend.runBatch([{ query: q.history!.query, params: q.history!.template.bind(vars) }]);
+    const [rows] = (await root.query(
+      `SELECT mac, ip, comment, TIMESTAMPDIFF(SECOND, dt, NOW()) AS age FROM \`${db.database}\`.history ORDER BY id DESC LIMIT 1`,
+    )) as unknown as [{ mac: string; ip: string; comment: string; age: number }[]];
+    expect(rows[0]).toMatchObject({ mac: "0025224ad764", ip: "0.0.0.0", comment: "DHCPACK/INFORM" });
+    expect(Math.abs(Number(rows[0]!.age))).toBeLessThan(60);
+  });
+
+  test("runBatch is one transaction: a failing statement leaves no row of the batch", async () => {
+    const count = async () => {
+      const [r] = (await root.query(`SELECT COUNT(*) AS n FROM \`${db.database}\`.history`)) as unknown as [{ n: number }[]];
+      return Number(r[0]!.n);
+    };
+    const before = await count();
+    const h = q.history!;
+    // NULL into a NOT NULL column fails the second statement
+    const bad = new Map([["ClientMacAddress", "aabbccddeeff"]]);
+    await expect(backend.runBatch([
+      { query: h.query, params: h.template.bind(seedVars(c.slices)) },
+      { query: h.query, params: h.template.bind(bad) },
+    ])).rejects.toMatchObject({ kind: "query", query: "history_sql" });
+    expect(await count()).toBe(before);
+  });
+
+  test("leases: upsert, get, byIp, loadActive, deleteExpired", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const lease = (k: string, ip: string, expires: number): Lease => ({
+      clientKey: k, mac: k.slice(-12), ip, option82: "", expires, state: "bound", answer: '{"ip":"' + ip + '"}', updated: now,
+    });
+    await backend.leases.upsert([lease("01aabbccddeeff", "192.0.2.10", now + 600), lease("01aabbccdd0000", "192.0.2.11", now - 10)]);
+    expect(await backend.leases.get("01aabbccddeeff")).toEqual(lease("01aabbccddeeff", "192.0.2.10", now + 600));
+    expect((await backend.leases.byIp("192.0.2.11"))?.clientKey).toBe("01aabbccdd0000");
+    expect((await backend.leases.loadActive(now)).map((l) => l.clientKey)).toEqual(["01aabbccddeeff"]);
+    await backend.leases.upsert([{ ...lease("01aabbccddeeff", "192.0.2.12", now + 900), state: "released" }]);
+    expect(await backend.leases.get("01aabbccddeeff")).toMatchObject({ ip: "192.0.2.12", state: "released", expires: now + 900 });
+    expect(await backend.leases.deleteExpired(now, 100)).toBe(1);
+    expect(await backend.leases.get("01aabbccdd0000")).toBeNull();
+  });
+});
+
+describe("timeouts and lost connections", () => {
+  let db: TempDb;
+  beforeAll(async () => {
+    db = await createTempDb(root);
+    await loadPydhcpSql(root, db.database);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  test("a query over its timeout fails as a timeout naming it; the pool keeps working", async () => {
+    const c = referenceConfigFor(db, (x) =>
+      x
+        .replace("<offer_count>3</offer_count>", "<offer_count>2</offer_count><timeout>300</timeout>")
+        .replace(/<offer_1>[^<]*<\/offer_1>/, "<offer_1>select sleep(5) as ip from users where mac = '{ClientMacAddress}'</offer_1>")
+        .replace(/<offer_2>[^<]*<\/offer_2>/, "<offer_2>select ip, mask, router, dns from users where mac = '{ClientMacAddress}'</offer_2>")
+        .replace(/<offer_3>[^<]*<\/offer_3>/, "")
+        .replace("</mysql>", "<poolSize>1</poolSize></mysql>"),
+    );
+    expect(c.queryTimeoutMs).toBe(300);
+    const backend = await openBackend(c.database, memoryLog(), c.queryTimeoutMs);
+    try {
+      const q = await prepared(backend, c);
+      const t0 = performance.now();
+      const r = await runOfferChain(q.offers, macVars("080027059ed0"), c.queryTimeoutMs, defaults(c));
+      const ms = performance.now() - t0;
+      expect(r.answer).toBeNull();
+      if (r.answer === null) {
+        expect(r.failure).toMatchObject({ kind: "timeout", query: "offer_1" });
+        expect(r.failure?.message).toContain("offer_1");
+      }
+      expect(ms).toBeLessThan(3000);
+      // the one pooled connection was busy sleeping; the next query gets a fresh one
+      const rows = await q.offers[1]!.query.run(["080027059ed0"]);
+      expect(rows.map((x) => x.ip)).toEqual(["192.168.0.19"]);
+      // and the server-side sleep was killed rather than left running
+      await Bun.sleep(200);
+      const [procs] = (await root.query("SELECT COUNT(*) AS n FROM information_schema.processlist WHERE user = ? AND info LIKE 'select sleep%'", [db.user])) as unknown as [{ n: number }[]];
+      expect(Number(procs[0]!.n)).toBe(0);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  test("connections killed by the server are replaced: queries keep working", async () => {
+    const c = referenceConfigFor(db, (x) => x.replace("</mysql>", "<poolSize>2</poolSize></mysql>"));
+    const log = memoryLog();
+    const backend = await openBackend(c.database, log, c.queryTimeoutMs);
+    try {
+      const q = await prepared(backend, c);
+      const offer3 = q.offers[2]!.query;
+      expect((await offer3.run(["080027059ed0"])).length).toBe(1);
+      const [ids] = (await root.query("SELECT id FROM information_schema.processlist WHERE user = ?", [db.user])) as unknown as [{ id: number }[]];
+      expect(ids.length).toBeGreaterThan(0);
+      for (const { id } of ids) await root.query(`KILL CONNECTION ${Number(id)}`);
+      await Bun.sleep(100);
+      // within a few seconds queries work again (mysql2 drops dead pooled connections; the loop re-pings)
+      let ok = false;
+      const errors: string[] = [];
+      for (let k = 0; k < 50 && !ok; k++) {
+        try {
+          ok = (await offer3.run(["080027059ed0"])).length === 1;
+        } catch (e) {
+          errors.push((e as { kind: string }).kind);
+          await Bun.sleep(100);
+        }
+      }
+      expect(ok).toBe(true);
+      for (const kind of errors) expect(kind).toBe("connect");
+      if (errors.length > 0) {
+        expect(log.lines.some((l) => l.level === "warn" && l.msg.includes("connection lost"))).toBe(true);
+        expect(log.lines.some((l) => l.level === "info" && l.msg.includes("reconnected"))).toBe(true);
+      }
+    } finally {
+      await backend.close();
+    }
+  });
+
+  test("database restart (proxy stopped, then started): fail fast while down, reconnect with a log line", async () => {
+    const proxy = new TcpProxy({ host: "127.0.0.1", port: 3306 });
+    proxy.start();
+    const port = proxy.port;
+    const c = referenceConfigFor(db, (x) => x.replace("</mysql>", `<port>${port}</port><poolSize>2</poolSize></mysql>`));
+    const log = memoryLog();
+    const backend = await openBackend(c.database, log, c.queryTimeoutMs);
+    try {
+      const q = await prepared(backend, c);
+      const offer3 = q.offers[2]!.query;
+      expect((await offer3.run(["080027059ed0"])).length).toBe(1);
+      proxy.stop();
+      await Bun.sleep(50);
+      // while the server is away every query fails as a connection error, quickly
+      const kinds: string[] = [];
+      for (let k = 0; k < 3; k++) {
+        const t0 = performance.now();
+        await offer3.run(["080027059ed0"]).then(
+          () => kinds.push("ok"),
+          (e) => kinds.push((e as { kind: string }).kind),
+        );
+        expect(performance.now() - t0).toBeLessThan(c.queryTimeoutMs + 500);
+      }
+      expect(kinds).toEqual(["connect", "connect", "connect"]);
+      expect(log.lines.filter((l) => l.msg.includes("connection lost")).length).toBe(1);
+      proxy.start(port);
+      let ok = false;
+      for (let k = 0; k < 100 && !ok; k++) {
+        await Bun.sleep(100);
+        ok = await offer3.run(["080027059ed0"]).then((r) => r.length === 1, () => false);
+      }
+      expect(ok).toBe(true);
+      expect(log.lines.some((l) => l.level === "info" && l.msg === "database reconnected")).toBe(true);
+    } finally {
+      await backend.close();
+      proxy.stop();
+    }
+  });
+});
