@@ -181,6 +181,6 @@ export function lengthRuleText(code: number): string {
   const t = TYPE_LENGTH[d.type];
   const bytes = (n: number) => `${n} byte${n === 1 ? "" : "s"}`;
   if (t.fixed !== undefined) return `exactly ${bytes(t.fixed)}`;
-  if (t.multiple !== undefined) return `a multiple of 4 bytes`.replace("4", String(t.multiple));
+  if (t.multiple !== undefined) return `a multiple of ${t.multiple} bytes`;
   return `at least ${bytes(d.min)}`;
 }
