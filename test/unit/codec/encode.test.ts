@@ -168,12 +168,24 @@ describe("max message size (option 57)", () => {
 
 describe("bad input is an error value", () => {
   test.each([
-    ["ciaddr", (m: DhcpMessage) => (m.ciaddr = "198.18.0")],
-    ["giaddr", (m: DhcpMessage) => (m.giaddr = "not an address")],
-    ["xid", (m: DhcpMessage) => (m.xid = 2 ** 32)],
-    ["secs", (m: DhcpMessage) => (m.secs = -1)],
-    ["chaddr", (m: DhcpMessage) => (m.chaddr = new Uint8Array(17))],
-    ["sname", (m: DhcpMessage) => (m.sname = new Uint8Array(65))],
+    ["ciaddr", (m: DhcpMessage): void => {
+      m.ciaddr = "198.18.0";
+    }],
+    ["giaddr", (m: DhcpMessage): void => {
+      m.giaddr = "not an address";
+    }],
+    ["xid", (m: DhcpMessage): void => {
+      m.xid = 2 ** 32;
+    }],
+    ["secs", (m: DhcpMessage): void => {
+      m.secs = -1;
+    }],
+    ["chaddr", (m: DhcpMessage): void => {
+      m.chaddr = new Uint8Array(17);
+    }],
+    ["sname", (m: DhcpMessage): void => {
+      m.sname = new Uint8Array(65);
+    }],
   ] as const)("%s", (field, spoil) => {
     const m = reply([[53, Uint8Array.of(5)]]);
     spoil(m);
