@@ -7,8 +7,9 @@
 import type { DhcpMessage } from "../codec/message.ts";
 import type { Vars } from "./types.ts";
 import { LEGACY_KNOWN_OPTIONS } from "./catalogue.ts";
-import { relaySubOptions } from "./relay.ts";
-import { DEC, HEX, hex, hexColons, ipAt, isPrintableAscii, optionText, pythonBytesRepr, u32At } from "./text.ts";
+import { parseRelayAgentInfo } from "../option82/parse.ts";
+import { formatIPv4Bytes as ipAt } from "../codec/ip.ts";
+import { DEC, HEX, hex, hexColons, isPrintableAscii, optionText, pythonBytesRepr, u32At } from "./text.ts";
 
 /** Names built once per code so the hot path never concatenates them. */
 const names = (f: (n: number) => string): readonly string[] => Array.from({ length: 256 }, (_, n) => f(n));
@@ -19,6 +20,8 @@ const UNKNOWN_HEX = names((n) => `unknown_option_${n}_hex`);
 const UNKNOWN_LEN = names((n) => `unknown_option_${n}_len`);
 const UNKNOWN_STR = names((n) => `unknown_option_${n}_str`);
 const RELAY_SUB_HEX = names((n) => `relay_sub_${n}_hex`);
+/** LEGACY_KNOWN_OPTIONS as a flag per code: one index instead of a hash. */
+const LEGACY_KNOWN = Uint8Array.from({ length: 256 }, (_, n) => (LEGACY_KNOWN_OPTIONS.has(n) ? 1 : 0));
 
 /** RFC 2132 9.6, RFC 3203, RFC 4388, RFC 6926, RFC 7724 message type names. */
 const MSG_TYPE: readonly string[] = [
@@ -44,7 +47,8 @@ const REQ_LIST: readonly (readonly [string, string] | undefined)[] = (() => {
   return t;
 })();
 
-type Handler = (v: Vars, val: Uint8Array) => void;
+/** `h` is hex(val), computed once per option by the caller. */
+type Handler = (v: Vars, val: Uint8Array, h: string) => void;
 
 /** An option carrying one or more IPv4 addresses: name gets the first. */
 const firstIp =
@@ -95,12 +99,12 @@ HANDLERS[55] = (v, val) => {
   }
   v.set("param_list", list);
 };
-HANDLERS[61] = (v, val) => {
-  v.set("client_id_hex", hex(val));
+HANDLERS[61] = (v, val, h) => {
+  v.set("client_id_hex", h);
   // RFC 2132 9.14: type byte, then the identifier (for type 1, the MAC).
   if (val.length < 2) return;
   v.set("HType", val[0] === 1 ? "Ethernet" : "unknown");
-  const id = hex(val, 1);
+  const id = h.slice(2);
   v.set("ClientMacAddress", id);
   v.set("ClientMacAddressByte", id);
 };
@@ -118,31 +122,39 @@ function lengthByte(n: number): string {
 }
 
 /** Option 82 (RFC 3046): legacy option_82_* and the modern relay names. */
-function relayAgentInfo(v: Vars, val: Uint8Array): void {
-  const withLen = lengthByte(val.length) + hex(val);
+function relayAgentInfo(v: Vars, val: Uint8Array, h: string): void {
+  const withLen = lengthByte(val.length) + h;
   v.set("option82", "82");
   v.set("option_82_len", String(val.length));
   v.set("option_82_hex", withLen);
   v.set("option_82_byte", withLen);
   v.set("option_82_str", pythonBytesRepr(val, lengthByteValue(val.length)));
-  const subs = relaySubOptions(val);
-  if (!subs) return;
-  for (const [code, sub] of subs) v.set(RELAY_SUB_HEX[code]!, hex(sub));
+  // A malformed option 82 (overrun, duplicate or mis-sized sub-option) keeps
+  // option_82_hex for slices but defines no sub-option names.
+  const parsed = parseRelayAgentInfo(val);
+  if (!parsed.ok) return;
+  const subs = parsed.subs;
+  // Sub-option values are views of `val`: their hex is a substring of h.
+  const subHex = (sub: Uint8Array) => {
+    const at = (sub.byteOffset - val.byteOffset) * 2;
+    return h.slice(at, at + sub.length * 2);
+  };
+  for (const [code, sub] of subs) v.set(RELAY_SUB_HEX[code]!, subHex(sub));
   const circuit = subs.get(1);
   if (circuit) {
-    const h = hex(circuit);
-    v.set("option_82_AgentCircuitId_len", String(circuit.length));
-    v.set("option_82_AgentCircuitId_hex", h);
-    if (circuit.length > 0) v.set("option_82_AgentCircuitId_port_hex", h.slice(-2));
-    v.set("circuit_id_hex", h);
+    const ch = subHex(circuit);
+    v.set("option_82_AgentCircuitId_len", DEC[circuit.length]!);
+    v.set("option_82_AgentCircuitId_hex", ch);
+    if (circuit.length > 0) v.set("option_82_AgentCircuitId_port_hex", ch.slice(-2));
+    v.set("circuit_id_hex", ch);
     if (isPrintableAscii(circuit)) v.set("circuit_id_text", optionText(circuit));
   }
   const remote = subs.get(2);
   if (remote) {
-    const h = hex(remote);
-    v.set("option_82_AgentRemoteId_len", String(remote.length));
-    v.set("option_82_AgentRemoteId_hex", h);
-    v.set("remote_id_hex", h);
+    const rh = subHex(remote);
+    v.set("option_82_AgentRemoteId_len", DEC[remote.length]!);
+    v.set("option_82_AgentRemoteId_hex", rh);
+    v.set("remote_id_hex", rh);
     if (isPrintableAscii(remote)) v.set("remote_id_text", optionText(remote));
   }
   const link = subs.get(5);
@@ -195,17 +207,18 @@ export function extractVariables(msg: DhcpMessage): Vars {
   v.set("option82", "none");
 
   for (const [code, val] of msg.options) {
-    v.set(OPT_HEX[code]!, hex(val));
-    if (LEGACY_KNOWN_OPTIONS.has(code)) {
+    const h = hex(val);
+    v.set(OPT_HEX[code]!, h);
+    if (LEGACY_KNOWN[code] === 1) {
       if (code !== 82) v.set(OPTION_N[code]!, DEC[code]!);
     } else {
-      const h = lengthByte(val.length) + hex(val);
-      v.set(UNKNOWN_HEX[code]!, h);
-      v.set(UNKNOWN[code]!, h);
+      const lh = lengthByte(val.length) + h;
+      v.set(UNKNOWN_HEX[code]!, lh);
+      v.set(UNKNOWN[code]!, lh);
       v.set(UNKNOWN_LEN[code]!, String(val.length));
       v.set(UNKNOWN_STR[code]!, pythonBytesRepr(val, lengthByteValue(val.length)));
     }
-    HANDLERS[code]?.(v, val);
+    HANDLERS[code]?.(v, val, h);
   }
   return v;
 }

@@ -23,11 +23,6 @@ export function hexColons(b: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-/** Dotted quad of the 4 bytes at `off` (caller checks the length). */
-export function ipAt(b: Uint8Array, off: number): string {
-  return DEC[b[off]!] + "." + DEC[b[off + 1]!] + "." + DEC[b[off + 2]!] + "." + DEC[b[off + 3]!];
-}
-
 /** Unsigned big-endian 32-bit at `off` (caller checks the length). */
 export function u32At(b: Uint8Array, off: number): number {
   return ((b[off]! << 24) >>> 0) + (b[off + 1]! << 16) + (b[off + 2]! << 8) + b[off + 3]!;
@@ -43,7 +38,46 @@ export function isPrintableAscii(b: Uint8Array): boolean {
   return true;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextDecoder("utf-8");
+
+/**
+ * Strict UTF-8 check (RFC 3629: no overlongs, no surrogates, nothing past
+ * U+10FFFF), done by hand because a fatal TextDecoder reports failure by
+ * throwing, which costs microseconds on the per-packet path.
+ */
+export function isValidUtf8(b: Uint8Array): boolean {
+  let i = 0;
+  const n = b.length;
+  while (i < n) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) need = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      if (c === 0xe0) lo = 0xa0;
+      else if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      if (c === 0xf0) lo = 0x90;
+      else if (c === 0xf4) hi = 0x8f;
+    } else return false;
+    if (i + need >= n) return false;
+    const b1 = b[i + 1]!;
+    if (b1 < lo || b1 > hi) return false;
+    for (let k = 2; k <= need; k++) {
+      const x = b[i + k]!;
+      if (x < 0x80 || x > 0xbf) return false;
+    }
+    i += need + 1;
+  }
+  return true;
+}
 
 /**
  * The text rule for string options (12 host name, 60 vendor class, RFC 3993
@@ -64,12 +98,8 @@ export function optionText(b: Uint8Array): string {
     }
   }
   const v = end === b.length ? b : b.subarray(0, end);
-  if (ascii) return latin1(v);
-  try {
-    return utf8.decode(v);
-  } catch {
-    return latin1(v);
-  }
+  if (ascii || !isValidUtf8(v)) return latin1(v);
+  return utf8.decode(v);
 }
 
 function latin1(b: Uint8Array): string {

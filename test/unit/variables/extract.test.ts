@@ -200,6 +200,10 @@ describe("legacy rules", () => {
     expect(v.get("option_82_len")).toBe("8");
     expect(v.has("option_82_AgentCircuitId_hex")).toBe(false);
     expect(v.has("circuit_id_hex")).toBe(false);
+    // a repeated sub-option is malformed too (RFC 3046 gives each one meaning once)
+    const dup = extractVariables(message([[82, fromHex("010161010162")]]));
+    expect(dup.get("option_82_hex")).toBe("06010161010162");
+    expect(dup.has("option_82_AgentCircuitId_hex")).toBe(false);
   });
 
   test("modern relay names: link selection, subscriber id, server id override, relay port", () => {

@@ -49,3 +49,31 @@ describe("formatVarsJson", () => {
     expect(JSON.parse(out)).toEqual({ a: "1", b: "\x1b\u2028\x9b" });
   });
 });
+
+describe("isValidUtf8 agrees with a fatal TextDecoder", () => {
+  const fatal = new TextDecoder("utf-8", { fatal: true });
+  const ok = (b: Uint8Array) => {
+    try {
+      fatal.decode(b);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  test("on edge sequences and 20000 random short byte strings", async () => {
+    const { isValidUtf8 } = await import("../../../src/variables/text.ts");
+    const edges = [
+      [0xc2, 0x80], [0xc1, 0xbf], [0xe0, 0xa0, 0x80], [0xe0, 0x9f, 0xbf], [0xed, 0x9f, 0xbf], [0xed, 0xa0, 0x80],
+      [0xf0, 0x90, 0x80, 0x80], [0xf0, 0x8f, 0xbf, 0xbf], [0xf4, 0x8f, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80],
+      [0xf5, 0x80, 0x80, 0x80], [0xe2, 0x82], [0xe2], [0x80], [0xd0, 0xa1, 0xd0], [0xef, 0xbb, 0xbf],
+    ].map((a) => Uint8Array.from(a));
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+    const random = Array.from({ length: 20000 }, () => {
+      const n = rnd() % 7;
+      // bias toward the lead/continuation ranges so valid strings occur too
+      return Uint8Array.from({ length: n }, () => (rnd() & 1 ? 0x80 | (rnd() & 0x7f) : rnd()));
+    });
+    for (const b of [...edges, ...random]) expect([Array.from(b), isValidUtf8(b)]).toEqual([Array.from(b), ok(b)]);
+  });
+});
