@@ -14,7 +14,7 @@ const PACKAGES: Record<string, string> = {
   dhcpcd: "dhcpcd-base",
   dhcrelay: "isc-dhcp-relay",
   "kea-dhcp4": "kea-dhcp4-server",
-  dumpcap: "wireshark-common (dumpcap)",
+  dumpcap: "tshark (brings dumpcap)",
   mariadb: "mariadb-client",
 };
 
