@@ -13,12 +13,18 @@ import { extractVariables } from "../variables/extract.ts";
 import { displayValue, escapeJsonUnsafe, formatPairs, formatVars } from "../variables/format.ts";
 import { applySlices } from "../variables/slices.ts";
 import { hex } from "../variables/text.ts";
+import type { Vars } from "../variables/types.ts";
 
 export interface DumpOptions {
   /** where the datagram came from, when known */
   sender?: { address: string; port: number };
   /** "text" (default) or "json" (one object) */
   format?: "text" | "json";
+  /**
+   * Runs after the slices, as the server does, e.g. to add the vendor-profile
+   * variables from <relay_profiles> so the dump shows every name a query sees.
+   */
+  addVariables?: (vars: Vars, msg: DhcpMessage) => void;
 }
 
 /** Bytes shown from the error offset onwards. */
@@ -63,6 +69,7 @@ export function dumpPacket(buf: Uint8Array, slices: readonly Slice[], opts: Dump
   if (r.ok) {
     const vars = extractVariables(r.msg);
     applySlices(vars, slices);
+    opts.addVariables?.(vars, r.msg);
     if (opts.format === "json") {
       return json({ ok: true, type: vars.get("msg_type") ?? null, sender: opts.sender ?? null, size: buf.length, vars });
     }
@@ -185,6 +192,7 @@ export interface LiveDumpOptions {
   format?: "text" | "json";
   /** bind to this interface (SO_BINDTODEVICE) */
   iface?: string;
+  addVariables?: DumpOptions["addVariables"];
 }
 
 /**
@@ -197,9 +205,11 @@ export async function runLiveDump(opts: LiveDumpOptions): Promise<{ close(): voi
     port: opts.port,
     ...(opts.iface ? { iface: opts.iface } : {}),
     onPacket(buf, port, address) {
-      const fmt = opts.format ? { format: opts.format } : {};
+      const more: DumpOptions = {};
+      if (opts.format) more.format = opts.format;
+      if (opts.addVariables) more.addVariables = opts.addVariables;
       try {
-        opts.out(dumpPacket(buf, opts.slices, { sender: { address, port }, ...fmt }));
+        opts.out(dumpPacket(buf, opts.slices, { sender: { address, port }, ...more }));
       } catch (e) {
         // dumpPacket is total; this guards the listener against a bug, not input.
         opts.out(`cannot dump a ${buf.length}-byte packet from ${address}:${port}: ${displayValue(String(e))}\n`);

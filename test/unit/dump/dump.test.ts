@@ -36,6 +36,13 @@ describe("dumpPacket offline", () => {
     expect(lines).toContain("  sw_mac                            = 001e589eb2ad");
   });
 
+  test("addVariables runs after the slices and its names are shown", () => {
+    const out = dumpPacket(seedBytes(), SLICES, {
+      addVariables: (v, m) => v.set("port", String(Number.parseInt(v.get("sw_port2")!, 16) + m.hops)),
+    });
+    expect(out).toContain("\n  port                              = 7\n");
+  });
+
   test("json form carries the same map", () => {
     const j = JSON.parse(dumpPacket(seedBytes(), SLICES, { format: "json" }));
     expect(j.ok).toBe(true);
