@@ -51,7 +51,7 @@ function row(
 export const VARIABLES: readonly VariableRow[] = [
   // ---- pydhcpdb's names, with the text pydhcpdb gave them ----
   row("op", L, "option 53, else header op", "DHCPINFORM",
-    "DHCP message type with the DHCP prefix (DHCPDISCOVER .. DHCPINFORM for types 1..8). Without a usable option 53 it is `DHCPDISCOVER/DHCPREQUEST` (op 1) or `DHCPOFFER/DHCPACK` (op 2), as pydhcpdb wrote it."),
+    "DHCP message type with the DHCP prefix (DHCPDISCOVER .. DHCPINFORM for types 1..8). For other types, or without option 53, it is `DHCPDISCOVER/DHCPREQUEST` (header op 1) or `DHCPOFFER/DHCPACK` (op 2), as pydhcpdb wrote it."),
   row("htype", L, "header htype", "MAC", "`MAC` when the header's htype is 1 (Ethernet); absent otherwise."),
   row("hlen", L, "header hlen", "6", "Hardware address length, decimal."),
   row("hops", L, "header hops", "1", "Relay hop count, decimal."),
@@ -93,7 +93,7 @@ export const VARIABLES: readonly VariableRow[] = [
   row("option82", L, "option 82", "82", "`82` when option 82 is present, `none` when absent."),
   row("option_82_len", L, "option 82", "18", "Option 82's length, decimal."),
   row("option_82_hex", L, "option 82", "12010600040001000602080006001e589eb2ad",
-    "Option 82 starting with its length byte, then its value, hex. <options> slices count characters of this string."),
+    "Option 82 starting with its length byte, then its value, hex. <options> slices count characters of this string. (The length byte is `ff` if RFC 3396 concatenation made the value longer than 255 bytes.)"),
   row("option_82_byte", L, "option 82", "12010600040001000602080006001e589eb2ad",
     "pydhcpdb's raw-bytes twin of `option_82_hex`; pydhcp gives the same hex."),
   row("option_82_str", L, "option 82", "b'\\x12\\x01\\x06\\x00\\x04\\x00\\x01\\x00\\x06\\x02\\x08\\x00\\x06\\x00\\x1eX\\x9e\\xb2\\xad'",

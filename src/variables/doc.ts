@@ -58,6 +58,25 @@ lacks defines nothing. For the reference packet, whose \`option_82_hex\` is
 | \`option_82_hex:sw_port2:16:18\` | \`06\` |
 | \`option_82_hex:sw_mac:26:40\` | \`001e589eb2ad\` |
 | \`option_82_hex:tail:-4:\` | \`b2ad\` |
+
+## --dump
+
+\`pydhcp --dump --hex '01 01 06 ...'\` (or \`--file\`, a hex text or raw
+capture, or \`--stdin\`) prints one packet; \`pydhcp --dump\` alone binds the
+configured address and port and prints every packet that arrives without
+answering. Hex input may contain spaces, \`:\`, \`,\`, \`-\`, newlines and \`#\`
+comments; each group must have an even number of digits.
+
+The first line names the message type, the sender (live) and the size; then
+every variable, slices included, one \`name = value\` line each, sorted by name
+(upper case first, as pydhcpdb's pprint dump did). A value is printed bare
+when that is unambiguous; otherwise (empty, leading or trailing space,
+leading \`"\`, a backslash, or any character a terminal would act on:
+C0/C1 controls, DEL, line separators, bidi controls) it is printed in double
+quotes with \`\\xNN\`/\`\\uNNNN\` escapes, so packet contents can never drive the
+terminal. A packet that does not decode prints the error kind, its byte
+offset and message, the bytes at that offset, and the header fields and
+options decoded before it; a live dump then carries on.
 `;
 
 function cell(s: string): string {
