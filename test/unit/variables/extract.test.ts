@@ -249,3 +249,30 @@ describe("legacy rules", () => {
     }
   });
 });
+
+describe("property: any message", () => {
+  test("3000 random messages: never throws, every name is catalogued, every value is a string", () => {
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    const bytes = (n: number) => Uint8Array.from({ length: n }, () => rnd(256));
+    for (let i = 0; i < 3000; i++) {
+      const opts: [number, Uint8Array][] = [];
+      const count = rnd(12);
+      for (let k = 0; k < count; k++) {
+        // favour the codes with handlers, include empty and over-255 values
+        const code = rnd(3) === 0 ? [1, 3, 6, 12, 42, 50, 51, 53, 54, 55, 60, 61, 82, 116][rnd(14)]! : 1 + rnd(254);
+        const len = rnd(10) === 0 ? 256 + rnd(300) : rnd(3) === 0 ? rnd(5) : rnd(40);
+        opts.push([code, bytes(len)]);
+      }
+      const m = message(opts, { op: rnd(4), htype: rnd(3), hlen: rnd(40), hops: rnd(256), xid: rnd(2 ** 31) * 2, secs: rnd(65536), flags: rnd(65536) });
+      const v = extractVariables(m);
+      for (const [name, value] of v) {
+        expect([name, variableRow(name) !== undefined, typeof value]).toEqual([name, true, "string"]);
+      }
+      expect(v.get("flags")!.length).toBe(4);
+      expect(v.get("xidhex")!.length).toBe(8);
+      const o82 = m.options.get(82);
+      if (o82) expect(v.get("option_82_hex")!.length).toBe(2 + o82.length * 2);
+    }
+  });
+});
