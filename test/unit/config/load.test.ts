@@ -1,0 +1,149 @@
+/**
+ * Config loading: pydhcpdb's config.xml unchanged, every extension, and a
+ * table of broken configs -> the XML path and message the operator sees.
+ */
+
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { loadConfig, parseConfig, formatConfigError } from "../../../src/config/load.ts";
+
+const FIXTURES = join(import.meta.dir, "../../fixtures/configs");
+const REFERENCE = "/work/shared/reference/pydhcpdb/config.xml";
+
+describe("pydhcpdb's config.xml", () => {
+  test("loads unchanged with pydhcpdb's values and pydhcp's defaults", () => {
+    const r = loadConfig(REFERENCE, { mysqlSockets: ["/nonexistent/pdc.sock"] });
+    if (!r.ok) throw new Error(r.errors.map(formatConfigError).join("\n"));
+    const c = r.config;
+    expect(c.server).toEqual({
+      host: "0.0.0.0", port: 67, clientPort: 68, broadcast: "255.255.255.255", serverId: "192.168.0.71",
+      leaseTime: 8600, threadLimit: 1, queueLimit: 1000, defaultMask: "255.255.255.0", defaultRouter: "192.168.0.1",
+      defaultDns: ["8.8.8.8"], interfaces: [], user: null, group: null,
+    });
+    // no local socket: localhost falls back to TCP 127.0.0.1, as the mysql client does
+    expect(c.database).toEqual({ kind: "mysql", host: "127.0.0.1", port: 3306, socket: null, user: "test", password: "test", database: "pydhcp", poolSize: 8 });
+    expect(c.slices).toEqual([
+      { source: "option_82_hex", name: "sw_port1", start: 20, end: 22 },
+      { source: "option_82_hex", name: "sw_port2", start: 16, end: 18 },
+      { source: "option_82_hex", name: "sw_mac", start: 26, end: 40 },
+    ]);
+    expect(c.offers.map((o) => o.name)).toEqual(["offer_1", "offer_2", "offer_3"]);
+    expect(c.offers[2]!.sql).toBe("select ip,mask,router,dns from users where upper(mac)=upper('{ClientMacAddress}')");
+    expect(c.history?.name).toBe("history_sql");
+    expect(c.historyEvents).toEqual({});
+    expect(c.queryTimeoutMs).toBe(2000);
+    expect(c.metrics).toBeNull();
+    expect(c.relayProfiles).toBeNull();
+    expect(c.log).toEqual({ level: "info", format: "text" });
+  });
+
+  test("localhost means the first local socket that exists", () => {
+    const sock = join(FIXTURES, "all-extensions.xml"); // any existing path stands in for a socket
+    const r = loadConfig(REFERENCE, { mysqlSockets: ["/nonexistent/pdc.sock", sock] });
+    expect(r.ok && r.config.database).toMatchObject({ kind: "mysql", host: "localhost", socket: sock });
+  });
+});
+
+test("every extension is read", () => {
+  const r = loadConfig(join(FIXTURES, "all-extensions.xml"));
+  if (!r.ok) throw new Error(r.errors.map(formatConfigError).join("\n"));
+  const c = r.config;
+  expect(c.server).toMatchObject({
+    host: "198.18.0.1", port: 6767, clientPort: 6868, threadLimit: 32, queueLimit: 5000, defaultRouter: null,
+    defaultDns: ["198.18.0.53", "198.18.0.54", "198.18.0.55"], interfaces: ["pdc-veth0", "pdc-veth1"], user: "nobody", group: "nogroup",
+  });
+  expect(c.database).toEqual({ kind: "mysql", host: "db.example", port: 3307, socket: null, user: "pydhcp", password: "", database: "dhcp", poolSize: 16 });
+  expect(c.slices[1]).toEqual({ source: "ClientMacAddress", name: "oui", start: null, end: 6 });
+  expect(c.slices[2]).toEqual({ source: "option_82_hex", name: "tail", start: -4, end: null });
+  expect(c.offers[0]!.sql).toBe("select ip from users where mac = '{sw_mac}' and port = {port} and ip <> ''");
+  expect(c.history).toBeNull();
+  expect(Object.keys(c.historyEvents).sort()).toEqual(["ack", "release"]);
+  expect(c.queryTimeoutMs).toBe(750);
+  expect(c.log).toEqual({ level: "debug", format: "json" });
+  expect(c.metrics).toEqual({ host: "127.0.0.1", port: 9167 });
+  expect(c.leases).toEqual({ outageGraceSeconds: 600, cleanupIntervalSeconds: 30 });
+  expect(c.historyRetentionDays).toBe(90);
+  expect(c.spoolPath).toBe(join(FIXTURES, "spool/history.spool"));
+  expect(c.rateLimit).toEqual({ perMac: 5, perCircuit: 50 });
+  expect(c.relayProfiles).toEqual([
+    { kind: "default", profile: "auto" },
+    { kind: "giaddr", network: 0xc6120000, prefix: 24, profile: null },
+  ]);
+});
+
+test("config.example.xml loads: SQLite beside the file", () => {
+  const r = loadConfig(join(import.meta.dir, "../../../config.example.xml"));
+  if (!r.ok) throw new Error(r.errors.map(formatConfigError).join("\n"));
+  expect(r.config.database).toEqual({ kind: "sqlite", path: join(import.meta.dir, "../../../pydhcp.db") });
+  expect(r.config.offers.map((o) => o.name)).toEqual(["offer_1", "offer_2"]);
+});
+
+/** fixture -> every error it must produce, exactly, as `path: message` */
+const BAD: readonly [file: string, errors: string[]][] = [
+  ["missing-tag.xml", ["config/dhcpserver/DHCPServer: missing"]],
+  ["bad-address.xml", ['config/dhcpserver/DHCPServer: "192.168.0.300" is not an IPv4 address']],
+  ["bad-dns.xml", ['config/dhcpserver/defaultDNS: "8.8.4" is not an IPv4 address']],
+  ["bad-number.xml", ['config/dhcpserver/LeaseTime: "8600s" is not a whole number of seconds']],
+  ["offer-count-mismatch.xml", ["config/query/offer_4: missing (offer_count is 4)"]],
+  ["offer-beyond-count.xml", ["config/query/offer_3: beyond offer_count (2)"]],
+  ["unknown-variable.xml", ["config/query/offer_3: unknown variable {ClientMac}"]],
+  ["unknown-tag.xml", ["config/dhcpserver/LeaseTim: unknown tag"]],
+  ["unknown-section.xml", ["config/logging: unknown tag"]],
+  ["repeated-tag.xml", ["config/dhcpserver/broadcast: appears 2 times, expected once"]],
+  ["bad-slice.xml", ['config/options/option: "option_82_hex:sw_port1:20" is not source:name:start:end (found 3 fields)']],
+  ["unterminated-literal.xml", ["config/query/offer_3: unterminated string literal (at character 61)"]],
+  ["question-mark.xml", ["config/query/offer_3: a literal ? in the query would take a bound value; write {name} instead (at character 61)"]],
+  ["placeholder-in-identifier.xml", ["config/query/offer_3: a placeholder inside an identifier cannot be bound (at character 32)"]],
+  ["both-databases.xml", ["config/database: give either <database> or pydhcpdb's <mysql>, not both"]],
+  ["no-database.xml", ["config/database: missing (or pydhcpdb's <mysql>)"]],
+];
+
+describe("broken configs name the XML path and the problem", () => {
+  for (const [file, expected] of BAD) {
+    test(file, () => {
+      const r = loadConfig(join(FIXTURES, file));
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.errors.map(formatConfigError)).toEqual(expected);
+    });
+  }
+
+  test("relay profile errors come through with their path", () => {
+    const r = loadConfig(join(FIXTURES, "bad-profile.xml"));
+    expect(!r.ok && r.errors[0]!.path).toBe("config/relay_profiles/relay[1]/@profile");
+    expect(!r.ok && r.errors[0]!.message).toContain('unknown Option 82 profile "nosuchvendor"');
+  });
+
+  test("XML that does not parse names the file, line and column", () => {
+    const r = loadConfig(join(FIXTURES, "bad-xml.xml"));
+    expect(!r.ok && formatConfigError(r.errors[0]!)).toBe(
+      `${join(FIXTURES, "bad-xml.xml")}: XML line 7 column 17: Expected closing tag 'LeaseTime' (opened in line 7, col 2) instead of closing tag 'LeaseTme'.`,
+    );
+  });
+
+  test("an unreadable file", () => {
+    const r = loadConfig("/nonexistent/pdc-config.xml");
+    expect(!r.ok && r.errors[0]!.message).toStartWith("cannot read:");
+  });
+
+  test("all problems at once, not just the first", () => {
+    const xml = `<config><dhcpserver><host>0.0.0.0</host><broadcast>1.2.3</broadcast><DHCPServer>x</DHCPServer>
+      <LeaseTime>0</LeaseTime><ThreadLimit>1</ThreadLimit><defaultMask>255.255.255.0</defaultMask>
+      <defaultRouter>192.168.0.1</defaultRouter><defaultDNS>8.8.8.8</defaultDNS></dhcpserver>
+      <database><sqlite><path>x.db</path></sqlite></database>
+      <query><offer_count>1</offer_count><offer_1>select ip from users where mac = '{nope}'</offer_1></query>
+      <log><level>loud</level></log></config>`;
+    const r = parseConfig(xml, "/tmp/pdc.xml");
+    expect(!r.ok && r.errors.map(formatConfigError)).toEqual([
+      'config/dhcpserver/broadcast: "1.2.3" is not an IPv4 address',
+      'config/dhcpserver/DHCPServer: "x" is not an IPv4 address',
+      "config/dhcpserver/LeaseTime: 0 is out of range 1..4294967295",
+      "config/query/offer_1: unknown variable {nope}",
+      'config/log/level: "loud" is not one of debug, info, warn, error',
+    ]);
+  });
+
+  test("the root must be <config>", () => {
+    const r = parseConfig("<pydhcp/>", "/tmp/pdc.xml");
+    expect(!r.ok && formatConfigError(r.errors[0]!)).toBe("pydhcp: root element must be <config>");
+  });
+});
