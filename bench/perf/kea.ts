@@ -5,10 +5,10 @@
  * since giaddr 198.18.0.2 is outside 198.19.0.0/16) and reserve one address
  * per known client by hw-address only, the same key pydhcp looks up.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLIENT_NET, type Client } from "./clients.ts";
-import { bulkInsert, createDb, type Db } from "./mariadb.ts";
+import { bulkInsert, countRows, createDb, type Db } from "./mariadb.ts";
 import type { Prepared, ServerContext } from "./servers.ts";
 import { run } from "./sys.ts";
 
@@ -88,7 +88,14 @@ function writeKea(ctx: ServerContext, db: Db | null, opts: KeaOptions): Prepared
   const env = { KEA_PIDFILE_DIR: ctx.dir, KEA_LOCKFILE_DIR: ctx.dir, KEA_LOGGER_DESTINATION: join(ctx.dir, "kea.out") };
   // -t checks the interface too, so it runs where the interface is
   run([...ctx.netns.exec(ctx.netns.server), "kea-dhcp4", "-t", file], { env });
-  return { argv: ["kea-dhcp4", "-c", file], env, configFile: file, usesMariadb: db !== null };
+  const leaseFile = join(ctx.dir, "kea-leases4.csv");
+  const counts = db
+    ? () => countRows(db, ["lease4", "hosts"])
+    : async () => ({
+        // the memfile CSV appends one line per lease write
+        "lease file lines": readFileSync(leaseFile, "utf8").split("\n").filter((l) => l && !l.startsWith("address,")).length,
+      });
+  return { argv: ["kea-dhcp4", "-c", file], env, configFile: file, usesMariadb: db !== null, counts };
 }
 
 export async function setupKeaMemfile(ctx: ServerContext): Promise<Prepared> {

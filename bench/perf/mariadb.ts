@@ -78,3 +78,18 @@ export async function mariadbVersion(): Promise<string> {
     await c.end();
   }
 }
+
+/** SELECT COUNT(*) of each table, as root. */
+export async function countRows(db: Db, tables: string[]): Promise<Record<string, number>> {
+  const c = await rootConnection(db.database);
+  try {
+    const out: Record<string, number> = {};
+    for (const t of tables) {
+      const [rows] = await c.query("SELECT COUNT(*) AS n FROM ??", [t]);
+      out[t] = Number((rows as { n: number }[])[0]?.n ?? 0);
+    }
+    return out;
+  } finally {
+    await c.end();
+  }
+}

@@ -6,7 +6,7 @@ import { Database } from "bun:sqlite";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLIENT_NET } from "./clients.ts";
-import { bulkInsert, createDb, rootConnection, type Db } from "./mariadb.ts";
+import { bulkInsert, countRows, createDb, rootConnection, type Db } from "./mariadb.ts";
 import type { Prepared, ServerContext } from "./servers.ts";
 
 export const PYDHCP_ROOT = "/work/main";
@@ -113,7 +113,16 @@ export async function setupPydhcpSqlite(ctx: ServerContext, opts: PydhcpOptions)
   }
   const file = join(ctx.dir, "pydhcp-sqlite.xml");
   writeFileSync(file, pydhcpConfigXml({ serverAddr: ctx.netns.serverAddr, dir: ctx.dir }, { kind: "sqlite", path }, opts));
-  return { argv: command(file), env: {}, configFile: file, usesMariadb: false };
+  const counts = async () => {
+    const sq = new Database(path, { readonly: true });
+    try {
+      const n = (t: string) => Number((sq.query(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n);
+      return { users: n("users"), history: n("history") };
+    } finally {
+      sq.close();
+    }
+  };
+  return { argv: command(file), env: {}, configFile: file, usesMariadb: false, counts };
 }
 
 export async function setupPydhcpMysql(ctx: ServerContext, opts: PydhcpOptions): Promise<Prepared> {
@@ -131,5 +140,5 @@ export async function setupPydhcpMysql(ctx: ServerContext, opts: PydhcpOptions):
   );
   const file = join(ctx.dir, "pydhcp-mysql.xml");
   writeFileSync(file, pydhcpConfigXml({ serverAddr: ctx.netns.serverAddr, dir: ctx.dir }, { kind: "mysql", db }, opts));
-  return { argv: command(file), env: {}, configFile: file, usesMariadb: true };
+  return { argv: command(file), env: {}, configFile: file, usesMariadb: true, counts: () => countRows(db, ["users", "history"]) };
 }

@@ -60,8 +60,11 @@ export function markdownReport(r: BenchResult): string {
       )
     : "No pydhcp row ran in this run, so there are no ratios.";
   const verify = table(
-    ["server", "leases checked", "distinct clients", "wrong address"],
-    r.servers.filter((s) => s.verify).map((s) => [s.name, n(s.verify!.leases), n(s.verify!.distinctClients), n(s.verify!.mismatches)]),
+    ["server", "leases checked", "distinct clients", "wrong address", "rows after the runs"],
+    r.servers.filter((s) => s.verify).map((s) => [
+      s.name, n(s.verify!.leases), n(s.verify!.distinctClients), n(s.verify!.mismatches),
+      s.counts ? Object.entries(s.counts).map(([k, v]) => `${k} ${n(v)}`).join(", ") : "-",
+    ]),
   );
   const skipped = r.servers.filter((s) => s.status !== "ok").map((s) => `- ${s.name}: ${statusLine(s)}`);
   const versions = Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(", ");

@@ -76,6 +76,8 @@ export interface ServerResult {
   status: "ok" | "skipped" | "failed";
   reason?: string;
   verify?: VerifyResult;
+  /** row counts after the runs: the writes really happened */
+  counts?: Record<string, number>;
   runs: RunResult[];
   summary?: Summary;
   tail?: TailResult;

@@ -249,6 +249,10 @@ async function benchServer(row: ServerRow, ctx: ServerContext, o: Options): Prom
       }
     }
     res.summary = summarize(res.runs);
+    if (prep.counts) {
+      res.counts = await prep.counts();
+      log(`  ${Object.entries(res.counts).map(([k, v]) => `${k}: ${v}`).join(", ")}`);
+    }
   } catch (e) {
     res.status = "failed";
     res.reason = (e as Error).message.slice(0, 800);

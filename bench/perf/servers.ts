@@ -25,6 +25,8 @@ export interface Prepared {
   configFile: string;
   /** the server keeps its data in the shared MariaDB (its CPU is measured) */
   usesMariadb: boolean;
+  /** row counts after the runs (leases, history), to show the writes happened */
+  counts?: () => Promise<Record<string, number>>;
 }
 
 export interface ServerRow {
@@ -76,7 +78,7 @@ export const SERVERS: ServerRow[] = [
     name: "pydhcp-sqlite",
     family: "pydhcp",
     backend: "sqlite",
-    enabled: false,
+    enabled: true,
     baseline: "kea-memfile",
     description: "pydhcp, users table in SQLite (WAL), offer by MAC, history on",
     unavailable: pydhcpMissing,
@@ -86,7 +88,7 @@ export const SERVERS: ServerRow[] = [
     name: "pydhcp-mysql",
     family: "pydhcp",
     backend: "mysql",
-    enabled: false,
+    enabled: true,
     baseline: "kea-mysql",
     description: "pydhcp, users table in the local MariaDB, offer by MAC, history on, 8 lookups in flight",
     unavailable: pydhcpMissing,
