@@ -118,7 +118,10 @@ export class DhcpServer {
   }
 
   private receive(buf: Uint8Array, port: number, address: string, sock: DhcpSocket | undefined): void {
-    if (!this.accepting) return;
+    if (!this.accepting) {
+      this.metrics.dropped("shutdown");
+      return;
+    }
     const res = decode(buf);
     if (!res.ok) {
       this.metrics.received("malformed");
@@ -269,18 +272,25 @@ export class DhcpServer {
     });
   }
 
-  /** Stops taking packets and resolves when every packet in flight is answered. */
+  /**
+   * Stops taking packets and resolves when every packet in flight is answered.
+   * The sockets close only then: a request whose history row is queued must
+   * also get its reply out.
+   */
   async drain(timeoutMs: number): Promise<boolean> {
     this.accepting = false;
+    const idle =
+      this.inFlight === 0 && this.queued === 0
+        ? true
+        : await new Promise<boolean>((resolve) => {
+            const t = setTimeout(() => resolve(false), timeoutMs);
+            this.idleWaiters.push(() => {
+              clearTimeout(t);
+              resolve(true);
+            });
+          });
     for (const s of this.sockets) s.close();
     this.sockets = [];
-    if (this.inFlight === 0 && this.queued === 0) return true;
-    return new Promise((resolve) => {
-      const t = setTimeout(() => resolve(false), timeoutMs);
-      this.idleWaiters.push(() => {
-        clearTimeout(t);
-        resolve(true);
-      });
-    });
+    return idle;
   }
 }
