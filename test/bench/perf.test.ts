@@ -1,0 +1,214 @@
+/**
+ * The pure parts of the load benchmark (bench/perf): perfdhcp's MAC
+ * derivation, its report parser, the ladder search, the summary, the chart,
+ * and the generated Kea and pydhcp configs checked by Kea and by pydhcp's
+ * own config loader.
+ */
+import { describe, expect, test } from "bun:test";
+import { XMLValidator } from "fast-xml-parser";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { barChartSvg, niceMax } from "../../bench/perf/chart.ts";
+import { knownClients, macColon, parseMac, perfdhcpMac } from "../../bench/perf/clients.ts";
+import { keaConfig } from "../../bench/perf/kea.ts";
+import { parsePerfdhcp, perfdhcpArgv } from "../../bench/perf/perfdhcp.ts";
+import { pydhcpConfigXml } from "../../bench/perf/pydhcp.ts";
+import { markdownReport } from "../../bench/perf/report.ts";
+import { ratios, summarize, type BenchResult, type RunResult, type ServerResult, type StepResult } from "../../bench/perf/results.ts";
+import { median, medianIndex, percentile } from "../../bench/perf/stats.ts";
+import { climb, stepPasses } from "../../bench/perf/steps.ts";
+import { parseConfig } from "../../src/config/load.ts";
+
+const fixture = (name: string) => readFileSync(join(import.meta.dir, "fixtures", name), "utf8");
+
+describe("perfdhcp MAC derivation", () => {
+  const base = parseMac("00:0c:01:00:00:00");
+  test.each([
+    [0, "00:0c:01:00:00:00"],
+    [1, "00:0c:01:00:00:01"],
+    [255, "00:0c:01:00:00:ff"],
+    [256, "00:0c:01:00:01:00"],
+    [9999, "00:0c:01:00:27:0f"],
+  ])("draw %d -> %s", (r, mac) => {
+    expect(macColon(perfdhcpMac(base, r))).toBe(mac);
+  });
+
+  test("adds per octet without carry, as perfdhcp does", () => {
+    const b = parseMac("00:0c:01:00:00:ff");
+    expect(macColon(perfdhcpMac(b, 1))).toBe("00:0c:01:00:00:00");
+    expect(macColon(perfdhcpMac(b, 0x0101))).toBe("00:0c:01:00:01:00");
+  });
+
+  test("10,000 distinct clients with consecutive addresses", () => {
+    const c = knownClients(10_000);
+    expect(new Set(c.map((x) => x.hex)).size).toBe(10_000);
+    expect(c[0]).toEqual({ index: 0, hex: "000c01000000", colon: "00:0c:01:00:00:00", ip: "198.19.1.0" });
+    expect(c[9999]!.ip).toBe("198.19.40.15");
+    expect(c[9999]!.hex).toBe("000c0100270f");
+  });
+
+  test("rejects a malformed base", () => {
+    expect(() => parseMac("00:0c:01:00:00")).toThrow(/six hex octets/);
+  });
+});
+
+describe("perfdhcp report parser", () => {
+  test("counts, delays, timestamps and leases", () => {
+    const r = parsePerfdhcp(fixture("perfdhcp-ok.txt"));
+    expect(r.rate).toBeCloseTo(19.4949, 4);
+    expect(r.expectedRate).toBe(20);
+    expect(r.do).toMatchObject({ sent: 39, received: 39, drops: 0, minMs: 0.272, avgMs: 0.42, maxMs: 0.658, stdMs: 0.093 });
+    expect(r.ra).toMatchObject({ sent: 39, received: 38, drops: 1, avgMs: 0.285, maxMs: 1.079 });
+    expect(r.loss).toBeCloseTo(1 / 39, 10);
+    expect(r.doDelaysMs.map((x) => Math.round(x * 1000))).toEqual([378, 355, 540, 503]);
+    expect(r.raDelaysMs.map((x) => Math.round(x * 1000))).toEqual([200, 1079]);
+    expect([...r.ackLeases]).toEqual([["01000c01000000", "198.19.1.0"], ["01000c0100270f", "198.19.40.15"]]);
+  });
+
+  test("no answer at all: n/a delays, 100% loss", () => {
+    const r = parsePerfdhcp(fixture("perfdhcp-no-answer.txt"));
+    expect(r.do).toMatchObject({ sent: 59, received: 0, drops: 59, avgMs: null, maxMs: null, minMs: null });
+    expect(r.ra.sent).toBe(0);
+    expect(r.loss).toBe(1);
+  });
+
+  test("empty output counts as total loss", () => {
+    expect(parsePerfdhcp("").loss).toBe(1);
+  });
+
+  test("argv: relayed from the given address, timestamps on request", () => {
+    const a = perfdhcpArgv({ local: "198.18.0.2", server: "198.18.0.1", baseMac: "00:0c:01:00:00:00", clients: 10000, rate: 500, seconds: 20, timestamps: true });
+    expect(a.join(" ")).toBe("perfdhcp -4 -l 198.18.0.2 -b mac=00:0c:01:00:00:00 -R 10000 -r 500 -p 20 -d 1 -W 1000000 -x t 198.18.0.1");
+  });
+});
+
+describe("stats", () => {
+  test("median, median index, nearest-rank percentile", () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+    expect(medianIndex([10, 30, 20])).toBe(2);
+    expect(medianIndex([30, 10])).toBe(1);
+    const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(xs, 99)).toBe(99);
+    expect(percentile(xs, 50)).toBe(50);
+    expect(percentile([], 99)).toBeNull();
+  });
+});
+
+function step(rate: number, loss: number, extra: Partial<StepResult> = {}): StepResult {
+  const h = { sent: rate, received: rate, avgMs: 1, maxMs: 2, stdMs: 0.1 };
+  return { rate, achieved: rate * (1 - loss), loss, offered: 1, do: h, ra: h, cpuServer: 50, cpuDb: null, cpuPerfdhcp: 20, rssKb: 1000, ...extra };
+}
+
+describe("ladder", () => {
+  test("stops at the first failing step and keeps the last passing one", async () => {
+    const seen: number[] = [];
+    const { best, all } = await climb([100, 200, 300, 400], async (rate) => {
+      seen.push(rate);
+      return step(rate, rate >= 300 ? 0.05 : 0.001);
+    });
+    expect(seen).toEqual([100, 200, 300]);
+    expect(best?.rate).toBe(200);
+    expect(all.length).toBe(3);
+  });
+
+  test("a step fails on 1% loss, on a dead server, or when perfdhcp could not offer the rate", () => {
+    expect(stepPasses(step(100, 0.0099))).toBe(true);
+    expect(stepPasses(step(100, 0.01))).toBe(false);
+    expect(stepPasses(step(100, 0, { died: true }))).toBe(false);
+    expect(stepPasses(step(100, 0, { offered: 0.5 }))).toBe(false);
+  });
+});
+
+function server(name: string, family: "kea" | "pydhcp", maxima: number[], baseline?: string): ServerResult {
+  const runs: RunResult[] = maxima.map((m) => ({ best: step(m, 0), steps: [step(m, 0), step(m * 2, 0.5)], hwmKb: 2048 }));
+  return { name, family, backend: "x", description: name, command: [], status: "ok", runs, summary: summarize(runs), ...(baseline ? { baseline } : {}) };
+}
+
+describe("summary and report", () => {
+  test("median of the maxima, details from the median run, ratios against the baseline", () => {
+    const k = server("kea-memfile", "kea", [4000, 5000]);
+    const p = server("pydhcp-sqlite", "pydhcp", [2000, 3000], "kea-memfile");
+    expect(k.summary!.doraPerSec).toBe(4500);
+    expect(k.summary!.stepRate).toBe(4000);
+    const r = ratios([k, p]);
+    expect(r).toHaveLength(1);
+    expect(r[0]!.dora).toBeCloseTo(2500 / 4500, 3);
+  });
+
+  test("markdown carries every server row and the ratio row", () => {
+    const k = server("kea-memfile", "kea", [5000]);
+    const p = server("pydhcp-sqlite", "pydhcp", [2500], "kea-memfile");
+    const skipped: ServerResult = { name: "pydhcp-mysql", family: "pydhcp", backend: "mysql", description: "", command: [], status: "skipped", reason: "not built", runs: [] };
+    const res: BenchResult = {
+      date: "2026-01-01T00:00:00.000Z", host: "h", mode: "full", stepSeconds: 20, runsPerServer: 1, ladder: [2500, 5000],
+      clients: 10000, baseMac: "00:0c:01:00:00:00", lossThreshold: 0.01,
+      machine: { cpuModel: "CPU", cores: 2, kernel: "6", memTotalKb: 1048576, loadAvgAtStart: "0 0 0" },
+      versions: { kea: "2.2.0" }, servers: [k, p, skipped], ratios: ratios([k, p]), notes: [],
+    };
+    const md = markdownReport(res);
+    expect(md).toContain("| **kea-memfile** | 5,000 | 5,000 |");
+    expect(md).toContain("| pydhcp-sqlite | kea-memfile | 0.50 |");
+    expect(md).toContain("- pydhcp-mysql: skipped: not built");
+  });
+});
+
+describe("chart", () => {
+  test("valid SVG with one bar per measured server", () => {
+    const svg = barChartSvg("t <&>", "s", [
+      { label: "kea-memfile", value: 5123, family: "kea" },
+      { label: "pydhcp-sqlite", value: 2500, family: "pydhcp" },
+      { label: "pydhcp-mysql", value: null, family: "pydhcp" },
+    ]);
+    expect(XMLValidator.validate(svg)).toBe(true);
+    expect(svg.match(/<rect /g)!.length).toBe(3); // background + 2 bars
+    expect(svg).toContain("not measured");
+    expect(svg).toContain("t &lt;&amp;&gt;");
+  });
+
+  test("axis maximum is a round number at or above the largest bar", () => {
+    expect(niceMax(5123)).toBe(10000);
+    expect(niceMax(4500)).toBe(5000);
+    expect(niceMax(240)).toBe(250);
+    expect(niceMax(0)).toBe(1);
+  });
+});
+
+describe("generated server configs", () => {
+  const clients = knownClients(10_000);
+
+  test("Kea memfile config: every client reserved, and kea-dhcp4 -t accepts it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pdb-test-"));
+    try {
+      const cfg = keaConfig({ ifname: "lo", serverAddr: "127.0.0.1", relayAddr: "198.18.0.2", dir }, clients, null);
+      const subnet = ((cfg.Dhcp4 as Record<string, unknown>).subnet4 as Record<string, unknown>[])[0]!;
+      const res = subnet.reservations as { "hw-address": string; "ip-address": string }[];
+      expect(res).toHaveLength(10_000);
+      expect(res[9999]).toEqual({ "hw-address": "00:0c:01:00:27:0f", "ip-address": "198.19.40.15" });
+      const file = join(dir, "kea.json");
+      writeFileSync(file, JSON.stringify(cfg));
+      const r = Bun.spawnSync(["kea-dhcp4", "-t", file], { env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir } });
+      expect(r.exitCode).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("pydhcp configs load with pydhcp's own loader", () => {
+    const sqlite = parseConfig(pydhcpConfigXml({ serverAddr: "198.18.0.1", dir: "/tmp" }, { kind: "sqlite", path: "/tmp/x.sqlite" }, { threadLimit: 1, poolSize: 1 }), "/tmp/bench.xml");
+    expect(sqlite.ok).toBe(true);
+    if (!sqlite.ok) return;
+    expect(sqlite.config.database).toEqual({ kind: "sqlite", path: "/tmp/x.sqlite" });
+    expect(sqlite.config.offers.map((o) => o.name)).toEqual(["offer_1"]);
+    expect(sqlite.config.history?.name).toBe("history_sql");
+    expect(sqlite.config.server.serverId).toBe("198.18.0.1");
+
+    const db = { database: "d", user: "u", password: "p<&", socket: "/run/mysqld/mysqld.sock" };
+    const mysql = parseConfig(pydhcpConfigXml({ serverAddr: "198.18.0.1", dir: "/tmp" }, { kind: "mysql", db }, { threadLimit: 8, poolSize: 8 }), "/tmp/bench.xml");
+    expect(mysql.ok).toBe(true);
+    if (!mysql.ok) return;
+    expect(mysql.config.database).toMatchObject({ kind: "mysql", user: "u", password: "p<&", database: "d", socket: "/run/mysqld/mysqld.sock", poolSize: 8 });
+    expect(mysql.config.server.threadLimit).toBe(8);
+  });
+});
