@@ -4,12 +4,13 @@
  *
  *   bun bench/perf/run.ts [--quick] [--servers kea-memfile,kea-mysql,...] [--runs N]
  *                         [--step-seconds S] [--max-rate R] [--out DIR]
+ *   bun bench/perf/run.ts --report bench/results/<date>-<host>.json   (rewrite .md/.svg from a JSON)
  *
  * See docs/benchmark.md for how to read the output.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { barChartSvg } from "./chart.ts";
 import { DEFAULT_BASE_MAC, knownClients, type Client } from "./clients.ts";
 import { mariadbPid } from "./mariadb.ts";
@@ -33,6 +34,8 @@ interface Options {
   stepSeconds: number;
   ladder: number[];
   outDir: string;
+  /** only re-render this result file */
+  report: string | null;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -43,6 +46,7 @@ function parseArgs(argv: string[]): Options {
     stepSeconds: 20,
     ladder: [...RATE_STEPS],
     outDir: resolve(import.meta.dir, "../results"),
+    report: null,
   };
   let stepSet = false;
   let maxRate = Infinity;
@@ -64,6 +68,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--step-seconds") (o.stepSeconds = Number(val())), (stepSet = true);
     else if (a === "--max-rate") maxRate = Number(val());
     else if (a === "--out") o.outDir = resolve(val());
+    else if (a === "--report") o.report = resolve(val());
     else if (a === "-h" || a === "--help") {
       console.log(readFileSync(import.meta.path, "utf8").split("*/")[0]);
       process.exit(0);
@@ -266,6 +271,11 @@ async function benchServer(row: ServerRow, ctx: ServerContext, o: Options): Prom
 
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.report) {
+    const r = JSON.parse(readFileSync(o.report, "utf8")) as BenchResult;
+    writeResults(r, { ...o, quick: r.mode === "quick", outDir: dirname(o.report) });
+    return 0;
+  }
   if (process.getuid?.() !== 0) throw new Error("run as root (network namespaces)");
   installSignalCleanup();
   const tag = `pdb${process.pid % 100000}`;
