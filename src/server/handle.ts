@@ -159,6 +159,16 @@ export function answerFromJson(text: string): Answer | null {
   }
 }
 
+/**
+ * Bound by switch port, the subscriber is the line, not the device: a CPE
+ * swapped on the same relay port (same Option 82) takes the line's address
+ * over instead of waiting for the old device's lease to expire.
+ */
+function sameLine(holder: Lease, msg: DhcpMessage): boolean {
+  const rai = msg.options.get(OPT_RAI);
+  return !!rai && holder.option82 !== "" && holder.option82 === hex(rai);
+}
+
 export async function handle(msg: DhcpMessage, type: number, d: HandleDeps): Promise<Outcome> {
   if (msg.op !== 1) return { kind: "silent", reason: "not-a-request", note: `op ${msg.op}` };
   const sid = ipText(msg.options.get(OPT_SERVER_ID));
@@ -194,7 +204,7 @@ async function discover(msg: DhcpMessage, d: HandleDeps): Promise<Outcome> {
   }
   const now = d.now();
   const holder = d.leases.holder(r.answer.ip, now);
-  if (holder && holder.clientKey !== key) {
+  if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
     return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
   }
   const prev = d.leases.get(key) ?? null;
@@ -255,7 +265,7 @@ async function request(msg: DhcpMessage, sid: string | null, d: HandleDeps): Pro
     });
   }
   const holder = d.leases.holder(r.answer.ip, now);
-  if (holder && holder.clientKey !== key) {
+  if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
     return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
   }
   d.leases.set(leaseFrom(msg, key, r.answer, "bound", d, lease));

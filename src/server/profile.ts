@@ -5,34 +5,21 @@
 import type { DhcpMessage } from "../codec/message.ts";
 import { decodeOption82Profile, remoteIdMac, selectProfile, type ProfileRule } from "../option82/profiles.ts";
 import type { Vars } from "../variables/types.ts";
+import { parseRelayAgentInfo } from "../option82/parse.ts";
 
 const OPT_RAI = 82;
-
-/** Sub-options 1 and 2 of option 82 (RFC 3046 2.0); a malformed option yields none. */
-function circuitAndRemote(rai: Uint8Array): { circuit?: Uint8Array; remote?: Uint8Array } | null {
-  const out: { circuit?: Uint8Array; remote?: Uint8Array } = {};
-  for (let i = 0; i < rai.length; ) {
-    if (i + 2 > rai.length) return null;
-    const code = rai[i]!;
-    const len = rai[i + 1]!;
-    if (i + 2 + len > rai.length) return null;
-    const v = rai.subarray(i + 2, i + 2 + len);
-    if (code === 1) out.circuit = v;
-    else if (code === 2) out.remote = v;
-    i += 2 + len;
-  }
-  return out;
-}
 
 export function profileVariables(vars: Vars, msg: DhcpMessage, rules: readonly ProfileRule[]): void {
   const rai = msg.options.get(OPT_RAI);
   if (!rai) return;
-  const subs = circuitAndRemote(rai);
-  if (!subs) return;
-  const mac = remoteIdMac(subs.remote);
-  const id = selectProfile(rules, msg.giaddr, mac);
+  // a malformed option 82 gives no sub-option variables, as in variables/extract.ts
+  const p = parseRelayAgentInfo(rai);
+  if (!p.ok) return;
+  const circuit = p.subs.get(1);
+  const remote = p.subs.get(2);
+  const id = selectProfile(rules, msg.giaddr, remoteIdMac(remote));
   if (id === null) return;
-  const r = decodeOption82Profile(id, subs.circuit, subs.remote, msg.giaddr);
+  const r = decodeOption82Profile(id, circuit, remote, msg.giaddr);
   if (!r) return;
   for (const [name, value] of r.vars) vars.set(name, value);
 }

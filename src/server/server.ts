@@ -13,6 +13,7 @@ import type { HistoryWriter } from "./history.ts";
 import type { LeaseMemory } from "./leases.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { route } from "./route.ts";
+import { parseRelayAgentInfo } from "../option82/parse.ts";
 import type { Runtime } from "./runtime.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
@@ -43,18 +44,13 @@ interface Pending {
 const hex = (b: Uint8Array | undefined): string =>
   b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex") : "";
 
-/** Option 82 sub-options, read leniently for logs and routing (the variables carry the strict parse). */
+const NO_SUBS = new Map<number, Uint8Array>();
+
+/** Option 82 sub-options for flood keys, logs and routing; a malformed option gives none. */
 function subOptions(rai: Uint8Array | undefined): Map<number, Uint8Array> {
-  const m = new Map<number, Uint8Array>();
-  if (!rai) return m;
-  for (let i = 0; i + 1 < rai.length; ) {
-    const code = rai[i]!;
-    const len = rai[i + 1]!;
-    if (i + 2 + len > rai.length) break;
-    m.set(code, rai.subarray(i + 2, i + 2 + len));
-    i += 2 + len;
-  }
-  return m;
+  if (!rai) return NO_SUBS;
+  const p = parseRelayAgentInfo(rai);
+  return p.ok ? p.subs : NO_SUBS;
 }
 
 export class DhcpServer {

@@ -64,12 +64,16 @@ export interface TestClient {
   close(): void;
 }
 
-/** Binds 127.0.0.1:port (0 = any free port) and decodes everything that arrives. */
-export async function testClient(port = 0): Promise<TestClient> {
+/**
+ * Binds host:port (0 = any free port) and decodes everything that arrives.
+ * Bind 0.0.0.0 to also receive replies sent to other 127.x addresses (a
+ * RENEWING client's ciaddr on loopback tests).
+ */
+export async function testClient(port = 0, host = "127.0.0.1"): Promise<TestClient> {
   const inbox: DhcpMessage[] = [];
   const waiters: { xid?: number; resolve: (m: DhcpMessage | null) => void }[] = [];
   const sock = await Bun.udpSocket({
-    hostname: "127.0.0.1",
+    hostname: host,
     port,
     socket: {
       data(_s: unknown, buf: Uint8Array) {
