@@ -265,6 +265,33 @@ function dhcpcdFiles(ifname: string): string[] {
   ];
 }
 
+/**
+ * dhclient writes its lease file and pid file only after the BOUND hook has
+ * returned: a release or restart in that window finds no lease (no
+ * DHCPRELEASE; DISCOVER instead of INIT-REBOOT). Wait until both are on disk.
+ */
+async function leaseWritten(kind: ClientKind, dir: string, ifname: string, address: string): Promise<void> {
+  const files =
+    kind === "dhclient"
+      ? [{ path: join(dir, "dhclient.leases"), needle: `fixed-address ${address};` }, { path: join(dir, "dhclient.pid"), needle: "" }]
+      : kind === "dhcpcd"
+        ? [{ path: `/var/lib/dhcpcd/${ifname}.lease`, needle: "" }]
+        : [];
+  for (const f of files) {
+    await waitFor(
+      `${kind} to write ${f.path}`,
+      async () => {
+        const file = Bun.file(f.path);
+        if (!(await file.exists())) return undefined;
+        const text = await file.text();
+        return text.length > 0 && text.includes(f.needle) ? true : undefined;
+      },
+      5000,
+      20,
+    );
+  }
+}
+
 export async function startClient(
   kind: ClientKind,
   ns: string,
@@ -311,8 +338,11 @@ export async function startClient(
     daemon,
     events,
     waitEvent,
-    waitBound: async (timeoutMs, from = 0) =>
-      toLease(kind, await waitEvent((e) => BOUND_REASONS[kind].includes(e.reason), timeoutMs, from)),
+    waitBound: async (timeoutMs, from = 0) => {
+      const lease = toLease(kind, await waitEvent((e) => BOUND_REASONS[kind].includes(e.reason), timeoutMs, from));
+      await leaseWritten(kind, dir, ifname, lease.address);
+      return lease;
+    },
     ifState: () => ifState(ns, ifname),
     renewNow: async () => {
       if (kind === "udhcpc") daemon.proc.kill("SIGUSR1");

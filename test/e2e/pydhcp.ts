@@ -2,7 +2,7 @@
  * pydhcp as the server under test: a generated config.xml, a database it
  * reads (SQLite file or a MariaDB database made for the test and dropped
  * after), and the server process in the server namespace. The built binary
- * dist/pydhcp is used when present, else `bun src/cli/main.ts`.
+ * (PYDHCP_BIN, or dist/pydhcp) is used when present, else `bun src/cli/main.ts`.
  */
 import { Database } from "bun:sqlite";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -13,8 +13,9 @@ import { type Daemon, type Topology, nsRun, spawnIn, waitFor } from "./netns.ts"
 export const REPO = resolve(import.meta.dir, "../..");
 export const MYSQL_SOCKET = "/run/mysqld/mysqld.sock";
 
+/** PYDHCP_BIN (a built binary), else dist/pydhcp when built, else the sources under bun. */
 export function pydhcpCommand(configPath: string): string[] {
-  const bin = join(REPO, "dist/pydhcp");
+  const bin = process.env.PYDHCP_BIN ?? join(REPO, "dist/pydhcp");
   if (existsSync(bin)) return [bin, "-c", configPath];
   return [process.execPath, join(REPO, "src/cli/main.ts"), "-c", configPath];
 }

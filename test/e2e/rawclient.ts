@@ -50,7 +50,9 @@ async function main(spec: RawSpec): Promise<void> {
   for (const h of spec.packets) sock.send(Buffer.from(h, "hex"), spec.to.port, spec.to.address);
   await Promise.race([finished, Bun.sleep(spec.listenMs)]);
   sock.close();
-  process.stdout.write(`${JSON.stringify(got)}\n`);
+  await Bun.write(Bun.stdout, `${JSON.stringify(got)}\n`);
+  // the losing Bun.sleep would otherwise keep the process alive
+  process.exit(0);
 }
 
 if (import.meta.main) {
