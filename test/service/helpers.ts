@@ -100,8 +100,9 @@ export function macOf(i: number, prefix = 0x02): string {
   return b.map((x) => x.toString(16).padStart(2, "0")).join("");
 }
 
+/** A distinct host address per i (250 per /24), i < 35,000. */
 export function ipOf(i: number): string {
-  return `198.18.${100 + ((i >>> 8) & 127)}.${(i & 255) || 1}`;
+  return `198.18.${100 + Math.floor(i / 250)}.${1 + (i % 250)}`;
 }
 
 /** Unique 32-bit xids across a test run. */

@@ -60,7 +60,7 @@ async function burst(config: string, dir: string, c: TestClient, port: number): 
     const offer = await c.reply(dx, 1500);
     if (!offer) return;
     if (messageType(offer) === MessageType.OFFER) received.push(`DHCPDISCOVER/${hex8(dx)}`);
-    const rx = nextXid();
+    const rx = dx; // the REQUEST repeats the OFFER's xid (RFC 2131 4.4.1)
     if (!send(buildRequest({ type: MessageType.REQUEST, mac, xid: rx, options: [[54, ip("198.18.0.1")], [50, ip(offer.yiaddr)]] }))) return;
     const ack = await c.reply(rx, 1500);
     if (messageType(ack) === MessageType.ACK) received.push(`DHCPREQUEST/${hex8(rx)}`);
