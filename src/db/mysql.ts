@@ -114,7 +114,11 @@ export class MysqlBackend implements Backend {
     if (this.down || this.closed) return;
     this.down = true;
     this.downSince = Date.now();
-    this.log.warn("database connection lost; reconnecting", { error: errText(e), code: errCode(e) });
+    // one line per state change: queries fail fast while down and say nothing each
+    this.log.warn("database connection lost; reconnecting with backoff, renewals answered from lease memory", {
+      error: errText(e),
+      code: errCode(e),
+    });
     this.scheduleReconnect(BACKOFF_MIN_MS);
   }
 
@@ -125,7 +129,8 @@ export class MysqlBackend implements Backend {
         () => {
           this.down = false;
           this.reconnectTimer = null;
-          this.log.info("database reconnected", { afterMs: Date.now() - this.downSince });
+          const downMs = Date.now() - this.downSince;
+          this.log.info(`database reconnected after ${(downMs / 1000).toFixed(1)} s`, { downMs });
         },
         () => this.scheduleReconnect(Math.min(delay * 2, BACKOFF_MAX_MS)),
       );

@@ -20,6 +20,8 @@ export class LeaseMemory {
   /** answers just offered, by client, for the REQUEST that follows (not persisted) */
   private readonly offers = new Map<string, { xid: number; answer: Answer; at: number }>();
   private flushing: Promise<void> | null = null;
+  /** when lease writes started failing (ms), 0 while they work */
+  private failingSince = 0;
 
   constructor(
     private store: LeaseStore,
@@ -101,8 +103,16 @@ export class LeaseMemory {
     this.dirty = new Map();
     this.flushing = this.store
       .upsert([...batch.values()])
+      .then(() => {
+        if (this.failingSince === 0) return;
+        this.log.info("lease writes resumed", { downMs: Date.now() - this.failingSince });
+        this.failingSince = 0;
+      })
       .catch((e: unknown) => {
         for (const [k, l] of batch) if (!this.dirty.has(k)) this.dirty.set(k, l);
+        // flush runs every 100 ms: one line when writes start failing, not one per try
+        if (this.failingSince !== 0) return;
+        this.failingSince = Date.now();
         this.log.warn("lease write failed, will retry", { leases: batch.size, error: String(e) });
       })
       .finally(() => {

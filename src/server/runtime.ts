@@ -132,7 +132,10 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
         const kind = e instanceof DbError ? e.kind : "query";
         metrics.dbError(kind);
         trace?.({ name: s.template.name, sql: s.template.sql, params, rows: null, error: e instanceof Error ? e.message : String(e), ms, decided: false });
-        log.error(`query ${s.template.name} failed`, { query: s.template.name, params: params, error: e instanceof Error ? e.message : String(e), ms: +ms.toFixed(2) });
+        // while the database is away the backend logs the outage once; the exchange line names the query
+        if (kind !== "connect") {
+          log.error(`query ${s.template.name} failed`, { query: s.template.name, params: params, error: e instanceof Error ? e.message : String(e), ms: +ms.toFixed(2) });
+        }
         return { kind: "error", query: s.template.name, message: e instanceof Error ? e.message : String(e) };
       }
       const ms = performance.now() - t0;
