@@ -262,7 +262,7 @@ describe("timeouts and lost connections", () => {
         ok = await offer3.run(["080027059ed0"]).then((r) => r.length === 1, () => false);
       }
       expect(ok).toBe(true);
-      expect(log.lines.some((l) => l.level === "info" && l.msg === "database reconnected")).toBe(true);
+      expect(log.lines.some((l) => l.level === "info" && l.msg.startsWith("database reconnected after"))).toBe(true);
     } finally {
       await backend.close();
       proxy.stop();
