@@ -70,7 +70,7 @@ export function markdownReport(r: BenchResult): string {
   const versions = Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(", ");
   return `# DHCPv4 load benchmark: ${r.date} on ${r.host}${r.mode === "quick" ? " (quick mode)" : ""}
 
-Machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${(r.machine.memTotalKb / 1048576).toFixed(1)} GiB, Linux ${r.machine.kernel}; load average at start ${r.machine.loadAvgAtStart}.
+Machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${(r.machine.memTotalKb / 1048576).toFixed(1)} GiB, Linux ${r.machine.kernel}; load average at start ${r.machine.loadAvgAtStart}${r.machine.loadAvgAtEnd ? `, at end ${r.machine.loadAvgAtEnd}` : ""}.
 Versions: ${versions}.
 
 perfdhcp runs full DORA exchanges as a relay (giaddr 198.18.0.2, port 67) from its own network namespace to the server's

@@ -19,6 +19,8 @@ export interface StepResult {
   cpuPerfdhcp: number | null;
   /** server VmRSS at the end of the step, kB */
   rssKb: number | null;
+  /** machine 1-minute load average at the end of the step (other work shows here) */
+  load1?: number;
 }
 
 export interface RunResult {
@@ -103,7 +105,7 @@ export interface BenchResult {
   clients: number;
   baseMac: string;
   lossThreshold: number;
-  machine: { cpuModel: string; cores: number; kernel: string; memTotalKb: number; loadAvgAtStart: string };
+  machine: { cpuModel: string; cores: number; kernel: string; memTotalKb: number; loadAvgAtStart: string; loadAvgAtEnd?: string };
   versions: Record<string, string>;
   servers: ServerResult[];
   ratios: Ratio[];

@@ -170,11 +170,12 @@ async function measureStep(ctx: ServerContext, live: Live, dbPid: number | null,
     cpuDb: cpu.db ?? null,
     cpuPerfdhcp: p.cpuSeconds !== null ? (p.cpuSeconds / wall) * 100 : null,
     rssKb: mem?.rss ?? null,
+    load1: Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]),
   };
   log(
     `  ${String(rate).padStart(5)}/s: ${step.achieved ?? "-"} DORA/s, lost ${(r.loss * 100).toFixed(2)}%, ` +
       `DO avg ${r.do.avgMs ?? "-"} ms, RA avg ${r.ra.avgMs ?? "-"} ms, CPU server ${step.cpuServer?.toFixed(0) ?? "-"}%` +
-      `${dbPid ? ` db ${step.cpuDb?.toFixed(0) ?? "-"}%` : ""} perfdhcp ${step.cpuPerfdhcp?.toFixed(0) ?? "-"}%`,
+      `${dbPid ? ` db ${step.cpuDb?.toFixed(0) ?? "-"}%` : ""} perfdhcp ${step.cpuPerfdhcp?.toFixed(0) ?? "-"}%, load ${step.load1}`,
   );
   await drain(ctx.netns);
   return step;
@@ -301,7 +302,7 @@ async function main(): Promise<number> {
     clients: CLIENTS,
     baseMac: DEFAULT_BASE_MAC,
     lossThreshold: MAX_LOSS,
-    machine: meta.machine,
+    machine: { ...meta.machine, loadAvgAtEnd: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") },
     versions: meta.versions,
     servers,
     ratios: ratios(servers),
