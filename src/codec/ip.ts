@@ -56,6 +56,9 @@ export function bytesToIPv4(b: Uint8Array, offset = 0): number {
   return ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!) >>> 0;
 }
 
+/** "0".."255", so formatting an address joins strings instead of converting numbers */
+const OCTET: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
+
 /** Dotted quad of 4 bytes at offset; the hot path of header decoding. */
 export function formatIPv4Bytes(b: Uint8Array, offset = 0): string {
   const a = b[offset]!;
@@ -63,7 +66,7 @@ export function formatIPv4Bytes(b: Uint8Array, offset = 0): string {
   const d = b[offset + 2]!;
   const e = b[offset + 3]!;
   if ((a | c | d | e) === 0) return "0.0.0.0";
-  return `${a}.${c}.${d}.${e}`;
+  return OCTET[a] + "." + OCTET[c] + "." + OCTET[d] + "." + OCTET[e];
 }
 
 /** True when the mask is ones then zeros (255.255.240.0), as RFC 950 requires. */

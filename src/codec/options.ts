@@ -134,9 +134,14 @@ export function decodeOptions(b: Uint8Array, out: Map<number, Uint8Array>): Deco
     if (typeof r !== "number") return r;
   }
   // Length rules apply to the concatenated value (RFC 3396 allows any split).
-  for (const [code, value] of out) {
+  let badCode = -1;
+  out.forEach((value, code) => {
+    if (badCode < 0 && lengthProblem(code, value.length) !== null) badCode = code;
+  });
+  if (badCode >= 0) {
+    const code = badCode;
+    const value = out.get(code)!;
     const p = lengthProblem(code, value.length);
-    if (p === null) continue;
     const at = firstOffset(b, code, overload);
     return p === "empty"
       ? decodeError("empty-option", at, `Cannot decode option ${code} at offset ${at}: empty, needs a value`, code)

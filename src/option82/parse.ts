@@ -73,7 +73,7 @@ export type RelayAgentInfoEncodeResult = { ok: true; bytes: Uint8Array } | { ok:
 export function encodeRelayAgentInfo(subs: Map<number, Uint8Array>): RelayAgentInfoEncodeResult {
   let total = 0;
   for (const [code, v] of subs) {
-    const problem = !Number.isInteger(code) || code < 0 || code > 255 ? "is not a code 0..255" : v.length > 255 ? `value of ${v.length} bytes exceeds 255` : subOptionLengthProblem(code, v.length) === null ? null : `length ${v.length} ${subOptionLengthProblem(code, v.length)}`;
+    const problem = subOptionEncodeProblem(code, v);
     if (problem !== null) {
       return { ok: false, error: { kind: "bad-option", code: 82, message: `Cannot encode option 82: sub-option ${code} ${problem}` } };
     }
@@ -88,4 +88,11 @@ export function encodeRelayAgentInfo(subs: Map<number, Uint8Array>): RelayAgentI
     i += 2 + v.length;
   }
   return { ok: true, bytes: out };
+}
+
+function subOptionEncodeProblem(code: number, v: Uint8Array): string | null {
+  if (!Number.isInteger(code) || code < 0 || code > 255) return "is not a code 0..255";
+  if (v.length > 255) return `value of ${v.length} bytes exceeds 255`;
+  const p = subOptionLengthProblem(code, v.length);
+  return p === null ? null : `length ${v.length} ${p}`;
 }
