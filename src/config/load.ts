@@ -24,6 +24,16 @@ export interface LoadOptions {
   mysqlSockets?: readonly string[];
 }
 
+/**
+ * Flood control defaults, packets per second (burst: twice that). A client
+ * sends a handful of packets per exchange and retransmits after seconds
+ * (RFC 2131 4.1), so 20/s per MAC never touches a working client but caps a
+ * looping one; 200/s per relay circuit leaves room for a port with a small
+ * switch or many CPEs behind it.
+ */
+export const DEFAULT_PER_MAC = 20;
+export const DEFAULT_PER_CIRCUIT = 200;
+
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 const LOG_FORMATS = ["text", "json"] as const;
 const IFNAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
@@ -186,12 +196,15 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
     s.finish();
   }
 
-  // <rateLimit>
+  // <rateLimit>: on by default (docs/reliability.md); 0 turns one off
   const rateNode = root.child("rateLimit");
-  let rateLimit: Config["rateLimit"] = { perMac: 0, perCircuit: 0 };
+  let rateLimit: Config["rateLimit"] = { perMac: DEFAULT_PER_MAC, perCircuit: DEFAULT_PER_CIRCUIT };
   if (rateNode) {
     const s = new Section(rateNode, errors);
-    rateLimit = { perMac: s.int("perMac", false, 0, 0, 1_000_000), perCircuit: s.int("perCircuit", false, 0, 0, 1_000_000) };
+    rateLimit = {
+      perMac: s.int("perMac", false, DEFAULT_PER_MAC, 0, 1_000_000),
+      perCircuit: s.int("perCircuit", false, DEFAULT_PER_CIRCUIT, 0, 1_000_000),
+    };
     s.finish();
   }
   root.finish();
