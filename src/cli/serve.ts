@@ -36,36 +36,43 @@ function applyOverrides(c: Config, o: ServeOptions): Config {
   };
 }
 
+/** The backend is kept across a reload when neither the database nor the query timeout it enforces changed. */
 function sameDatabase(a: Config, b: Config): boolean {
-  return JSON.stringify(a.database) === JSON.stringify(b.database);
+  return JSON.stringify(a.database) === JSON.stringify(b.database) && a.queryTimeoutMs === b.queryTimeoutMs;
 }
 
-/** Opens the backend and builds the runtime, waiting out a database that is not up yet. */
+/**
+ * Opens the backend and builds the runtime, waiting out a database that is
+ * not up yet. `pause` returns early when a signal arrives: SIGTERM stops the
+ * wait, SIGHUP makes `current` re-read the config before the next attempt.
+ */
 async function start(
-  config: Config,
+  current: () => Config,
   log: ServiceLogger,
   parts: { leases?: LeaseMemory; history?: HistoryWriter; metrics: ReturnType<typeof serverMetrics> },
   stopping: () => boolean,
-): Promise<{ backend: Backend; runtime: Runtime; leases: LeaseMemory; history: HistoryWriter } | null> {
+  pause: (ms: number) => Promise<void>,
+): Promise<{ backend: Backend; runtime: Runtime; leases: LeaseMemory; history: HistoryWriter; config: Config } | null> {
   let delay = 500;
   for (;;) {
+    if (stopping()) return null;
+    const config = current();
     let backend: Backend | null = null;
     try {
-      const b = await openBackend(config.database, log);
+      const b = await openBackend(config.database, log, config.queryTimeoutMs);
       backend = b;
       const leases = parts.leases ?? new LeaseMemory(b.leases, log);
       const history = parts.history ?? new HistoryWriter(b, config.spoolPath, log);
       const runtime = await buildRuntime({ config, backend: b, leases, history, log, metrics: parts.metrics });
       const warmed = await leases.warm(Math.floor(Date.now() / 1000));
       if (warmed) log.info("lease memory loaded", { leases: warmed });
-      return { backend: b, runtime, leases, history };
+      return { backend: b, runtime, leases, history, config };
     } catch (e) {
       await backend?.close().catch(() => {});
       if (e instanceof DbError && e.kind === "connect") {
         log.error(`database unavailable, retrying in ${delay} ms`, { error: e.message });
-        await Bun.sleep(delay);
+        await pause(delay);
         delay = Math.min(delay * 2, 10_000);
-        if (stopping()) return null;
         continue;
       }
       throw e;
@@ -85,9 +92,49 @@ export async function serve(o: ServeOptions): Promise<number> {
   const sm = serverMetrics(metrics);
   let stopping = false;
 
+  // Signals are handled from the first moment: while the database is awaited
+  // at start-up, SIGTERM/SIGINT end the wait (exit 0) and SIGHUP re-reads the
+  // config for the next attempt. Serving replaces `onSignal` below.
+  let wake: () => void = () => {};
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  let reread = false;
+  let stopSignal: NodeJS.Signals | null = null;
+  let onSignal = (sig: NodeJS.Signals): void => {
+    if (sig === "SIGHUP") reread = true;
+    else {
+      stopSignal ??= sig;
+      stopping = true;
+    }
+    wake();
+  };
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => onSignal(sig));
+  const current = (): Config => {
+    if (!reread) return config;
+    reread = false;
+    const next = loadConfig(o.configPath);
+    if (next.ok) {
+      config = applyOverrides(next.config, o);
+      metrics.reloads.labels("ok").inc();
+      log.info("configuration reloaded", { file: config.file });
+    } else {
+      metrics.reloads.labels("failed").inc();
+      log.error("reload refused: configuration has errors; the old one is used", {
+        errors: next.errors.map(formatConfigError).join("; "),
+      });
+    }
+    return config;
+  };
+
   let started;
   try {
-    started = await start(config, log, { metrics: sm }, () => stopping);
+    started = await start(current, log, { metrics: sm }, () => stopping, pause);
   } catch (e) {
     if (e instanceof RuntimeError) {
       for (const p of e.problems) process.stderr.write(`pydhcp: ${p}\n`);
@@ -98,7 +145,12 @@ export async function serve(o: ServeOptions): Promise<number> {
     log.flush();
     return 1;
   }
-  if (!started) return 0;
+  if (!started) {
+    log.info("stopped", { signal: stopSignal ?? "" });
+    log.flush();
+    return 0;
+  }
+  config = started.config;
   let { backend } = started;
   const { leases, history } = started;
   const server = new DhcpServer(started.runtime, leases, history, log, sm);
@@ -178,7 +230,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       }
       const nc = applyOverrides(next.config, o);
       const reuse = sameDatabase(config, nc);
-      const nb = reuse ? backend : await openBackend(nc.database, log);
+      const nb = reuse ? backend : await openBackend(nc.database, log, nc.queryTimeoutMs);
       try {
         const rt = await buildRuntime({ config: nc, backend: nb, leases, history, log, metrics: sm });
         if (nc.server.host !== config.server.host || nc.server.port !== config.server.port) {
@@ -231,8 +283,14 @@ export async function serve(o: ServeOptions): Promise<number> {
       log.flush();
       resolve(0);
     };
-    process.on("SIGTERM", () => void shutdown("SIGTERM"));
-    process.on("SIGINT", () => void shutdown("SIGINT"));
-    process.on("SIGHUP", () => void reload());
+    onSignal = (sig) => void (sig === "SIGHUP" ? reload() : shutdown(sig));
+    // a signal that came while binding and starting is acted on now
+    if (stopSignal) {
+      stopping = false;
+      void shutdown(stopSignal);
+    } else if (reread) {
+      reread = false;
+      void reload();
+    }
   });
 }

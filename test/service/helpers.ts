@@ -60,6 +60,8 @@ export interface ConfigSpec {
   extra?: string;
   /** extra <dhcpserver> elements */
   server?: string;
+  /** extra <query> elements, e.g. <timeout> */
+  query?: string;
 }
 
 const xmlText = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
@@ -86,7 +88,7 @@ export function configXml(c: ConfigSpec): string {
     <query>
         <offer_count>${offers.length}</offer_count>
 ${offers.map((q, i) => `        <offer_${i + 1}>${xmlText(q)}</offer_${i + 1}>`).join("\n")}
-${history ? `        <history_sql>${xmlText(history)}</history_sql>` : ""}
+${history ? `        <history_sql>${xmlText(history)}</history_sql>` : ""}${c.query ?? ""}
     </query>${c.metricsPort ? `\n    <metrics><host>127.0.0.1</host><port>${c.metricsPort}</port></metrics>` : ""}
     ${c.extra ?? ""}
 </config>
