@@ -1,28 +1,47 @@
 /**
  * `pydhcp --dump`: offline (--hex, --file, --stdin) prints one packet's
  * variables; live binds the DHCP port from the config (or --port) and prints
- * every packet without answering until SIGINT/SIGTERM.
+ * every packet without answering until SIGINT/SIGTERM. With a config, the
+ * variables are those the server computes: legacy names, <options> slices
+ * and the vendor-profile names chosen by <relay_profiles>.
  */
 import { existsSync } from "node:fs";
+import { decode } from "../codec/decode.ts";
 import { loadConfig, formatConfigError } from "../config/load.ts";
 import type { Slice } from "../config/types.ts";
-import { dumpPacket, readDumpInput, runLiveDump } from "./dump.ts";
+import type { ProfileRule } from "../option82/profiles.ts";
+import { profileVariables } from "../server/profile.ts";
+import { dumpPacket, readDumpInput, runLiveDump, type DumpOptions } from "./dump.ts";
 
-export async function dumpCommand(f: Map<string, string | true>, configPath: string, port: number | null): Promise<number> {
+type Flags = Map<string, string | true>;
+
+/** Exit status of an offline dump whose packet does not decode (the dump itself is printed). */
+export const EXIT_MALFORMED = 1;
+
+export async function dumpCommand(f: Flags, configPath: string, port: number | null): Promise<number> {
   let slices: readonly Slice[] = [];
+  let rules: readonly ProfileRule[] | null = null;
   let host = "0.0.0.0";
   let listenPort = 67;
-  const explicit = f.has("config");
-  if (explicit || existsSync(configPath)) {
+  if (f.has("config") || existsSync(configPath)) {
     const c = loadConfig(configPath);
     if (!c.ok) {
       for (const e of c.errors) process.stderr.write(`pydhcp: ${formatConfigError(e)}\n`);
       return 2;
     }
     slices = c.config.slices;
+    rules = c.config.relayProfiles;
     host = c.config.server.host;
     listenPort = c.config.server.port;
   }
+  const opts: DumpOptions = {};
+  if (f.has("json")) opts.format = "json";
+  // the same order as the server's runtime: catalogue, slices, then profiles
+  if (rules && rules.length) {
+    const r = rules;
+    opts.addVariables = (v, m) => profileVariables(v, m, r);
+  }
+
   const source = f.get("hex") ?? f.get("file") ?? (f.has("stdin") ? "-" : undefined);
   if (source !== undefined) {
     const input = await readDumpInput(source === true ? "-" : source);
@@ -30,11 +49,12 @@ export async function dumpCommand(f: Map<string, string | true>, configPath: str
       process.stderr.write(`pydhcp: ${input.error}\n`);
       return 2;
     }
-    process.stdout.write(dumpPacket(input.bytes, slices));
-    return 0;
+    process.stdout.write(dumpPacket(input.bytes, slices, opts));
+    return decode(input.bytes).ok ? 0 : EXIT_MALFORMED;
   }
-  const live = await runLiveDump({ host, port: port ?? listenPort, slices, out: (s) => process.stdout.write(s) });
-  process.stderr.write(`pydhcp: dumping packets on ${host}:${port ?? listenPort} (no replies); Ctrl-C stops\n`);
+  const at = port ?? listenPort;
+  const live = await runLiveDump({ host, port: at, slices, out: (s) => process.stdout.write(s), ...opts });
+  process.stderr.write(`pydhcp: dumping packets on ${host}:${at} (no replies); Ctrl-C stops\n`);
   return new Promise((resolve) => {
     const stop = () => {
       live.close();
