@@ -1,0 +1,157 @@
+/**
+ * Drives a fuzz run against the running server (SQLite, flood control off so
+ * every packet reaches the decoder and, when it decodes, the handler).
+ *
+ * Pacing: packets go out in batches; after each batch a probe DISCOVER from
+ * a known client must be answered before the next batch. The socket is
+ * FIFO, so the probe's OFFER means the server has read the whole batch: the
+ * kernel buffer never overflows and the probe doubles as "a normal client
+ * is served during the fuzz". A full DORA also runs every second alongside.
+ */
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
+import { MessageType } from "../../src/codec/message.ts";
+import { loadPackets } from "../fixtures/load.ts";
+import { startServer } from "../support/server.ts";
+import { makeFuzzer, type FuzzKind } from "./fuzz.ts";
+import { Relay, alive, freeUdpPort, macOf, option82, replyType, rssKiB, serverConfig, text } from "./support.ts";
+
+export interface FuzzResult {
+  seed: number;
+  packets: number;
+  byKind: Partial<Record<FuzzKind, number>>;
+  seconds: number;
+  packetsPerSecond: number;
+  rssStartKiB: number;
+  rssWarmKiB: number;
+  rssEndKiB: number;
+  probes: number;
+  probesAnswered: number;
+  doras: number;
+  dorasCompleted: number;
+  repliesToFuzz: number;
+  exitCode: number;
+  aliveAtEnd: boolean;
+  /** control characters other than \n in everything the server wrote */
+  rawControls: number;
+}
+
+const PROBE_MAC = "0e00000000aa";
+
+export async function runFuzz(o: { packets: number; batch?: number; seed?: number; logLevel?: "info" | "warn" }): Promise<FuzzResult> {
+  const seed = o.seed ?? (Date.now() & 0x7fffffff);
+  const batch = o.batch ?? 400;
+  const serverPort = await freeUdpPort();
+  let repliesToFuzz = 0;
+  const sink = await Bun.udpSocket({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: { data: () => void repliesToFuzz++, error() {} },
+  } as never as Parameters<typeof Bun.udpSocket>[0]);
+  const server = await startServer({
+    config: serverConfig({
+      serverPort,
+      clientPort: sink.port,
+      database: "<sqlite><path>{dir}/t.db</path></sqlite>",
+      offer: "select ip, mask, router, dns from users where mac = '{ClientMacAddress}'",
+      history: "insert into history (dt, mac, ip, comment) values (now(), '{ClientMacAddress}', '{RequestedIpAddress}', '{HostName}|{Vendor}')",
+      extra: `<rateLimit><perMac>0</perMac><perCircuit>0</perCircuit></rateLimit><log><level>${o.logLevel ?? "info"}</level></log>`,
+    }),
+  });
+  const pid = server.proc.pid;
+  const knownMacs = loadPackets().map((f) => f.bytes.slice(28, 34));
+  const db = new Database(join(server.dir, "t.db"));
+  const add = db.prepare("insert into users (ip, mask, router, dns, mac, port) values (?, ?, ?, ?, ?, ?)");
+  knownMacs.forEach((m, i) => add.run(`198.18.4.${10 + i}`, "255.255.255.0", "198.18.4.1", "198.18.0.53", Buffer.from(m).toString("hex"), ""));
+  add.run("198.18.5.10", "255.255.255.0", "198.18.5.1", "198.18.0.53", PROBE_MAC, "");
+  for (let i = 0; i < 64; i++) add.run(`198.18.6.${10 + i}`, "255.255.255.0", "198.18.6.1", "198.18.0.53", macOf(i, 0x0a), "");
+  db.close();
+
+  const relay = await Relay.open(serverPort);
+  let fuzzReplies = 0;
+  const sender = await Bun.udpSocket({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: { data: () => void fuzzReplies++, error() {} },
+  } as never as Parameters<typeof Bun.udpSocket>[0]);
+  const fuzzer = makeFuzzer(seed, knownMacs);
+  const byKind: Partial<Record<FuzzKind, number>> = {};
+  const probeRai = option82(text("probe"));
+
+  let doras = 0;
+  let dorasCompleted = 0;
+  let running = true;
+  const doraLoop = (async () => {
+    for (let i = 0; running; i++) {
+      await Bun.sleep(1000);
+      if (!running) break;
+      doras++;
+      const r = await relay.dora(macOf(i % 64, 0x0a), option82(text(`dora-${i % 64}`)), { timeoutMs: 2000 });
+      if (!("failed" in r)) dorasCompleted++;
+    }
+  })();
+
+  const rssStartKiB = rssKiB(pid);
+  let rssWarmKiB = rssStartKiB;
+  let sent = 0;
+  let probes = 0;
+  let probesAnswered = 0;
+  const t0 = performance.now();
+  while (sent < o.packets) {
+    const n = Math.min(batch, o.packets - sent);
+    const out: (Uint8Array | number | string)[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = fuzzer.next();
+      byKind[p.kind] = (byKind[p.kind] ?? 0) + 1;
+      out.push(p.bytes, serverPort, "127.0.0.1");
+    }
+    sender.sendMany(out as never);
+    sent += n;
+    probes++;
+    const probe = await relay.exchange({ type: MessageType.DISCOVER, mac: PROBE_MAC, options: [[82, probeRai]] }, 3000);
+    if (replyType(probe) === "OFFER") probesAnswered++;
+    if (sent >= o.packets / 10 && rssWarmKiB === rssStartKiB) rssWarmKiB = rssKiB(pid);
+    if (probes % 50 === 0) relay.drain();
+    if (!alive(pid)) break;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  running = false;
+  await doraLoop;
+  await Bun.sleep(300);
+  const rssEndKiB = alive(pid) ? rssKiB(pid) : -1;
+  const aliveAtEnd = alive(pid);
+  relay.close();
+  sender.close();
+  sink.close();
+  const exitCode = await server.stop();
+  const output = server.output();
+  const rawControls = (output.match(/[\x00-\x09\x0b-\x1f\x7f]/g) ?? []).length;
+  await server.close();
+  return {
+    seed,
+    packets: sent,
+    byKind,
+    seconds,
+    packetsPerSecond: Math.round(sent / seconds),
+    rssStartKiB,
+    rssWarmKiB,
+    rssEndKiB,
+    probes,
+    probesAnswered,
+    doras,
+    dorasCompleted,
+    repliesToFuzz: repliesToFuzz + fuzzReplies,
+    exitCode,
+    aliveAtEnd,
+    rawControls,
+  };
+}
+
+export function describeFuzz(r: FuzzResult): string {
+  return (
+    `fuzz seed ${r.seed}: ${r.packets} packets in ${r.seconds.toFixed(1)} s (${r.packetsPerSecond}/s); ` +
+    `RSS start ${r.rssStartKiB} KiB, after 10% ${r.rssWarmKiB} KiB, end ${r.rssEndKiB} KiB; ` +
+    `probes answered ${r.probesAnswered}/${r.probes}; DORA during fuzz ${r.dorasCompleted}/${r.doras}; ` +
+    `replies to fuzz packets ${r.repliesToFuzz}; exit ${r.exitCode}\n  by kind: ${JSON.stringify(r.byKind)}`
+  );
+}
