@@ -139,7 +139,7 @@ export async function explainCommand(f: Flags, configPath: string): Promise<numb
   const out: string[] = [];
   const w = (s = "") => out.push(s);
   const log = createLogger({ level: "error", format: "text" });
-  const backend = await openBackend(config.database, log);
+  const backend = await openBackend(config.database, log, config.queryTimeoutMs);
   try {
     const traces: QueryTrace[] = [];
     const leases = new LeaseMemory(backend.leases, log);
@@ -173,12 +173,14 @@ export async function explainCommand(f: Flags, configPath: string): Promise<numb
     const outcome = await handle(msg, type, deps);
     w("queries, in order:");
     if (!traces.length) w("  (none ran)");
+    const decidedBy = outcome.kind === "reply" ? outcome.query : null;
     for (const q of traces) {
-      w(`  ${q.name}  ${q.ms.toFixed(2)} ms${q.decided ? "  <- decided" : ""}`);
-      w(`    sql:    ${q.sql}`);
+      const rows = q.result ?? [];
+      w(`  ${q.name}  ${q.ms.toFixed(2)} ms${q.name === decidedBy ? "  <- decided" : ""}`);
+      w(`    sql:    ${rt.offers.find((o) => o.template.name === q.name)?.template.sql ?? "?"}`);
       w(`    values: ${JSON.stringify(q.params)}`);
       if (q.error) w(`    error:  ${displayValue(q.error)}`);
-      else w(`    rows:   ${q.rows!.length ? q.rows!.slice(0, 5).map((r) => displayValue(JSON.stringify(r))).join("\n            ") : "(none)"}`);
+      else w(`    rows:   ${rows.length ? rows.slice(0, 5).map((r) => displayValue(JSON.stringify(r))).join("\n            ") : "(none)"}`);
     }
     w();
     if (wouldRun.length) {

@@ -52,6 +52,11 @@ export interface Backend {
   runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void>;
   /** Lease persistence in pydhcp's own table `pydhcp_lease` (created if missing). */
   leases: LeaseStore;
+  /**
+   * Deletes up to `limit` rows of pydhcpdb's `history` table whose `dt` is
+   * older than `days` days; returns how many (housekeeping, small batches).
+   */
+  pruneHistory(days: number, limit: number): Promise<number>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -6,7 +6,7 @@
  * hand a subscriber the wrong address.
  */
 
-import type { Param, PreparedQuery } from "./backend.ts";
+import type { Param, PreparedQuery, Row } from "./backend.ts";
 import { DbError } from "./backend.ts";
 import type { CompiledTemplate } from "./template.ts";
 import { isBadAnswer, rowIp, toAnswer, type Answer, type AnswerDefaults } from "./answer.ts";
@@ -24,6 +24,8 @@ export interface Tried {
   /** the bound values, in `?` order */
   params: Param[];
   rows: number;
+  /** the rows themselves (a reference, no copy), for --explain and -d */
+  result?: Row[];
   ms: number;
   error?: string;
 }
@@ -56,7 +58,7 @@ export async function runOfferChain(
       const kind = e instanceof DbError ? e.kind : "query";
       return { answer: null, tried, failure: { kind, query: name, message } };
     }
-    tried.push({ name, params, rows: rows.length, ms: performance.now() - t0 });
+    tried.push({ name, params, rows: rows.length, result: rows, ms: performance.now() - t0 });
     let i = 0;
     while (i < rows.length && rowIp(rows[i]!) === "") i++;
     if (i === rows.length) continue;

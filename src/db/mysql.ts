@@ -254,6 +254,17 @@ export class MysqlBackend implements Backend {
     }
   }
 
+  async pruneHistory(days: number, limit: number): Promise<number> {
+    // MySQL allows LIMIT on a single-table DELETE
+    const res = (await this.executeRaw(
+      "history retention",
+      "DELETE FROM history WHERE dt < NOW() - INTERVAL ? DAY ORDER BY id LIMIT ?",
+      [days, Math.max(1, Math.floor(limit))],
+      this.opts.timeoutMs,
+    )) as { affectedRows?: number };
+    return Number(res.affectedRows ?? 0);
+  }
+
   async ping(): Promise<void> {
     try {
       await this.pool.query("SELECT 1");

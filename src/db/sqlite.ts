@@ -153,6 +153,18 @@ export class SqliteBackend implements Backend {
     });
   }
 
+  pruneHistory(days: number, limit: number): Promise<number> {
+    try {
+      // DELETE ... LIMIT is a compile-time option in SQLite: go through rowid
+      const q = this.db.prepare(
+        "DELETE FROM history WHERE rowid IN (SELECT rowid FROM history WHERE dt < datetime('now', '-' || ? || ' days') LIMIT ?)",
+      );
+      return Promise.resolve(q.run(days, Math.max(1, Math.floor(limit))).changes);
+    } catch (e) {
+      return Promise.reject(new DbError("query", "history retention", `history retention: ${(e as Error).message}`));
+    }
+  }
+
   runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void> {
     const resolved: { stmt: Stmt; it: (typeof items)[number] }[] = [];
     for (const it of items) {

@@ -5,11 +5,12 @@
  * failure leaves the old one serving.
  */
 import type { DhcpMessage } from "../codec/message.ts";
-import type { Config, HistoryEvent, NamedSql } from "../config/types.ts";
-import type { Backend, Param, PreparedQuery, Row } from "../db/backend.ts";
+import type { Config, HistoryEvent } from "../config/types.ts";
+import type { Backend, Param } from "../db/backend.ts";
 import { DbError } from "../db/backend.ts";
-import { compileTemplate, isTemplateError, type CompiledTemplate } from "../db/template.ts";
-import { isBadAnswer, rowIp, toAnswer, type AnswerDefaults } from "../db/answer.ts";
+import type { AnswerDefaults } from "../db/answer.ts";
+import { runOfferChain, type BoundQuery, type Tried } from "../db/chain.ts";
+import { prepareQueries } from "../db/queries.ts";
 import type { ServiceLogger } from "../log/logger.ts";
 import { extractVariables } from "../variables/extract.ts";
 import { applySlices } from "../variables/slices.ts";
@@ -21,10 +22,7 @@ import type { ServerMetrics } from "./stats.ts";
 import { profileVariables } from "./profile.ts";
 import type { ProfileRule } from "../option82/profiles.ts";
 
-export interface Statement {
-  template: CompiledTemplate;
-  query: PreparedQuery;
-}
+export type Statement = BoundQuery;
 
 export interface Runtime {
   config: Config;
@@ -45,26 +43,6 @@ export class RuntimeError extends Error {
   }
 }
 
-async function prepareAll(backend: Backend, dialect: "mysql" | "sqlite", list: NamedSql[]): Promise<Statement[]> {
-  const out: Statement[] = [];
-  const problems: string[] = [];
-  for (const n of list) {
-    const t = compileTemplate(n.name, n.sql, dialect);
-    if (isTemplateError(t)) {
-      problems.push(`config/query/${n.name}: ${t.message}`);
-      continue;
-    }
-    try {
-      out.push({ template: t, query: await backend.prepare(n.name, t.sql) });
-    } catch (e) {
-      if (e instanceof DbError && e.kind === "connect") throw e;
-      problems.push(`config/query/${n.name}: the database cannot prepare it: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-  if (problems.length) throw new RuntimeError(problems);
-  return out;
-}
-
 export interface RuntimeParts {
   config: Config;
   backend: Backend;
@@ -73,35 +51,28 @@ export interface RuntimeParts {
   log: ServiceLogger;
   metrics: ServerMetrics;
   /** sees every query run: --explain prints these */
-  trace?: (t: QueryTrace) => void;
+  trace?: (t: Tried) => void;
 }
 
-export interface QueryTrace {
-  name: string;
-  sql: string;
-  params: Param[];
-  rows: Row[] | null;
-  error: string | null;
-  ms: number;
-  decided: boolean;
-}
+export type QueryTrace = Tried;
 
 /** Compiles and prepares every statement; throws RuntimeError (config problems) or DbError (connection). */
 export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
   const { config, backend, log, metrics } = p;
-  const dialect = backend.kind;
-  const offers = await prepareAll(backend, dialect, config.offers);
+  const prepared = await prepareQueries(backend, config);
+  if (!prepared.ok) {
+    // prepareQueries says "database: ..." when the connection, not a query, failed
+    if (prepared.problems.length === 1 && prepared.problems[0]!.startsWith("database: ")) {
+      throw new DbError("connect", "", prepared.problems[0]!.slice("database: ".length));
+    }
+    throw new RuntimeError(prepared.problems);
+  }
+  const offers = prepared.queries.offers;
   const history = Object.fromEntries(EVENTS.map((e) => [e, [] as Statement[]])) as Record<HistoryEvent, Statement[]>;
   // pydhcpdb's history_sql runs when it OFFERs and when it ACKs
-  if (config.history) {
-    const [h] = await prepareAll(backend, dialect, [config.history]);
-    history.offer.push(h!);
-    history.ack.push(h!);
-  }
-  for (const e of EVENTS) {
-    const n = config.historyEvents[e];
-    if (n) history[e].push(...(await prepareAll(backend, dialect, [n])));
-  }
+  const h = prepared.queries.history;
+  if (h) history.offer.push(h), history.ack.push(h);
+  for (const [e, q] of Object.entries(prepared.queries.historyEvents)) if (q) history[e as HistoryEvent].push(q);
 
   const defaults: AnswerDefaults = {
     mask: config.server.defaultMask,
@@ -119,39 +90,24 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
   const debug = log.enabled("debug");
   const trace = p.trace;
 
+  const timeoutMs = config.queryTimeoutMs;
   const lookup = async (vars: Vars): Promise<Lookup> => {
-    for (const s of offers) {
-      const params = s.template.bind(vars);
-      const t0 = performance.now();
-      let rows;
-      try {
-        rows = await s.query.run(params);
-      } catch (e) {
-        const ms = performance.now() - t0;
-        metrics.query(s.template.name, ms / 1000);
-        const kind = e instanceof DbError ? e.kind : "query";
-        metrics.dbError(kind);
-        trace?.({ name: s.template.name, sql: s.template.sql, params, rows: null, error: e instanceof Error ? e.message : String(e), ms, decided: false });
-        // while the database is away the backend logs the outage once; the exchange line names the query
-        if (kind !== "connect") {
-          log.error(`query ${s.template.name} failed`, { query: s.template.name, params: params, error: e instanceof Error ? e.message : String(e), ms: +ms.toFixed(2) });
-        }
-        return { kind: "error", query: s.template.name, message: e instanceof Error ? e.message : String(e) };
-      }
-      const ms = performance.now() - t0;
-      metrics.query(s.template.name, ms / 1000);
-      if (debug) log.debug(`query ${s.template.name}`, { sql: s.template.sql, params, rows });
-      const i = rows.findIndex((r) => rowIp(r) !== "");
-      trace?.({ name: s.template.name, sql: s.template.sql, params, rows, error: null, ms, decided: i >= 0 });
-      if (i < 0) continue;
-      const a = toAnswer(rows[i]!, i, s.template.name, defaults);
-      if (isBadAnswer(a)) {
-        log.error(`query ${s.template.name} returned an unusable row; no answer`, { query: a.query, row: rows[i], problem: a.message });
-        return { kind: "refused", query: s.template.name, message: a.message };
-      }
-      return { kind: "match", answer: a, query: s.template.name };
+    const r = await runOfferChain(offers, vars, timeoutMs, defaults);
+    for (const t of r.tried) {
+      metrics.query(t.name, t.ms / 1000);
+      if (debug) log.debug(`query ${t.name}`, { params: t.params, rows: t.result ?? [], ms: +t.ms.toFixed(2), ...(t.error ? { error: t.error } : {}) });
+      trace?.(t);
     }
-    return { kind: "none" };
+    if (r.answer) return { kind: "match", answer: r.answer, query: r.query };
+    const f = r.failure;
+    if (!f) return { kind: "none" };
+    if (f.kind === "bad-answer") {
+      log.error(`query ${f.query} returned an unusable row; no answer`, { query: f.query, row: r.tried.at(-1)?.result?.[f.row], problem: f.message });
+      return { kind: "refused", query: f.query, message: f.message };
+    }
+    metrics.dbError(f.kind);
+    log.error(`query ${f.query} failed`, { query: f.query, params: r.tried.at(-1)?.params, error: f.message });
+    return { kind: "error", query: f.query, message: f.message };
   };
 
   const historyStatements = history;
