@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type WirePacket, msgType, parse } from "./dhcpwire.ts";
 import { type Daemon, spawnIn, waitFor } from "./netns.ts";
 
 export interface UdpDatagram {
@@ -70,8 +71,12 @@ export function parsePcap(buf: Uint8Array): UdpDatagram[] {
 export interface Capture {
   pcapPath: string;
   daemon: Daemon;
-  /** stops dumpcap (SIGINT flushes the file) and returns the datagrams */
-  stop(): Promise<UdpDatagram[]>;
+  /**
+   * Waits until `until` holds for what is on disk (polled; dumpcap writes
+   * ~0.5 s behind the wire), or a fixed drain without it, then stops dumpcap
+   * and returns every datagram.
+   */
+  stop(until?: (d: UdpDatagram[]) => boolean, timeoutMs?: number): Promise<UdpDatagram[]>;
   /** removes the capture files */
   dispose(): void;
 }
@@ -98,21 +103,38 @@ export async function startCapture(ns: string, ifname: string): Promise<Capture>
   return {
     pcapPath,
     daemon,
-    stop: async () => {
+    stop: async (until, timeoutMs = 5000) => {
+      const read = async () => {
+        const f = Bun.file(pcapPath);
+        return (await f.exists()) ? parsePcap(new Uint8Array(await f.arrayBuffer())) : [];
+      };
       if (!stopped) {
         stopped = true;
         // dumpcap drops frames still sitting in libpcap's TPACKET_V3 block
-        // when it is interrupted (measured: everything under ~250 ms old is
-        // lost); the block timeout hands them over first
-        await Bun.sleep(600);
+        // when it is interrupted (measured: frames under ~250 ms old are lost,
+        // and the file trails the wire by ~0.5 s)
+        if (until) await waitFor("captured packets", async () => (until(await read()) ? true : undefined), timeoutMs, 50).catch(() => {});
+        else await Bun.sleep(1000);
         daemon.proc.kill("SIGINT");
         const t = setTimeout(() => daemon.proc.kill("SIGKILL"), 3000);
         await daemon.proc.exited;
         clearTimeout(t);
       }
-      const f = Bun.file(pcapPath);
-      return (await f.exists()) ? parsePcap(new Uint8Array(await f.arrayBuffer())) : [];
+      return read();
     },
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** For Capture.stop: true once `n` DHCP messages of `type` (matching `where`) were captured. */
+export function seen(
+  type: number,
+  n = 1,
+  where: (d: UdpDatagram, p: WirePacket) => boolean = () => true,
+): (dg: UdpDatagram[]) => boolean {
+  return (dg) =>
+    dg.filter((d) => {
+      const p = parse(d.payload);
+      return p !== null && msgType(p) === type && where(d, p);
+    }).length >= n;
 }

@@ -5,7 +5,7 @@
  * and renew / release / INIT-REBOOT / hand-built packets do what they claim.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startCapture, type UdpDatagram } from "./capture.ts";
+import { seen, startCapture, type UdpDatagram } from "./capture.ts";
 import { CLIENT_BINARIES, CLIENT_KINDS, type ClientKind, obtain, startClient } from "./clients.ts";
 import { MSG, build, hex, macHex, msgType, opt, parse, type WirePacket } from "./dhcpwire.ts";
 import { gate } from "./gate.ts";
@@ -109,7 +109,7 @@ describe.skipIf(skip !== null)("e2e harness against kea-dhcp4", () => {
           expect(o.lease.router).toBe("198.18.1.1");
           expect(o.lease.dns).toEqual(DNS);
           expect(o.state.addresses).toContain("198.18.1.60/24");
-          const pk = dhcp(await cap.stop());
+          const pk = dhcp(await cap.stop(seen(MSG.ACK)));
           const up = pk.filter(({ d }) => d.dport === 67 && d.dst === t.serverIp);
           const down = pk.filter(({ d }) => d.src === t.serverIp);
           expect(up.map(({ p }) => msgType(p))).toEqual([MSG.DISCOVER, MSG.REQUEST]);
@@ -144,7 +144,7 @@ describe.skipIf(skip !== null)("e2e harness against kea-dhcp4", () => {
         console.log(`[e2e] kea udhcpc renew: ${(performance.now() - t0).toFixed(0)} ms`);
         expect(renewed.reason).toBe("renew");
         expect(renewed.address).toBe(RESERVED.udhcpc);
-        const reqs = dhcp(await cap.stop()).filter(({ p }) => msgType(p) === MSG.REQUEST);
+        const reqs = dhcp(await cap.stop(seen(MSG.REQUEST, 1, (_d, p) => p.ciaddr === RESERVED.udhcpc))).filter(({ p }) => msgType(p) === MSG.REQUEST);
         const renewReq = reqs.at(-1);
         expect(renewReq?.p.ciaddr).toBe(RESERVED.udhcpc);
         expect(renewReq?.d.dst).toBe(t.serverIp);
@@ -179,7 +179,7 @@ describe.skipIf(skip !== null)("e2e harness against kea-dhcp4", () => {
         try {
           await c.waitBound(15_000);
           await c.release();
-          const rel = dhcp(await cap.stop()).filter(({ p }) => msgType(p) === MSG.RELEASE);
+          const rel = dhcp(await cap.stop(seen(MSG.RELEASE))).filter(({ p }) => msgType(p) === MSG.RELEASE);
           expect(rel.length).toBeGreaterThanOrEqual(1);
           expect(rel[0]?.p.ciaddr).toBe(RESERVED[kind]);
           expect(rel[0]?.p.chaddr).toBe(macHex(MAC[kind]));
@@ -203,7 +203,7 @@ describe.skipIf(skip !== null)("e2e harness against kea-dhcp4", () => {
           const lease = await again.waitBound(15_000);
           expect(lease.reason).toBe("REBOOT");
           expect(lease.address).toBe(RESERVED[kind]);
-          const reqs = dhcp(await cap.stop()).filter(({ p }) => msgType(p) === MSG.REQUEST);
+          const reqs = dhcp(await cap.stop(seen(MSG.REQUEST))).filter(({ p }) => msgType(p) === MSG.REQUEST);
           expect(reqs.length).toBeGreaterThanOrEqual(1);
           const r = reqs[0]?.p;
           expect(r?.ciaddr).toBe("0.0.0.0");
@@ -224,7 +224,7 @@ describe.skipIf(skip !== null)("e2e harness against kea-dhcp4", () => {
       try {
         // the reservation wins over the requested address
         expect(o.lease.address).toBe(RESERVED.udhcpc);
-        const disc = dhcp(await cap.stop()).find(({ p }) => msgType(p) === MSG.DISCOVER);
+        const disc = dhcp(await cap.stop(seen(MSG.DISCOVER))).find(({ p }) => msgType(p) === MSG.DISCOVER);
         expect(Array.from(opt(disc?.p as WirePacket, 50) ?? [])).toEqual([198, 18, 0, 150]);
       } finally {
         cap.dispose();

@@ -9,8 +9,8 @@
  * serve yet).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startCapture, type UdpDatagram } from "./capture.ts";
-import { CLIENT_BINARIES, CLIENT_KINDS, type ClientKind, obtain, startClient } from "./clients.ts";
+import { seen, startCapture, type UdpDatagram } from "./capture.ts";
+import { CLIENT_BINARIES, CLIENT_KINDS, type ClientKind, RENEW_REASONS, obtain, startClient } from "./clients.ts";
 import { MSG, build, hex, macHex, msgType, opt, parse, type WirePacket } from "./dhcpwire.ts";
 import { gate } from "./gate.ts";
 import { type Topology, createDirect, createRelayed, destroyAll, sweepStale, waitFor } from "./netns.ts";
@@ -190,7 +190,7 @@ describe.skipIf(skip !== null)("pydhcp end to end", () => {
               expect(o.lease.leaseTime).toBe(600);
               expect(o.lease.serverId).toBe(topo.serverIp);
               expect(o.state.addresses).toContain(`${RELAYED_IP[kind]}/24`);
-              const pk = dhcp(await cap.stop());
+              const pk = dhcp(await cap.stop(seen(MSG.ACK)));
               const replies = pk.filter(({ d }) => d.src === topo.serverIp);
               expect(replies.map(({ p }) => msgType(p))).toEqual([MSG.OFFER, MSG.ACK]);
               for (const { d, p } of replies) {
@@ -231,9 +231,10 @@ describe.skipIf(skip !== null)("pydhcp end to end", () => {
         });
       }, T);
 
-      test("udhcpc renews on SIGUSR1: unicast REQUEST with ciaddr, ACK with the same address", async () => {
+      for (const kind of ["udhcpc", "dhcpcd"] as const) {
+      test(`${kind} renews on demand (udhcpc SIGUSR1 renew, dhcpcd -n rebind): REQUEST with ciaddr, unicast ACK`, async () => {
         await withPydhcp(backend, "direct", 600, async ({ topo }) => {
-          const c = await startClient("udhcpc", topo.clientNs, topo.client.ifname, { mac: MAC.udhcpc });
+          const c = await startClient(kind, topo.clientNs, topo.client.ifname, { mac: MAC[kind] });
           const cap = await startCapture(topo.serverNs, topo.server.ifname);
           try {
             await c.waitBound(15_000);
@@ -241,24 +242,27 @@ describe.skipIf(skip !== null)("pydhcp end to end", () => {
             const t0 = performance.now();
             await c.renewNow();
             const renewed = await c.waitBound(10_000, n);
-            timed(`${backend} udhcpc renew`, performance.now() - t0);
-            expect(renewed.reason).toBe("renew");
-            expect(renewed.address).toBe(DIRECT_IP.udhcpc);
+            timed(`${backend} ${kind} renew`, performance.now() - t0);
+            expect(renewed.reason).toBe(RENEW_REASONS[kind]);
+            expect(renewed.address).toBe(DIRECT_IP[kind]);
             expect(renewed.leaseTime).toBe(600);
-            const pk = dhcp(await cap.stop());
+            const pk = dhcp(await cap.stop(seen(MSG.ACK, 1, (d) => d.dst === DIRECT_IP[kind])));
             const req = pk.filter(({ p }) => msgType(p) === MSG.REQUEST).at(-1);
-            expect(req?.p.ciaddr).toBe(DIRECT_IP.udhcpc);
-            expect(req?.d.dst).toBe(topo.serverIp);
+            expect(req?.p.ciaddr).toBe(DIRECT_IP[kind]);
+            // udhcpc renews (RENEWING: unicast to the server); dhcpcd -n rebinds
+            // (REBINDING: broadcast), RFC 2131 4.4.5
+            expect(req?.d.dst).toBe(kind === "udhcpc" ? topo.serverIp : "255.255.255.255");
             const ack = pk.filter(({ p }) => msgType(p) === MSG.ACK).at(-1);
-            expect(ack?.p.yiaddr).toBe(DIRECT_IP.udhcpc);
+            expect(ack?.p.yiaddr).toBe(DIRECT_IP[kind]);
             // RFC 2131 4.1: a client with ciaddr is answered by unicast
-            expect(ack?.d.dst).toBe(DIRECT_IP.udhcpc);
+            expect(ack?.d.dst).toBe(DIRECT_IP[kind]);
           } finally {
             cap.dispose();
             await c.dispose();
           }
         });
       }, T);
+      }
 
       test("dhclient renews at T1 of a short lease", async () => {
         await withPydhcp(backend, "direct", 6, async ({ topo }) => {
@@ -298,7 +302,7 @@ describe.skipIf(skip !== null)("pydhcp end to end", () => {
               timed(`${backend} ${kind} INIT-REBOOT`, performance.now() - t1);
               expect(lease.reason).toBe("REBOOT");
               expect(lease.address).toBe(DIRECT_IP[kind]);
-              const pk = dhcp(await cap.stop());
+              const pk = dhcp(await cap.stop(seen(MSG.ACK)));
               const req = pk.find(({ p }) => msgType(p) === MSG.REQUEST)?.p as WirePacket;
               expect(req.ciaddr).toBe("0.0.0.0");
               expect(opt(req, 54)).toBeUndefined();
@@ -344,7 +348,7 @@ describe.skipIf(skip !== null)("pydhcp end to end", () => {
             const lease = await again.waitBound(20_000);
             expect(lease.address).toBe("198.18.0.99");
             expect((await again.ifState()).addresses).toContain("198.18.0.99/24");
-            const pk = dhcp(await cap.stop());
+            const pk = dhcp(await cap.stop(seen(MSG.ACK, 1, (_d, p) => p.yiaddr === "198.18.0.99")));
             const nak = pk.find(({ p }) => msgType(p) === MSG.NAK);
             expect(nak).toBeDefined();
             expect(nak?.p.yiaddr).toBe("0.0.0.0");
