@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { Database } from "bun:sqlite";
 import { MessageType } from "../../src/codec/message.ts";
 import { buildRequest, testClient, type TestClient } from "../support/client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
@@ -183,5 +184,36 @@ describe("SIGHUP reload", () => {
     expect(m.get('pydhcp_replies_sent_total{type="OFFER"}')).toBe(xids.length);
     expect(m.get('pydhcp_packets_received_total{type="DISCOVER"}')).toBe(xids.length);
     console.log(`reload under traffic: ${xids.length} requests, ${replies.size} answered once, 6 reloads`);
+  });
+});
+
+describe("housekeeping", () => {
+  test("history older than retentionDays is pruned and expired leases are removed, while serving", async () => {
+    dir = mkdtempSync(join(tmpdir(), "pdsvc-house-"));
+    const db = join(dir, "t.db");
+    makeSqlite(db, [[MAC, A]]);
+    const w = new Database(db);
+    w.run("insert into history (dt, mac, ip, comment) values (datetime('now', '-40 days'), 'old', '', 'old'), (datetime('now', '-2 days'), 'recent', '', 'recent')");
+    // a lease that expired an hour ago
+    const now = Math.floor(Date.now() / 1000);
+    w.run(
+      "insert into pydhcp_lease (client_key, mac, ip, option82, expires, state, answer, updated) values ('0218000000ff', '0218000000ff', '198.18.1.99', '', ?, 'bound', '{}', ?)",
+      [now - 3600, now - 7200],
+    );
+    w.close();
+    client = await testClient();
+    const port = await freeUdpPort();
+    const spec: ConfigSpec = {
+      port,
+      clientPort: client.port,
+      database: sqliteDatabase(),
+      extra: "<history><retentionDays>30</retentionDays></history><leases><cleanupInterval>1</cleanupInterval></leases>",
+    };
+    server = await startServer({ config: configXml(spec), dir });
+    await server.waitFor(/old history rows pruned/, 5000);
+    await server.waitFor(/expired leases removed/, 5000);
+    expect(sqliteRows<{ mac: string }>(db, "select mac from history order by id").map((r) => r.mac)).toEqual(["recent"]);
+    expect(sqliteRows(db, "select * from pydhcp_lease where client_key = '0218000000ff'")).toEqual([]);
+    expect((await discover(client, port, MAC))?.yiaddr).toBe(A);
   });
 });
