@@ -4,8 +4,11 @@
  * runs it through the real config and database exactly as the server would,
  * and prints the variables, each query with its bound values, rows and time,
  * which query decided, the history statements that would run, and the reply
- * with its destination. Sends nothing and writes nothing.
+ * with its destination. Sends nothing and writes nothing: the offer queries
+ * are the config's SELECTs, history is shown instead of queued, and lease
+ * memory is never flushed.
  */
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decode } from "../codec/decode.ts";
@@ -16,19 +19,18 @@ import { loadConfig, formatConfigError } from "../config/load.ts";
 import type { HistoryEvent } from "../config/types.ts";
 import { openBackend } from "../db/open.ts";
 import { createLogger } from "../log/logger.ts";
-import { encodeRelayAgentInfo } from "../option82/parse.ts";
-import { decodeOptionValue } from "../options/types.ts";
-import { optionDef } from "../options/table.ts";
+import { encodeRelayAgentInfo, parseRelayAgentInfo } from "../option82/parse.ts";
+import { SUBOPTION } from "../option82/suboptions.ts";
 import { handle } from "../server/handle.ts";
 import { HistoryWriter } from "../server/history.ts";
 import { LeaseMemory } from "../server/leases.ts";
-import { route } from "../server/route.ts";
-import { buildRuntime, RuntimeError, type QueryTrace } from "../server/runtime.ts";
-import { TYPE_NAMES } from "../server/server.ts";
+import { route, type Destination } from "../server/route.ts";
+import { buildRuntime, RuntimeError, type QueryTrace, type Runtime } from "../server/runtime.ts";
 import { serverMetrics } from "../server/stats.ts";
 import { createMetrics } from "../service/metrics.ts";
-import { displayValue, formatVars } from "../variables/format.ts";
+import { displayValue } from "../variables/format.ts";
 import { readDumpInput } from "./dump.ts";
+import { renderExplanation, type ExplainedQuery } from "./explain-render.ts";
 
 type Flags = Map<string, string | true>;
 const str = (f: Flags, k: string): string | undefined => {
@@ -43,6 +45,8 @@ function hexOrText(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
 
+const TYPES_FROM_FLAGS = ["DISCOVER", "REQUEST", "INFORM", "RELEASE", "DECLINE"];
+
 /** A request as a client (or relay) would send it, from command-line flags. */
 export function buildPacket(f: Flags): DhcpMessage | string {
   const mac = str(f, "mac");
@@ -51,7 +55,7 @@ export function buildPacket(f: Flags): DhcpMessage | string {
   if (!/^[0-9a-f]{12}$/i.test(m)) return `--mac ${mac}: not a MAC address`;
   const typeName = (str(f, "type") ?? "DISCOVER").toUpperCase();
   const type = (MessageType as Record<string, number>)[typeName];
-  if (!type) return `--type ${typeName}: one of ${Object.keys(MessageType).join(", ")}`;
+  if (!type || !TYPES_FROM_FLAGS.includes(typeName)) return `--type ${typeName}: one of ${TYPES_FROM_FLAGS.join(", ")}`;
   const giaddr = str(f, "giaddr") ?? "0.0.0.0";
   if (parseIPv4(giaddr) === null) return `--giaddr ${giaddr}: not an IPv4 address`;
   const chaddr = new Uint8Array(16);
@@ -67,9 +71,11 @@ export function buildPacket(f: Flags): DhcpMessage | string {
   const subs = new Map<number, Uint8Array>();
   const cid = str(f, "circuit-id");
   const rid = str(f, "remote-id");
-  if (cid) subs.set(1, hexOrText(cid));
-  if (rid) subs.set(2, hexOrText(rid));
+  if (cid) subs.set(SUBOPTION.CIRCUIT_ID, hexOrText(cid));
+  if (rid) subs.set(SUBOPTION.REMOTE_ID, hexOrText(rid));
   if (subs.size) {
+    // RFC 3046 2.0: only a relay adds option 82, and a relay always sets giaddr
+    if (giaddr === "0.0.0.0") return "--circuit-id/--remote-id need --giaddr (the relay that adds option 82)";
     const r = encodeRelayAgentInfo(subs);
     if (!r.ok) return r.error.message;
     options.set(82, r.bytes);
@@ -93,17 +99,54 @@ export function buildPacket(f: Flags): DhcpMessage | string {
   };
 }
 
-function describeOption(code: number, v: Uint8Array): string {
-  const def = optionDef(code);
-  const d = decodeOptionValue(code, v);
-  const shown = d.ok
-    ? typeof d.value === "object" && !(d.value instanceof Uint8Array)
-      ? JSON.stringify(d.value)
-      : d.value instanceof Uint8Array
-        ? Buffer.from(d.value).toString("hex")
-        : String(d.value)
-    : Buffer.from(v).toString("hex");
-  return `  ${String(code).padStart(3)} ${(def?.name ?? "unknown").padEnd(24)} ${displayValue(shown)}`;
+/** Where the reply would go. Offline the request's source port is not known: a relay sends from 67, a client from 68. */
+export function replyDestination(msg: DhcpMessage, type: number, replyType: number, rt: Runtime, sourcePort?: number): Destination {
+  const rai = msg.options.get(82);
+  const p = rai ? parseRelayAgentInfo(rai) : null;
+  const relayed = msg.giaddr !== "0.0.0.0";
+  return route(
+    {
+      giaddr: msg.giaddr,
+      ciaddr: msg.ciaddr,
+      flags: msg.flags,
+      replyType,
+      requestType: type,
+      sourcePort: sourcePort ?? (relayed ? 67 : 68),
+      relaySourcePort: !!p && p.ok && p.subs.has(SUBOPTION.RELAY_SOURCE_PORT),
+    },
+    { broadcast: rt.config.server.broadcast, relayPort: rt.relayPort, clientPort: rt.config.server.clientPort },
+  );
+}
+
+/** The offer queries' traces in the renderer's terms (SQL and variable names from the runtime). */
+export function explainedQueries(rt: Runtime, traces: readonly QueryTrace[]): ExplainedQuery[] {
+  return traces.map((t) => {
+    const tpl = rt.offers.find((o) => o.template.name === t.name)?.template;
+    return {
+      name: t.name,
+      sql: tpl?.sql ?? "?",
+      names: tpl?.names ?? [],
+      params: t.params,
+      rows: t.error !== undefined && t.result === undefined ? null : (t.result ?? []),
+      error: t.error ?? null,
+      ms: t.ms,
+    };
+  });
+}
+
+type PacketResult = { ok: true; msg: DhcpMessage; size?: number } | { ok: false; error: string };
+
+async function readPacket(f: Flags): Promise<PacketResult> {
+  const source = str(f, "hex") ?? str(f, "file") ?? (f.has("stdin") ? "-" : undefined);
+  if (source === undefined) {
+    const b = buildPacket(f);
+    return typeof b === "string" ? { ok: false, error: b } : { ok: true, msg: b };
+  }
+  const input = await readDumpInput(source);
+  if (!input.ok) return { ok: false, error: input.error };
+  const d = decode(input.bytes);
+  if (!d.ok) return { ok: false, error: `cannot decode the packet: ${d.error.message} (offset ${d.error.offset}); pydhcp --dump shows what was decoded` };
+  return { ok: true, msg: d.msg, size: input.bytes.length };
 }
 
 export async function explainCommand(f: Flags, configPath: string): Promise<number> {
@@ -113,37 +156,31 @@ export async function explainCommand(f: Flags, configPath: string): Promise<numb
     return 2;
   }
   const config = loaded.config;
-  let msg: DhcpMessage;
-  const source = str(f, "hex") ?? str(f, "file") ?? (f.has("stdin") ? "-" : undefined);
-  if (source !== undefined) {
-    const input = await readDumpInput(source);
-    if (!input.ok) {
-      process.stderr.write(`pydhcp: ${input.error}\n`);
-      return 2;
-    }
-    const d = decode(input.bytes);
-    if (!d.ok) {
-      process.stderr.write(`pydhcp: cannot decode the packet: ${d.error.message} (offset ${d.error.offset})\n`);
-      return 2;
-    }
-    msg = d.msg;
-  } else {
-    const b = buildPacket(f);
-    if (typeof b === "string") {
-      process.stderr.write(`pydhcp: ${b}\n`);
-      return 2;
-    }
-    msg = b;
+  const packet = await readPacket(f);
+  if (!packet.ok) {
+    process.stderr.write(`pydhcp: ${packet.error}\n`);
+    return 2;
+  }
+  const msg = packet.msg;
+  // opening a missing SQLite file would create it: --explain writes nothing
+  if (config.database.kind === "sqlite" && !existsSync(config.database.path)) {
+    process.stderr.write(`pydhcp: ${config.database.path}: no such database; --explain reads an existing one (start the server once to create it)\n`);
+    return 1;
   }
 
-  const out: string[] = [];
-  const w = (s = "") => out.push(s);
   const log = createLogger({ level: "error", format: "text" });
-  const backend = await openBackend(config.database, log, config.queryTimeoutMs);
+  let backend;
+  try {
+    backend = await openBackend(config.database, log);
+  } catch (e) {
+    process.stderr.write(`pydhcp: cannot open the database: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
   try {
     const traces: QueryTrace[] = [];
     const leases = new LeaseMemory(backend.leases, log);
     await leases.warm(Math.floor(Date.now() / 1000));
+    // never written to: deps.history below replaces the queueing
     const history = new HistoryWriter(backend, join(tmpdir(), `pydhcp-explain-${process.pid}.spool`), log);
     const rt = await buildRuntime({
       config,
@@ -159,50 +196,37 @@ export async function explainCommand(f: Flags, configPath: string): Promise<numb
       ...rt.handleDeps,
       history: (event: HistoryEvent, vars: Map<string, string>) => {
         for (const s of rt.history[event]) {
-          wouldRun.push(`  ${event}: ${s.template.name}  values ${JSON.stringify(s.template.bind(vars))}`);
+          wouldRun.push(`${event}: ${s.template.name}  ${displayValue(s.template.sql)}  values ${displayValue(JSON.stringify(s.template.bind(vars)))}`);
         }
       },
     };
     const t = msg.options.get(53);
     const type = t && t.length === 1 ? t[0]! : 0;
-    w(`packet: ${TYPE_NAMES[type] ?? "type " + type} from ${Buffer.from(msg.chaddr.subarray(0, Math.min(msg.hlen, 16))).toString("hex")}` + (msg.giaddr !== "0.0.0.0" ? ` via relay ${msg.giaddr}` : ""));
-    w();
-    w("variables:");
-    w(formatVars(rt.variables(msg), "  ").trimEnd());
-    w();
+    const vars = rt.variables(msg);
     const outcome = await handle(msg, type, deps);
-    w("queries, in order:");
-    if (!traces.length) w("  (none ran)");
-    const decidedBy = outcome.kind === "reply" ? outcome.query : null;
-    for (const q of traces) {
-      const rows = q.result ?? [];
-      w(`  ${q.name}  ${q.ms.toFixed(2)} ms${q.name === decidedBy ? "  <- decided" : ""}`);
-      w(`    sql:    ${rt.offers.find((o) => o.template.name === q.name)?.template.sql ?? "?"}`);
-      w(`    values: ${JSON.stringify(q.params)}`);
-      if (q.error) w(`    error:  ${displayValue(q.error)}`);
-      else w(`    rows:   ${rows.length ? rows.slice(0, 5).map((r) => displayValue(JSON.stringify(r))).join("\n            ") : "(none)"}`);
+    let dest: Destination | null = null;
+    let encoded: { ok: true; size: number } | { ok: false; message: string } | null = null;
+    if (outcome.kind === "reply") {
+      dest = replyDestination(msg, type, outcome.type, rt);
+      const reply = dest.setBroadcastFlag ? { ...outcome.reply, flags: outcome.reply.flags | 0x8000 } : outcome.reply;
+      outcome.reply = reply;
+      const enc = encode(reply);
+      encoded = enc.ok ? { ok: true, size: enc.bytes.length } : { ok: false, message: enc.error.message };
     }
-    w();
-    if (wouldRun.length) {
-      w("history statements that would run:");
-      for (const l of wouldRun) w(l);
-      w();
-    }
-    if (outcome.kind === "silent") {
-      w(`result: no reply (${outcome.reason}${outcome.query ? `, query ${outcome.query}` : ""}): ${displayValue(outcome.note)}`);
-    } else {
-      const dest = route(
-        { giaddr: msg.giaddr, ciaddr: msg.ciaddr, flags: msg.flags, replyType: outcome.type, requestType: type, sourcePort: 68, relaySourcePort: false },
-        { broadcast: config.server.broadcast, relayPort: rt.relayPort, clientPort: config.server.clientPort },
-      );
-      const enc = encode(outcome.reply);
-      w(`result: ${TYPE_NAMES[outcome.type]}${outcome.ip ? " " + outcome.ip : ""}, decided by ${outcome.query ?? "-"}`);
-      w(`  to ${dest.address}:${dest.port} (${dest.why}), ${enc.ok ? enc.bytes.length + " bytes" : "not encodable: " + enc.error.message}`);
-      w(`  yiaddr ${outcome.reply.yiaddr}  ciaddr ${outcome.reply.ciaddr}  giaddr ${outcome.reply.giaddr}  flags ${outcome.reply.flags.toString(16).padStart(4, "0")}`);
-      w("  options:");
-      for (const [code, v] of outcome.reply.options) w("  " + describeOption(code, v));
-    }
-    process.stdout.write(out.join("\n") + "\n");
+    process.stdout.write(
+      renderExplanation({
+        msg,
+        type,
+        vars,
+        configured: rt.offers.map((o) => o.template.name),
+        ran: explainedQueries(rt, traces),
+        outcome,
+        dest,
+        encoded,
+        ...(packet.size !== undefined ? { size: packet.size } : {}),
+        history: { heading: "history statements that would run (not run by --explain):", lines: wouldRun },
+      }),
+    );
     return 0;
   } catch (e) {
     if (e instanceof RuntimeError) {
