@@ -36,6 +36,27 @@ function applyOverrides(c: Config, o: ServeOptions): Config {
   };
 }
 
+/**
+ * Settings used once at start: a reload cannot change them (the sockets,
+ * the privilege drop, the logger, the HTTP listener, the timers and the
+ * spool file are made once). A reload that changes one says so.
+ */
+const RESTART_ONLY: readonly [string, (c: Config) => unknown][] = [
+  ["dhcpserver/host", (c) => c.server.host],
+  ["dhcpserver/port", (c) => c.server.port],
+  ["dhcpserver/interfaces", (c) => c.server.interfaces],
+  ["dhcpserver/user", (c) => c.server.user],
+  ["dhcpserver/group", (c) => c.server.group],
+  ["log", (c) => c.log],
+  ["metrics", (c) => c.metrics],
+  ["leases/cleanupInterval", (c) => c.leases.cleanupIntervalSeconds],
+  ["history/spool", (c) => c.spoolPath],
+];
+
+function restartOnlyChanges(running: Config, next: Config): string[] {
+  return RESTART_ONLY.filter(([, f]) => JSON.stringify(f(running)) !== JSON.stringify(f(next))).map(([name]) => name);
+}
+
 /** The backend is kept across a reload when neither the database nor the query timeout it enforces changed. */
 function sameDatabase(a: Config, b: Config): boolean {
   return JSON.stringify(a.database) === JSON.stringify(b.database) && a.queryTimeoutMs === b.queryTimeoutMs;
@@ -151,6 +172,8 @@ export async function serve(o: ServeOptions): Promise<number> {
     return 0;
   }
   config = started.config;
+  /** the config the process started with: what restart-only settings are compared against */
+  const initial = config;
   let { backend } = started;
   const { leases, history } = started;
   const server = new DhcpServer(started.runtime, leases, history, log, sm);
@@ -182,7 +205,6 @@ export async function serve(o: ServeOptions): Promise<number> {
         ),
       log,
     });
-    log.info("metrics listening", { address: `${config.metrics.host}:${http.port}` });
   }
 
   // housekeeping off the reply path
@@ -233,9 +255,8 @@ export async function serve(o: ServeOptions): Promise<number> {
       const nb = reuse ? backend : await openBackend(nc.database, log, nc.queryTimeoutMs);
       try {
         const rt = await buildRuntime({ config: nc, backend: nb, leases, history, log, metrics: sm });
-        if (nc.server.host !== config.server.host || nc.server.port !== config.server.port) {
-          log.warn("listen address changes take effect at restart", { now: `${config.server.host}:${config.server.port}` });
-        }
+        const later = restartOnlyChanges(initial, nc);
+        if (later.length) log.warn("some changes take effect only at restart; the rest is reloaded", { settings: later.join(" ") });
         server.swap(rt);
         if (!reuse) {
           const old = backend;
