@@ -16,12 +16,13 @@
  */
 import type { DhcpMessage } from "../codec/message.ts";
 import type { Param, Row } from "../db/backend.ts";
-import { subOptionDef } from "../option82/suboptions.ts";
+import { SUBOPTION, subOptionDef } from "../option82/suboptions.ts";
 import { parseRelayAgentInfo } from "../option82/parse.ts";
 import { optionDef } from "../options/table.ts";
 import { decodeOptionValue } from "../options/types.ts";
 import type { Outcome } from "../server/handle.ts";
-import type { Destination } from "../server/route.ts";
+import { route, type Destination } from "../server/route.ts";
+import type { QueryTrace, Runtime } from "../server/runtime.ts";
 import { displayValue, formatVars } from "../variables/format.ts";
 import type { Vars } from "../variables/types.ts";
 import { MessageType } from "../codec/message.ts";
@@ -179,4 +180,39 @@ export function renderExplanation(e: Explanation): string {
     for (const l of e.history.lines) w("  " + l);
   }
   return out.join("\n") + "\n";
+}
+
+/** Where the reply would go. Offline the request's source port is not known: a relay sends from 67, a client from 68. */
+export function replyDestination(msg: DhcpMessage, type: number, replyType: number, rt: Runtime, sourcePort?: number): Destination {
+  const rai = msg.options.get(82);
+  const p = rai ? parseRelayAgentInfo(rai) : null;
+  const relayed = msg.giaddr !== "0.0.0.0";
+  return route(
+    {
+      giaddr: msg.giaddr,
+      ciaddr: msg.ciaddr,
+      flags: msg.flags,
+      replyType,
+      requestType: type,
+      sourcePort: sourcePort ?? (relayed ? 67 : 68),
+      relaySourcePort: !!p && p.ok && p.subs.has(SUBOPTION.RELAY_SOURCE_PORT),
+    },
+    { broadcast: rt.config.server.broadcast, relayPort: rt.relayPort, clientPort: rt.config.server.clientPort },
+  );
+}
+
+/** The offer queries' traces in the renderer's terms (SQL and variable names from the runtime). */
+export function explainedQueries(rt: Runtime, traces: readonly QueryTrace[]): ExplainedQuery[] {
+  return traces.map((t) => {
+    const tpl = rt.offers.find((o) => o.template.name === t.name)?.template;
+    return {
+      name: t.name,
+      sql: tpl?.sql ?? "?",
+      names: tpl?.names ?? [],
+      params: t.params,
+      rows: t.error !== undefined && t.result === undefined ? null : (t.result ?? []),
+      error: t.error ?? null,
+      ms: t.ms,
+    };
+  });
 }

@@ -19,18 +19,18 @@ import { loadConfig, formatConfigError } from "../config/load.ts";
 import type { HistoryEvent } from "../config/types.ts";
 import { openBackend } from "../db/open.ts";
 import { createLogger } from "../log/logger.ts";
-import { encodeRelayAgentInfo, parseRelayAgentInfo } from "../option82/parse.ts";
+import { encodeRelayAgentInfo } from "../option82/parse.ts";
 import { SUBOPTION } from "../option82/suboptions.ts";
 import { handle } from "../server/handle.ts";
 import { HistoryWriter } from "../server/history.ts";
 import { LeaseMemory } from "../server/leases.ts";
-import { route, type Destination } from "../server/route.ts";
-import { buildRuntime, RuntimeError, type QueryTrace, type Runtime } from "../server/runtime.ts";
+import type { Destination } from "../server/route.ts";
+import { buildRuntime, RuntimeError, type QueryTrace } from "../server/runtime.ts";
 import { serverMetrics } from "../server/stats.ts";
 import { createMetrics } from "../service/metrics.ts";
 import { displayValue } from "../variables/format.ts";
 import { readDumpInput } from "./dump.ts";
-import { renderExplanation, type ExplainedQuery } from "./explain-render.ts";
+import { explainedQueries, renderExplanation, replyDestination } from "./explain-render.ts";
 
 type Flags = Map<string, string | true>;
 const str = (f: Flags, k: string): string | undefined => {
@@ -97,41 +97,6 @@ export function buildPacket(f: Flags): DhcpMessage | string {
     file: new Uint8Array(128),
     options,
   };
-}
-
-/** Where the reply would go. Offline the request's source port is not known: a relay sends from 67, a client from 68. */
-export function replyDestination(msg: DhcpMessage, type: number, replyType: number, rt: Runtime, sourcePort?: number): Destination {
-  const rai = msg.options.get(82);
-  const p = rai ? parseRelayAgentInfo(rai) : null;
-  const relayed = msg.giaddr !== "0.0.0.0";
-  return route(
-    {
-      giaddr: msg.giaddr,
-      ciaddr: msg.ciaddr,
-      flags: msg.flags,
-      replyType,
-      requestType: type,
-      sourcePort: sourcePort ?? (relayed ? 67 : 68),
-      relaySourcePort: !!p && p.ok && p.subs.has(SUBOPTION.RELAY_SOURCE_PORT),
-    },
-    { broadcast: rt.config.server.broadcast, relayPort: rt.relayPort, clientPort: rt.config.server.clientPort },
-  );
-}
-
-/** The offer queries' traces in the renderer's terms (SQL and variable names from the runtime). */
-export function explainedQueries(rt: Runtime, traces: readonly QueryTrace[]): ExplainedQuery[] {
-  return traces.map((t) => {
-    const tpl = rt.offers.find((o) => o.template.name === t.name)?.template;
-    return {
-      name: t.name,
-      sql: tpl?.sql ?? "?",
-      names: tpl?.names ?? [],
-      params: t.params,
-      rows: t.error !== undefined && t.result === undefined ? null : (t.result ?? []),
-      error: t.error ?? null,
-      ms: t.ms,
-    };
-  });
 }
 
 type PacketResult = { ok: true; msg: DhcpMessage; size?: number } | { ok: false; error: string };

@@ -20,6 +20,7 @@ import type { HistoryWriter } from "./history.ts";
 import type { LeaseMemory } from "./leases.ts";
 import type { ServerMetrics } from "./stats.ts";
 import { profileVariables } from "./profile.ts";
+import { liveTrace } from "../cli/explain-live.ts";
 import type { ProfileRule } from "../option82/profiles.ts";
 
 export type Statement = BoundQuery;
@@ -88,7 +89,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     return v;
   };
   const debug = log.enabled("debug");
-  const trace = p.trace;
+  const trace = p.trace ?? (debug ? liveTrace : undefined);
 
   const timeoutMs = config.queryTimeoutMs;
   const lookup = async (vars: Vars): Promise<Lookup> => {

@@ -15,6 +15,7 @@ import { RateLimiter } from "./ratelimit.ts";
 import { route } from "./route.ts";
 import { parseRelayAgentInfo } from "../option82/parse.ts";
 import type { Runtime } from "./runtime.ts";
+import { handleExplained } from "../cli/explain-live.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
 
@@ -215,7 +216,7 @@ export class DhcpServer {
     if (this.debug) this.log.debug(`${TYPE_NAMES[p.type] ?? p.type} variables`, { xid: p.msg.xid.toString(16).padStart(8, "0"), ...Object.fromEntries(rt.variables(p.msg)) });
     let outcome: Outcome;
     try {
-      outcome = await handle(p.msg, p.type, rt.handleDeps);
+      outcome = this.debug ? await handleExplained({ msg: p.msg, type: p.type, size: p.buf.length, address: p.address, port: p.port }, rt, this.log) : await handle(p.msg, p.type, rt.handleDeps);
     } catch (e) {
       outcome = { kind: "silent", reason: "db-error", note: `internal error: ${e instanceof Error ? e.message : String(e)}` };
       this.log.error("request handling failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
