@@ -292,6 +292,13 @@ async function leaseWritten(kind: ClientKind, dir: string, ifname: string, addre
   }
 }
 
+const liveClients = new Set<ClientRun>();
+
+/** Disposes every client run still held (call in finally/afterAll). */
+export async function disposeAllClients(): Promise<void> {
+  for (const c of [...liveClients]) await c.dispose();
+}
+
 export async function startClient(
   kind: ClientKind,
   ns: string,
@@ -368,11 +375,13 @@ export async function startClient(
     },
     stop,
     dispose: async () => {
+      liveClients.delete(c);
       await stop();
       if (kind === "dhcpcd") for (const f of dhcpcdFiles(ifname)) rmSync(f, { force: true });
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  liveClients.add(c);
   return c;
 }
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { seen, startCapture, type UdpDatagram } from "./capture.ts";
-import { CLIENT_BINARIES, CLIENT_KINDS, type ClientKind, obtain, startClient } from "./clients.ts";
+import { CLIENT_BINARIES, CLIENT_KINDS, type ClientKind, disposeAllClients, obtain, startClient } from "./clients.ts";
 import { MSG, build, hex, macHex, msgType, opt, parse, type WirePacket } from "./dhcpwire.ts";
 import { gate } from "./gate.ts";
 import { startKea } from "./kea.ts";
@@ -51,6 +51,7 @@ async function withDirectKea<T>(leaseTime: number, fn: (t: Topology) => Promise<
     try {
       return await fn(t);
     } finally {
+      await disposeAllClients();
       await kea.stop();
     }
   } finally {
@@ -63,6 +64,7 @@ describe.skipIf(skip !== null)("e2e harness against kea-dhcp4", () => {
     await sweepStale();
   });
   afterAll(async () => {
+    await disposeAllClients();
     await destroyAll();
   });
 

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { seen, startCapture, type UdpDatagram } from "./capture.ts";
-import { CLIENT_BINARIES, CLIENT_KINDS, type ClientKind, RENEW_REASONS, obtain, startClient } from "./clients.ts";
+import { CLIENT_BINARIES, CLIENT_KINDS, type ClientKind, disposeAllClients, RENEW_REASONS, obtain, startClient } from "./clients.ts";
 import { MSG, build, hex, macHex, msgType, opt, parse, type WirePacket } from "./dhcpwire.ts";
 import { gate } from "./gate.ts";
 import { type Topology, createDirect, createRelayed, destroyAll, sweepStale, waitFor } from "./netns.ts";
@@ -112,6 +112,7 @@ async function withPydhcp(
       server = env.server;
     }
   } finally {
+    await disposeAllClients();
     if (server) await server.stop();
     await topo.destroy();
     if (db) await db.drop();
@@ -144,6 +145,7 @@ describe.skipIf(skip !== null)("pydhcp end to end", () => {
     await sweepStaleMysql().catch(() => []);
   });
   afterAll(async () => {
+    await disposeAllClients();
     await destroyAll();
     if (timings.length) console.log(`[e2e] pydhcp timings:\n  ${timings.join("\n  ")}`);
   });
