@@ -79,10 +79,39 @@ const TEXT_COLUMNS: readonly [column: string, code: number][] = [
   ["bootfile", 67],
 ];
 
-function addressList(value: string): string[] | string {
+/**
+ * Ranges no client, router or name server can be given (RFC 1122 3.2.1.3,
+ * RFC 5771, RFC 1112 4): "this network" 0/8, loopback 127/8, multicast
+ * 224/4, reserved 240/4 with the limited broadcast 255.255.255.255.
+ */
+const UNUSABLE: readonly [first: number, prefix: number, what: string][] = [
+  [0x00000000, 8, "in 0.0.0.0/8 (this network)"],
+  [0x7f000000, 8, "a loopback address"],
+  [0xe0000000, 4, "a multicast address"],
+  [0xf0000000, 4, "in the reserved range 240.0.0.0/4"],
+];
+
+/** Why an address cannot be handed out, or null when it can. */
+function unusable(n: number): string | null {
+  for (const [first, prefix, what] of UNUSABLE) if (n >>> (32 - prefix) === first >>> (32 - prefix)) return what;
+  return null;
+}
+
+/** A dotted quad that is also usable; the reason when it is not. */
+function checkAddress(value: string): string | null {
+  const n = parseIpv4(value);
+  if (n === null) return "is not an IPv4 address";
+  const why = unusable(n);
+  return why === null ? null : `is ${why}`;
+}
+
+function addressList(value: string): string[] | { bad: string; why: string } {
   const items = value.split(/[\s,]+/).filter((s) => s !== "");
-  const bad = items.find((s) => !isIpv4(s));
-  return bad === undefined ? items : bad;
+  for (const s of items) {
+    const why = checkAddress(s);
+    if (why !== null) return { bad: s, why };
+  }
+  return items;
 }
 
 /** A mask written as dotted quad or as a prefix length ("24", "/24"). */
@@ -103,6 +132,8 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
   const ip = col("ip");
   const ipNum = parseIpv4(ip);
   if (ipNum === null) return bad(`ip "${ip}" is not an IPv4 address`);
+  const ipWhy = unusable(ipNum);
+  if (ipWhy !== null) return bad(`ip ${ip} is ${ipWhy}`);
 
   const maskText = col("mask") || defaults.mask;
   const maskNum = readMask(maskText);
@@ -120,12 +151,21 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
 
   const routerText = col("router");
   const router = routerText || defaults.router;
-  if (router !== null && !isIpv4(router)) return bad(`router "${router}" is not an IPv4 address`);
+  const routerWhy = router === null ? null : checkAddress(router);
+  if (routerWhy !== null) return bad(`router "${router}" ${routerWhy}`);
   if (router !== null && router === ip) return bad(`router ${router} is the client's own address`);
+  if (router !== null && prefix < 31) {
+    // on the client's subnet, the router cannot be its network or broadcast address
+    const r = parseIpv4(router)!;
+    const network = (ipNum & maskNum) >>> 0;
+    if ((r & maskNum) >>> 0 === network && (r === network || r === (network | (~maskNum >>> 0)) >>> 0)) {
+      return bad(`router ${router} is the ${r === network ? "network" : "broadcast"} address of the client's subnet`);
+    }
+  }
 
   const dnsText = col("dns");
   const dns = dnsText ? addressList(dnsText) : [...defaults.dns];
-  if (typeof dns === "string") return bad(`dns "${dns}" is not an IPv4 address`);
+  if (!Array.isArray(dns)) return bad(`dns "${dns.bad}" ${dns.why}`);
 
   const answer: Answer = { ip, mask: formatIpv4(maskNum), router, dns, options: new Map() };
 

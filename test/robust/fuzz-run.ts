@@ -9,6 +9,7 @@
  * is served during the fuzz". A full DORA also runs every second alongside.
  */
 import { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { MessageType } from "../../src/codec/message.ts";
 import { loadPackets } from "../fixtures/load.ts";
@@ -25,6 +26,8 @@ export interface FuzzResult {
   rssStartKiB: number;
   rssWarmKiB: number;
   rssEndKiB: number;
+  /** RSS after each tenth of the packets, KiB */
+  rssTrendKiB: number[];
   probes: number;
   probesAnswered: number;
   doras: number;
@@ -57,10 +60,26 @@ export async function runFuzz(o: { packets: number; batch?: number; seed?: numbe
       history: "insert into history (dt, mac, ip, comment) values (now(), '{ClientMacAddress}', '{RequestedIpAddress}', '{HostName}|{Vendor}')",
       extra: `<rateLimit><perMac>0</perMac><perCircuit>0</perCircuit></rateLimit><log><level>${o.logLevel ?? "info"}</level></log>`,
     }),
+    // at warn level "listening" is not printed: readiness is the first answered probe below
+    ready: o.logLevel === "warn" ? null : /listening/,
   });
   const pid = server.proc.pid;
   const knownMacs = loadPackets().map((f) => f.bytes.slice(28, 34));
-  const db = new Database(join(server.dir, "t.db"));
+  // the server creates the schema as it starts
+  let db: Database | null = null;
+  for (let i = 0; !db; i++) {
+    try {
+      // opening it first would create an empty file the server then takes as the operator's
+      if (!existsSync(join(server.dir, "t.db"))) throw new Error("no database file yet");
+      db = new Database(join(server.dir, "t.db"));
+      db.prepare("select 1 from users");
+    } catch (e) {
+      db?.close();
+      db = null;
+      if (i > 150) throw e;
+      await Bun.sleep(100);
+    }
+  }
   const add = db.prepare("insert into users (ip, mask, router, dns, mac, port) values (?, ?, ?, ?, ?, ?)");
   knownMacs.forEach((m, i) => add.run(`198.18.4.${10 + i}`, "255.255.255.0", "198.18.4.1", "198.18.0.53", Buffer.from(m).toString("hex"), ""));
   add.run("198.18.5.10", "255.255.255.0", "198.18.5.1", "198.18.0.53", PROBE_MAC, "");
@@ -74,6 +93,11 @@ export async function runFuzz(o: { packets: number; batch?: number; seed?: numbe
     port: 0,
     socket: { data: () => void fuzzReplies++, error() {} },
   } as never as Parameters<typeof Bun.udpSocket>[0]);
+  for (let i = 0; ; i++) {
+    const r = await relay.exchange({ type: MessageType.DISCOVER, mac: PROBE_MAC, options: [[82, option82(text("probe"))]] }, 200);
+    if (replyType(r) === "OFFER") break;
+    if (i > 75) throw new Error(`pydhcp does not answer:\n${server.output().slice(-2000)}`);
+  }
   const fuzzer = makeFuzzer(seed, knownMacs);
   const byKind: Partial<Record<FuzzKind, number>> = {};
   const probeRai = option82(text("probe"));
@@ -93,6 +117,7 @@ export async function runFuzz(o: { packets: number; batch?: number; seed?: numbe
 
   const rssStartKiB = rssKiB(pid);
   let rssWarmKiB = rssStartKiB;
+  const rssTrend: number[] = [];
   let sent = 0;
   let probes = 0;
   let probesAnswered = 0;
@@ -110,7 +135,8 @@ export async function runFuzz(o: { packets: number; batch?: number; seed?: numbe
     probes++;
     const probe = await relay.exchange({ type: MessageType.DISCOVER, mac: PROBE_MAC, options: [[82, probeRai]] }, 3000);
     if (replyType(probe) === "OFFER") probesAnswered++;
-    if (sent >= o.packets / 10 && rssWarmKiB === rssStartKiB) rssWarmKiB = rssKiB(pid);
+    if (sent >= ((rssTrend.length + 1) * o.packets) / 10) rssTrend.push(rssKiB(pid));
+    if (rssTrend.length >= 1 && rssWarmKiB === rssStartKiB) rssWarmKiB = rssTrend[0]!;
     if (probes % 50 === 0) relay.drain();
     if (!alive(pid)) break;
   }
@@ -136,6 +162,7 @@ export async function runFuzz(o: { packets: number; batch?: number; seed?: numbe
     rssStartKiB,
     rssWarmKiB,
     rssEndKiB,
+    rssTrendKiB: rssTrend,
     probes,
     probesAnswered,
     doras,
@@ -150,7 +177,7 @@ export async function runFuzz(o: { packets: number; batch?: number; seed?: numbe
 export function describeFuzz(r: FuzzResult): string {
   return (
     `fuzz seed ${r.seed}: ${r.packets} packets in ${r.seconds.toFixed(1)} s (${r.packetsPerSecond}/s); ` +
-    `RSS start ${r.rssStartKiB} KiB, after 10% ${r.rssWarmKiB} KiB, end ${r.rssEndKiB} KiB; ` +
+    `RSS start ${r.rssStartKiB} KiB, after 10% ${r.rssWarmKiB} KiB, end ${r.rssEndKiB} KiB (per tenth: ${r.rssTrendKiB.join(" ")}); ` +
     `probes answered ${r.probesAnswered}/${r.probes}; DORA during fuzz ${r.dorasCompleted}/${r.doras}; ` +
     `replies to fuzz packets ${r.repliesToFuzz}; exit ${r.exitCode}\n  by kind: ${JSON.stringify(r.byKind)}`
   );
