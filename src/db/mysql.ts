@@ -11,6 +11,7 @@
  * at once instead of each waiting for a connect timeout.
  */
 
+import { chunkSizes, multiRowSql, splitSingleRowInsert } from "./multirow.ts";
 import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
 import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { MYSQL_SCHEMA, leaseStatements } from "./schema.ts";
@@ -228,6 +229,14 @@ export class MysqlBackend implements Backend {
     };
   }
 
+  private readonly inserts = new Map<string, ReturnType<typeof splitSingleRowInsert>>();
+
+  private insertParts(sql: string): ReturnType<typeof splitSingleRowInsert> {
+    let p = this.inserts.get(sql);
+    if (p === undefined) this.inserts.set(sql, (p = splitSingleRowInsert(sql)));
+    return p;
+  }
+
   async runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void> {
     if (items.length === 0) return;
     if (this.down) throw new DbError("connect", "", "database unavailable (reconnecting)");
@@ -240,9 +249,22 @@ export class MysqlBackend implements Backend {
     let current = "";
     try {
       await conn.beginTransaction();
-      for (const it of items) {
-        current = it.query.name;
-        await conn.execute(it.query.sql, it.params as SqlValue[]);
+      for (let i = 0; i < items.length; ) {
+        // consecutive rows of one single-row INSERT go as multi-row INSERTs
+        const q = items[i]!.query;
+        current = q.name;
+        let j = i + 1;
+        while (j < items.length && items[j]!.query.sql === q.sql) j++;
+        const parts = j - i > 1 ? this.insertParts(q.sql) : null;
+        if (!parts) {
+          for (; i < j; i++) await conn.execute(items[i]!.query.sql, items[i]!.params as SqlValue[]);
+          continue;
+        }
+        for (const n of chunkSizes(j - i)) {
+          const values = items.slice(i, i + n).flatMap((it) => it.params as SqlValue[]);
+          await conn.execute(n === 1 ? q.sql : multiRowSql(parts, n), values);
+          i += n;
+        }
       }
       await conn.commit();
       conn.release();

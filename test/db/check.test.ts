@@ -9,9 +9,10 @@ import { join } from "node:path";
 import type { Pool } from "mysql2/promise";
 import { runCheck } from "../../src/cli/check.ts";
 import { createTempDb, ensureReferenceDb, loadPydhcpSql, rootPool, type TempDb } from "./mariadb.ts";
+import { REFERENCE_CONFIG } from "../fixtures/reference.ts";
 
 const FIXTURES = join(import.meta.dir, "../fixtures/configs");
-const REFERENCE = "/work/shared/reference/pydhcpdb/config.xml";
+const REFERENCE = REFERENCE_CONFIG;
 
 let root: Pool;
 let db: TempDb;

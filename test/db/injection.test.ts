@@ -19,8 +19,9 @@ import type { Backend, Row } from "../../src/db/backend.ts";
 import { SqliteBackend } from "../../src/db/sqlite.ts";
 import { createTempDb, loadPydhcpSql, memoryLog, rootPool, type TempDb } from "./mariadb.ts";
 import { macVars } from "./vars.ts";
+import { REFERENCE_CONFIG } from "../fixtures/reference.ts";
 
-const REFERENCE_XML = readFileSync("/work/shared/reference/pydhcpdb/config.xml", "utf8");
+const REFERENCE_XML = readFileSync(REFERENCE_CONFIG, "utf8");
 
 const HOSTILE: readonly string[] = [
   "'); DROP TABLE users; --",

@@ -16,8 +16,9 @@ import type { Backend, Lease } from "../../src/db/backend.ts";
 import { createTempDb, ensureReferenceDb, loadPydhcpSql, memoryLog, rootPool, type TempDb } from "./mariadb.ts";
 import { macVars, seedVars } from "./vars.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
+import { REFERENCE_CONFIG } from "../fixtures/reference.ts";
 
-const REFERENCE = "/work/shared/reference/pydhcpdb/config.xml";
+const REFERENCE = REFERENCE_CONFIG;
 
 let root: Pool;
 beforeAll(async () => {

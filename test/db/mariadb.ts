@@ -8,9 +8,10 @@
 import mysql, { type Pool } from "mysql2/promise";
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { REFERENCE_SQL } from "../fixtures/reference.ts";
 
 export const SOCKET = "/run/mysqld/mysqld.sock";
-export const PYDHCP_SQL = "/work/shared/reference/pydhcpdb/pydhcp.sql";
+export const PYDHCP_SQL = REFERENCE_SQL;
 
 export async function rootPool(): Promise<Pool> {
   const tcp = mysql.createPool({ host: "127.0.0.1", port: 3306, user: "root", password: "", connectionLimit: 4, multipleStatements: true });

@@ -18,8 +18,9 @@ import type { Lease } from "../../src/db/backend.ts";
 import { SqliteBackend } from "../../src/db/sqlite.ts";
 import { memoryLog } from "./mariadb.ts";
 import { macVars, seedVars } from "./vars.ts";
+import { REFERENCE_CONFIG } from "../fixtures/reference.ts";
 
-const REFERENCE_XML = readFileSync("/work/shared/reference/pydhcpdb/config.xml", "utf8");
+const REFERENCE_XML = readFileSync(REFERENCE_CONFIG, "utf8");
 
 let dir: string;
 beforeAll(() => {

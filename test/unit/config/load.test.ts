@@ -6,9 +6,10 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { loadConfig, parseConfig, formatConfigError } from "../../../src/config/load.ts";
+import { REFERENCE_CONFIG } from "../../fixtures/reference.ts";
 
 const FIXTURES = join(import.meta.dir, "../../fixtures/configs");
-const REFERENCE = "/work/shared/reference/pydhcpdb/config.xml";
+const REFERENCE = REFERENCE_CONFIG;
 
 describe("pydhcpdb's config.xml", () => {
   test("loads unchanged with pydhcpdb's values and pydhcp's defaults", () => {
