@@ -48,3 +48,13 @@ export function cpuMeter(pids: Record<string, number | null>) {
     },
   };
 }
+
+/** Total µs some task waited for a CPU (PSI), null without /proc/pressure. */
+export function cpuPressureMicros(): number | null {
+  try {
+    const m = /^some .*total=(\d+)/m.exec(readFileSync("/proc/pressure/cpu", "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}

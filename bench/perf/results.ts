@@ -21,6 +21,8 @@ export interface StepResult {
   rssKb: number | null;
   /** machine 1-minute load average at the end of the step (other work shows here) */
   load1?: number;
+  /** % of the step during which some task waited for a CPU (PSI "some"): contention */
+  cpuPressure?: number | null;
 }
 
 export interface RunResult {

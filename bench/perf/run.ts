@@ -17,7 +17,7 @@ import { mariadbPid } from "./mariadb.ts";
 import { machine, shortHost, versions } from "./meta.ts";
 import { createNetns, type Netns } from "./netns.ts";
 import { parsePerfdhcp, perfdhcpArgv, type PerfdhcpReport } from "./perfdhcp.ts";
-import { cpuMeter, memoryKb } from "./proc.ts";
+import { cpuMeter, cpuPressureMicros, memoryKb } from "./proc.ts";
 import { markdownReport } from "./report.ts";
 import { ratios, summarize, type BenchResult, type RunResult, type ServerResult, type StepResult, type TailResult, type VerifyResult } from "./results.ts";
 import { SERVERS, serverByName, type Prepared, type ServerContext, type ServerRow } from "./servers.ts";
@@ -151,10 +151,12 @@ function half(h: PerfdhcpReport["do"]) {
 
 async function measureStep(ctx: ServerContext, live: Live, dbPid: number | null, rate: number, seconds: number): Promise<StepResult> {
   const meter = cpuMeter({ server: live.pid, db: dbPid });
+  const psi0 = cpuPressureMicros();
   const t0 = performance.now();
   const p = await perfdhcp(ctx.netns, rate, seconds);
   const wall = (performance.now() - t0) / 1000;
   const cpu = meter.stop();
+  const psi1 = cpuPressureMicros();
   const mem = memoryKb(live.pid);
   const r = p.report;
   const step: StepResult = {
@@ -171,11 +173,12 @@ async function measureStep(ctx: ServerContext, live: Live, dbPid: number | null,
     cpuPerfdhcp: p.cpuSeconds !== null ? (p.cpuSeconds / wall) * 100 : null,
     rssKb: mem?.rss ?? null,
     load1: Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]),
+    cpuPressure: psi0 !== null && psi1 !== null ? round(((psi1 - psi0) / 1e6 / wall) * 100, 1) : null,
   };
   log(
     `  ${String(rate).padStart(5)}/s: ${step.achieved ?? "-"} DORA/s, lost ${(r.loss * 100).toFixed(2)}%, ` +
       `DO avg ${r.do.avgMs ?? "-"} ms, RA avg ${r.ra.avgMs ?? "-"} ms, CPU server ${step.cpuServer?.toFixed(0) ?? "-"}%` +
-      `${dbPid ? ` db ${step.cpuDb?.toFixed(0) ?? "-"}%` : ""} perfdhcp ${step.cpuPerfdhcp?.toFixed(0) ?? "-"}%, load ${step.load1}`,
+      `${dbPid ? ` db ${step.cpuDb?.toFixed(0) ?? "-"}%` : ""} perfdhcp ${step.cpuPerfdhcp?.toFixed(0) ?? "-"}%, load ${step.load1}, CPU pressure ${step.cpuPressure ?? "-"}%`,
   );
   await drain(ctx.netns);
   return step;

@@ -29,20 +29,28 @@ export function stepPasses(o: StepOutcome): boolean {
 }
 
 /**
- * Walks the ladder from the bottom and stops at the first failing step.
- * Returns the highest passing step (null when even the first fails).
+ * Walks the ladder from the bottom and stops at the first step that fails
+ * `1 + retries` times in a row (a retry absorbs a transient stall of a
+ * shared machine; every attempt is kept in `all`). Returns the highest
+ * passing step (null when even the first fails).
  */
 export async function climb<T extends StepOutcome>(
   steps: readonly number[],
   measure: (rate: number) => Promise<T>,
+  retries = 1,
 ): Promise<{ best: T | null; all: T[] }> {
   const all: T[] = [];
   let best: T | null = null;
   for (const rate of steps) {
-    const o = await measure(rate);
-    all.push(o);
-    if (!stepPasses(o)) break;
-    best = o;
+    let passed: T | null = null;
+    for (let attempt = 0; attempt <= retries && !passed; attempt++) {
+      const o = await measure(rate);
+      all.push(o);
+      if (stepPasses(o)) passed = o;
+      else if (o.died) return { best, all };
+    }
+    if (!passed) break;
+    best = passed;
   }
   return { best, all };
 }

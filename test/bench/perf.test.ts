@@ -102,15 +102,28 @@ function step(rate: number, loss: number, extra: Partial<StepResult> = {}): Step
 }
 
 describe("ladder", () => {
-  test("stops at the first failing step and keeps the last passing one", async () => {
+  test("stops at a step that fails twice and keeps the last passing one", async () => {
     const seen: number[] = [];
     const { best, all } = await climb([100, 200, 300, 400], async (rate) => {
       seen.push(rate);
       return step(rate, rate >= 300 ? 0.05 : 0.001);
     });
-    expect(seen).toEqual([100, 200, 300]);
+    expect(seen).toEqual([100, 200, 300, 300]);
     expect(best?.rate).toBe(200);
-    expect(all.length).toBe(3);
+    expect(all.length).toBe(4);
+  });
+
+  test("a step that fails once and passes on the retry counts as passed", async () => {
+    let n = 0;
+    const { best, all } = await climb([100, 200], async (rate) => step(rate, rate === 200 && n++ === 0 ? 0.5 : 0));
+    expect(best?.rate).toBe(200);
+    expect(all.map((s) => s.loss)).toEqual([0, 0.5, 0]);
+  });
+
+  test("a dead server ends the climb without a retry", async () => {
+    const { best, all } = await climb([100, 200], async (rate) => step(rate, 0, rate === 200 ? { died: true } : {}), 3);
+    expect(best?.rate).toBe(100);
+    expect(all).toHaveLength(2);
   });
 
   test("a step fails on 1% loss, on a dead server, or when perfdhcp could not offer the rate", () => {
