@@ -9,8 +9,17 @@ import type { Subprocess } from "bun";
 type Undo = { what: string; fn: () => void | Promise<void> };
 const undos: Undo[] = [];
 let unwinding: Promise<void> | null = null;
+/** set by a signal: whatever gets created from now on is undone at once */
+let stopping = false;
+
+export class Interrupted extends Error {}
 
 export function onCleanup(what: string, fn: () => void | Promise<void>): void {
+  if (stopping) {
+    // created after the signal: undo now, and stop the caller
+    void Promise.resolve().then(fn).catch(() => {});
+    throw new Interrupted(`interrupted (undid ${what})`);
+  }
   undos.push({ what, fn });
 }
 
@@ -48,6 +57,8 @@ export async function cleanupTo(depth: number): Promise<void> {
 export function installSignalCleanup(): void {
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
       console.error(`\n${sig}: cleaning up`);
       void cleanupAll().then(() => process.exit(130));
     });
