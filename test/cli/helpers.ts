@@ -8,11 +8,12 @@ import { join, resolve } from "node:path";
 import { encode } from "../../src/codec/encode.ts";
 import type { DhcpMessage } from "../../src/codec/message.ts";
 import { macBytes, ip } from "../support/client.ts";
+import { REFERENCE_CONFIG } from "../fixtures/reference.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const BUN = join(ROOT, "node_modules/.bin/bun");
 export const MAIN = join(ROOT, "src/cli/main.ts");
-export const REFERENCE_CONFIG = "/work/shared/reference/pydhcpdb/config.xml";
+export { REFERENCE_CONFIG };
 
 export interface Run {
   code: number;
