@@ -26,12 +26,12 @@ function statusLine(s: ServerResult): string {
 export function markdownReport(r: BenchResult): string {
   const ok = r.servers.filter((s) => s.status === "ok");
   const main = table(
-    ["server", "DORA/s max", "step", "loss %", "DO avg ms", "DO max ms", "RA avg ms", "RA max ms", "server CPU %", "DB CPU %", "perfdhcp CPU %", "RSS MB", "peak RSS MB"],
+    ["server", "DORA/s max", "step", "loss %", "DO avg ms", "DO max ms", "RA avg ms", "RA max ms", "server CPU %", "DB CPU %", "perfdhcp CPU %", "CPU pressure %", "RSS MB", "peak RSS MB"],
     ok.map((s) => {
       const m = s.summary!;
       return [
         `**${s.name}**`, n(m.doraPerSec), n(m.stepRate), n(m.loss, 2), n(m.doAvgMs, 2), n(m.doMaxMs, 1), n(m.raAvgMs, 2),
-        n(m.raMaxMs, 1), n(m.cpuServer), n(m.cpuDb), n(m.cpuPerfdhcp), mb(m.rssKb), mb(m.hwmKb),
+        n(m.raMaxMs, 1), n(m.cpuServer), n(m.cpuDb), n(m.cpuPerfdhcp), n(m.cpuPressure), mb(m.rssKb), mb(m.hwmKb),
       ];
     }),
   );
@@ -42,7 +42,9 @@ export function markdownReport(r: BenchResult): string {
       ...s.runs.map((x) => (x.best ? `${n(x.best.achieved)} (${x.best.rate})` : "none")),
       ...[s.runs.map((x) => {
         const last = x.steps[x.steps.length - 1];
-        return last && last !== x.best ? `${last.rate}: ${(last.loss * 100).toFixed(1)}% lost${last.died ? ", server died" : ""}` : "top of ladder";
+        if (!last || last === x.best) return "top of ladder";
+        const tries = x.steps.filter((t) => t.rate === last.rate);
+        return `${last.rate}: ${tries.map((t) => `${(t.loss * 100).toFixed(1)}%`).join(", ")} lost${last.died ? ", server died" : ""}`;
       }).join("; ")],
     ]),
   );
@@ -84,7 +86,8 @@ ${main}
 
 DORA/s max: completed exchanges per second measured by perfdhcp at the highest passing step (median of the runs);
 the other columns are from that run's step. CPU is % of one core over the step (${r.machine.cores} cores = ${r.machine.cores * 100}%).
-DB CPU is the whole MariaDB server (it is shared with anything else running on the machine).
+DB CPU is the whole MariaDB server (it is shared with anything else running on the machine). CPU pressure: share of
+the step during which some task waited for a CPU (Linux PSI); high values mean a contended machine.
 
 ## pydhcp over Kea
 

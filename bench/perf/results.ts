@@ -68,6 +68,8 @@ export interface Summary {
   cpuPerfdhcp: number | null;
   rssKb: number | null;
   hwmKb: number | null;
+  /** CPU pressure (PSI) during that step, % */
+  cpuPressure: number | null;
 }
 
 export interface ServerResult {
@@ -132,6 +134,7 @@ export function summarize(runs: RunResult[]): Summary {
     cpuPerfdhcp: round(b?.cpuPerfdhcp ?? null, 1),
     rssKb: b?.rssKb ?? null,
     hwmKb: run?.hwmKb ?? null,
+    cpuPressure: b?.cpuPressure ?? null,
   };
 }
 

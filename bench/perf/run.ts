@@ -277,6 +277,9 @@ async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   if (o.report) {
     const r = JSON.parse(readFileSync(o.report, "utf8")) as BenchResult;
+    // summaries are derived data: recompute them with the current code
+    r.servers = r.servers.map((s) => (s.runs.length ? { ...s, summary: summarize(s.runs) } : s));
+    r.ratios = ratios(r.servers);
     writeResults(r, { ...o, quick: r.mode === "quick", outDir: dirname(o.report) });
     return 0;
   }
