@@ -257,6 +257,8 @@ export async function serve(o: ServeOptions): Promise<number> {
         const rt = await buildRuntime({ config: nc, backend: nb, leases, history, log, metrics: sm });
         const later = restartOnlyChanges(initial, nc);
         if (later.length) log.warn("some changes take effect only at restart; the rest is reloaded", { settings: later.join(" ") });
+        // rows of exchanges answered so far belong to the old database; no await between this and the swap
+        if (!reuse) await history.flush();
         server.swap(rt);
         if (!reuse) {
           const old = backend;

@@ -186,6 +186,16 @@ export class HistoryWriter {
     return q;
   }
 
+  /**
+   * Writes what is queued now to the current database (or the spool). A
+   * reload that switches databases calls this first, so rows of exchanges
+   * answered under the old configuration land in the old database.
+   */
+  async flush(): Promise<void> {
+    if (this.queue.length && !this.running) this.kick();
+    while (this.running) await this.running;
+  }
+
   /** Writes everything queued (to the database, or to the spool). */
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);

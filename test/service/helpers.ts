@@ -62,6 +62,8 @@ export interface ConfigSpec {
   server?: string;
   /** extra <query> elements, e.g. <timeout> */
   query?: string;
+  /** false: flood control off (one MAC sending hundreds of requests a second) */
+  rateLimit?: boolean;
 }
 
 const xmlText = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
@@ -90,7 +92,7 @@ export function configXml(c: ConfigSpec): string {
 ${offers.map((q, i) => `        <offer_${i + 1}>${xmlText(q)}</offer_${i + 1}>`).join("\n")}
 ${history ? `        <history_sql>${xmlText(history)}</history_sql>` : ""}${c.query ?? ""}
     </query>${c.metricsPort ? `\n    <metrics><host>127.0.0.1</host><port>${c.metricsPort}</port></metrics>` : ""}
-    ${c.extra ?? ""}
+    ${c.extra ?? ""}${c.rateLimit === false ? "\n    <rateLimit><perMac>0</perMac><perCircuit>0</perCircuit></rateLimit>" : ""}
 </config>
 `;
 }

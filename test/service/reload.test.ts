@@ -44,7 +44,7 @@ afterEach(async () => {
   dir = null;
 });
 
-async function setup(): Promise<{ spec: ConfigSpec; write(spec: ConfigSpec | string): void }> {
+async function setup(extra: Partial<ConfigSpec> = {}): Promise<{ spec: ConfigSpec; write(spec: ConfigSpec | string): void }> {
   dir = mkdtempSync(join(tmpdir(), "pdsvc-reload-"));
   makeSqlite(join(dir, "t.db"), [[MAC, A]]);
   client = await testClient();
@@ -53,6 +53,7 @@ async function setup(): Promise<{ spec: ConfigSpec; write(spec: ConfigSpec | str
     clientPort: client.port,
     database: sqliteDatabase(),
     metricsPort: freeTcpPort(),
+    ...extra,
   };
   server = await startServer({ config: configXml(spec), dir });
   const d = dir;
@@ -91,20 +92,39 @@ describe("SIGHUP reload", () => {
 
   test("a reload naming another database serves from it, history included", async () => {
     const { spec, write } = await setup();
-    expect((await discover(client!, spec.port, MAC))?.yiaddr).toBe(A);
+    const before = await discover(client!, spec.port, MAC);
+    expect(before?.yiaddr).toBe(A);
     makeSqlite(join(dir!, "t2.db"), [[MAC, "198.18.2.20"]]);
     write({ ...spec, database: sqliteDatabase("{dir}/t2.db") });
     expect(await reloaded(server!, /configuration reloaded|reload failed|reload refused/)).toContain("configuration reloaded");
     const after = await discover(client!, spec.port, MAC);
     expect(after?.yiaddr).toBe("198.18.2.20");
-    const xid = after!.xid.toString(16).padStart(8, "0");
-    const rows = await until(
-      () => sqliteRows<{ comment: string }>(join(dir!, "t2.db"), "select comment from history"),
-      (r) => r.length > 0,
-      3000,
-    );
-    expect(rows.map((r) => r.comment)).toEqual([`DHCPDISCOVER/${xid}`]);
-    expect(sqliteRows(join(dir!, "t.db"), "select * from history where comment = ?", `DHCPDISCOVER/${xid}`)).toEqual([]);
+    const hex = (x: number) => x.toString(16).padStart(8, "0");
+    // each exchange's history row is in the database of the configuration that answered it
+    const comments = async (file: string, n: number) =>
+      (await until(() => sqliteRows<{ comment: string }>(join(dir!, file), "select comment from history"), (r) => r.length >= n, 3000)).map((r) => r.comment);
+    expect(await comments("t2.db", 1)).toEqual([`DHCPDISCOVER/${hex(after!.xid)}`]);
+    expect(await comments("t.db", 1)).toEqual([`DHCPDISCOVER/${hex(before!.xid)}`]);
+  });
+
+  test("the listen address and log settings wait for a restart; the rest of the same reload applies", async () => {
+    const { spec, write } = await setup();
+    const other = await freeUdpPort();
+    write({
+      ...spec,
+      port: other,
+      offers: [OFFER_BY_MAC.replace("select ip", "select '198.18.6.6' as ip")],
+      extra: "<log><format>json</format></log>",
+    });
+    const from = server!.output().length;
+    server!.signal("SIGHUP");
+    const warn = await server!.waitFor(/take effect only at restart/, 5000, from);
+    expect(warn).toContain("dhcpserver/port");
+    expect(warn).toContain("log");
+    expect(await server!.waitFor(/configuration reloaded/, 5000, from)).toMatch(/^\S+ INFO configuration reloaded/);
+    // still on the old port, with the new query
+    expect((await discover(client!, spec.port, MAC))?.yiaddr).toBe("198.18.6.6");
+    expect(await discover(client!, other, MAC, 500)).toBeNull();
   });
 
   const broken: [string, (spec: ConfigSpec) => string, RegExp][] = [
@@ -138,7 +158,8 @@ describe("SIGHUP reload", () => {
   }
 
   test("no request is lost or answered twice across repeated reloads", async () => {
-    const { spec, write } = await setup();
+    // one MAC at hundreds of requests a second: flood control off
+    const { spec, write } = await setup({ rateLimit: false });
     const MIN = 600;
     const xids: number[] = [];
     const replies = new Map<number, number>();
@@ -151,8 +172,7 @@ describe("SIGHUP reload", () => {
         write(i % 2 === 0 ? alt : spec);
         await reloaded(server!, /configuration reloaded|reload failed|reload refused/);
       }
-      reloading = false;
-    })();
+    })().finally(() => (reloading = false));
     // requests flow the whole time the reloads happen; a bounded window in
     // flight keeps the loopback socket buffers from overflowing
     const window = 16;
@@ -184,7 +204,7 @@ describe("SIGHUP reload", () => {
     expect(m.get('pydhcp_replies_sent_total{type="OFFER"}')).toBe(xids.length);
     expect(m.get('pydhcp_packets_received_total{type="DISCOVER"}')).toBe(xids.length);
     console.log(`reload under traffic: ${xids.length} requests, ${replies.size} answered once, 6 reloads`);
-  });
+  }, 30_000);
 });
 
 describe("housekeeping", () => {
