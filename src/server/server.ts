@@ -54,13 +54,6 @@ function subOptions(rai: Uint8Array | undefined): Map<number, Uint8Array> {
   return p.ok ? p.subs : NO_SUBS;
 }
 
-/** -d: a reply's header addresses and options (code=hex), for one debug line. */
-function replyFields(m: DhcpMessage): Record<string, string> {
-  const f: Record<string, string> = { yiaddr: m.yiaddr, siaddr: m.siaddr, giaddr: m.giaddr, flags: m.flags.toString(16).padStart(4, "0") };
-  for (const [code, v] of m.options) f[`option${code}`] = hex(v);
-  return f;
-}
-
 export class DhcpServer {
   private sockets: DhcpSocket[] = [];
   private readonly queue: Pending[] = [];
@@ -84,15 +77,6 @@ export class DhcpServer {
     this.perMac = new RateLimiter(rt.config.rateLimit.perMac);
     this.perCircuit = new RateLimiter(rt.config.rateLimit.perCircuit);
     this.debug = log.enabled("debug");
-    if (this.debug) this.logQueries(rt);
-  }
-
-  /** -d: the SQL each configured query runs, once per runtime (per packet lines give its bound values and rows). */
-  private logQueries(rt: Runtime): void {
-    for (const s of rt.offers) {
-      const written = rt.config.offers.find((n) => n.name === s.template.name)?.sql;
-      this.log.debug(`query ${s.template.name} sql`, { query: s.template.name, sql: s.query.sql, config: written });
-    }
   }
 
   get runtime(): Runtime {
@@ -121,7 +105,6 @@ export class DhcpServer {
   /** Swaps in a new runtime between packets; in-flight packets finish with the one they started with. */
   swap(rt: Runtime): void {
     this.rt = rt;
-    if (this.debug) this.logQueries(rt);
     this.perMac = new RateLimiter(rt.config.rateLimit.perMac);
     this.perCircuit = new RateLimiter(rt.config.rateLimit.perCircuit);
   }
@@ -213,7 +196,6 @@ export class DhcpServer {
     this.inFlight++;
     this.metrics.inFlight(this.inFlight);
     const rt = this.rt;
-    if (this.debug) this.log.debug(`${TYPE_NAMES[p.type] ?? p.type} variables`, { xid: p.msg.xid.toString(16).padStart(8, "0"), ...Object.fromEntries(rt.variables(p.msg)) });
     let outcome: Outcome;
     try {
       outcome = this.debug ? await handleExplained({ msg: p.msg, type: p.type, size: p.buf.length, address: p.address, port: p.port }, rt, this.log) : await handle(p.msg, p.type, rt.handleDeps);
@@ -281,7 +263,6 @@ export class DhcpServer {
       return;
     }
     this.metrics.sent(replyName);
-    if (this.debug) this.log.debug(`${replyName} reply`, { ...fields, ...replyFields(o.reply), bytes: enc.bytes.length });
     this.log.info(`${typeName} -> ${replyName}${o.ip ? " " + o.ip : ""}`, {
       ...fields,
       ...(o.query ? { query: o.query } : {}),

@@ -46,30 +46,33 @@ describe("-d", () => {
   test("prints the variables, each query with its SQL, bound values and rows, and the reply", async () => {
     const out = await run(["-d"]);
     const lines = out.split("\n");
-    const find = (re: RegExp) => lines.find((l) => re.test(l)) ?? "";
-    // the packet's variables
-    const vars = find(/DEBUG DISCOVER variables/);
-    expect(vars).toContain(`ClientMacAddress=${MAC}`);
-    expect(vars).toContain("op=DHCPDISCOVER");
-    // each query's SQL (placeholders) and, per packet, its bound values and rows
-    expect(find(/DEBUG query offer_1 sql/)).toContain("sql=\"select ip,mask,router,dns from users where mac=? and port='no-such-port'\"");
-    expect(find(/DEBUG query offer_2 sql/)).toContain("where mac=?");
-    const q1 = find(/DEBUG query offer_1 params/);
-    expect(q1).toContain(MAC);
-    expect(q1).toContain("rows=[]");
-    const q2 = find(/DEBUG query offer_2 params/);
-    expect(q2).toContain(MAC);
-    expect(q2).toContain(ADDR);
-    // the reply, with its options
-    const reply = find(/DEBUG OFFER reply/);
-    expect(reply).toContain(`yiaddr=${ADDR}`);
-    expect(reply).toContain("option53=02");
-    expect(reply).toContain("option54=c6120001");
-    // in packet order: variables, offer_1, offer_2, reply
-    const order = [/DISCOVER variables/, /query offer_1 params/, /query offer_2 params/, /OFFER reply/, /DISCOVER -> OFFER/].map((re) =>
-      lines.findIndex((l) => re.test(l)),
-    );
-    expect(order).toEqual([...order].sort((a, b) => a - b));
+    // the packet's block: every line tagged with its xid, in order
+    const tag = lines.find((l) => /DEBUG explain [0-9a-f]{8} \| packet: DISCOVER/.test(l));
+    expect(tag).toBeDefined();
+    const xid = /explain ([0-9a-f]{8})/.exec(tag!)![1]!;
+    const block = lines.filter((l) => l.includes(`DEBUG explain ${xid} |`)).map((l) => l.slice(l.indexOf("|") + 2));
+    const text = block.join("\n");
+    // variables
+    expect(text).toMatch(new RegExp(`^\\s+ClientMacAddress\\s+= ${MAC}$`, "m"));
+    expect(text).toMatch(/^\s+op\s+= DHCPDISCOVER$/m);
+    // each query: name, SQL as sent, the bound MAC, and its rows
+    const at = (re: RegExp) => block.findIndex((l) => re.test(l));
+    const q1 = at(/^\s+offer_1\s+no rows/);
+    const q2 = at(/^\s+offer_2\s+1 row.*decided/);
+    expect(q1).toBeGreaterThan(at(/^variables:/));
+    expect(q2).toBeGreaterThan(q1);
+    expect(block.slice(q1, q2).join("\n")).toContain("sql:    select ip,mask,router,dns from users where mac=? and port='no-such-port'");
+    expect(block.slice(q1, q2).join("\n")).toContain(`values: [\\"${MAC}\\"]`);
+    const q2text = block.slice(q2, q2 + 6).join("\n");
+    expect(q2text).toContain("sql:    select ip,mask,router,dns from users where mac=?");
+    expect(q2text).toContain(MAC);
+    expect(q2text).toContain(`"ip\\":\\"${ADDR}`);
+    // the reply
+    expect(text).toContain(`reply: OFFER ${ADDR}`);
+    expect(text).toMatch(/53 dhcp-message-type\s+2 \(DHCPOFFER\)/);
+    expect(text).toMatch(/54 dhcp-server-identifier\s+198\.18\.0\.1/);
+    // before the exchange line
+    expect(lines.findIndex((l) => l.includes(`explain ${xid} | reply:`))).toBeLessThan(lines.findIndex((l) => /DISCOVER -> OFFER/.test(l)));
   });
 
   test("without -d none of it is printed", async () => {
