@@ -81,12 +81,12 @@ const TEXT_COLUMNS: readonly [column: string, code: number][] = [
 
 /**
  * Ranges no client, router or name server can be given (RFC 1122 3.2.1.3,
- * RFC 5771, RFC 1112 4): "this network" 0/8, loopback 127/8, multicast
- * 224/4, reserved 240/4 with the limited broadcast 255.255.255.255.
+ * RFC 5771, RFC 1112 4): "this network" 0/8, multicast 224/4, reserved
+ * 240/4 with the limited broadcast 255.255.255.255. Loopback 127/8 is let
+ * through: single-host test setups answer with it.
  */
 const UNUSABLE: readonly [first: number, prefix: number, what: string][] = [
   [0x00000000, 8, "in 0.0.0.0/8 (this network)"],
-  [0x7f000000, 8, "a loopback address"],
   [0xe0000000, 4, "a multicast address"],
   [0xf0000000, 4, "in the reserved range 240.0.0.0/4"],
 ];

@@ -143,8 +143,14 @@ export async function runFuzz(o: { packets: number; batch?: number; seed?: numbe
   const seconds = (performance.now() - t0) / 1000;
   running = false;
   await doraLoop;
-  await Bun.sleep(300);
-  const rssEndKiB = alive(pid) ? rssKiB(pid) : -1;
+  // RSS swings with garbage collection (tens of MB between samples): the
+  // end value is the lowest of a few samples over two idle seconds
+  let rssEndKiB = Infinity;
+  for (let i = 0; i < 8 && alive(pid); i++) {
+    await Bun.sleep(250);
+    rssEndKiB = Math.min(rssEndKiB, rssKiB(pid));
+  }
+  if (!alive(pid)) rssEndKiB = -1;
   const aliveAtEnd = alive(pid);
   relay.close();
   sender.close();
@@ -174,10 +180,20 @@ export async function runFuzz(o: { packets: number; batch?: number; seed?: numbe
   };
 }
 
+/**
+ * Growth that stays, KiB: the lowest RSS of the second half of the run (and
+ * the end) minus the sample after the first tenth. RSS swings by tens of MB
+ * with garbage collection; a leak raises the floor, a GC swing does not.
+ */
+export function rssGrowthKiB(r: FuzzResult): number {
+  const late = [...r.rssTrendKiB.slice(Math.floor(r.rssTrendKiB.length / 2)), r.rssEndKiB];
+  return Math.min(...late) - r.rssWarmKiB;
+}
+
 export function describeFuzz(r: FuzzResult): string {
   return (
     `fuzz seed ${r.seed}: ${r.packets} packets in ${r.seconds.toFixed(1)} s (${r.packetsPerSecond}/s); ` +
-    `RSS start ${r.rssStartKiB} KiB, after 10% ${r.rssWarmKiB} KiB, end ${r.rssEndKiB} KiB (per tenth: ${r.rssTrendKiB.join(" ")}); ` +
+    `RSS start ${r.rssStartKiB} KiB, after 10% ${r.rssWarmKiB} KiB, end ${r.rssEndKiB} KiB (per tenth: ${r.rssTrendKiB.join(" ")}; lasting growth ${rssGrowthKiB(r)} KiB); ` +
     `probes answered ${r.probesAnswered}/${r.probes}; DORA during fuzz ${r.dorasCompleted}/${r.doras}; ` +
     `replies to fuzz packets ${r.repliesToFuzz}; exit ${r.exitCode}\n  by kind: ${JSON.stringify(r.byKind)}`
   );
