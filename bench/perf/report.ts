@@ -44,7 +44,9 @@ export function markdownReport(r: BenchResult): string {
         const last = x.steps[x.steps.length - 1];
         if (!last || last === x.best) return "top of ladder";
         const tries = x.steps.filter((t) => t.rate === last.rate);
-        return `${last.rate}: ${tries.map((t) => `${(t.loss * 100).toFixed(1)}%`).join(", ")} lost${last.died ? ", server died" : ""}`;
+        const lost = tries.map((t) => `${(t.loss * 100).toFixed(1)}%`).join(", ");
+        const psi = tries.map((t) => t.cpuPressure).filter((v): v is number => typeof v === "number");
+        return `${last.rate}: ${lost} lost${psi.length ? ` (CPU pressure ${psi.map((v) => v.toFixed(0)).join(", ")}%)` : ""}${last.died ? ", server died" : ""}`;
       }).join("; ")],
     ]),
   );
