@@ -107,7 +107,8 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
       return { kind: "refused", query: f.query, message: f.message };
     }
     metrics.dbError(f.kind);
-    log.error(`query ${f.query} failed`, { query: f.query, params: r.tried.at(-1)?.params, error: f.message });
+    // while the database is away the backend logs the outage once; the exchange line names the query
+    if (f.kind !== "connect") log.error(`query ${f.query} failed`, { query: f.query, params: r.tried.at(-1)?.params, error: f.message });
     return { kind: "error", query: f.query, message: f.message };
   };
 
