@@ -13,7 +13,7 @@ import { seen, startCapture, type UdpDatagram } from "./capture.ts";
 import { CLIENT_BINARIES, CLIENT_KINDS, type ClientKind, disposeAllClients, RENEW_REASONS, obtain, startClient } from "./clients.ts";
 import { MSG, build, hex, macHex, msgType, opt, parse, type WirePacket } from "./dhcpwire.ts";
 import { gate } from "./gate.ts";
-import { type Topology, createDirect, createRelayed, destroyAll, sweepStale, waitFor } from "./netns.ts";
+import { type Topology, createDirect, createRelayed, destroyAll, nsMust, sweepStale, waitFor } from "./netns.ts";
 import {
   type HistoryRow, type PydhcpServer, type TestDb, type UserRow, configXml, mysqlDb, sqliteDb, startPydhcp,
   sweepStaleMysql,
@@ -265,6 +265,37 @@ describe.skipIf(skip !== null)("pydhcp end to end", () => {
         });
       }, T);
       }
+
+      test("udhcpc behind dhcrelay renews by unicast without Option 82: matched by the circuit-id the lease remembers", async () => {
+        await withPydhcp(backend, "relayed", 600, async ({ topo }) => {
+          const relay = await startRelay(topo);
+          // the renewal is routed by the relay namespace, not relayed (RFC 2131 4.4.5)
+          await nsMust(topo.relayNs ?? "", ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+          const c = await startClient("udhcpc", topo.clientNs, topo.client.ifname, { mac: MAC.udhcpc });
+          const cap = await startCapture(topo.serverNs, topo.server.ifname);
+          try {
+            await c.waitBound(15_000);
+            const n = (await c.events()).length;
+            await c.renewNow();
+            const renewed = await c.waitBound(10_000, n);
+            expect(renewed.reason).toBe(RENEW_REASONS.udhcpc);
+            expect(renewed.address).toBe(RELAYED_IP.udhcpc);
+            const pk = dhcp(await cap.stop(seen(MSG.ACK, 1, (d) => d.dst === RELAYED_IP.udhcpc)));
+            // dhcrelay also picks the unicast up and relays a copy; the routed one is the case here
+            const req = pk.find(({ p }) => msgType(p) === MSG.REQUEST && p.giaddr === "0.0.0.0");
+            expect(req?.p.ciaddr).toBe(RELAYED_IP.udhcpc);
+            expect(opt(req!.p, 82)).toBeUndefined();
+            const ack = pk.find(({ d, p }) => msgType(p) === MSG.ACK && d.dst === RELAYED_IP.udhcpc);
+            expect(ack?.p.yiaddr).toBe(RELAYED_IP.udhcpc);
+            expect(ack?.d.dst).toBe(RELAYED_IP.udhcpc);
+            expect(opt(ack!.p, 82)).toBeUndefined();
+          } finally {
+            cap.dispose();
+            await c.dispose();
+            await relay.stop();
+          }
+        });
+      }, T);
 
       test("dhclient renews at T1 of a short lease", async () => {
         await withPydhcp(backend, "direct", 6, async ({ topo }) => {
