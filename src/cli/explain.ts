@@ -30,7 +30,7 @@ import { serverMetrics } from "../server/stats.ts";
 import { createMetrics } from "../service/metrics.ts";
 import { displayValue } from "../variables/format.ts";
 import { readDumpInput } from "./dump.ts";
-import { explainedQueries, renderExplanation, replyDestination } from "./explain-render.ts";
+import { explainedQueries, renderExplanation, replyDestination } from "../server/explain-render.ts";
 
 type Flags = Map<string, string | true>;
 const str = (f: Flags, k: string): string | undefined => {

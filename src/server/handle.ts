@@ -56,6 +56,9 @@ export type SilentReason =
   | "not-a-request"
   | "unknown-type";
 
+/** the `query` of replies answered from lease memory while the database is away */
+export const LEASE_MEMORY = "lease memory";
+
 const OPT_REQUESTED_IP = 50;
 const OPT_SERVER_ID = 54;
 const OPT_CLIENT_ID = 61;
@@ -241,7 +244,7 @@ async function request(msg: DhcpMessage, sid: string | null, d: HandleDeps): Pro
       if (a) {
         d.leases.set({ ...lease, expires: now + (a.leaseTime ?? d.leaseTime) });
         d.history("ack", vars);
-        return reply(msg, MessageType.ACK, a, d, { query: "lease memory", note: `database unavailable: ${r.message}` });
+        return reply(msg, MessageType.ACK, a, d, { query: LEASE_MEMORY, note: `database unavailable: ${r.message}` });
       }
     }
     return { kind: "silent", reason: "db-error", note: r.message, query: r.query };

@@ -20,7 +20,7 @@ import type { HistoryWriter } from "./history.ts";
 import type { LeaseMemory } from "./leases.ts";
 import type { ServerMetrics } from "./stats.ts";
 import { profileVariables } from "./profile.ts";
-import { liveTrace } from "../cli/explain-live.ts";
+import { liveTrace } from "./explain-live.ts";
 import type { ProfileRule } from "../option82/profiles.ts";
 
 export type Statement = BoundQuery;
@@ -96,7 +96,6 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     const r = await runOfferChain(offers, vars, timeoutMs, defaults);
     for (const t of r.tried) {
       metrics.query(t.name, t.ms / 1000);
-      if (debug) log.debug(`query ${t.name}`, { params: t.params, rows: t.result ?? [], ms: +t.ms.toFixed(2), ...(t.error ? { error: t.error } : {}) });
       trace?.(t);
     }
     if (r.answer) return { kind: "match", answer: r.answer, query: r.query };

@@ -8,20 +8,28 @@ import { encode } from "../codec/encode.ts";
 import { MessageType, type DhcpMessage } from "../codec/message.ts";
 import type { Config } from "../config/types.ts";
 import type { ServiceLogger } from "../log/logger.ts";
-import { handle, macHex, type Outcome } from "./handle.ts";
+import { handle, LEASE_MEMORY, macHex, type Outcome } from "./handle.ts";
 import type { HistoryWriter } from "./history.ts";
 import type { LeaseMemory } from "./leases.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { route } from "./route.ts";
 import { parseRelayAgentInfo } from "../option82/parse.ts";
 import type { Runtime } from "./runtime.ts";
-import { handleExplained } from "../cli/explain-live.ts";
+import { handleExplained } from "./explain-live.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
 
 export const TYPE_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(MessageType).map(([name, code]) => [code, name]),
 );
+
+/** How loud each kind of silence is: what an operator must see at the default level. */
+const SILENT_LEVEL: Partial<Record<string, "info" | "warn">> = {
+  "db-error": "warn",
+  "bad-answer": "warn",
+  "address-in-use": "warn",
+  "no-match": "info",
+};
 
 const OPT_MESSAGE_TYPE = 53;
 const OPT_MAX_SIZE = 57;
@@ -228,7 +236,7 @@ export class DhcpServer {
     if (subs.has(SUB_CIRCUIT_ID)) fields.circuit_id = hex(subs.get(SUB_CIRCUIT_ID));
     if (subs.has(SUB_REMOTE_ID)) fields.remote_id = hex(subs.get(SUB_REMOTE_ID));
     if (o.kind === "silent") {
-      const level = o.reason === "db-error" ? "warn" : o.reason === "no-match" ? "info" : o.reason === "address-in-use" ? "warn" : "debug";
+      const level = SILENT_LEVEL[o.reason] ?? "debug";
       this.metrics.dropped(o.reason);
       if (o.reason === "no-match") this.metrics.noMatch();
       this.log[level](`${typeName} no reply: ${o.reason}`, { ...fields, ...(o.query ? { query: o.query } : {}), note: o.note, ms: +ms.toFixed(2) });
@@ -263,6 +271,7 @@ export class DhcpServer {
       return;
     }
     this.metrics.sent(replyName);
+    if (o.query === LEASE_MEMORY) this.metrics.outageAnswer();
     this.log.info(`${typeName} -> ${replyName}${o.ip ? " " + o.ip : ""}`, {
       ...fields,
       ...(o.query ? { query: o.query } : {}),

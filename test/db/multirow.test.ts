@@ -57,7 +57,7 @@ describe("MysqlBackend.runBatch", () => {
     await backend.runBatch([...items, { query: upd, params: ["NAK", "mac7"] }, { query: ins, params: ["last", "x"] }]);
     const [rows] = (await root.query(`SELECT mac, ip, comment FROM \`${db.database}\`.history ORDER BY id`)) as unknown as [{ mac: string; ip: string; comment: string }[]];
     expect(rows.length).toBe(86);
-    expect(rows.slice(0, 85).map((r) => r.mac)).toEqual(items.map((it) => it.params[0]));
+    expect(rows.slice(0, 85).map((r) => r.mac)).toEqual(items.map((it) => it.params[0]!));
     expect(rows[40]!.ip).toBe("ip'40");
     expect(rows[7]!.comment).toBe("NAK");
     expect(rows[85]!.mac).toBe("last");

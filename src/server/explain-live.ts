@@ -14,8 +14,8 @@ import { encode } from "../codec/encode.ts";
 import type { DhcpMessage } from "../codec/message.ts";
 import type { HistoryEvent } from "../config/types.ts";
 import type { ServiceLogger } from "../log/logger.ts";
-import { handle, type HandleDeps, type Outcome } from "../server/handle.ts";
-import type { QueryTrace, Runtime } from "../server/runtime.ts";
+import { handle, type HandleDeps, type Outcome } from "./handle.ts";
+import type { QueryTrace, Runtime } from "./runtime.ts";
 import type { Vars } from "../variables/types.ts";
 import { explainedQueries, renderExplanation, replyDestination } from "./explain-render.ts";
 
