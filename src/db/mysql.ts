@@ -11,6 +11,7 @@
  * at once instead of each waiting for a connect timeout.
  */
 
+import { LEASE_COLUMNS, leaseFrom } from "./lease-row.ts";
 import { chunkSizes, multiRowSql, splitSingleRowInsert } from "./multirow.ts";
 import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
 import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
@@ -49,20 +50,6 @@ function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-const LEASE_COLUMNS = "client_key, mac, ip, option82, expires, state, answer, updated";
-
-function leaseFrom(r: Row): Lease {
-  return {
-    clientKey: String(r.client_key),
-    mac: String(r.mac),
-    ip: String(r.ip),
-    option82: String(r.option82 ?? ""),
-    expires: Number(r.expires),
-    state: String(r.state) as Lease["state"],
-    answer: String(r.answer),
-    updated: Number(r.updated),
-  };
-}
 
 export class MysqlBackend implements Backend {
   readonly kind = "mysql" as const;

@@ -7,6 +7,7 @@
  * locked database (busy_timeout).
  */
 
+import { LEASE_COLUMNS, leaseFrom } from "./lease-row.ts";
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
@@ -21,20 +22,6 @@ export interface SqliteOptions {
 
 type Stmt = Statement<Row, Param[]>;
 
-const LEASE_COLUMNS = "client_key, mac, ip, option82, expires, state, answer, updated";
-
-function leaseFrom(r: Row): Lease {
-  return {
-    clientKey: String(r.client_key),
-    mac: String(r.mac),
-    ip: String(r.ip),
-    option82: String(r.option82 ?? ""),
-    expires: Number(r.expires),
-    state: String(r.state) as Lease["state"],
-    answer: String(r.answer),
-    updated: Number(r.updated),
-  };
-}
 
 class SqliteLeases implements LeaseStore {
   private readonly active: Statement<Row, [number]>;

@@ -123,40 +123,17 @@ function leaseFrom(msg: DhcpMessage, key: string, answer: Answer, state: Lease["
   };
 }
 
-interface AnswerJson {
-  ip: string;
-  mask: string;
-  router: string | null;
-  dns: string[];
-  leaseTime?: number;
-  nextServer?: string;
-  options: [number, string][];
-}
+/** An Answer as the lease table stores it: option values as hex. */
+type AnswerJson = Omit<Answer, "options"> & { options: [number, string][] };
 
 export function answerToJson(a: Answer): AnswerJson {
-  return {
-    ip: a.ip,
-    mask: a.mask,
-    router: a.router,
-    dns: a.dns,
-    ...(a.leaseTime !== undefined ? { leaseTime: a.leaseTime } : {}),
-    ...(a.nextServer ? { nextServer: a.nextServer } : {}),
-    options: [...a.options].map(([c, v]) => [c, hex(v)]),
-  };
+  return { ...a, options: [...a.options].map(([c, v]) => [c, hex(v)]) };
 }
 
 export function answerFromJson(text: string): Answer | null {
   try {
     const j = JSON.parse(text) as AnswerJson;
-    return {
-      ip: j.ip,
-      mask: j.mask,
-      router: j.router,
-      dns: j.dns,
-      ...(j.leaseTime !== undefined ? { leaseTime: j.leaseTime } : {}),
-      ...(j.nextServer ? { nextServer: j.nextServer } : {}),
-      options: new Map(j.options.map(([c, h]) => [c, Uint8Array.from(Buffer.from(h, "hex"))])),
-    } as Answer;
+    return { ...j, options: new Map(j.options.map(([c, h]) => [c, Uint8Array.from(Buffer.from(h, "hex"))])) };
   } catch {
     return null;
   }

@@ -5,9 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { encode } from "../../src/codec/encode.ts";
-import type { DhcpMessage } from "../../src/codec/message.ts";
-import { macBytes, ip } from "../support/client.ts";
+import { buildRequest, ip } from "../support/client.ts";
 import { REFERENCE_CONFIG } from "../fixtures/reference.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
@@ -72,32 +70,16 @@ export interface PacketSpec {
 
 /** A request as a relay forwards it: options 53, 55, then any given, then 82 last (RFC 3046 2.1). */
 export function packet(s: PacketSpec): Uint8Array {
-  const options = new Map<number, Uint8Array>([
-    [53, Uint8Array.of(s.type ?? 1)],
-    [55, Uint8Array.of(1, 3, 6, 15)],
-  ]);
-  for (const [c, v] of s.options ?? []) options.set(c, v);
-  if (s.rai) options.set(82, s.rai);
-  const msg: DhcpMessage = {
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: s.giaddr ? 1 : 0,
+  const options: [number, Uint8Array][] = [[55, Uint8Array.of(1, 3, 6, 15)], ...(s.options ?? [])];
+  if (s.rai) options.push([82, s.rai]);
+  return buildRequest({
+    type: s.type ?? 1,
+    mac: s.mac,
     xid: s.xid ?? 0x5eed0001,
-    secs: 0,
-    flags: 0,
-    ciaddr: s.ciaddr ?? "0.0.0.0",
-    yiaddr: "0.0.0.0",
-    siaddr: "0.0.0.0",
-    giaddr: s.giaddr ?? "0.0.0.0",
-    chaddr: macBytes(s.mac),
-    sname: new Uint8Array(64),
-    file: new Uint8Array(128),
+    ...(s.giaddr ? { giaddr: s.giaddr } : {}),
+    ...(s.ciaddr ? { ciaddr: s.ciaddr } : {}),
     options,
-  };
-  const r = encode(msg);
-  if (!r.ok) throw new Error(r.error.message);
-  return r.bytes;
+  });
 }
 
 export const toHex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
