@@ -112,7 +112,9 @@ function place(
     if (out !== null) {
       out[pos] = code;
       out[pos + 1] = n;
-      out.set(value.subarray(from, from + n), pos + 2);
+      // a loop beats a subarray view for the short values nearly every option has
+      if (n <= 32) for (let k = 0; k < n; k++) out[pos + 2 + k] = value[from + k]!;
+      else out.set(from === 0 && n === value.length ? value : value.subarray(from, from + n), pos + 2);
     }
     pos += n + 2;
     return true;

@@ -1,9 +1,10 @@
 /** Lower-case hex without separators, the form pydhcpdb's variables use. */
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+export const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
-export function toHex(b: Uint8Array): string {
+/** Table-driven: no Buffer or view per call, it runs several times per packet. */
+export function toHex(b: Uint8Array, start = 0, end = b.length): string {
   let s = "";
-  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
+  for (let i = start; i < end; i++) s += HEX[b[i]!];
   return s;
 }
 

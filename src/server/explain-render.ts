@@ -14,6 +14,7 @@
  *   decision: offer_2 matched: 192.168.0.77
  *   reply: OFFER 192.168.0.77 to 198.18.20.1:67 (relay), 300 bytes
  */
+import { toHex } from "../codec/hex.ts";
 import type { DhcpMessage } from "../codec/message.ts";
 import type { Param, Row } from "../db/backend.ts";
 import { SUBOPTION, subOptionDef } from "../option82/suboptions.ts";
@@ -65,7 +66,7 @@ const MAX_ROWS = 5;
 
 const TYPE_NAME: Record<number, string> = Object.fromEntries(Object.entries(MessageType).map(([n, c]) => [c, n]));
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+const hex = toHex;
 
 export function typeName(type: number): string {
   return TYPE_NAME[type] ?? (type === 0 ? "BOOTP (no option 53)" : `type ${type}`);

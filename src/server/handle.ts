@@ -3,6 +3,7 @@
  * caller decodes, supplies the lookup (the offer chain) and the lease
  * memory, and sends whatever reply this returns.
  */
+import { toHex } from "../codec/hex.ts";
 import { MessageType, type DhcpMessage } from "../codec/message.ts";
 import type { Answer } from "../db/answer.ts";
 import type { Lease } from "../db/backend.ts";
@@ -65,7 +66,7 @@ const OPT_CLIENT_ID = 61;
 const OPT_RAI = 82;
 const ZERO = "0.0.0.0";
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+const hex = toHex;
 
 function ipText(b: Uint8Array | undefined): string | null {
   return b && b.length === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : null;
@@ -74,12 +75,13 @@ function ipText(b: Uint8Array | undefined): string | null {
 /** Client identity for leases: option 61 when sent (RFC 2131 4.2), else chaddr. */
 export function clientKey(msg: DhcpMessage): string {
   const cid = msg.options.get(OPT_CLIENT_ID);
-  if (cid && cid.length) return "01" === hex(cid.subarray(0, 1)) && cid.length === 7 ? hex(cid.subarray(1)) : "id:" + hex(cid);
-  return hex(msg.chaddr.subarray(0, Math.min(msg.hlen || 6, 16)));
+  // type 1 + 6 bytes is an Ethernet MAC (RFC 2132 9.14): key it like chaddr so both forms meet
+  if (cid && cid.length) return cid[0] === 1 && cid.length === 7 ? hex(cid, 1) : "id:" + hex(cid);
+  return macHex(msg);
 }
 
 export function macHex(msg: DhcpMessage): string {
-  return hex(msg.chaddr.subarray(0, Math.min(msg.hlen || 6, 16)));
+  return hex(msg.chaddr, 0, Math.min(msg.hlen || 6, 16));
 }
 
 function reply(req: DhcpMessage, type: 2 | 5 | 6, answer: Answer | null, d: HandleDeps, extra: { inform?: boolean; query?: string | null; note: string; message?: string }): Outcome {
@@ -190,7 +192,7 @@ async function discover(msg: DhcpMessage, d: HandleDeps): Promise<Outcome> {
   const prev = d.leases.get(key) ?? null;
   // keep a bound lease bound: a DISCOVER from a bound client must not shorten its lease
   if (!prev || prev.state !== "bound" || prev.ip !== r.answer.ip) {
-    d.leases.set(leaseFrom(msg, key, r.answer, "offered", d, prev));
+    d.leases.hold(leaseFrom(msg, key, r.answer, "offered", d, prev));
   }
   d.leases.rememberOffer(key, msg.xid, r.answer, now);
   d.history("offer", vars);

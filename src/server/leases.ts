@@ -88,6 +88,14 @@ export class LeaseMemory {
     this.dirty.set(l.clientKey, l);
   }
 
+  /**
+   * An OFFERed address, held in memory only: it expires in a minute, and a
+   * database write per DISCOVER would double the lease writes of a storm.
+   */
+  hold(l: Lease): void {
+    this.index(l);
+  }
+
   private index(l: Lease): void {
     const old = this.byKey.get(l.clientKey);
     if (old && old.ip !== l.ip && this.byIp.get(old.ip) === l.clientKey) this.byIp.delete(old.ip);

@@ -45,9 +45,8 @@ const ZERO = "0.0.0.0";
 const ipBytes = (text: string): Uint8Array => ipv4ToBytes(parseIPv4(text) ?? 0);
 
 function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n >>> 0, false);
-  return b;
+  // shifts, not a DataView: reading .buffer of a small array costs more than the whole reply
+  return Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
 }
 
 function ipList(list: readonly string[]): Uint8Array {

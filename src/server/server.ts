@@ -3,6 +3,7 @@
  * handle -> encode -> route -> send. Holds the only mutable serving state
  * (the runtime, swapped whole on reload; the queue; the in-flight set).
  */
+import { toHex } from "../codec/hex.ts";
 import { decode } from "../codec/decode.ts";
 import { encode } from "../codec/encode.ts";
 import { MessageType, type DhcpMessage } from "../codec/message.ts";
@@ -50,8 +51,7 @@ interface Pending {
   sock: DhcpSocket | undefined;
 }
 
-const hex = (b: Uint8Array | undefined): string =>
-  b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex") : "";
+const hex = (b: Uint8Array | undefined): string => (b ? toHex(b) : "");
 
 const NO_SUBS = new Map<number, Uint8Array>();
 

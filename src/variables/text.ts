@@ -3,17 +3,14 @@
  * allocation-light because extract runs once per packet.
  */
 
-/** "00".."ff" by byte value. */
-export const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+import { HEX, toHex } from "../codec/hex.ts";
+
+export { HEX };
 /** "0".."255" by byte value. */
 export const DEC: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
 
 /** Lower-case hex, no separators. */
-export function hex(b: Uint8Array, start = 0, end = b.length): string {
-  let s = "";
-  for (let i = start; i < end; i++) s += HEX[b[i]!];
-  return s;
-}
+export const hex = toHex;
 
 /** Lower-case hex with `:` between bytes (aa:bb:cc). */
 export function hexColons(b: Uint8Array, start: number, end: number): string {
