@@ -330,7 +330,12 @@ function writeResults(r: BenchResult, o: Options): void {
   const svg = barChartSvg(
     "Max DORA/s with under 1% lost",
     `${r.host}, ${r.machine.cpuModel} x${r.machine.cores}, ${r.date.slice(0, 10)}, median of ${r.runsPerServer}, ${r.stepSeconds} s steps`,
-    r.servers.map((s) => ({ label: s.name, value: s.summary?.doraPerSec ?? null, family: s.family })),
+    r.servers.map((s) => ({
+      label: s.name,
+      value: s.summary?.doraPerSec ?? null,
+      family: s.family,
+      ...(s.runs.length > 1 ? { note: `(runs: ${s.runs.map((x) => Math.round(x.best?.achieved ?? 0)).join(", ")})` } : {}),
+    })),
   );
   // quick runs are for development: they do not replace the published latest.*
   const files = [`${base}.json`, `${base}.md`];
