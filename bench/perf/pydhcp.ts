@@ -4,12 +4,12 @@
  */
 import { Database } from "bun:sqlite";
 import { existsSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { CLIENT_NET } from "./clients.ts";
 import { bulkInsert, countRows, createDb, rootConnection, type Db } from "./mariadb.ts";
 import type { Prepared, ServerContext } from "./servers.ts";
 
-export const PYDHCP_ROOT = "/work/main";
+export const PYDHCP_ROOT = resolve(import.meta.dir, "../..");
 export const PYDHCP_ENTRY = join(PYDHCP_ROOT, "src/cli/main.ts");
 export const PYDHCP_BINARY = join(PYDHCP_ROOT, "dist/pydhcp");
 const BUN = join(PYDHCP_ROOT, "node_modules/.bin/bun");

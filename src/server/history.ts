@@ -29,6 +29,12 @@ export interface HistoryStats {
 const BATCH = 500;
 const FLUSH_MS = 20;
 const RETRY_MS = 1000;
+/**
+ * Rows queued in memory past this go to the spool file instead: when the
+ * database takes rows slower than a storm makes them, memory stays flat and
+ * nothing is lost (the spool is written behind, in order).
+ */
+const HIGH_WATER = 20_000;
 
 export class HistoryWriter {
   private queue: Row[] = [];
@@ -76,6 +82,14 @@ export class HistoryWriter {
       return;
     }
     this.queue.push({ query, params });
+    if (this.queue.length > HIGH_WATER) {
+      this.log.warn("history rows arrive faster than the database takes them; queued rows moved to the spool", {
+        rows: this.queue.length,
+        spool: this.spoolPath,
+      });
+      this.spool(this.queue.splice(0));
+      return;
+    }
     if (this.queue.length >= BATCH) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), FLUSH_MS);
   }
