@@ -289,9 +289,10 @@ export async function serve(o: ServeOptions): Promise<number> {
       stopping = true;
       log.info("stopping", { signal });
       const force = setTimeout(() => {
-        log.error("shutdown took too long; exiting");
+        // something did not finish (history or the database hung): say so in the exit code
+        log.error("shutdown took too long; exiting with work unfinished", { pendingHistory: history.pending });
         log.flush();
-        resolve(0);
+        resolve(1);
       }, SHUTDOWN_MS);
       const drained = await server.drain(2500);
       if (!drained) log.warn("some requests were still in flight at shutdown");
