@@ -174,16 +174,21 @@ export async function handle(msg: DhcpMessage, type: number, d: HandleDeps): Pro
   }
 }
 
+/** The offer chain's answer, or the silence anything else means (unknown clients get no reply). */
+async function matchOrSilence(d: HandleDeps, vars: Vars, what: string): Promise<Extract<Lookup, { kind: "match" }> | Outcome> {
+  const r = await d.lookup(vars);
+  if (r.kind === "match") return r;
+  if (r.kind === "error") return { kind: "silent", reason: "db-error", note: r.message, query: r.query };
+  if (r.kind === "refused") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
+  d.history("unknown", vars);
+  return { kind: "silent", reason: "no-match", note: `no query matched (${what})` };
+}
+
 async function discover(msg: DhcpMessage, d: HandleDeps): Promise<Outcome> {
   const key = clientKey(msg);
   const vars = d.variables(msg);
-  const r = await d.lookup(vars);
-  if (r.kind === "error") return { kind: "silent", reason: "db-error", note: r.message, query: r.query };
-  if (r.kind === "refused") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
-  if (r.kind === "none") {
-    d.history("unknown", vars);
-    return { kind: "silent", reason: "no-match", note: "no query matched" };
-  }
+  const r = await matchOrSilence(d, vars, "discover");
+  if (r.kind !== "match") return r;
   const now = d.now();
   const holder = d.leases.holder(r.answer.ip, now);
   if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
@@ -257,13 +262,8 @@ async function request(msg: DhcpMessage, sid: string | null, d: HandleDeps): Pro
 
 async function inform(msg: DhcpMessage, d: HandleDeps): Promise<Outcome> {
   const vars = d.variables(msg);
-  const r = await d.lookup(vars);
-  if (r.kind === "error") return { kind: "silent", reason: "db-error", note: r.message, query: r.query };
-  if (r.kind === "refused") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
-  if (r.kind === "none") {
-    d.history("unknown", vars);
-    return { kind: "silent", reason: "no-match", note: "no query matched (inform)" };
-  }
+  const r = await matchOrSilence(d, vars, "inform");
+  if (r.kind !== "match") return r;
   d.history("ack", vars);
   return reply(msg, MessageType.ACK, r.answer, d, { inform: true, query: r.query, note: "inform" });
 }
