@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decode } from "../codec/decode.ts";
+import { emptyMessage } from "../codec/header.ts";
 import { encode } from "../codec/encode.ts";
 import { parseIPv4 } from "../codec/ip.ts";
 import { MessageType, type DhcpMessage } from "../codec/message.ts";
@@ -81,20 +82,14 @@ export function buildPacket(f: Flags): DhcpMessage | string {
     options.set(82, r.bytes);
   }
   return {
+    ...emptyMessage(),
     op: 1,
     htype: 1,
     hlen: 6,
     hops: giaddr === "0.0.0.0" ? 0 : 1,
     xid: 0x12345678,
-    secs: 0,
-    flags: 0,
-    ciaddr: "0.0.0.0",
-    yiaddr: "0.0.0.0",
-    siaddr: "0.0.0.0",
     giaddr,
     chaddr,
-    sname: new Uint8Array(64),
-    file: new Uint8Array(128),
     options,
   };
 }

@@ -17,17 +17,10 @@ import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
 import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { MYSQL_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
+import type { DatabaseConfig } from "../config/types.ts";
 
-export interface MysqlOptions {
-  host: string;
-  port: number;
-  socket: string | null;
-  user: string;
-  password: string;
-  database: string;
-  poolSize: number;
-  timeoutMs: number;
-}
+/** The <mysql> settings from the config, plus the query timeout. */
+export type MysqlOptions = Omit<Extract<DatabaseConfig, { kind: "mysql" }>, "kind"> & { timeoutMs: number };
 
 /** mysql2 / server error codes that mean "no working connection" rather than "bad query". */
 const CONNECTION_CODES = new Set([

@@ -5,6 +5,7 @@
  */
 import { decode } from "../../src/codec/decode.ts";
 import { encode } from "../../src/codec/encode.ts";
+import { emptyMessage } from "../../src/codec/header.ts";
 import type { DhcpMessage } from "../../src/codec/message.ts";
 
 export interface RequestSpec {
@@ -33,20 +34,16 @@ export function buildRequest(s: RequestSpec): Uint8Array {
   const options = new Map<number, Uint8Array>([[53, Uint8Array.of(s.type)]]);
   for (const [c, v] of s.options ?? []) options.set(c, v);
   const msg: DhcpMessage = {
+    ...emptyMessage(),
     op: 1,
     htype: 1,
     hlen: 6,
     hops: s.hops ?? (s.giaddr ? 1 : 0),
     xid: s.xid ?? Math.floor(Math.random() * 0xffffffff),
-    secs: 0,
     flags: s.flags ?? 0,
     ciaddr: s.ciaddr ?? "0.0.0.0",
-    yiaddr: "0.0.0.0",
-    siaddr: "0.0.0.0",
     giaddr: s.giaddr ?? "0.0.0.0",
     chaddr: macBytes(s.mac),
-    sname: new Uint8Array(64),
-    file: new Uint8Array(128),
     options,
   };
   const r = encode(msg);

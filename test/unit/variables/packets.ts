@@ -1,6 +1,7 @@
 /** Hand-built DhcpMessage values for the variable tests. */
 import { readFileSync } from "node:fs";
 import type { DhcpMessage } from "../../../src/codec/message.ts";
+import { emptyMessage } from "../../../src/codec/header.ts";
 
 export const fromHex = (h: string): Uint8Array => Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
 const bytes = (...b: number[]) => Uint8Array.from(b);
@@ -11,20 +12,12 @@ export function message(opts: [number, Uint8Array][] = [], over: Partial<DhcpMes
   const chaddr = new Uint8Array(16);
   chaddr.set([0x02, 0x00, 0x5e, 0x10, 0x20, 0x30]);
   return {
+    ...emptyMessage(),
     op: 1,
     htype: 1,
     hlen: 6,
-    hops: 0,
     xid: 0x01020304,
-    secs: 0,
-    flags: 0,
-    ciaddr: "0.0.0.0",
-    yiaddr: "0.0.0.0",
-    siaddr: "0.0.0.0",
-    giaddr: "0.0.0.0",
     chaddr,
-    sname: new Uint8Array(64),
-    file: new Uint8Array(128),
     options: new Map(opts),
     ...over,
   };
