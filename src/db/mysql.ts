@@ -14,6 +14,7 @@
 import { LEASE_COLUMNS, leaseFrom } from "./lease-row.ts";
 import { chunkSizes, multiRowSql, splitSingleRowInsert } from "./multirow.ts";
 import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
+import type { PoolConnection as CoreConnection } from "mysql2";
 import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { MYSQL_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
@@ -35,6 +36,21 @@ type SqlValue = string | number | null;
 
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
+
+const UPSERT_SQL = new Map<number, string>();
+
+/** The lease upsert for `n` rows (one text per chunk size). */
+function upsertSql(n: number): string {
+  let sql = UPSERT_SQL.get(n);
+  if (sql === undefined) {
+    const rows = Array.from({ length: n }, () => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
+    sql = `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES ${rows}
+           ON DUPLICATE KEY UPDATE mac = VALUES(mac), ip = VALUES(ip), option82 = VALUES(option82),
+             expires = VALUES(expires), state = VALUES(state), answer = VALUES(answer), updated = VALUES(updated)`;
+    UPSERT_SQL.set(n, sql);
+  }
+  return sql;
+}
 
 function errCode(e: unknown): string {
   return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : "";
@@ -78,6 +94,10 @@ export class MysqlBackend implements Backend {
       dateStrings: true,
       supportBigNumbers: true,
       bigNumberStrings: true,
+      // every statement text is fixed (operator queries, fixed chunk sizes),
+      // so a small cache holds them all; mysql2's default (16,000 per
+      // connection) would let a bug pile up statements unseen
+      maxPreparedStatements: 256,
     });
     const b = new MysqlBackend(pool, opts, log);
     try {
@@ -129,7 +149,7 @@ export class MysqlBackend implements Backend {
   }
 
   /** Gives up on a connection whose query timed out; frees the server side too. */
-  private abandon(conn: PoolConnection): void {
+  private abandon(conn: PoolConnection | CoreConnection): void {
     const id = Number(conn.threadId);
     conn.destroy();
     // the thread id comes from the server handshake, never from a packet
@@ -148,40 +168,41 @@ export class MysqlBackend implements Backend {
     }
     return new Promise<unknown>((resolve, reject) => {
       let settled = false;
-      let conn: PoolConnection | null = null;
+      let conn: CoreConnection | null = null;
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;
         if (conn) this.abandon(conn);
         reject(new DbError("timeout", name, `${name}: timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      const finish = (err: DbError | null, rows?: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve(rows!);
-      };
-      this.pool.getConnection().then(
-        (c) => {
-          if (settled) { c.release(); return; }
-          conn = c;
-          c.execute(sql, params as SqlValue[]).then(
-            ([rows]) => {
-              if (settled) return;
-              c.release();
-              finish(null, rows);
-            },
-            (e) => {
-              if (settled) return;
-              if ((e as { fatal?: boolean }).fatal) c.destroy();
-              else c.release();
-              finish(this.fail(name, e));
-            },
-          );
-        },
-        (e) => finish(this.fail(name, e)),
-      );
+      // the callback pool: the promise wrapper builds an EventEmitter per checkout
+      this.pool.pool.getConnection((err, c) => {
+        if (err) {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          reject(this.fail(name, err));
+          return;
+        }
+        if (settled) {
+          c.release();
+          return;
+        }
+        conn = c;
+        c.execute(sql, params as SqlValue[], (e, rows) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          if (e) {
+            if ((e as { fatal?: boolean }).fatal) c.destroy();
+            else c.release();
+            reject(this.fail(name, e));
+          } else {
+            c.release();
+            resolve(rows);
+          }
+        });
+      });
     });
   }
 
@@ -301,17 +322,16 @@ export class MysqlBackend implements Backend {
         return rows[0] ? leaseFrom(rows[0]) : null;
       },
       upsert: async (leases) => {
-        if (leases.length === 0) return;
-        const rows = leases.map(() => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
-        const values = leases.flatMap((l) => [l.clientKey, l.mac, l.ip, l.option82, l.expires, l.state, l.answer, l.updated]);
-        // one multi-row statement is one implicit transaction
-        await q(
-          "upsert",
-          `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES ${rows}
-           ON DUPLICATE KEY UPDATE mac = VALUES(mac), ip = VALUES(ip), option82 = VALUES(option82),
-             expires = VALUES(expires), state = VALUES(state), answer = VALUES(answer), updated = VALUES(updated)`,
-          values,
-        );
+        // fixed chunk sizes: a statement per batch size would leave one
+        // prepared statement per distinct size on every connection (server
+        // side too, where max_prepared_stmt_count caps them all)
+        let i = 0;
+        for (const n of chunkSizes(leases.length)) {
+          const chunk = leases.slice(i, (i += n));
+          const values = chunk.flatMap((l) => [l.clientKey, l.mac, l.ip, l.option82, l.expires, l.state, l.answer, l.updated]);
+          // each statement is its own implicit transaction; an upsert repeated after a failure is harmless
+          await q("upsert", upsertSql(n), values);
+        }
       },
       deleteExpired: async (now, limit) => {
         const res = (await this.executeRaw("pydhcp_lease cleanup", "DELETE FROM pydhcp_lease WHERE expires < ? LIMIT ?", [

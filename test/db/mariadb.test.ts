@@ -151,6 +151,26 @@ describe("throwaway database loaded from pydhcp.sql", () => {
     expect(await backend.leases.deleteExpired(now, 100)).toBe(1);
     expect(await backend.leases.get("01aabbccdd0000")).toBeNull();
   });
+
+  test("lease batches of every size leave a few prepared statements on the server, and every row", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const stmtCount = async () =>
+      Number(((await root.query("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'")) as unknown as [{ Value: string }[]])[0][0]!.Value);
+    const before = await stmtCount();
+    let n = 0;
+    for (let size = 1; size <= 90; size++) {
+      const batch: Lease[] = [];
+      for (let k = 0; k < size; k++, n++) {
+        const mac = n.toString(16).padStart(12, "0");
+        batch.push({ clientKey: "01" + mac, mac, ip: `10.9.${n >> 8}.${n & 255}`, option82: "", expires: now + 600, state: "bound", answer: "{}", updated: now });
+      }
+      await backend.leases.upsert(batch);
+    }
+    const held = (await backend.leases.loadActive(now)).filter((l) => l.ip.startsWith("10.9."));
+    expect(held.length).toBe(n);
+    // one statement per fixed chunk size (64, 16, 4, 1) per pooled connection, not one per batch size
+    expect((await stmtCount()) - before).toBeLessThanOrEqual(4 * 10);
+  });
 });
 
 describe("timeouts and lost connections", () => {
