@@ -97,7 +97,7 @@ for (const users of SIZES) {
   try {
     const c0: Config = {
       ...base,
-      database: { kind: "mysql", host: "127.0.0.1", port: 3306, socket: null, user: db.user, password: db.password, database: db.database, poolSize: 1 },
+      database: { kind: "mysql", host: "127.0.0.1", port: 3306, socket: null, user: db.user, password: db.password, database: db.database, poolSize: 1, lookupBatch: 16 },
     };
     const setup = await openBackend(c0.database, quiet);
     await setup.close();

@@ -37,6 +37,9 @@ function resolveLocalhost(host: string, socket: string | null, sockets: readonly
   return found ? { host, socket: found } : { host: "127.0.0.1", socket: null };
 }
 
+/** Most offer lookups sent as one statement when every connection is busy (1 = one each). */
+const DEFAULT_LOOKUP_BATCH = 16;
+
 function mysqlSection(s: Section, legacy: boolean, opts: DatabaseOptions): DatabaseConfig {
   const host = s.string("host", legacy, "localhost");
   const user = s.string(legacy ? "username" : "user", true, "");
@@ -46,9 +49,10 @@ function mysqlSection(s: Section, legacy: boolean, opts: DatabaseOptions): Datab
   const port = s.int("port", false, 3306, 1, 65535);
   const socketText = s.text("socket", false);
   const poolSize = s.int("poolSize", false, DEFAULT_POOL, 1, 256);
+  const lookupBatch = s.int("lookupBatch", false, DEFAULT_LOOKUP_BATCH, 1, 32);
   s.finish();
   const where = resolveLocalhost(host, socketText ? socketText : null, opts.mysqlSockets ?? DEFAULT_MYSQL_SOCKETS);
-  return { kind: "mysql", host: where.host, port, socket: where.socket, user, password: pw, database, poolSize };
+  return { kind: "mysql", host: where.host, port, socket: where.socket, user, password: pw, database, poolSize, lookupBatch };
 }
 
 function sqliteSection(s: Section, opts: DatabaseOptions): DatabaseConfig {

@@ -36,6 +36,8 @@ export type DatabaseConfig =
       password: string;
       database: string;
       poolSize: number;
+      /** most offer lookups grouped into one statement while the pool is busy; 1 = never */
+      lookupBatch: number;
     };
 
 export type HistoryEvent = "offer" | "ack" | "nak" | "release" | "decline" | "unknown";

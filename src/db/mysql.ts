@@ -13,6 +13,7 @@
 
 import { LEASE_COLUMNS, leaseFrom } from "./lease-row.ts";
 import { chunkSizes, multiRowSql, splitSingleRowInsert } from "./multirow.ts";
+import { batchable, batchSql, LookupBatcher, type BatchRunner } from "./lookup-batch.ts";
 import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
 import type { PoolConnection as CoreConnection } from "mysql2";
 import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
@@ -67,6 +68,10 @@ export class MysqlBackend implements Backend {
   private downSince = 0;
   private closed = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  /** statements running now (lookups, lease reads and writes) */
+  private busy = 0;
+  private readonly batchers: LookupBatcher[] = [];
+  private nextBatcher = 0;
 
   private constructor(
     private readonly pool: Pool,
@@ -166,22 +171,30 @@ export class MysqlBackend implements Backend {
     if (this.down) {
       return Promise.reject(new DbError("connect", name, `${name}: database unavailable (reconnecting)`));
     }
+    this.busy++;
     return new Promise<unknown>((resolve, reject) => {
       let settled = false;
       let conn: CoreConnection | null = null;
-      const timer = setTimeout(() => {
-        if (settled) return;
+      /** settles once; the freed connection goes to lookups waiting for one */
+      const settle = (then: () => void): boolean => {
+        if (settled) return false;
         settled = true;
-        if (conn) this.abandon(conn);
-        reject(new DbError("timeout", name, `${name}: timed out after ${timeoutMs} ms`));
+        clearTimeout(timer);
+        this.busy--;
+        then();
+        this.kickBatchers();
+        return true;
+      };
+      const timer = setTimeout(() => {
+        settle(() => {
+          if (conn) this.abandon(conn);
+          reject(new DbError("timeout", name, `${name}: timed out after ${timeoutMs} ms`));
+        });
       }, timeoutMs);
       // the callback pool: the promise wrapper builds an EventEmitter per checkout
       this.pool.pool.getConnection((err, c) => {
         if (err) {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          reject(this.fail(name, err));
+          settle(() => reject(this.fail(name, err)));
           return;
         }
         if (settled) {
@@ -191,19 +204,29 @@ export class MysqlBackend implements Backend {
         conn = c;
         c.execute(sql, params as SqlValue[], (e, rows) => {
           if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          if (e) {
-            if ((e as { fatal?: boolean }).fatal) c.destroy();
-            else c.release();
-            reject(this.fail(name, e));
-          } else {
-            c.release();
-            resolve(rows);
-          }
+          settle(() => {
+            if (e) {
+              if ((e as { fatal?: boolean }).fatal) c.destroy();
+              else c.release();
+              reject(this.fail(name, e));
+            } else {
+              c.release();
+              resolve(rows);
+            }
+          });
         });
       });
     });
+  }
+
+  /** A connection was freed: waiting lookups go out, one group per free connection. */
+  private kickBatchers(): void {
+    // round robin over the offer queries, so one cannot starve another
+    const n = this.batchers.length;
+    for (let k = 0; k < n && this.busy < this.opts.poolSize; k++) {
+      this.nextBatcher = (this.nextBatcher + 1) % n;
+      this.batchers[this.nextBatcher]!.flush();
+    }
   }
 
   async prepare(name: string, sql: string): Promise<PreparedQuery> {
@@ -213,9 +236,20 @@ export class MysqlBackend implements Backend {
     } catch (e) {
       throw new DbError("connect", name, `${name}: ${errText(e)}`);
     }
+    let grouped = false;
     try {
       // prepared here to fail at load; mysql2 keeps the handle for later executes
       await conn.prepare(sql);
+      if (this.opts.lookupBatch > 1 && batchable(sql)) {
+        // the grouped form is tried too: a query the server refuses in it runs alone
+        grouped = await conn.prepare(batchSql(sql, 2)).then(
+          () => true,
+          (e: unknown) => {
+            this.log.debug("query runs alone (not groupable)", { query: name, error: errText(e) });
+            return false;
+          },
+        );
+      }
     } catch (e) {
       if (CONNECTION_CODES.has(errCode(e))) throw new DbError("connect", name, `${name}: ${errText(e)}`);
       throw new DbError("prepare", name, `${name}: ${errText(e)}`);
@@ -223,6 +257,16 @@ export class MysqlBackend implements Backend {
       conn.release();
     }
     const timeout = this.opts.timeoutMs;
+    if (grouped) {
+      const runner: BatchRunner = {
+        exec: (text, params, t) => this.execute(name, text, params, t),
+        idle: () => this.busy < this.opts.poolSize,
+        retryAlone: (e) => e instanceof DbError && e.kind === "query",
+      };
+      const batcher = new LookupBatcher(sql, this.opts.lookupBatch, runner);
+      this.batchers.push(batcher);
+      return { name, sql, run: (params: readonly Param[], timeoutMs?: number) => batcher.run(params, timeoutMs ?? timeout) };
+    }
     return {
       name,
       sql,
@@ -241,6 +285,17 @@ export class MysqlBackend implements Backend {
   async runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void> {
     if (items.length === 0) return;
     if (this.down) throw new DbError("connect", "", "database unavailable (reconnecting)");
+    // the connection it holds is counted, so lookups group behind it instead of queueing in the pool one by one
+    this.busy++;
+    try {
+      await this.writeBatch(items);
+    } finally {
+      this.busy--;
+      this.kickBatchers();
+    }
+  }
+
+  private async writeBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void> {
     let conn: PoolConnection;
     try {
       conn = await this.pool.getConnection();

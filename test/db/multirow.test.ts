@@ -40,7 +40,7 @@ describe("MysqlBackend.runBatch", () => {
     db = await createTempDb(root, "pdmr");
     await root.query(`CREATE TABLE \`${db.database}\`.history (id int auto_increment primary key, dt datetime not null, mac varchar(50), ip varchar(50), comment varchar(100))`);
     backend = await MysqlBackend.open(
-      { host: "localhost", port: 3306, socket: SOCKET, user: db.user, password: db.password, database: db.database, poolSize: 2, timeoutMs: 5000 },
+      { host: "localhost", port: 3306, socket: SOCKET, user: db.user, password: db.password, database: db.database, poolSize: 2, lookupBatch: 16, timeoutMs: 5000 },
       memoryLog(),
     );
   });

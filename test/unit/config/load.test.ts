@@ -22,7 +22,7 @@ describe("pydhcpdb's config.xml", () => {
       defaultDns: ["8.8.8.8"], interfaces: [], user: null, group: null,
     });
     // no local socket: localhost falls back to TCP 127.0.0.1, as the mysql client does
-    expect(c.database).toEqual({ kind: "mysql", host: "127.0.0.1", port: 3306, socket: null, user: "test", password: "test", database: "pydhcp", poolSize: 8 });
+    expect(c.database).toEqual({ kind: "mysql", host: "127.0.0.1", port: 3306, socket: null, user: "test", password: "test", database: "pydhcp", poolSize: 8, lookupBatch: 16 });
     expect(c.slices).toEqual([
       { source: "option_82_hex", name: "sw_port1", start: 20, end: 22 },
       { source: "option_82_hex", name: "sw_port2", start: 16, end: 18 },
@@ -53,7 +53,7 @@ test("every extension is read", () => {
     host: "198.18.0.1", port: 6767, clientPort: 6868, threadLimit: 32, queueLimit: 5000, defaultRouter: null,
     defaultDns: ["198.18.0.53", "198.18.0.54", "198.18.0.55"], interfaces: ["pdc-veth0", "pdc-veth1"], user: "nobody", group: "nogroup",
   });
-  expect(c.database).toEqual({ kind: "mysql", host: "db.example", port: 3307, socket: null, user: "pydhcp", password: "", database: "dhcp", poolSize: 16 });
+  expect(c.database).toEqual({ kind: "mysql", host: "db.example", port: 3307, socket: null, user: "pydhcp", password: "", database: "dhcp", poolSize: 16, lookupBatch: 8 });
   expect(c.slices[1]).toEqual({ source: "ClientMacAddress", name: "oui", start: null, end: 6 });
   expect(c.slices[2]).toEqual({ source: "option_82_hex", name: "tail", start: -4, end: null });
   expect(c.offers[0]!.sql).toBe("select ip from users where mac = '{sw_mac}' and port = {port} and ip <> ''");
@@ -141,6 +141,18 @@ describe("broken configs name the XML path and the problem", () => {
       "config/query/offer_1: unknown variable {nope}",
       'config/log/level: "loud" is not one of debug, info, warn, error',
     ]);
+  });
+
+  test("lookupBatch: 1 turns grouping off; past 32 is refused", () => {
+    const xml = (n: string) => `<config><dhcpserver><host>0.0.0.0</host><broadcast>198.18.0.255</broadcast><DHCPServer>198.18.0.1</DHCPServer>
+      <LeaseTime>600</LeaseTime><ThreadLimit>64</ThreadLimit><defaultMask>255.255.255.0</defaultMask>
+      <defaultRouter>198.18.0.1</defaultRouter><defaultDNS>198.18.0.1</defaultDNS></dhcpserver>
+      <database><mysql><host>127.0.0.1</host><user>u</user><password>p</password><database>d</database><lookupBatch>${n}</lookupBatch></mysql></database>
+      <query><offer_count>1</offer_count><offer_1>select ip from users where mac = '{ClientMacAddress}'</offer_1></query></config>`;
+    const one = parseConfig(xml("1"), "/tmp/pdc.xml");
+    expect(one.ok && one.config.database).toMatchObject({ kind: "mysql", lookupBatch: 1 });
+    const big = parseConfig(xml("64"), "/tmp/pdc.xml");
+    expect(!big.ok && big.errors.map(formatConfigError)).toEqual(["config/database/mysql/lookupBatch: 64 is out of range 1..32"]);
   });
 
   test("the root must be <config>", () => {

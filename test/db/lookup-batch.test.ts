@@ -1,0 +1,148 @@
+/**
+ * Offer lookups grouped into one statement while the pool is busy, against
+ * a throwaway MariaDB database: every lookup gets exactly the rows it would
+ * get alone, the server sees fewer statements, and queries that cannot be
+ * grouped run alone.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Pool } from "mysql2/promise";
+import { MysqlBackend } from "../../src/db/mysql.ts";
+import { batchable, batchSize, batchSql, splitBySlot } from "../../src/db/lookup-batch.ts";
+import type { Row } from "../../src/db/backend.ts";
+import { createTempDb, memoryLog, rootPool, SOCKET, type TempDb } from "./mariadb.ts";
+
+let root: Pool;
+let db: TempDb;
+const USERS = 400;
+const mac = (i: number) => "02" + i.toString(16).padStart(10, "0");
+
+beforeAll(async () => {
+  root = await rootPool();
+  db = await createTempDb(root, "pdlb");
+  await root.query(
+    `CREATE TABLE \`${db.database}\`.users (id int auto_increment primary key, ip varchar(50) not null, mask varchar(50) not null, mac varchar(50) not null, port varchar(10) not null, key mac (mac))`,
+  );
+  const rows = Array.from({ length: USERS }, (_, i) => [`10.7.${i >> 8}.${i & 255}`, "255.255.0.0", mac(i), String(i % 7)]);
+  await root.query(`INSERT INTO \`${db.database}\`.users (ip, mask, mac, port) VALUES ?`, [rows]);
+  // one MAC with two rows: both must come back to the lookup that asked
+  await root.query(`INSERT INTO \`${db.database}\`.users (ip, mask, mac, port) VALUES ('10.8.0.1', '255.0.0.0', ?, '9')`, [mac(5)]);
+});
+afterAll(async () => {
+  await db?.drop();
+  await root?.end();
+});
+
+async function open(poolSize: number, lookupBatch: number): Promise<MysqlBackend> {
+  return MysqlBackend.open(
+    { host: "localhost", port: 3306, socket: SOCKET, user: db.user, password: db.password, database: db.database, poolSize, lookupBatch, timeoutMs: 5000 },
+    memoryLog(),
+  );
+}
+
+async function executes(): Promise<number> {
+  const [r] = (await root.query("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'")) as unknown as [{ Value: string }[]];
+  return Number(r[0]!.Value);
+}
+
+const sortRows = (rows: Row[]) => rows.map((r) => JSON.stringify(r)).sort();
+
+describe("grouped offer lookups (MariaDB)", () => {
+  test("300 lookups at once on 2 connections: each gets its own rows; far fewer statements", async () => {
+    const b = await open(2, 16);
+    try {
+      const q = await b.prepare("offer_1", "select ip, mask, port from users where mac = ?");
+      // known MACs, unknown MACs, a MAC with two rows, and hostile text, all in flight together
+      const keys = Array.from({ length: 300 }, (_, i) =>
+        i % 10 === 3 ? "ffffffffffff" : i % 37 === 0 ? "x' OR '1'='1" : i % 50 === 7 ? mac(5) : mac(i),
+      );
+      const alone = new Map<string, Row[]>();
+      for (const k of new Set(keys)) alone.set(k, await q.run([k]));
+      expect(alone.get(mac(5))!.length).toBe(2);
+      expect(alone.get("x' OR '1'='1")).toEqual([]);
+
+      const before = await executes();
+      const got = await Promise.all(keys.map((k) => q.run([k])));
+      const statements = (await executes()) - before;
+      keys.forEach((k, i) => expect(sortRows(got[i]!)).toEqual(sortRows(alone.get(k)!)));
+      expect(got.every((rows) => rows.every((r) => !("__pydhcp_slot" in r)))).toBe(true);
+      // 300 alone would be 300 statements; grouped by up to 16 while both connections are busy
+      expect(statements).toBeLessThan(60);
+      const [n] = (await root.query(`SELECT COUNT(*) AS n FROM \`${db.database}\`.users`)) as unknown as [{ n: number }[]];
+      expect(Number(n[0]!.n)).toBe(USERS + 1);
+    } finally {
+      await b.close();
+    }
+  });
+
+  test("lookupBatch 1, ORDER BY, and a query the grouped form refuses: one statement per lookup, same rows", async () => {
+    const cases: [number, string][] = [
+      [1, "select ip, mask from users where mac = ?"],
+      [16, "select ip, mask from users where mac = ? order by ip desc"],
+      // two columns named ip: fine alone, a duplicate column inside a derived table
+      [16, "select ip, mask, ip from users where mac = ?"],
+    ];
+    for (const [batch, sql] of cases) {
+      const b = await open(2, batch);
+      try {
+        const q = await b.prepare("offer_1", sql);
+        const keys = Array.from({ length: 40 }, (_, i) => mac(i));
+        const alone: Row[][] = [];
+        for (const k of keys) alone.push(await q.run([k]));
+        const before = await executes();
+        const got = await Promise.all(keys.map((k) => q.run([k])));
+        expect((await executes()) - before).toBe(keys.length);
+        // same rows in the same order (ORDER BY decides which answers)
+        expect(got).toEqual(alone);
+        expect(got[6]![0]).toMatchObject({ ip: "10.7.0.6" });
+      } finally {
+        await b.close();
+      }
+    }
+  });
+
+  test("a group that times out fails every lookup in it as a timeout naming the query; the pool recovers", async () => {
+    const b = await open(1, 16);
+    try {
+      const q = await b.prepare("offer_1", "select ip, sleep(?) as s from users where mac = ?");
+      // the first holds the only connection; the next ones wait and go out as one group
+      const all = await Promise.allSettled([q.run(["0.4", mac(1)], 200), ...Array.from({ length: 5 }, (_, i) => q.run(["0.4", mac(i + 2)], 200))]);
+      for (const r of all) {
+        expect(r.status).toBe("rejected");
+        if (r.status === "rejected") expect(r.reason).toMatchObject({ kind: "timeout", query: "offer_1" });
+      }
+      expect(await q.run(["0", mac(3)])).toEqual([{ ip: "10.7.0.3", s: 0 }]);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe("grouped statement text (pure)", () => {
+  test("batchable: plain SELECTs only, never with ORDER BY or FOR UPDATE", () => {
+    expect(batchable("select ip from users where mac = ?")).toBe(true);
+    expect(batchable("  SELECT ip FROM users WHERE mac = ? LIMIT 1")).toBe(true);
+    expect(batchable("select ip from users where mac = ? order by id")).toBe(false);
+    expect(batchable("select ip from users where mac = ? for update")).toBe(false);
+    expect(batchable("call lookup(?)")).toBe(false);
+    expect(batchable("insert into history values (?)")).toBe(false);
+  });
+
+  test("batchSql: one derived table per slot, the slot first, a trailing ; dropped", () => {
+    expect(batchSql("select ip from users where mac = ?;", 2)).toBe(
+      "SELECT 0 AS __pydhcp_slot, s0.* FROM (select ip from users where mac = ?) AS s0 UNION ALL SELECT 1, s1.* FROM (select ip from users where mac = ?) AS s1",
+    );
+  });
+
+  test("batchSize pads to a fixed size; splitBySlot hands rows back by slot without the slot column", () => {
+    expect([1, 2, 3, 5, 9, 16, 17].map((n) => batchSize(n, 32))).toEqual([2, 2, 4, 8, 16, 16, 32]);
+    expect(batchSize(12, 8)).toBe(8);
+    const rows = [
+      { __pydhcp_slot: 1, ip: "b" },
+      { __pydhcp_slot: 0, ip: "a" },
+      { __pydhcp_slot: 1, ip: "c" },
+      { __pydhcp_slot: "3", ip: "padding" },
+      { __pydhcp_slot: 9, ip: "out of range" },
+    ];
+    expect(splitBySlot(rows, 4)).toEqual([[{ ip: "a" }], [{ ip: "b" }, { ip: "c" }], [], [{ ip: "padding" }]]);
+  });
+});
