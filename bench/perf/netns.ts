@@ -7,6 +7,7 @@
  * Nothing touches the host's own interfaces. Databases are reached over the
  * MariaDB unix socket, which is a file and so crosses namespaces.
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import { onCleanup, run } from "./sys.ts";
 
 export interface Netns {
@@ -47,4 +48,22 @@ export function createNetns(tag: string): Netns {
   ];
   for (const [ns, args] of steps) run(["ip", "-n", ns, ...args]);
   return n;
+}
+
+/** perfdhcp's socket receive buffer for the run, in bytes. */
+export const GENERATOR_RMEM = 4 * 1024 * 1024;
+
+/**
+ * Raises net.core.rmem_default (the size of every new socket's receive
+ * buffer; it is not per namespace) while the benchmark runs and restores it
+ * at cleanup. perfdhcp has no option for it, and at 208 KiB its receive
+ * queue overflows under bursts of replies. Null when no change was needed.
+ */
+export function raiseReceiveBuffer(bytes: number): { was: number } | null {
+  const path = "/proc/sys/net/core/rmem_default";
+  const was = Number(readFileSync(path, "utf8").trim());
+  if (!(was < bytes)) return null;
+  writeFileSync(path, String(bytes));
+  onCleanup(`rmem_default ${was}`, () => writeFileSync(path, String(was)));
+  return { was };
 }

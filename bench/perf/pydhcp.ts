@@ -94,7 +94,10 @@ const SCHEMA = {
   ],
 } as const;
 
+/** PYDHCP_BUN_ARGS (e.g. "--cpu-prof-md") runs the sources under bun with those flags, for profiling. */
 function command(config: string): string[] {
+  const bunArgs = process.env.PYDHCP_BUN_ARGS;
+  if (bunArgs !== undefined) return [BUN, ...bunArgs.split(" ").filter(Boolean), PYDHCP_ENTRY, "-c", config];
   return existsSync(PYDHCP_BINARY) ? [PYDHCP_BINARY, "-c", config] : [BUN, PYDHCP_ENTRY, "-c", config];
 }
 

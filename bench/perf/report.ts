@@ -63,6 +63,16 @@ export function markdownReport(r: BenchResult): string {
         r.ratios.map((x) => [x.pydhcp, x.kea, n(x.dora, 2), n(x.doAvg, 2), n(x.raAvg, 2), n(x.cpuPerDora, 2)]),
       )
     : "No pydhcp row ran in this run, so there are no ratios.";
+  const soaks = ok.filter((s) => s.soak);
+  const soak = soaks.length
+    ? table(
+        ["server", "rate", "seconds", "DORA/s", "loss %", "RSS at start MB", "RSS at end MB", "RSS max MB", "drift MB (2nd half - 1st half)"],
+        soaks.map((s) => {
+          const k = s.soak!;
+          return [s.name, n(k.rate), n(k.seconds), n(k.achieved), n(k.loss * 100, 2), mb(k.rssFirstKb), mb(k.rssLastKb), mb(k.rssMaxKb), mb(k.driftKb)];
+        }),
+      )
+    : "";
   const verify = table(
     ["server", "leases checked", "distinct clients", "wrong address", "rows after the runs"],
     r.servers.filter((s) => s.verify).map((s) => [
@@ -103,7 +113,14 @@ ${runs}
 
 ${tails}
 
-## Reservation check
+${soak ? `## Memory at the maximum rate
+
+Each pydhcp row runs once more at its maximum rate (the highest ladder step at or below the median maximum) for the
+time below, with the server's RSS read every 5 s.
+
+${soak}
+
+` : ""}## Reservation check
 
 Each server first runs a short load with perfdhcp printing every lease; every address handed out must be the one
 reserved for that client's MAC.

@@ -29,6 +29,8 @@ export interface RunResult {
   /** highest passing step, null if none passed */
   best: StepResult | null;
   steps: StepResult[];
+  /** the short scouting steps that chose where the full steps start */
+  scouted?: StepResult[];
   /** server peak RSS (VmHWM) at the end of the run, kB */
   hwmKb: number | null;
 }
@@ -43,6 +45,21 @@ export interface TailResult {
   raP99Ms: number | null;
   doMaxMs: number | null;
   raMaxMs: number | null;
+}
+
+/** A long run at the maximum rate: is memory flat, does the rate hold? */
+export interface SoakResult {
+  rate: number;
+  seconds: number;
+  achieved: number | null;
+  loss: number;
+  /** [seconds since start, VmRSS kB] every few seconds */
+  rss: [number, number][];
+  rssFirstKb: number | null;
+  rssLastKb: number | null;
+  rssMaxKb: number | null;
+  /** RSS over the second half minus RSS over the first half (median of each), kB: growth means a leak */
+  driftKb: number | null;
 }
 
 export interface VerifyResult {
@@ -78,6 +95,7 @@ export interface ServerResult {
   backend: string;
   description: string;
   baseline?: string;
+  also?: string[];
   command: string[];
   status: "ok" | "skipped" | "failed";
   reason?: string;
@@ -87,6 +105,7 @@ export interface ServerResult {
   runs: RunResult[];
   summary?: Summary;
   tail?: TailResult;
+  soak?: SoakResult;
 }
 
 export interface Ratio {
@@ -151,16 +170,31 @@ export function ratios(servers: ServerResult[]): Ratio[] {
   const out: Ratio[] = [];
   for (const p of servers) {
     if (p.family !== "pydhcp" || !p.baseline || !p.summary) continue;
-    const k = servers.find((s) => s.name === p.baseline);
-    if (!k?.summary) continue;
-    out.push({
-      pydhcp: p.name,
-      kea: k.name,
-      dora: ratio(p.summary.doraPerSec, k.summary.doraPerSec),
-      doAvg: ratio(p.summary.doAvgMs, k.summary.doAvgMs),
-      raAvg: ratio(p.summary.raAvgMs, k.summary.raAvgMs),
-      cpuPerDora: ratio(cpuPerKDora(p.summary), cpuPerKDora(k.summary)),
-    });
+    for (const name of [p.baseline, ...(p.also ?? [])]) {
+      const k = servers.find((s) => s.name === name);
+      if (!k?.summary) continue;
+      out.push({
+        pydhcp: p.name,
+        kea: k.name,
+        dora: ratio(p.summary.doraPerSec, k.summary.doraPerSec),
+        doAvg: ratio(p.summary.doAvgMs, k.summary.doAvgMs),
+        raAvg: ratio(p.summary.raAvgMs, k.summary.raAvgMs),
+        cpuPerDora: ratio(cpuPerKDora(p.summary), cpuPerKDora(k.summary)),
+      });
+    }
   }
   return out;
+}
+
+/** Summary of RSS samples taken during a soak. */
+export function soakMemory(rss: [number, number][]): Pick<SoakResult, "rssFirstKb" | "rssLastKb" | "rssMaxKb" | "driftKb"> {
+  if (rss.length === 0) return { rssFirstKb: null, rssLastKb: null, rssMaxKb: null, driftKb: null };
+  const kb = rss.map(([, v]) => v);
+  const half = Math.floor(kb.length / 2);
+  return {
+    rssFirstKb: kb[0]!,
+    rssLastKb: kb[kb.length - 1]!,
+    rssMaxKb: Math.max(...kb),
+    driftKb: half > 0 ? Math.round(median(kb.slice(half)) - median(kb.slice(0, half))) : null,
+  };
 }

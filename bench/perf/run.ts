@@ -3,7 +3,7 @@
  * namespaces. One command:
  *
  *   bun bench/perf/run.ts [--quick] [--servers kea-memfile,kea-mysql,...] [--runs N]
- *                         [--step-seconds S] [--max-rate R] [--out DIR]
+ *                         [--step-seconds S] [--max-rate R] [--soak S] [--no-scout] [--out DIR]
  *   bun bench/perf/run.ts --report bench/results/<date>-<host>.json   (rewrite .md/.svg from a JSON)
  *
  * See docs/benchmark.md for how to read the output.
@@ -15,14 +15,14 @@ import { barChartSvg } from "./chart.ts";
 import { DEFAULT_BASE_MAC, knownClients, type Client } from "./clients.ts";
 import { mariadbPid } from "./mariadb.ts";
 import { machine, shortHost, versions } from "./meta.ts";
-import { createNetns, type Netns } from "./netns.ts";
+import { createNetns, GENERATOR_RMEM, raiseReceiveBuffer, type Netns } from "./netns.ts";
 import { parsePerfdhcp, perfdhcpArgv, type PerfdhcpReport } from "./perfdhcp.ts";
 import { cpuMeter, cpuPressureMicros, memoryKb } from "./proc.ts";
 import { markdownReport } from "./report.ts";
-import { ratios, summarize, type BenchResult, type RunResult, type ServerResult, type StepResult, type TailResult, type VerifyResult } from "./results.ts";
+import { ratios, soakMemory, summarize, type SoakResult, type BenchResult, type RunResult, type ServerResult, type StepResult, type TailResult, type VerifyResult } from "./results.ts";
 import { SERVERS, serverByName, type Prepared, type ServerContext, type ServerRow } from "./servers.ts";
 import { median, percentile, round } from "./stats.ts";
-import { climb, MAX_LOSS, RATE_STEPS } from "./steps.ts";
+import { MAX_LOSS, RATE_STEPS, search } from "./steps.ts";
 import { cleanupAll, cleanupDepth, cleanupTo, installSignalCleanup, onCleanup, run, runAsync, spawnDaemon } from "./sys.ts";
 
 const CLIENTS = 10_000;
@@ -33,6 +33,10 @@ interface Options {
   runs: number;
   stepSeconds: number;
   ladder: number[];
+  /** seconds of the memory run at the maximum rate (pydhcp rows); 0 = none */
+  soakSeconds: number;
+  /** seconds per scouting step; 0 = climb the whole ladder with full steps */
+  scoutSeconds: number;
   outDir: string;
   /** only re-render this result file */
   report: string | null;
@@ -45,10 +49,13 @@ function parseArgs(argv: string[]): Options {
     runs: 2,
     stepSeconds: 20,
     ladder: [...RATE_STEPS],
+    soakSeconds: 300,
+    scoutSeconds: 3,
     outDir: resolve(import.meta.dir, "../results"),
     report: null,
   };
   let stepSet = false;
+  let soakSet = false;
   let maxRate = Infinity;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -67,6 +74,8 @@ function parseArgs(argv: string[]): Options {
     } else if (a === "--runs") o.runs = Math.max(1, Number(val()) | 0);
     else if (a === "--step-seconds") (o.stepSeconds = Number(val())), (stepSet = true);
     else if (a === "--max-rate") maxRate = Number(val());
+    else if (a === "--soak") (o.soakSeconds = Math.max(0, Number(val()) | 0)), (soakSet = true);
+    else if (a === "--no-scout") o.scoutSeconds = 0;
     else if (a === "--out") o.outDir = resolve(val());
     else if (a === "--report") o.report = resolve(val());
     else if (a === "-h" || a === "--help") {
@@ -75,6 +84,7 @@ function parseArgs(argv: string[]): Options {
     } else throw new Error(`unknown argument ${a}`);
   }
   if (o.quick && !stepSet) o.stepSeconds = 5;
+  if (o.quick && !soakSet) o.soakSeconds = 0;
   o.ladder = o.ladder.filter((r) => r <= maxRate);
   if (!(o.stepSeconds >= 1)) throw new Error("--step-seconds must be at least 1");
   return o;
@@ -149,7 +159,7 @@ function half(h: PerfdhcpReport["do"]) {
   return { sent: h.sent, received: h.received, avgMs: h.avgMs, maxMs: h.maxMs, stdMs: h.stdMs };
 }
 
-async function measureStep(ctx: ServerContext, live: Live, dbPid: number | null, rate: number, seconds: number): Promise<StepResult> {
+async function measureStep(ctx: ServerContext, live: Live, dbPid: number | null, rate: number, seconds: number, label = "step"): Promise<StepResult> {
   const meter = cpuMeter({ server: live.pid, db: dbPid });
   const psi0 = cpuPressureMicros();
   const t0 = performance.now();
@@ -176,7 +186,7 @@ async function measureStep(ctx: ServerContext, live: Live, dbPid: number | null,
     cpuPressure: psi0 !== null && psi1 !== null ? round(((psi1 - psi0) / 1e6 / wall) * 100, 1) : null,
   };
   log(
-    `  ${String(rate).padStart(5)}/s: ${step.achieved ?? "-"} DORA/s, lost ${(r.loss * 100).toFixed(2)}%, ` +
+    `  ${label === "scout" ? "scout " : ""}${String(rate).padStart(5)}/s: ${step.achieved ?? "-"} DORA/s, lost ${(r.loss * 100).toFixed(2)}%, ` +
       `DO avg ${r.do.avgMs ?? "-"} ms, RA avg ${r.ra.avgMs ?? "-"} ms, CPU server ${step.cpuServer?.toFixed(0) ?? "-"}%` +
       `${dbPid ? ` db ${step.cpuDb?.toFixed(0) ?? "-"}%` : ""} perfdhcp ${step.cpuPerfdhcp?.toFixed(0) ?? "-"}%, load ${step.load1}, CPU pressure ${step.cpuPressure ?? "-"}%`,
   );
@@ -218,10 +228,42 @@ async function measureTail(ctx: ServerContext, rate: number, seconds: number): P
   };
 }
 
+function mbText(kb: number | null): string {
+  return kb == null ? "-" : (kb / 1024).toFixed(1);
+}
+
+/** One long perfdhcp run at `rate` with the server's RSS sampled every 5 s. */
+async function soak(ctx: ServerContext, live: Live, rate: number, seconds: number): Promise<SoakResult> {
+  await drain(ctx.netns);
+  const rss: [number, number][] = [];
+  const t0 = performance.now();
+  const sample = () => {
+    const m = memoryKb(live.pid);
+    if (m) rss.push([Math.round((performance.now() - t0) / 1000), m.rss]);
+  };
+  sample();
+  const timer = setInterval(sample, 5000);
+  let p: Awaited<ReturnType<typeof perfdhcp>>;
+  try {
+    p = await perfdhcp(ctx.netns, rate, seconds);
+  } finally {
+    clearInterval(timer);
+  }
+  sample();
+  return {
+    rate,
+    seconds,
+    achieved: round(p.report.ra.received / seconds, 1),
+    loss: p.report.loss,
+    rss,
+    ...soakMemory(rss),
+  };
+}
+
 async function benchServer(row: ServerRow, ctx: ServerContext, o: Options): Promise<ServerResult> {
   const res: ServerResult = {
     name: row.name, family: row.family, backend: row.backend, description: row.description,
-    ...(row.baseline ? { baseline: row.baseline } : {}), command: [], status: "ok", runs: [],
+    ...(row.baseline ? { baseline: row.baseline } : {}), ...(row.also ? { also: row.also } : {}), command: [], status: "ok", runs: [],
   };
   const why = row.unavailable();
   if (why) return { ...res, status: "skipped", reason: why };
@@ -242,9 +284,13 @@ async function benchServer(row: ServerRow, ctx: ServerContext, o: Options): Prom
             throw new Error(`reservation check failed: ${res.verify.example ?? "no lease handed out"}`);
           }
         }
-        const { best, all } = await climb(o.ladder, (rate) => measureStep(ctx, live, dbPid, rate, o.stepSeconds));
+        const { best, all, scouted } = await search(
+          o.ladder,
+          (rate) => measureStep(ctx, live, dbPid, rate, o.stepSeconds),
+          o.scoutSeconds > 0 && o.scoutSeconds < o.stepSeconds ? (rate) => measureStep(ctx, live, dbPid, rate, o.scoutSeconds, "scout") : null,
+        );
         const hwm = memoryKb(live.pid)?.hwm ?? null;
-        res.runs.push({ best, steps: all, hwmKb: hwm } satisfies RunResult);
+        res.runs.push({ best, steps: all, ...(scouted.length ? { scouted } : {}), hwmKb: hwm } satisfies RunResult);
         if (all.some((s) => s.died)) throw new Error(`server died during the run: ${live.logTail()}`);
         if (k === o.runs) {
           const m = median(res.runs.map((x) => x.best?.achieved ?? 0));
@@ -252,6 +298,13 @@ async function benchServer(row: ServerRow, ctx: ServerContext, o: Options): Prom
           log(`${row.name}: latency at 80% of max (${rate}/s)`);
           res.tail = await measureTail(ctx, rate, o.stepSeconds);
           log(`  DO p99 ${res.tail.doP99Ms} ms, RA p99 ${res.tail.raP99Ms} ms over ${res.tail.samples} exchanges`);
+          if (row.family === "pydhcp" && o.soakSeconds > 0 && m > 0) {
+            const soakRate = o.ladder.filter((r) => r <= m).at(-1) ?? Math.round(m);
+            log(`${row.name}: ${o.soakSeconds} s at the maximum rate (${soakRate}/s), RSS every 5 s`);
+            res.soak = await soak(ctx, live, soakRate, o.soakSeconds);
+            const sk = res.soak;
+            log(`  ${sk.achieved} DORA/s, lost ${(sk.loss * 100).toFixed(2)}%, RSS ${mbText(sk.rssFirstKb)} -> ${mbText(sk.rssLastKb)} MB, max ${mbText(sk.rssMaxKb)} MB, drift ${mbText(sk.driftKb)} MB`);
+          }
         }
       } finally {
         await live.stop();
@@ -293,6 +346,8 @@ async function main(): Promise<number> {
   log(`${meta.machine.cpuModel}, ${meta.machine.cores} cores; ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(", ")}`);
   log(`servers: ${o.servers.map((s) => s.name).join(", ")}; ${o.runs} run(s); ${o.stepSeconds} s per step`);
   const netns = createNetns(tag);
+  const rmem = raiseReceiveBuffer(GENERATOR_RMEM);
+  if (rmem) log(`net.core.rmem_default ${rmem.was} -> ${GENERATOR_RMEM} for the run (perfdhcp's socket), restored at the end`);
   const clients: Client[] = knownClients(CLIENTS, DEFAULT_BASE_MAC);
   const ctx: ServerContext = { tag, dir, netns, clients };
   const servers: ServerResult[] = [];
@@ -315,6 +370,8 @@ async function main(): Promise<number> {
     notes: [
       "perfdhcp, the server under test and MariaDB share the same cores; perfdhcp's own CPU is reported so a generator-bound step can be told apart.",
       "Latency percentiles come from perfdhcp's -x t per-exchange timestamps (DO = DISCOVER to OFFER, RA = REQUEST to ACK).",
+      `net.core.rmem_default is raised to ${GENERATOR_RMEM} bytes for the run: perfdhcp cannot size its socket, and with the 208 KiB default its own receive queue overflowed (drops counted by the kernel on perfdhcp's socket, not the server's) long before either server was busy.`,
+      "The search scouts the ladder with short steps, then measures full steps from two rungs below where scouting stopped; every full step is in the Runs table.",
     ],
   };
   writeResults(result, o);

@@ -5,7 +5,8 @@
 
 /** DORA/s offered at each step. */
 export const RATE_STEPS = [
-  50, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12500, 15000, 20000,
+  50, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000,
+  12000, 13000, 15000, 17500, 20000,
 ] as const;
 
 /** A step passes with under 1% of exchanges lost... */
@@ -53,4 +54,27 @@ export async function climb<T extends StepOutcome>(
     best = passed;
   }
   return { best, all };
+}
+
+/**
+ * Short steps up the ladder first (no retries) to find roughly where the
+ * server stops keeping up, then full steps from two rungs below that: the
+ * same answer as a full climb from the bottom, in a fraction of the time.
+ * If the first full step fails, the search moves down until one passes.
+ */
+export async function search<T extends StepOutcome>(
+  steps: readonly number[],
+  measure: (rate: number) => Promise<T>,
+  scout: ((rate: number) => Promise<T>) | null,
+): Promise<{ best: T | null; all: T[]; scouted: T[] }> {
+  if (!scout) return { ...(await climb(steps, measure)), scouted: [] };
+  const coarse = await climb(steps, scout, 0);
+  let start = Math.max(0, steps.indexOf(coarse.best?.rate ?? steps[0]!) - 2);
+  const all: T[] = [];
+  for (;;) {
+    const r = await climb(steps.slice(start), measure);
+    all.push(...r.all);
+    if (r.best || start === 0 || r.all.some((o) => o.died)) return { best: r.best, all, scouted: coarse.all };
+    start = Math.max(0, start - 2);
+  }
 }

@@ -15,9 +15,9 @@ import { keaConfig } from "../../bench/perf/kea.ts";
 import { parsePerfdhcp, perfdhcpArgv } from "../../bench/perf/perfdhcp.ts";
 import { pydhcpConfigXml } from "../../bench/perf/pydhcp.ts";
 import { markdownReport } from "../../bench/perf/report.ts";
-import { ratios, summarize, type BenchResult, type RunResult, type ServerResult, type StepResult } from "../../bench/perf/results.ts";
+import { ratios, soakMemory, summarize, type BenchResult, type RunResult, type ServerResult, type StepResult } from "../../bench/perf/results.ts";
 import { median, medianIndex, percentile } from "../../bench/perf/stats.ts";
-import { climb, stepPasses } from "../../bench/perf/steps.ts";
+import { climb, search, stepPasses } from "../../bench/perf/steps.ts";
 import { parseConfig } from "../../src/config/load.ts";
 
 const fixture = (name: string) => readFileSync(join(import.meta.dir, "fixtures", name), "utf8");
@@ -126,6 +126,41 @@ describe("ladder", () => {
     expect(all).toHaveLength(2);
   });
 
+  test("search: scouts with short steps, then full steps from two rungs below where scouting stopped", async () => {
+    const ladder = [100, 200, 300, 400, 500, 600, 700];
+    const full: number[] = [];
+    const scouts: number[] = [];
+    const r = await search(
+      ladder,
+      async (rate) => (full.push(rate), step(rate, rate > 450 ? 0.05 : 0)),
+      async (rate) => (scouts.push(rate), step(rate, rate > 550 ? 0.05 : 0)),
+    );
+    // scouting passes up to 500 (fails at 600, no retry); full steps start at 300 and find 400
+    expect(scouts).toEqual([100, 200, 300, 400, 500, 600]);
+    expect(full).toEqual([300, 400, 500, 500]);
+    expect(r.best?.rate).toBe(400);
+    expect(r.scouted).toHaveLength(6);
+  });
+
+  test("search: when the first full step fails it moves down the ladder", async () => {
+    const ladder = [100, 200, 300, 400, 500, 600];
+    const full: number[] = [];
+    const r = await search(
+      ladder,
+      async (rate) => (full.push(rate), step(rate, rate >= 300 ? 0.05 : 0)),
+      async (rate) => step(rate, 0),
+    );
+    // scouting reached the top (600): full steps from 400 fail, then from 200
+    expect(full).toEqual([400, 400, 200, 300, 300]);
+    expect(r.best?.rate).toBe(200);
+  });
+
+  test("search without scouting is a climb from the bottom", async () => {
+    const r = await search([100, 200], async (rate) => step(rate, 0), null);
+    expect(r.best?.rate).toBe(200);
+    expect(r.scouted).toEqual([]);
+  });
+
   test("a step fails on 1% loss, on a dead server, or when perfdhcp could not offer the rate", () => {
     expect(stepPasses(step(100, 0.0099))).toBe(true);
     expect(stepPasses(step(100, 0.01))).toBe(false);
@@ -148,6 +183,20 @@ describe("summary and report", () => {
     const r = ratios([k, p]);
     expect(r).toHaveLength(1);
     expect(r[0]!.dora).toBeCloseTo(2500 / 4500, 3);
+  });
+
+  test("a pydhcp row is also compared with its further Kea rows", () => {
+    const km = server("kea-memfile", "kea", [6000]);
+    const ky = server("kea-mysql", "kea", [400]);
+    const p = { ...server("pydhcp-mysql", "pydhcp", [9000], "kea-mysql"), also: ["kea-memfile"] };
+    expect(ratios([km, ky, p]).map((x) => [x.kea, x.dora])).toEqual([["kea-mysql", 22.5], ["kea-memfile", 1.5]]);
+  });
+
+  test("soak memory: first, last, max and the drift between the halves", () => {
+    expect(soakMemory([[0, 100], [5, 120], [10, 110], [15, 130], [20, 140], [25, 150]])).toEqual({
+      rssFirstKb: 100, rssLastKb: 150, rssMaxKb: 150, driftKb: 30,
+    });
+    expect(soakMemory([])).toEqual({ rssFirstKb: null, rssLastKb: null, rssMaxKb: null, driftKb: null });
   });
 
   test("markdown carries every server row and the ratio row", () => {

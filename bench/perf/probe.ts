@@ -1,0 +1,88 @@
+/**
+ * One server at fixed rates, for profiling rather than ranking:
+ *
+ *   bun bench/perf/probe.ts <server> <rate>[,<rate>...] [seconds] [-- wrapper argv...]
+ *
+ * Prints, per rate: DORA/s, loss, p50/p99 of both halves, CPU of server,
+ * database and perfdhcp, RSS. A wrapper (e.g. `perf record -g -o /tmp/p.data`)
+ * is put in front of the server command.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_BASE_MAC, knownClients } from "./clients.ts";
+import { mariadbPid } from "./mariadb.ts";
+import { createNetns, GENERATOR_RMEM, raiseReceiveBuffer } from "./netns.ts";
+import { parsePerfdhcp, perfdhcpArgv } from "./perfdhcp.ts";
+import { cpuMeter, memoryKb } from "./proc.ts";
+import { serverByName } from "./servers.ts";
+import { percentile, round } from "./stats.ts";
+import { cleanupAll, installSignalCleanup, onCleanup, runAsync, spawnDaemon } from "./sys.ts";
+
+const argv = process.argv.slice(2);
+const dash = argv.indexOf("--");
+const wrapper = dash >= 0 ? argv.slice(dash + 1) : [];
+const [name = "pydhcp-sqlite", rates = "5000", secs = "10"] = dash >= 0 ? argv.slice(0, dash) : argv;
+const row = serverByName(name);
+if (!row) throw new Error(`unknown server ${name}`);
+installSignalCleanup();
+const tag = `prb${process.pid % 10000}`;
+const dir = mkdtempSync(join(tmpdir(), `${tag}-`));
+onCleanup(`rm ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+try {
+  const netns = createNetns(tag);
+  raiseReceiveBuffer(GENERATOR_RMEM);
+  const ctx = { tag, dir, netns, clients: knownClients(10_000, DEFAULT_BASE_MAC) };
+  const prep = await row.setup(ctx);
+  const d = spawnDaemon([...netns.exec(netns.server), ...wrapper, ...prep.argv], join(dir, "server.log"), prep.env);
+  onCleanup("server", () => d.stop());
+  const pf = async (rate: number, seconds: number, t = false) => {
+    const a = perfdhcpArgv({ local: netns.clientAddr, server: netns.serverAddr, baseMac: DEFAULT_BASE_MAC, clients: 10_000, rate, seconds, timestamps: t });
+    const extra = (process.env.PERFDHCP_EXTRA ?? "").split(" ").filter(Boolean);
+    const r = await runAsync([...netns.exec(netns.client), a[0]!, ...extra, ...a.slice(1)], [0, 3]);
+    return { rep: parsePerfdhcp(r.stdout), cpu: r.cpuSeconds ?? 0 };
+  };
+  for (let i = 0; i < 60; i++) {
+    const p = await pf(10, 1);
+    if (p.rep.ra.received > 0) break;
+    await Bun.sleep(300);
+  }
+  const serverPid = Number((await runAsync(["pgrep", "-n", "-f", prep.configFile])).stdout.trim()) || d.proc.pid;
+  const dbPid = prep.usesMariadb ? mariadbPid() : null;
+  for (const rate of rates.split(",").map(Number)) {
+    const m = cpuMeter({ server: serverPid, db: dbPid });
+    const us0 = userSys(serverPid);
+    const m0 = machineBusy();
+    const t0 = performance.now();
+    const { rep, cpu } = await pf(rate, Number(secs), true);
+    const wall = (performance.now() - t0) / 1000;
+    const c = m.stop();
+    const us1 = userSys(serverPid);
+    const m1 = machineBusy();
+    console.log(
+      `${name} ${rate}/s: ${round(rep.ra.received / Number(secs), 0)} DORA/s lost ${(rep.loss * 100).toFixed(2)}% ` +
+        `DO p50/p99 ${round(percentile(rep.doDelaysMs, 50), 2)}/${round(percentile(rep.doDelaysMs, 99), 2)} ms ` +
+        `RA p50/p99 ${round(percentile(rep.raDelaysMs, 50), 2)}/${round(percentile(rep.raDelaysMs, 99), 2)} ms ` +
+        `CPU server ${c.server?.toFixed(0)}% (user ${(((us1[0] - us0[0]) / wall) * 100).toFixed(0)}% sys ${(((us1[1] - us0[1]) / wall) * 100).toFixed(0)}%) db ${c.db?.toFixed(0) ?? "-"}% perfdhcp ${((cpu / wall) * 100).toFixed(0)}% ` +
+        `machine busy ${(((m1[0] - m0[0]) / (m1[1] - m0[1])) * 200).toFixed(0)}% of 200 ` +
+        `RSS ${((memoryKb(serverPid)?.rss ?? 0) / 1024).toFixed(0)} MB peak ${((memoryKb(serverPid)?.hwm ?? 0) / 1024).toFixed(0)} MB`,
+    );
+    await Bun.sleep(1500);
+  }
+} finally {
+  await cleanupAll();
+}
+
+function userSys(pid: number): [number, number] {
+  const st = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8") as string;
+  const rest = st.slice(st.lastIndexOf(")") + 2).split(" ");
+  return [Number(rest[11]) / 100, Number(rest[12]) / 100];
+}
+
+/** [busy, total] jiffies over all CPUs, from /proc/stat */
+function machineBusy(): [number, number] {
+  const f = (require("node:fs").readFileSync("/proc/stat", "utf8") as string).split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3]! + f[4]!;
+  const total = f.reduce((a, b) => a + b, 0);
+  return [total - idle, total];
+}
