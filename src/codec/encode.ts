@@ -57,18 +57,32 @@ function isEmptyField(b: Uint8Array): boolean {
   return true;
 }
 
-/** Map order with 82 moved last; null plus the code when a code cannot be written. */
-function orderedCodes(options: Map<number, Uint8Array>): number[] | number {
+/** The options to write, in order, with their values looked up once. */
+interface Ordered {
+  codes: number[];
+  values: Uint8Array[];
+}
+
+/** Map order with 82 moved last; the code when a code cannot be written. */
+function orderedOptions(options: Map<number, Uint8Array>): Ordered | number {
   const codes: number[] = [];
-  let has82 = false;
-  for (const [code, value] of options) {
+  const values: Uint8Array[] = [];
+  let rai: Uint8Array | null = null;
+  for (const code of options.keys()) {
+    const value = options.get(code);
     if (!Number.isInteger(code) || code <= 0 || code >= 255 || !(value instanceof Uint8Array)) return code;
     if (code === OPTION_OVERLOAD) continue;
-    if (code === RELAY_AGENT_INFO) has82 = true;
-    else codes.push(code);
+    if (code === RELAY_AGENT_INFO) rai = value;
+    else {
+      codes.push(code);
+      values.push(value);
+    }
   }
-  if (has82) codes.push(RELAY_AGENT_INFO);
-  return codes;
+  if (rai !== null) {
+    codes.push(RELAY_AGENT_INFO);
+    values.push(rai);
+  }
+  return { codes, values };
 }
 
 interface Area {
@@ -87,47 +101,44 @@ interface Area {
  * options do not fit.
  */
 function place(
-  msg: DhcpMessage,
-  codes: number[],
+  opts: Ordered,
   areas: Area[],
   mainStart: number,
   out: Uint8Array | null,
 ): { mainEnd: number; overload: number } | null {
+  const { codes, values } = opts;
   let a = 0;
-  let area = areas[0]!;
+  let end = areas[0]!.end;
   let pos = mainStart;
   let overload = 0;
   let mainEndAt = -1;
-  const fits = (n: number) => pos + n <= area.end;
-  const put = (code: number, value: Uint8Array, from: number, n: number): boolean => {
-    while (!fits(n + 2)) {
-      if (out !== null) out[pos] = OPTION_END;
-      if (a === 0) mainEndAt = pos;
-      a++;
-      if (a >= areas.length) return false;
-      area = areas[a]!;
-      pos = area.start;
-      overload |= area.bit;
-    }
-    if (out !== null) {
-      out[pos] = code;
-      out[pos + 1] = n;
-      // a loop beats a subarray view for the short values nearly every option has
-      if (n <= 32) for (let k = 0; k < n; k++) out[pos + 2 + k] = value[from + k]!;
-      else out.set(from === 0 && n === value.length ? value : value.subarray(from, from + n), pos + 2);
-    }
-    pos += n + 2;
-    return true;
-  };
-  for (const code of codes) {
-    const value = msg.options.get(code)!;
-    if (value.length === 0) {
-      if (!put(code, value, 0, 0)) return null;
-      continue;
-    }
-    for (let from = 0; from < value.length; from += 255) {
-      if (!put(code, value, from, Math.min(255, value.length - from))) return null;
-    }
+  for (let i = 0; i < codes.length; i++) {
+    const code = codes[i]!;
+    const value = values[i]!;
+    // pieces of at most 255 bytes; an empty value is one piece of length 0
+    let from = 0;
+    do {
+      const n = Math.min(255, value.length - from);
+      while (pos + n + 2 > end) {
+        if (out !== null) out[pos] = OPTION_END;
+        if (a === 0) mainEndAt = pos;
+        a++;
+        if (a >= areas.length) return null;
+        const area = areas[a]!;
+        pos = area.start;
+        end = area.end;
+        overload |= area.bit;
+      }
+      if (out !== null) {
+        out[pos] = code;
+        out[pos + 1] = n;
+        // a loop beats a subarray view for the short values nearly every option has
+        if (n <= 32) for (let k = 0; k < n; k++) out[pos + 2 + k] = value[from + k]!;
+        else out.set(from === 0 && n === value.length ? value : value.subarray(from, from + n), pos + 2);
+      }
+      pos += n + 2;
+      from += 255;
+    } while (from < value.length);
   }
   if (out !== null) out[pos] = OPTION_END;
   if (a === 0) mainEndAt = pos;
@@ -135,7 +146,7 @@ function place(
 }
 
 interface Plan {
-  codes: number[];
+  opts: Ordered;
   areas: Area[];
   mainStart: number;
   length: number;
@@ -143,20 +154,20 @@ interface Plan {
 }
 
 function plan(msg: DhcpMessage, opts: EncodeOptions | undefined): Plan | EncodeError {
-  const codes = orderedCodes(msg.options);
-  if (typeof codes === "number") {
-    return { kind: "bad-option", code: codes, message: `Cannot encode option ${codes}: not a code 1..254 with a byte value` };
+  const ordered = orderedOptions(msg.options);
+  if (typeof ordered === "number") {
+    return { kind: "bad-option", code: ordered, message: `Cannot encode option ${ordered}: not a code 1..254 with a byte value` };
   }
   const mms = opts?.maxMessageSize;
   const limit =
     mms === undefined ? UDP_MAX_PAYLOAD : Math.min(UDP_MAX_PAYLOAD, Math.max(MIN_MESSAGE_SIZE, mms) - IP_UDP_HEADERS);
   let total = 0;
-  for (const c of codes) total += wireSize(msg.options.get(c)!.length);
+  for (const v of ordered.values) total += wireSize(v.length);
   // one byte for End
   if (OPTIONS_OFFSET + total + 1 <= limit) {
     const mainEnd = OPTIONS_OFFSET + total;
     return {
-      codes,
+      opts: ordered,
       areas: [{ start: OPTIONS_OFFSET, end: limit - 1, bit: 0 }],
       mainStart: OPTIONS_OFFSET,
       length: Math.max(BOOTP_MIN_LENGTH, mainEnd + 1),
@@ -175,10 +186,10 @@ function plan(msg: DhcpMessage, opts: EncodeOptions | undefined): Plan | EncodeE
   };
   if (areas.length === 1) return tooBig;
   // option 52 takes 3 bytes at the start of the options field
-  const placed = place(msg, codes, areas, OPTIONS_OFFSET + 3, null);
+  const placed = place(ordered, areas, OPTIONS_OFFSET + 3, null);
   if (placed === null) return tooBig;
   return {
-    codes,
+    opts: ordered,
     areas,
     mainStart: OPTIONS_OFFSET + 3,
     length: Math.max(BOOTP_MIN_LENGTH, placed.mainEnd + 1),
@@ -212,7 +223,7 @@ export function encode(msg: DhcpMessage, opts?: EncodeOptions): EncodeResult {
     out[OPTIONS_OFFSET + 1] = 1;
     out[OPTIONS_OFFSET + 2] = p.overload;
   }
-  place(msg, p.codes, p.areas, p.mainStart, out);
+  place(p.opts, p.areas, p.mainStart, out);
   return { ok: true, bytes: out, overload: p.overload };
 }
 

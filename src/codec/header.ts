@@ -72,36 +72,64 @@ export function decodeHeader(b: Uint8Array, options: Map<number, Uint8Array>): D
   };
 }
 
+/** An unsigned integer that fits in `max`. */
+function isUint(v: unknown, max: number): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max;
+}
+
+function putIp(v: unknown, out: Uint8Array, offset: number): boolean {
+  // most reply addresses are zero (ciaddr, siaddr, giaddr unless relayed): skip the parse
+  if (v === "0.0.0.0") {
+    out[offset] = out[offset + 1] = out[offset + 2] = out[offset + 3] = 0;
+    return true;
+  }
+  const a = typeof v === "string" ? parseIPv4(v) : null;
+  if (a === null) return false;
+  ipv4ToBytes(a, out, offset);
+  return true;
+}
+
+function putBytes(v: unknown, size: number, out: Uint8Array, offset: number): boolean {
+  if (!(v instanceof Uint8Array) || v.length > size) return false;
+  out.set(v, offset);
+  return true;
+}
+
 /**
  * Write the header fields into out[0..236). Returns the name of the first
  * field that cannot be written (an address that is not a dotted quad, a
- * number out of range, bytes longer than the field), or null.
+ * number out of range, bytes longer than the field), or null. Written field
+ * by field in HEADER_FIELDS order, like decodeHeader and for the same reason;
+ * the codec round-trip tests hold the two to the same offsets.
  */
 export function encodeHeader(msg: DhcpMessage, out: Uint8Array): HeaderFieldName | null {
-  for (const f of HEADER_FIELDS) {
-    const v = msg[f.name];
-    switch (f.type) {
-      case "u8":
-      case "u16":
-      case "u32": {
-        const max = f.size === 1 ? 0xff : f.size === 2 ? 0xffff : 0xffffffff;
-        if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) return f.name;
-        for (let i = 0; i < f.size; i++) out[f.offset + i] = (v / 2 ** (8 * (f.size - 1 - i))) & 0xff;
-        break;
-      }
-      case "ip": {
-        const a = typeof v === "string" ? parseIPv4(v) : null;
-        if (a === null) return f.name;
-        ipv4ToBytes(a, out, f.offset);
-        break;
-      }
-      case "bytes": {
-        if (!(v instanceof Uint8Array) || v.length > f.size) return f.name;
-        out.set(v, f.offset);
-        break;
-      }
-    }
-  }
+  const { op, htype, hlen, hops, xid, secs, flags } = msg;
+  if (!isUint(op, 0xff)) return "op";
+  out[0] = op;
+  if (!isUint(htype, 0xff)) return "htype";
+  out[1] = htype;
+  if (!isUint(hlen, 0xff)) return "hlen";
+  out[2] = hlen;
+  if (!isUint(hops, 0xff)) return "hops";
+  out[3] = hops;
+  if (!isUint(xid, 0xffffffff)) return "xid";
+  out[4] = xid >>> 24;
+  out[5] = (xid >>> 16) & 0xff;
+  out[6] = (xid >>> 8) & 0xff;
+  out[7] = xid & 0xff;
+  if (!isUint(secs, 0xffff)) return "secs";
+  out[8] = secs >>> 8;
+  out[9] = secs & 0xff;
+  if (!isUint(flags, 0xffff)) return "flags";
+  out[10] = flags >>> 8;
+  out[11] = flags & 0xff;
+  if (!putIp(msg.ciaddr, out, 12)) return "ciaddr";
+  if (!putIp(msg.yiaddr, out, 16)) return "yiaddr";
+  if (!putIp(msg.siaddr, out, 20)) return "siaddr";
+  if (!putIp(msg.giaddr, out, 24)) return "giaddr";
+  if (!putBytes(msg.chaddr, 16, out, 28)) return "chaddr";
+  if (!putBytes(msg.sname, 64, out, 44)) return "sname";
+  if (!putBytes(msg.file, 128, out, 108)) return "file";
   return null;
 }
 

@@ -135,9 +135,12 @@ export function decodeOptions(b: Uint8Array, out: Map<number, Uint8Array>): Deco
   }
   // Length rules apply to the concatenated value (RFC 3396 allows any split).
   let badCode = -1;
-  out.forEach((value, code) => {
-    if (badCode < 0 && lengthProblem(code, value.length) !== null) badCode = code;
-  });
+  for (const code of out.keys()) {
+    if (lengthProblem(code, out.get(code)!.length) !== null) {
+      badCode = code;
+      break;
+    }
+  }
   if (badCode >= 0) {
     const code = badCode;
     const value = out.get(code)!;

@@ -4,13 +4,14 @@
  * memory, and sends whatever reply this returns.
  */
 import { toHex } from "../codec/hex.ts";
+import { formatIPv4Bytes } from "../codec/ip.ts";
 import { MessageType, type DhcpMessage } from "../codec/message.ts";
 import type { Answer } from "../db/answer.ts";
 import type { Lease } from "../db/backend.ts";
 import type { HistoryEvent } from "../config/types.ts";
 import type { Vars } from "../variables/types.ts";
 import type { LeaseMemory } from "./leases.ts";
-import { buildReply } from "./reply.ts";
+import { buildReply, type ReplyInput } from "./reply.ts";
 
 export type Lookup =
   | { kind: "match"; answer: Answer; query: string }
@@ -69,7 +70,7 @@ const ZERO = "0.0.0.0";
 const hex = toHex;
 
 function ipText(b: Uint8Array | undefined): string | null {
-  return b && b.length === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : null;
+  return b && b.length === 4 ? formatIPv4Bytes(b, 0) : null;
 }
 
 /** Client identity for leases: option 61 when sent (RFC 2131 4.2), else chaddr. */
@@ -85,12 +86,12 @@ export function macHex(msg: DhcpMessage): string {
 }
 
 function reply(req: DhcpMessage, type: 2 | 5 | 6, answer: Answer | null, d: HandleDeps, extra: { inform?: boolean; query?: string | null; note: string; message?: string }): Outcome {
+  const input: ReplyInput = { request: req, type, answer, inform: extra.inform ?? false };
+  if (extra.message) input.message = extra.message;
   return {
     kind: "reply",
-    reply: buildReply(
-      { request: req, type, answer, inform: extra.inform ?? false, ...(extra.message ? { message: extra.message } : {}) },
-      { serverId: d.serverId, leaseTime: d.leaseTime },
-    ),
+    // HandleDeps carries the ReplySettings fields (serverId, leaseTime)
+    reply: buildReply(input, d),
     type,
     query: extra.query ?? null,
     ip: type === MessageType.NAK || extra.inform ? null : (answer?.ip ?? null),
@@ -129,7 +130,9 @@ function leaseFrom(msg: DhcpMessage, key: string, answer: Answer, state: Lease["
 type AnswerJson = Omit<Answer, "options"> & { options: [number, string][] };
 
 export function answerToJson(a: Answer): AnswerJson {
-  return { ...a, options: [...a.options].map(([c, v]) => [c, hex(v)]) };
+  const options: [number, string][] = [];
+  for (const [c, v] of a.options) options.push([c, hex(v)]);
+  return { ...a, options };
 }
 
 export function answerFromJson(text: string): Answer | null {

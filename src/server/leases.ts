@@ -15,7 +15,8 @@ export const OFFER_HOLD_SECONDS = 60;
 
 export class LeaseMemory {
   private readonly byKey = new Map<string, Lease>();
-  private readonly byIp = new Map<string, string>();
+  /** address -> the lease holding it; always the lease byKey has for its client */
+  private readonly byIp = new Map<string, Lease>();
   private dirty = new Map<string, Lease>();
   /** answers just offered, by client, for the REQUEST that follows (not persisted) */
   private readonly offers = new Map<string, { xid: number; answer: Answer; at: number }>();
@@ -62,9 +63,7 @@ export class LeaseMemory {
 
   /** The client actively holding an address, if any (bound and unexpired, or offered recently). */
   holder(ip: string, now: number): Lease | undefined {
-    const key = this.byIp.get(ip);
-    if (key === undefined) return undefined;
-    const l = this.byKey.get(key);
+    const l = this.byIp.get(ip);
     if (!l || l.ip !== ip) return undefined;
     if (l.state === "bound" && l.expires > now) return l;
     if (l.state === "offered" && l.updated + OFFER_HOLD_SECONDS > now) return l;
@@ -98,9 +97,9 @@ export class LeaseMemory {
 
   private index(l: Lease): void {
     const old = this.byKey.get(l.clientKey);
-    if (old && old.ip !== l.ip && this.byIp.get(old.ip) === l.clientKey) this.byIp.delete(old.ip);
+    if (old && old.ip !== l.ip && this.byIp.get(old.ip)?.clientKey === l.clientKey) this.byIp.delete(old.ip);
     this.byKey.set(l.clientKey, l);
-    this.byIp.set(l.ip, l.clientKey);
+    this.byIp.set(l.ip, l);
   }
 
   /** Writes changed leases in one transaction; on failure they stay dirty for the next try. */
@@ -139,7 +138,7 @@ export class LeaseMemory {
     for (const [k, l] of this.byKey) {
       if (l.expires <= now && !this.dirty.has(k)) {
         this.byKey.delete(k);
-        if (this.byIp.get(l.ip) === k) this.byIp.delete(l.ip);
+        if (this.byIp.get(l.ip)?.clientKey === k) this.byIp.delete(l.ip);
       }
     }
     return this.store.deleteExpired(now, batch);

@@ -224,22 +224,29 @@ export class DhcpServer {
     }
   }
 
-  private finish(p: Pending, o: Outcome, rt: Runtime): void {
-    const ms = performance.now() - p.at;
-    const typeName = TYPE_NAMES[p.type] ?? String(p.type);
-    const subs = subOptions(p.msg.options.get(OPT_RAI));
+  /** The fields every exchange line starts with; built only for a line that is written. */
+  private exchangeFields(msg: DhcpMessage, subs: Map<number, Uint8Array>): Record<string, unknown> {
     const fields: Record<string, unknown> = {
-      mac: macHex(p.msg),
-      xid: p.msg.xid.toString(16).padStart(8, "0"),
+      mac: macHex(msg),
+      xid: msg.xid.toString(16).padStart(8, "0"),
     };
-    if (p.msg.giaddr !== "0.0.0.0") fields.relay = p.msg.giaddr;
+    if (msg.giaddr !== "0.0.0.0") fields.relay = msg.giaddr;
     if (subs.has(SUB_CIRCUIT_ID)) fields.circuit_id = hex(subs.get(SUB_CIRCUIT_ID));
     if (subs.has(SUB_REMOTE_ID)) fields.remote_id = hex(subs.get(SUB_REMOTE_ID));
+    return fields;
+  }
+
+  private finish(p: Pending, o: Outcome, rt: Runtime): void {
+    const ms = performance.now() - p.at;
+    const subs = subOptions(p.msg.options.get(OPT_RAI));
     if (o.kind === "silent") {
       const level = SILENT_LEVEL[o.reason] ?? "debug";
       this.metrics.dropped(o.reason);
       if (o.reason === "no-match") this.metrics.noMatch();
-      this.log[level](`${typeName} no reply: ${o.reason}`, { ...fields, ...(o.query ? { query: o.query } : {}), note: o.note, ms: +ms.toFixed(2) });
+      if (this.log.enabled(level)) {
+        const typeName = TYPE_NAMES[p.type] ?? String(p.type);
+        this.log[level](`${typeName} no reply: ${o.reason}`, { ...this.exchangeFields(p.msg, subs), ...(o.query ? { query: o.query } : {}), note: o.note, ms: +ms.toFixed(2) });
+      }
       return;
     }
     const max = p.msg.options.get(OPT_MAX_SIZE);
@@ -260,7 +267,8 @@ export class DhcpServer {
     const enc = encode(o.reply, { maxMessageSize: maxSize });
     if (!enc.ok) {
       this.metrics.dropped("encode-error");
-      this.log.error(`${typeName} reply not sent: ${enc.error.message}`, fields);
+      const typeName = TYPE_NAMES[p.type] ?? String(p.type);
+      this.log.error(`${typeName} reply not sent: ${enc.error.message}`, this.exchangeFields(p.msg, subs));
       return;
     }
     const replyName = TYPE_NAMES[o.type] ?? String(o.type);
@@ -272,8 +280,10 @@ export class DhcpServer {
     }
     this.metrics.sent(replyName);
     if (o.query === LEASE_MEMORY) this.metrics.outageAnswer();
+    if (!this.log.enabled("info")) return;
+    const typeName = TYPE_NAMES[p.type] ?? String(p.type);
     this.log.info(`${typeName} -> ${replyName}${o.ip ? " " + o.ip : ""}`, {
-      ...fields,
+      ...this.exchangeFields(p.msg, subs),
       ...(o.query ? { query: o.query } : {}),
       to: `${dest.address}:${dest.port}`,
       ...(o.type === MessageType.NAK ? { note: o.note } : {}),

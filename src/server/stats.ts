@@ -2,7 +2,7 @@
  * What the serving loop counts, mapped onto the Prometheus metric set
  * (service/metrics.ts). Label children are resolved once per value.
  */
-import type { CounterChild } from "../service/registry.ts";
+import type { CounterChild, HistogramChild } from "../service/registry.ts";
 import { DROP_REASONS, type DropReason, type PydhcpMetrics } from "../service/metrics.ts";
 
 export interface ServerMetrics {
@@ -47,6 +47,8 @@ export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
     return c;
   };
   const known = new Set<string>(DROP_REASONS);
+  // per query name: labels() joins its arguments into a key on every call
+  const queryChildren = new Map<string, HistogramChild>();
   return {
     received: (t) => child(m.packetsReceived, "r", t in TYPE_OK ? t : "other").inc(),
     sent: (t) => child(m.repliesSent, "s", t).inc(),
@@ -57,7 +59,11 @@ export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
     noMatch: () => m.noMatch.inc(),
     queueDepth: (n) => m.queueDepth.set(n),
     inFlight: (n) => m.lookupsInFlight.set(n),
-    query: (name, s) => m.queryDuration.labels(name).observe(s),
+    query: (name, s) => {
+      let c = queryChildren.get(name);
+      if (!c) queryChildren.set(name, (c = m.queryDuration.labels(name)));
+      c.observe(s);
+    },
     dbError: (k) => child(m.dbErrors, "e", k).inc(),
     outageAnswer: () => m.outageAnswers.inc(),
   };

@@ -179,11 +179,12 @@ export function extractVariables(msg: DhcpMessage): Vars {
   v.set("hlen", DEC[msg.hlen & 0xff]!);
   v.set("hops", DEC[msg.hops & 0xff]!);
   v.set("secs", String(msg.secs));
-  const xid = (msg.xid >>> 0).toString(16).padStart(8, "0");
+  const x = msg.xid;
+  const xid = HEX[(x >>> 24) & 0xff]! + HEX[(x >>> 16) & 0xff]! + HEX[(x >>> 8) & 0xff]! + HEX[x & 0xff]!;
   v.set("xidhex", xid);
   v.set("xidbyte", xid);
   v.set("xid", xid);
-  v.set("flags", (msg.flags & 0xffff).toString(16).padStart(4, "0"));
+  v.set("flags", HEX[(msg.flags >>> 8) & 0xff]! + HEX[msg.flags & 0xff]!);
   v.set("broadcast_flag", msg.flags & 0x8000 ? "1" : "0");
   v.set("ciaddr", msg.ciaddr);
   v.set("yiaddr", msg.yiaddr);
@@ -206,7 +207,9 @@ export function extractVariables(msg: DhcpMessage): Vars {
   v.set("RequestedIpAddress", "0.0.0.0");
   v.set("option82", "none");
 
-  for (const [code, val] of msg.options) {
+  const options = msg.options;
+  for (const code of options.keys()) {
+    const val = options.get(code)!;
     const h = hex(val);
     v.set(OPT_HEX[code]!, h);
     if (LEGACY_KNOWN[code] === 1) {
