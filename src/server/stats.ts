@@ -39,22 +39,28 @@ const DROP_LABEL: Record<string, DropReason> = {
 };
 
 export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
-  const cache = new Map<string, CounterChild>();
-  const child = (metric: { labels(v: string): CounterChild }, prefix: string, v: string): CounterChild => {
-    const k = prefix + v;
-    let c = cache.get(k);
-    if (!c) cache.set(k, (c = metric.labels(v)));
-    return c;
+  // one cache per metric, keyed by the label value itself: no key to build per packet
+  const cacheFor = (metric: { labels(v: string): CounterChild }) => {
+    const cache = new Map<string, CounterChild>();
+    return (v: string): CounterChild => {
+      let c = cache.get(v);
+      if (!c) cache.set(v, (c = metric.labels(v)));
+      return c;
+    };
   };
+  const receivedChild = cacheFor(m.packetsReceived);
+  const sentChild = cacheFor(m.repliesSent);
+  const droppedChild = cacheFor(m.dropped);
+  const dbErrorChild = cacheFor(m.dbErrors);
   const known = new Set<string>(DROP_REASONS);
   // per query name: labels() joins its arguments into a key on every call
   const queryChildren = new Map<string, HistogramChild>();
   return {
-    received: (t) => child(m.packetsReceived, "r", t in TYPE_OK ? t : "other").inc(),
-    sent: (t) => child(m.repliesSent, "s", t).inc(),
+    received: (t) => receivedChild(t in TYPE_OK ? t : "other").inc(),
+    sent: (t) => sentChild(t).inc(),
     dropped: (r) => {
       const label = DROP_LABEL[r];
-      if (label && known.has(label)) child(m.dropped, "d", label).inc();
+      if (label && known.has(label)) droppedChild(label).inc();
     },
     noMatch: () => m.noMatch.inc(),
     queueDepth: (n) => m.queueDepth.set(n),
@@ -64,7 +70,7 @@ export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
       if (!c) queryChildren.set(name, (c = m.queryDuration.labels(name)));
       c.observe(s);
     },
-    dbError: (k) => child(m.dbErrors, "e", k).inc(),
+    dbError: (k) => dbErrorChild(k).inc(),
     outageAnswer: () => m.outageAnswers.inc(),
   };
 }
