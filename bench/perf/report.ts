@@ -115,7 +115,7 @@ ${tails}
 
 ${soak ? `## Memory at the maximum rate
 
-Each pydhcp row runs once more at its maximum rate (the highest ladder step at or below the median maximum) for the
+Each pydhcp row runs once more at its maximum rate (the passing step of the median run) for the
 time below, with the server's RSS read every 5 s.
 
 ${soak}
