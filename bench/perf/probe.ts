@@ -4,8 +4,11 @@
  *   bun bench/perf/probe.ts <server> <rate>[,<rate>...] [seconds] [-- wrapper argv...]
  *
  * Prints, per rate: DORA/s, loss, p50/p99 of both halves, CPU of server,
- * database and perfdhcp, RSS. A wrapper (e.g. `perf record -g -o /tmp/p.data`)
- * is put in front of the server command.
+ * database and perfdhcp, machine load, RSS. A wrapper (e.g. `nice -n -10`
+ * or `perf record -g -o /tmp/p.data`) is put in front of the server command.
+ * PERFDHCP_EXTRA adds perfdhcp flags (e.g. "-g single"); PYDHCP_BUN_ARGS
+ * runs pydhcp from the sources with those bun flags
+ * (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/p").
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
