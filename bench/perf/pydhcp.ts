@@ -3,7 +3,7 @@
  * holding the same 10,000 clients the Kea rows reserve.
  */
 import { Database } from "bun:sqlite";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CLIENT_NET } from "./clients.ts";
 import { bulkInsert, countRows, createDb, rootConnection, type Db } from "./mariadb.ts";
@@ -95,6 +95,19 @@ const SCHEMA = {
 } as const;
 
 /** PYDHCP_BUN_ARGS (e.g. "--cpu-prof-md") runs the sources under bun with those flags, for profiling. */
+/**
+ * The Environment= lines of contrib/pydhcp.service: the benchmark runs
+ * pydhcp with the environment it is deployed with.
+ */
+export function serviceEnvironment(unit = readFileSync(join(PYDHCP_ROOT, "contrib/pydhcp.service"), "utf8")): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of unit.split("\n")) {
+    const m = /^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]!] = m[2]!;
+  }
+  return env;
+}
+
 function command(config: string): string[] {
   const bunArgs = process.env.PYDHCP_BUN_ARGS;
   if (bunArgs !== undefined) return [BUN, ...bunArgs.split(" ").filter(Boolean), PYDHCP_ENTRY, "-c", config];
@@ -125,7 +138,7 @@ export async function setupPydhcpSqlite(ctx: ServerContext, opts: PydhcpOptions)
       sq.close();
     }
   };
-  return { argv: command(file), env: {}, configFile: file, usesMariadb: false, counts };
+  return { argv: command(file), env: serviceEnvironment(), configFile: file, usesMariadb: false, counts };
 }
 
 export async function setupPydhcpMysql(ctx: ServerContext, opts: PydhcpOptions): Promise<Prepared> {
@@ -143,5 +156,5 @@ export async function setupPydhcpMysql(ctx: ServerContext, opts: PydhcpOptions):
   );
   const file = join(ctx.dir, "pydhcp-mysql.xml");
   writeFileSync(file, pydhcpConfigXml({ serverAddr: ctx.netns.serverAddr, dir: ctx.dir }, { kind: "mysql", db }, opts));
-  return { argv: command(file), env: {}, configFile: file, usesMariadb: true, counts: () => countRows(db, ["users", "history"]) };
+  return { argv: command(file), env: serviceEnvironment(), configFile: file, usesMariadb: true, counts: () => countRows(db, ["users", "history"]) };
 }

@@ -13,7 +13,7 @@ import { barChartSvg, niceMax } from "../../bench/perf/chart.ts";
 import { knownClients, macColon, parseMac, perfdhcpMac } from "../../bench/perf/clients.ts";
 import { keaConfig } from "../../bench/perf/kea.ts";
 import { parsePerfdhcp, perfdhcpArgv } from "../../bench/perf/perfdhcp.ts";
-import { pydhcpConfigXml } from "../../bench/perf/pydhcp.ts";
+import { pydhcpConfigXml, serviceEnvironment } from "../../bench/perf/pydhcp.ts";
 import { markdownReport } from "../../bench/perf/report.ts";
 import { ratios, soakMemory, summarize, type BenchResult, type RunResult, type ServerResult, type StepResult } from "../../bench/perf/results.ts";
 import { median, medianIndex, percentile } from "../../bench/perf/stats.ts";
@@ -213,6 +213,14 @@ describe("summary and report", () => {
     expect(md).toContain("| **kea-memfile** | 5,000 | 5,000 |");
     expect(md).toContain("| pydhcp-sqlite | kea-memfile | 0.50 |");
     expect(md).toContain("- pydhcp-mysql: skipped: not built");
+  });
+});
+
+describe("pydhcp as deployed", () => {
+  test("the benchmark takes the Environment= lines of the systemd unit", () => {
+    expect(serviceEnvironment("[Service]\nEnvironment=A_B=1\n  Environment=X=y z\n#Environment=C=2\nExecStart=x\n")).toEqual({ A_B: "1", X: "y z" });
+    // the shipped unit caps the engine's idea of RAM (docs/running.md)
+    expect(serviceEnvironment()).toMatchObject({ BUN_JSC_forceRAMSize: "536870912" });
   });
 });
 
