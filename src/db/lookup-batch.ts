@@ -85,6 +85,8 @@ export class LookupBatcher {
   private waiting: Waiter[] = [];
   /** largest group: the largest batch size within the configured limit */
   private readonly max: number;
+  /** statement text per batch size */
+  private readonly texts = new Map<number, string>();
 
   constructor(
     private readonly sql: string,
@@ -95,29 +97,27 @@ export class LookupBatcher {
     this.max = BATCH_SIZES.filter((s) => s <= limit).at(-1) ?? 1;
   }
 
-  get queued(): number {
-    return this.waiting.length;
-  }
-
   run(params: readonly Param[], timeoutMs: number): Promise<Row[]> {
     if (this.max < 2 || this.runner.idle()) return this.runner.exec(this.sql, params, timeoutMs);
     return new Promise<Row[]>((resolve, reject) => this.waiting.push({ params, timeoutMs, resolve, reject }));
   }
 
-  /** Sends what waits (one group); returns whether anything was sent. */
-  flush(): boolean {
-    if (this.waiting.length === 0) return false;
+  /** Sends what waits (one group). */
+  flush(): void {
+    if (this.waiting.length === 0) return;
     const group = this.waiting.splice(0, this.max);
     if (group.length === 1) {
       const w = group[0]!;
       this.runner.exec(this.sql, w.params, w.timeoutMs).then(w.resolve, w.reject);
-      return true;
+      return;
     }
     const n = batchSize(group.length, this.max);
     const params: Param[] = [];
     for (let i = 0; i < n; i++) params.push(...group[Math.min(i, group.length - 1)]!.params);
     const timeoutMs = Math.min(...group.map((w) => w.timeoutMs));
-    this.runner.exec(batchSql(this.sql, n), params, timeoutMs).then(
+    let text = this.texts.get(n);
+    if (text === undefined) this.texts.set(n, (text = batchSql(this.sql, n)));
+    this.runner.exec(text, params, timeoutMs).then(
       (rows) => {
         const bySlot = splitBySlot(rows, n);
         group.forEach((w, i) => w.resolve(bySlot[i]!));
@@ -130,6 +130,5 @@ export class LookupBatcher {
         for (const w of group) this.runner.exec(this.sql, w.params, w.timeoutMs).then(w.resolve, w.reject);
       },
     );
-    return true;
   }
 }

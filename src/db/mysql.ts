@@ -38,14 +38,14 @@ type SqlValue = string | number | null;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 
+const UPSERT_ROWS = { head: `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES`, tuple: "(?, ?, ?, ?, ?, ?, ?, ?)" };
 const UPSERT_SQL = new Map<number, string>();
 
 /** The lease upsert for `n` rows (one text per chunk size). */
 function upsertSql(n: number): string {
   let sql = UPSERT_SQL.get(n);
   if (sql === undefined) {
-    const rows = Array.from({ length: n }, () => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
-    sql = `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES ${rows}
+    sql = `${multiRowSql(UPSERT_ROWS, n)}
            ON DUPLICATE KEY UPDATE mac = VALUES(mac), ip = VALUES(ip), option82 = VALUES(option82),
              expires = VALUES(expires), state = VALUES(state), answer = VALUES(answer), updated = VALUES(updated)`;
     UPSERT_SQL.set(n, sql);
@@ -70,7 +70,9 @@ export class MysqlBackend implements Backend {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   /** statements running now (lookups, lease reads and writes) */
   private busy = 0;
+  /** one per query name and text: a reload that prepares the same query again reuses it */
   private readonly batchers: LookupBatcher[] = [];
+  private readonly batcherByQuery = new Map<string, LookupBatcher>();
   private nextBatcher = 0;
 
   private constructor(
@@ -176,14 +178,13 @@ export class MysqlBackend implements Backend {
       let settled = false;
       let conn: CoreConnection | null = null;
       /** settles once; the freed connection goes to lookups waiting for one */
-      const settle = (then: () => void): boolean => {
-        if (settled) return false;
+      const settle = (then: () => void): void => {
+        if (settled) return;
         settled = true;
         clearTimeout(timer);
         this.busy--;
         then();
         this.kickBatchers();
-        return true;
       };
       const timer = setTimeout(() => {
         settle(() => {
@@ -202,8 +203,8 @@ export class MysqlBackend implements Backend {
           return;
         }
         conn = c;
+        // after a timeout settle does nothing: the connection was already destroyed
         c.execute(sql, params as SqlValue[], (e, rows) => {
-          if (settled) return;
           settle(() => {
             if (e) {
               if ((e as { fatal?: boolean }).fatal) c.destroy();
@@ -263,8 +264,14 @@ export class MysqlBackend implements Backend {
         idle: () => this.busy < this.opts.poolSize,
         retryAlone: (e) => e instanceof DbError && e.kind === "query",
       };
-      const batcher = new LookupBatcher(sql, this.opts.lookupBatch, runner);
-      this.batchers.push(batcher);
+      const key = `${name}\0${sql}`;
+      let b = this.batcherByQuery.get(key);
+      if (!b) {
+        b = new LookupBatcher(sql, this.opts.lookupBatch, runner);
+        this.batcherByQuery.set(key, b);
+        this.batchers.push(b);
+      }
+      const batcher = b;
       return { name, sql, run: (params: readonly Param[], timeoutMs?: number) => batcher.run(params, timeoutMs ?? timeout) };
     }
     return {

@@ -2,7 +2,6 @@
  * What the serving loop counts, mapped onto the Prometheus metric set
  * (service/metrics.ts). Label children are resolved once per value.
  */
-import type { CounterChild, HistogramChild } from "../service/registry.ts";
 import { DROP_REASONS, type DropReason, type PydhcpMetrics } from "../service/metrics.ts";
 
 export interface ServerMetrics {
@@ -40,9 +39,9 @@ const DROP_LABEL: Record<string, DropReason> = {
 
 export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
   // one cache per metric, keyed by the label value itself: no key to build per packet
-  const cacheFor = (metric: { labels(v: string): CounterChild }) => {
-    const cache = new Map<string, CounterChild>();
-    return (v: string): CounterChild => {
+  const cacheFor = <C>(metric: { labels(v: string): C }) => {
+    const cache = new Map<string, C>();
+    return (v: string): C => {
       let c = cache.get(v);
       if (!c) cache.set(v, (c = metric.labels(v)));
       return c;
@@ -53,8 +52,7 @@ export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
   const droppedChild = cacheFor(m.dropped);
   const dbErrorChild = cacheFor(m.dbErrors);
   const known = new Set<string>(DROP_REASONS);
-  // per query name: labels() joins its arguments into a key on every call
-  const queryChildren = new Map<string, HistogramChild>();
+  const queryChild = cacheFor(m.queryDuration);
   return {
     received: (t) => receivedChild(t in TYPE_OK ? t : "other").inc(),
     sent: (t) => sentChild(t).inc(),
@@ -65,11 +63,7 @@ export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
     noMatch: () => m.noMatch.inc(),
     queueDepth: (n) => m.queueDepth.set(n),
     inFlight: (n) => m.lookupsInFlight.set(n),
-    query: (name, s) => {
-      let c = queryChildren.get(name);
-      if (!c) queryChildren.set(name, (c = m.queryDuration.labels(name)));
-      c.observe(s);
-    },
+    query: (name, s) => queryChild(name).observe(s),
     dbError: (k) => dbErrorChild(k).inc(),
     outageAnswer: () => m.outageAnswers.inc(),
   };
