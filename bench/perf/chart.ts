@@ -8,10 +8,11 @@ export interface Bar {
   value: number | null;
   /** small text after the value, e.g. "median of 2" */
   note?: string;
-  family: "kea" | "pydhcp";
+  family: "reference" | "kea" | "pydhcp";
 }
 
-const COLORS = { kea: "#4e79a7", pydhcp: "#f28e2b" } as const;
+/** grey for the reference row: it is the harness's limit, not a server */
+const COLORS = { reference: "#9d9d9d", kea: "#4e79a7", pydhcp: "#f28e2b" } as const;
 
 function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");

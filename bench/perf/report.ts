@@ -18,6 +18,11 @@ function table(head: string[], rows: string[][]): string {
   ].join("\n");
 }
 
+/** reference rows (the ceiling) are marked so nobody reads them as a server */
+function label(s: ServerResult): string {
+  return s.family === "reference" ? `${s.name} (reference)` : s.name;
+}
+
 function statusLine(s: ServerResult): string {
   if (s.status === "ok") return "";
   return `${s.status}: ${s.reason ?? ""}`;
@@ -30,7 +35,7 @@ export function markdownReport(r: BenchResult): string {
     ok.map((s) => {
       const m = s.summary!;
       return [
-        `**${s.name}**`, n(m.doraPerSec), n(m.stepRate), n(m.loss, 2), n(m.doAvgMs, 2), n(m.doMaxMs, 1), n(m.raAvgMs, 2),
+        `**${s.name}**${s.family === "reference" ? " (reference)" : ""}`, n(m.doraPerSec), n(m.stepRate), n(m.loss, 2), n(m.doAvgMs, 2), n(m.doMaxMs, 1), n(m.raAvgMs, 2),
         n(m.raMaxMs, 1), n(m.cpuServer), n(m.cpuDb), n(m.cpuPerfdhcp), n(m.cpuPressure), mb(m.rssKb), mb(m.hwmKb),
       ];
     }),
@@ -38,7 +43,7 @@ export function markdownReport(r: BenchResult): string {
   const runs = table(
     ["server", ...Array.from({ length: r.runsPerServer }, (_, i) => `run ${i + 1} DORA/s (step)`), "first failing step"],
     ok.map((s) => [
-      s.name,
+      label(s),
       ...s.runs.map((x) => (x.best ? `${n(x.best.achieved)} (${x.best.rate})` : "none")),
       ...[s.runs.map((x) => {
         const last = x.steps[x.steps.length - 1];
@@ -54,7 +59,7 @@ export function markdownReport(r: BenchResult): string {
     ["server", "rate (80% of max)", "exchanges", "loss %", "DO p50 ms", "DO p99 ms", "DO max ms", "RA p50 ms", "RA p99 ms", "RA max ms"],
     ok.filter((s) => s.tail).map((s) => {
       const t = s.tail!;
-      return [s.name, n(t.rate), n(t.samples), n(t.loss * 100, 2), n(t.doP50Ms, 2), n(t.doP99Ms, 2), n(t.doMaxMs, 1), n(t.raP50Ms, 2), n(t.raP99Ms, 2), n(t.raMaxMs, 1)];
+      return [label(s), n(t.rate), n(t.samples), n(t.loss * 100, 2), n(t.doP50Ms, 2), n(t.doP99Ms, 2), n(t.doMaxMs, 1), n(t.raP50Ms, 2), n(t.raP99Ms, 2), n(t.raMaxMs, 1)];
     }),
   );
   const ratios = r.ratios.length

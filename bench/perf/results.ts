@@ -91,7 +91,8 @@ export interface Summary {
 
 export interface ServerResult {
   name: string;
-  family: "kea" | "pydhcp";
+  /** "reference" rows (the ceiling) are not servers under test: no ratios */
+  family: "reference" | "kea" | "pydhcp";
   backend: string;
   description: string;
   baseline?: string;

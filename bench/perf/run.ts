@@ -11,6 +11,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { CEILING_NOTE } from "./ceiling.ts";
 import { barChartSvg } from "./chart.ts";
 import { DEFAULT_BASE_MAC, knownClients, type Client } from "./clients.ts";
 import { mariadbPid } from "./mariadb.ts";
@@ -283,6 +284,10 @@ async function benchServer(row: ServerRow, ctx: ServerContext, o: Options): Prom
           if (res.verify.leases === 0 || res.verify.mismatches > 0) {
             throw new Error(`reservation check failed: ${res.verify.example ?? "no lease handed out"}`);
           }
+          // perfdhcp lists leases by the client identifier echoed in the ACK; without it nothing was checked
+          if (res.verify.distinctClients === 0) {
+            throw new Error("reservation check failed: no ACK carried the client identifier (option 61), so no address could be checked");
+          }
         }
         const { best, all, scouted } = await search(
           o.ladder,
@@ -373,6 +378,7 @@ async function main(): Promise<number> {
       "Latency percentiles come from perfdhcp's -x t per-exchange timestamps (DO = DISCOVER to OFFER, RA = REQUEST to ACK).",
       `net.core.rmem_default is raised to ${GENERATOR_RMEM} bytes for the run: perfdhcp cannot size its socket, and with the 208 KiB default its own receive queue overflowed (drops counted by the kernel on perfdhcp's socket, not the server's) long before either server was busy.`,
       "The search scouts the ladder with short steps, then measures full steps from two rungs below where scouting stopped; every full step is in the Runs table.",
+      ...(o.servers.some((s) => s.family === "reference") ? [CEILING_NOTE] : []),
     ],
   };
   writeResults(result, o);

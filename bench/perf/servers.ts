@@ -4,6 +4,7 @@
  * rest identically for every row: same namespaces, same clients, same
  * pinned rate steps.
  */
+import { ceilingMissing, setupCeiling } from "./ceiling.ts";
 import type { Client } from "./clients.ts";
 import { setupKeaMemfile, setupKeaMysql } from "./kea.ts";
 import type { Netns } from "./netns.ts";
@@ -31,8 +32,9 @@ export interface Prepared {
 
 export interface ServerRow {
   name: string;
-  family: "kea" | "pydhcp";
-  backend: "memfile" | "mysql" | "sqlite";
+  /** "reference": not a server under test, it marks what the harness can measure */
+  family: "reference" | "kea" | "pydhcp";
+  backend: "none" | "memfile" | "mysql" | "sqlite";
   /** part of the default set */
   enabled: boolean;
   /** the Kea row a pydhcp row is compared with */
@@ -49,6 +51,16 @@ export interface ServerRow {
 const always = () => null;
 
 export const SERVERS: ServerRow[] = [
+  {
+    // first, so a full run measures the harness's own limit before the servers
+    name: "ceiling",
+    family: "reference",
+    backend: "none",
+    enabled: true,
+    description: "canned-answer C responder (bench/perf/ceiling.c, not a DHCP server): the harness ceiling, the most this machine can measure",
+    unavailable: ceilingMissing,
+    setup: setupCeiling,
+  },
   {
     name: "kea-memfile",
     family: "kea",

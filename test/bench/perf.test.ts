@@ -9,6 +9,7 @@ import { XMLValidator } from "fast-xml-parser";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CEILING_NOTE } from "../../bench/perf/ceiling.ts";
 import { barChartSvg, niceMax } from "../../bench/perf/chart.ts";
 import { knownClients, macColon, parseMac, perfdhcpMac } from "../../bench/perf/clients.ts";
 import { keaConfig } from "../../bench/perf/kea.ts";
@@ -169,7 +170,7 @@ describe("ladder", () => {
   });
 });
 
-function server(name: string, family: "kea" | "pydhcp", maxima: number[], baseline?: string): ServerResult {
+function server(name: string, family: ServerResult["family"], maxima: number[], baseline?: string): ServerResult {
   const runs: RunResult[] = maxima.map((m) => ({ best: step(m, 0), steps: [step(m, 0), step(m * 2, 0.5)], hwmKb: 2048 }));
   return { name, family, backend: "x", description: name, command: [], status: "ok", runs, summary: summarize(runs), ...(baseline ? { baseline } : {}) };
 }
@@ -214,6 +215,30 @@ describe("summary and report", () => {
     expect(md).toContain("| pydhcp-sqlite | kea-memfile | 0.50 |");
     expect(md).toContain("- pydhcp-mysql: skipped: not built");
   });
+
+  test("the ceiling row is in the main, runs and latency tables and the notes, not in the ratios", () => {
+    const c: ServerResult = {
+      ...server("ceiling", "reference", [11000]),
+      tail: { rate: 8800, samples: 1000, loss: 0, doP50Ms: 0.1, doP99Ms: 0.9, raP50Ms: 0.1, raP99Ms: 0.8, doMaxMs: 2, raMaxMs: 2 },
+    };
+    const k = server("kea-memfile", "kea", [5000]);
+    const p = server("pydhcp-sqlite", "pydhcp", [2500], "kea-memfile");
+    const rs = ratios([c, k, p]);
+    expect(rs.map((x) => [x.pydhcp, x.kea])).toEqual([["pydhcp-sqlite", "kea-memfile"]]);
+    const res: BenchResult = {
+      date: "2026-01-01T00:00:00.000Z", host: "h", mode: "full", stepSeconds: 20, runsPerServer: 1, ladder: [2500, 5000, 11000],
+      clients: 10000, baseMac: "00:0c:01:00:00:00", lossThreshold: 0.01,
+      machine: { cpuModel: "CPU", cores: 2, kernel: "6", memTotalKb: 1048576, loadAvgAtStart: "0 0 0" },
+      versions: {}, servers: [c, k, p], ratios: rs, notes: [CEILING_NOTE],
+    };
+    const md = markdownReport(res);
+    expect(md).toContain("| **ceiling** (reference) | 11,000 | 11,000 |");
+    expect(md).toContain("| ceiling (reference) | 11,000 (11000) |");
+    expect(md).toContain("| ceiling (reference) | 8,800 | 1,000 |");
+    const ratioSection = md.slice(md.indexOf("## pydhcp over Kea"), md.indexOf("## Runs"));
+    expect(ratioSection).not.toContain("ceiling");
+    expect(md).toContain("no server can be measured above it");
+  });
 });
 
 describe("pydhcp as deployed", () => {
@@ -230,9 +255,13 @@ describe("chart", () => {
       { label: "kea-memfile", value: 5123, family: "kea" },
       { label: "pydhcp-sqlite", value: 2500, family: "pydhcp" },
       { label: "pydhcp-mysql", value: null, family: "pydhcp" },
+      { label: "ceiling", value: 11000, family: "reference" },
     ]);
     expect(XMLValidator.validate(svg)).toBe(true);
-    expect(svg.match(/<rect /g)!.length).toBe(3); // background + 2 bars
+    expect(svg.match(/<rect /g)!.length).toBe(4); // background + 3 bars
+    // one colour per family: the reference row stands apart
+    const fills = [...svg.matchAll(/<rect x="[^"]*" y="[^"]*" width="[^"]*" height="[^"]*" fill="([^"]+)"/g)].map((m) => m[1]);
+    expect(new Set(fills).size).toBe(3);
     expect(svg).toContain("not measured");
     expect(svg).toContain("t &lt;&amp;&gt;");
   });
