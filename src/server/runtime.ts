@@ -57,6 +57,11 @@ export interface RuntimeParts {
 
 export type QueryTrace = Tried;
 
+/** What an answer's empty columns take: <defaultMask>, <defaultRouter>, <defaultDNS>. */
+export function answerDefaults(config: Config): AnswerDefaults {
+  return { mask: config.server.defaultMask, router: config.server.defaultRouter, dns: config.server.defaultDns };
+}
+
 /** Compiles and prepares every statement; throws RuntimeError (config problems) or DbError (connection). */
 export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
   const { config, backend, log, metrics } = p;
@@ -75,11 +80,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
   if (h) history.offer.push(h), history.ack.push(h);
   for (const [e, q] of Object.entries(prepared.queries.historyEvents)) if (q) history[e as HistoryEvent].push(q);
 
-  const defaults: AnswerDefaults = {
-    mask: config.server.defaultMask,
-    router: config.server.defaultRouter,
-    dns: config.server.defaultDns,
-  };
+  const defaults = answerDefaults(config);
   const slices = config.slices;
   const profiles = config.relayProfiles as readonly ProfileRule[] | null;
   const variables = (msg: DhcpMessage): Vars => {
