@@ -1,0 +1,74 @@
+/**
+ * The DHCP socket's send path on loopback: bytes arrive intact, a reply to a
+ * client that has gone (ICMP port-unreachable) costs nothing to the replies
+ * after it, and a send that cannot happen says so instead of throwing.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { openDhcpSocket, type DhcpSocket } from "../../src/server/socket.ts";
+
+const open: { close(): void }[] = [];
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+});
+
+async function receiver(): Promise<{ port: number; got: Uint8Array[] }> {
+  const got: Uint8Array[] = [];
+  const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: (_s, b) => void got.push(new Uint8Array(b)) } });
+  open.push(s);
+  return { port: s.port, got };
+}
+
+async function dhcpSocket(errors: string[]): Promise<DhcpSocket> {
+  // port 0: the kernel picks a free one, no clash with a running server
+  const s = await openDhcpSocket({ host: "127.0.0.1", port: 0, onPacket() {}, onError: (e) => errors.push(e.message) });
+  open.push(s);
+  return s;
+}
+
+async function until(f: () => boolean, ms = 2000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!f() && performance.now() < end) await Bun.sleep(5);
+}
+
+test("datagrams of different sizes and offsets arrive byte for byte", async () => {
+  const errors: string[] = [];
+  const s = await dhcpSocket(errors);
+  const r = await receiver();
+  const big = Uint8Array.from({ length: 1400 }, (_, i) => (i * 7) & 255);
+  const sent = [big.subarray(0, 300), big, big.subarray(100, 400)];
+  for (const b of sent) expect(s.send(b, r.port, "127.0.0.1")).toBe(true);
+  await until(() => r.got.length === 3);
+  expect(r.got.map((b) => Array.from(b))).toEqual(sent.map((b) => Array.from(b)));
+  expect(errors).toEqual([]);
+});
+
+test("replies to a port that is gone (ICMP port-unreachable) do not cost the next replies", async () => {
+  const errors: string[] = [];
+  const s = await dhcpSocket(errors);
+  const gone = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+  const gonePort = gone.port;
+  gone.close();
+  const r = await receiver();
+  const b = new Uint8Array(300);
+  for (let i = 0; i < 50; i++) {
+    b[0] = i;
+    expect(s.send(b, gonePort, "127.0.0.1")).toBe(true);
+    // let the ICMP error come back before the next send
+    await Bun.sleep(1);
+    expect(s.send(b, r.port, "127.0.0.1")).toBe(true);
+  }
+  await until(() => r.got.length === 50);
+  expect(r.got.map((x) => x[0])).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  expect(errors).toEqual([]);
+});
+
+test("a send that cannot happen returns false and reports it; it never throws", async () => {
+  const errors: string[] = [];
+  const s = await dhcpSocket(errors);
+  const b = new Uint8Array(300);
+  expect(s.send(b, 68, "not-an-address")).toBe(false);
+  expect(errors.length).toBe(1);
+  s.close();
+  expect(s.send(b, 68, "127.0.0.1")).toBe(false);
+  expect(errors.length).toBe(2);
+});
