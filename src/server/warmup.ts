@@ -89,11 +89,12 @@ export async function warmUp(
   const t0 = performance.now();
   const cfg = rt.config;
   const defaults = answerDefaults(cfg);
+  // the synthetic client being exchanged: the stand-in row answers for it
+  let current = 0;
   const offers: BoundQuery[] = rt.offers.map((o) => {
     const query: PreparedQuery = { name: o.query.name, sql: o.query.sql, run: () => Promise.resolve([row(current)]) };
     return { template: o.template, query };
   });
-  let current = 0;
   const lookup = async (vars: Parameters<HandleDeps["lookup"]>[0]): Promise<Lookup> => {
     const r = await runOfferChain(offers, vars, cfg.queryTimeoutMs, defaults);
     return r.answer ? { kind: "match", answer: r.answer, query: r.query } : { kind: "none" };
