@@ -16,7 +16,6 @@ import { dropPrivileges } from "../service/privileges.ts";
 import { HistoryWriter } from "../server/history.ts";
 import { LeaseMemory } from "../server/leases.ts";
 import { buildRuntime, RuntimeError, type Runtime } from "../server/runtime.ts";
-import { warmUp } from "../server/warmup.ts";
 import { DhcpServer } from "../server/server.ts";
 import { serverMetrics } from "../server/stats.ts";
 import { pruneHistory } from "../server/retention.ts";
@@ -177,10 +176,6 @@ export async function serve(o: ServeOptions): Promise<number> {
   const initial = config;
   let { backend } = started;
   const { leases, history } = started;
-  if (config.server.warmupMs > 0 && !stopping) {
-    const w = await warmUp(started.runtime, log, config.server.warmupMs, () => stopping);
-    log.info("packet path warmed up", { exchanges: w.exchanges, ms: w.ms });
-  }
   const server = new DhcpServer(started.runtime, leases, history, log, sm);
   try {
     await server.listen();

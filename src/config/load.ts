@@ -59,7 +59,6 @@ function readServer(s: Section) {
     leaseTime: s.int("LeaseTime", true, 86400, 1, 0xffffffff, "seconds"),
     threadLimit: s.int("ThreadLimit", true, 1, 1, 100_000),
     queueLimit: s.int("queueLimit", false, 1000, 1, 1_000_000),
-    warmupMs: s.int("warmupMs", false, 1000, 0, 10_000, "milliseconds"),
     defaultMask: s.ipv4("defaultMask", true, "255.255.255.0"),
     defaultRouter: null as string | null,
     defaultDns: [] as string[],

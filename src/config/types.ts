@@ -62,8 +62,6 @@ export interface Config {
     threadLimit: number;
     /** packets waiting for a lookup slot before the oldest are dropped */
     queueLimit: number;
-    /** start-up warm-up of the packet path with synthetic exchanges, ms; 0 = off */
-    warmupMs: number;
     defaultMask: string;
     defaultRouter: string | null;
     defaultDns: string[];

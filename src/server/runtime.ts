@@ -57,11 +57,6 @@ export interface RuntimeParts {
 
 export type QueryTrace = Tried;
 
-/** What an answer's empty columns take: <defaultMask>, <defaultRouter>, <defaultDNS>. */
-export function answerDefaults(config: Config): AnswerDefaults {
-  return { mask: config.server.defaultMask, router: config.server.defaultRouter, dns: config.server.defaultDns };
-}
-
 /** Compiles and prepares every statement; throws RuntimeError (config problems) or DbError (connection). */
 export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
   const { config, backend, log, metrics } = p;
@@ -80,7 +75,11 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
   if (h) history.offer.push(h), history.ack.push(h);
   for (const [e, q] of Object.entries(prepared.queries.historyEvents)) if (q) history[e as HistoryEvent].push(q);
 
-  const defaults = answerDefaults(config);
+  const defaults: AnswerDefaults = {
+    mask: config.server.defaultMask,
+    router: config.server.defaultRouter,
+    dns: config.server.defaultDns,
+  };
   const slices = config.slices;
   const profiles = config.relayProfiles as readonly ProfileRule[] | null;
   const variables = (msg: DhcpMessage): Vars => {
