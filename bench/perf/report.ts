@@ -19,8 +19,12 @@ function table(head: string[], rows: string[][]): string {
 }
 
 /** reference rows (the ceiling) are marked so nobody reads them as a server */
+function mark(s: ServerResult): string {
+  return s.family === "reference" ? " (reference)" : "";
+}
+
 function label(s: ServerResult): string {
-  return s.family === "reference" ? `${s.name} (reference)` : s.name;
+  return s.name + mark(s);
 }
 
 function statusLine(s: ServerResult): string {
@@ -35,7 +39,7 @@ export function markdownReport(r: BenchResult): string {
     ok.map((s) => {
       const m = s.summary!;
       return [
-        `**${s.name}**${s.family === "reference" ? " (reference)" : ""}`, n(m.doraPerSec), n(m.stepRate), n(m.loss, 2), n(m.doAvgMs, 2), n(m.doMaxMs, 1), n(m.raAvgMs, 2),
+        `**${s.name}**${mark(s)}`, n(m.doraPerSec), n(m.stepRate), n(m.loss, 2), n(m.doAvgMs, 2), n(m.doMaxMs, 1), n(m.raAvgMs, 2),
         n(m.raMaxMs, 1), n(m.cpuServer), n(m.cpuDb), n(m.cpuPerfdhcp), n(m.cpuPressure), mb(m.rssKb), mb(m.hwmKb),
       ];
     }),
