@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { encode } from "../src/codec/encode.ts";
 import type { DhcpMessage } from "../src/codec/message.ts";
+import { openUdp, freeUdpPort, type Udp } from "../test/support/udp.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BINARY = join(ROOT, "dist/pydhcp");
@@ -62,12 +63,6 @@ function config(dir: string, port: number, clientPort: number): string {
 `;
 }
 
-async function freeUdpPort(): Promise<number> {
-  const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-  const p = s.port;
-  s.close();
-  return p;
-}
 
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -142,11 +137,7 @@ interface Load {
 }
 
 /** As many DORA exchanges as the server takes, WINDOW at a time, for LOAD_SECONDS. */
-interface Sender {
-  send(b: Uint8Array, port: number, host: string): boolean;
-  close(): void;
-  readonly port: number;
-}
+type Sender = Udp;
 
 async function load(pid: number, port: number, sock: Sender, waiters: Map<number, (b: Uint8Array | null) => void>): Promise<Load> {
   const discovers = Array.from({ length: SUBSCRIBERS }, (_, i) => request(1, i, false));
@@ -248,22 +239,17 @@ try {
   row("idle RSS 1 s after start", `${(idle[0]! / 1024).toFixed(1)} MiB`);
 
   const waiters = new Map<number, (b: Uint8Array | null) => void>();
-  const sock = (await Bun.udpSocket({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      data(_s: unknown, buf: Uint8Array) {
-        const b = new Uint8Array(buf);
-        const x = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(4);
-        const w = waiters.get(x);
-        if (w) {
-          waiters.delete(x);
-          w(b);
-        }
-      },
-      error() {},
+  const sock = await openUdp({
+    onData(buf) {
+      const b = new Uint8Array(buf);
+      const x = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(4);
+      const w = waiters.get(x);
+      if (w) {
+        waiters.delete(x);
+        w(b);
+      }
     },
-  } as never as Parameters<typeof Bun.udpSocket>[0])) as unknown as Sender;
+  });
   const port = await freeUdpPort();
   const s = await spawnServer(dir, port, sock.port);
   const before = rssKiB(s.proc.pid);

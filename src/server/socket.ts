@@ -73,6 +73,15 @@ function setInt(sym: ReturnType<typeof openLibc>, fd: number, level: number, opt
   return sym.setsockopt(fd, level, opt, ptr(val), 4);
 }
 
+/**
+ * Turns IP_RECVERR off on a socket Bun created, so an ICMP port-unreachable
+ * is neither raised as an error nor makes the next send throw. True on success.
+ */
+export function clearIpRecvErr(fd: number): boolean {
+  libc ??= openLibc();
+  return setInt(libc, fd, IPPROTO_IP, IP_RECVERR, 0) === 0;
+}
+
 /** Opens the UDP socket with the options above and hands it to Bun. */
 export async function openDhcpSocket(o: DhcpSocketOptions): Promise<DhcpSocket> {
   libc ??= openLibc();

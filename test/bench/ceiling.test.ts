@@ -14,6 +14,7 @@ import { SERVERS } from "../../bench/perf/servers.ts";
 import { decode } from "../../src/codec/decode.ts";
 import type { DhcpMessage } from "../../src/codec/message.ts";
 import { buildRequest, ip } from "../support/client.ts";
+import { freeUdpPort, openUdp } from "../support/udp.ts";
 
 const hasCc = Bun.which("cc") !== null;
 const SERVER_ID = "198.18.0.1";
@@ -22,17 +23,15 @@ const SERVER_ID = "198.18.0.1";
 async function rawSocket() {
   const inbox: Uint8Array[] = [];
   let wake: (() => void) | null = null;
-  const sock = await Bun.udpSocket({
-    hostname: "127.0.0.1",
-    socket: {
-      data(_s: unknown, buf: Uint8Array) {
-        inbox.push(new Uint8Array(buf));
-        wake?.();
-      },
+  // the readiness loop below sends before the responder has bound its port
+  const sock = await openUdp({
+    onData(buf) {
+      inbox.push(new Uint8Array(buf));
+      wake?.();
     },
-  } as never as Parameters<typeof Bun.udpSocket>[0]);
+  });
   return {
-    send: (bytes: Uint8Array, port: number) => void sock.send(bytes, port, "127.0.0.1"),
+    send: (bytes: Uint8Array, port: number) => void sock.send(bytes, port),
     /** the next datagram, or null after ms */
     async next(ms: number): Promise<Uint8Array | null> {
       if (!inbox.length) {
@@ -43,13 +42,6 @@ async function rawSocket() {
     },
     close: () => sock.close(),
   };
-}
-
-async function freePort(): Promise<number> {
-  const s = await Bun.udpSocket({ hostname: "127.0.0.1" });
-  const port = s.port;
-  s.close();
-  return port;
 }
 
 /** A request as perfdhcp sends it (option 61 = 01 + MAC), relay form with giaddr 0. */
@@ -79,7 +71,7 @@ describe("ceiling responder", () => {
     if (!hasCc) return;
     dir = mkdtempSync(join(tmpdir(), "pdb-ceiling-"));
     const bin = compileCeiling(dir);
-    port = await freePort();
+    port = await freeUdpPort();
     proc = Bun.spawn([bin, "127.0.0.1", String(port), SERVER_ID], { stdout: "ignore", stderr: "pipe" });
     sock = await rawSocket();
     // ready = a DISCOVER answered

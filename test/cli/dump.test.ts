@@ -8,6 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { openUdp } from "../support/udp.ts";
 import { BUN, DLINK_CIRCUIT, DLINK_REMOTE, MAIN, option82, packet, pydhcp, referenceConfig, sqliteDatabase, toHex, varLines } from "./helpers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "pdc-cli-dump-"));
@@ -138,9 +139,9 @@ describe("--dump live", () => {
     const cfg = join(tmp, "live.xml");
     writeFileSync(cfg, referenceConfig(sqliteDatabase("ref.db"), PROFILES).replace("<host>0.0.0.0</host>", "<host>127.0.0.1</host>"));
     const proc = Bun.spawn([BUN, MAIN, "--dump", "-c", cfg, "--port", String(port)], { stdout: "pipe", stderr: "pipe" });
-    const sock = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    const sock = await openUdp();
     let replies = 0;
-    const listener = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data() { replies++; } } });
+    const listener = await openUdp({ onData: () => void replies++ });
     try {
       let err = "";
       const reader = proc.stderr.getReader();

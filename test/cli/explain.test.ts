@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Pool } from "mysql2/promise";
 import { createTempDb, loadPydhcpSql, rootPool, SOCKET, type TempDb } from "../db/mariadb.ts";
+import { openUdp } from "../support/udp.ts";
 import { DLINK_CIRCUIT, DLINK_REMOTE, ROOT, hexBytes, mysqlDatabase, option82, packet, pydhcp, referenceConfig, sqliteDatabase, toHex, varLines } from "./helpers.ts";
 
 /** Subscribers beside the reference row (192.168.0.19 for 080027059ed0). */
@@ -104,7 +105,7 @@ for (const backend of ["sqlite", "mariadb"] as const) {
     beforeAll(async () => {
       s = backend === "sqlite" ? await sqliteSetup(dir) : await mariadbSetup();
       // the reply to a client without a relay goes to <broadcast>:clientPort: a loopback port we watch
-      listener = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: () => void received++ } });
+      listener = await openUdp({ onData: () => void received++ });
       clientPort = listener.port;
       const loop = (x: string) =>
         x.replace("<broadcast>255.255.255.255</broadcast>", `<broadcast>127.0.0.1</broadcast><clientPort>${clientPort}</clientPort>`);

@@ -9,6 +9,7 @@
  * arrives for listenMs, and prints them as JSON. `rawExchange` does that
  * from the test process.
  */
+import { openUdp } from "../support/udp.ts";
 import { type Topology, nsMust, nsRun } from "./netns.ts";
 
 export interface RawSpec {
@@ -33,21 +34,18 @@ async function main(spec: RawSpec): Promise<void> {
   const got: RawReceived[] = [];
   let done: () => void = () => {};
   const finished = new Promise<void>((r) => (done = r));
-  const sock = await Bun.udpSocket({
+  const sock = await openUdp({
     hostname: spec.bind.address,
     port: spec.bind.port,
-    socket: {
-      data(_s, buf, port, address) {
-        got.push({ from: address, port, hex: Buffer.from(buf).toString("hex") });
-        if (spec.expect !== undefined && got.length >= spec.expect) done();
-      },
-      error(err: unknown) {
-        console.error(`socket error: ${String(err)}`);
-      },
+    broadcast: true,
+    onData(buf, port, address) {
+      got.push({ from: address, port, hex: Buffer.from(buf).toString("hex") });
+      if (spec.expect !== undefined && got.length >= spec.expect) done();
     },
   });
-  sock.setBroadcast(true);
-  for (const h of spec.packets) sock.send(Buffer.from(h, "hex"), spec.to.port, spec.to.address);
+  for (const h of spec.packets) {
+    if (!sock.send(Buffer.from(h, "hex"), spec.to.port, spec.to.address)) console.error(`send failed: ${sock.errors.at(-1)?.message}`);
+  }
   await Promise.race([finished, Bun.sleep(spec.listenMs)]);
   sock.close();
   await Bun.write(Bun.stdout, `${JSON.stringify(got)}\n`);

@@ -13,6 +13,7 @@ import { RateLimiter } from "../../src/server/ratelimit.ts";
 import { DEFAULT_PER_CIRCUIT, DEFAULT_PER_MAC } from "../../src/config/load.ts";
 import { buildRequest } from "../support/client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
+import { openUdp } from "../support/udp.ts";
 import { Relay, alive, freeTcpPort, freeUdpPort, macOf, metric, option82, rssKiB, serverConfig, text } from "./support.ts";
 
 const CLIENTS = 50;
@@ -60,16 +61,7 @@ interface Flooder {
 /** Sends `perSecond` packets a second for `ms`, in batches every 10 ms; counts replies to its own port. */
 async function flood(make: (n: number) => Uint8Array, perSecond: number, ms: number): Promise<Flooder> {
   const f = { sent: 0, replies: 0 } as Flooder;
-  const sock = await Bun.udpSocket({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      data() {
-        f.replies++;
-      },
-      error() {},
-    },
-  } as never as Parameters<typeof Bun.udpSocket>[0]);
+  const sock = await openUdp({ onData: () => void f.replies++ });
   f.done = (async () => {
     const t0 = performance.now();
     for (;;) {
@@ -78,7 +70,7 @@ async function flood(make: (n: number) => Uint8Array, perSecond: number, ms: num
       const due = Math.floor((el / 1000) * perSecond);
       const batch: (Uint8Array | number | string)[] = [];
       while (f.sent < due) batch.push(make(f.sent++), serverPort, "127.0.0.1");
-      if (batch.length) sock.sendMany(batch as never);
+      if (batch.length) sock.sendMany(batch);
       await Bun.sleep(10);
     }
     await Bun.sleep(300);

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { MessageType } from "../../src/codec/message.ts";
 import { loadPackets } from "../fixtures/load.ts";
 import { startServer } from "../support/server.ts";
+import { openUdp } from "../support/udp.ts";
 import { makeFuzzer, type FuzzKind } from "./fuzz.ts";
 import { Relay, alive, freeUdpPort, macOf, option82, replyType, rssKiB, serverConfig, text } from "./support.ts";
 
@@ -46,11 +47,7 @@ export async function runFuzz(o: { packets: number; batch?: number; seed?: numbe
   const batch = o.batch ?? 400;
   const serverPort = await freeUdpPort();
   let repliesToFuzz = 0;
-  const sink = await Bun.udpSocket({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: { data: () => void repliesToFuzz++, error() {} },
-  } as never as Parameters<typeof Bun.udpSocket>[0]);
+  const sink = await openUdp({ onData: () => void repliesToFuzz++ });
   const server = await startServer({
     config: serverConfig({
       serverPort,
@@ -88,11 +85,7 @@ export async function runFuzz(o: { packets: number; batch?: number; seed?: numbe
 
   const relay = await Relay.open(serverPort);
   let fuzzReplies = 0;
-  const sender = await Bun.udpSocket({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: { data: () => void fuzzReplies++, error() {} },
-  } as never as Parameters<typeof Bun.udpSocket>[0]);
+  const sender = await openUdp({ onData: () => void fuzzReplies++ });
   for (let i = 0; ; i++) {
     const r = await relay.exchange({ type: MessageType.DISCOVER, mac: PROBE_MAC, options: [[82, option82(text("probe"))]] }, 200);
     if (replyType(r) === "OFFER") break;
@@ -130,7 +123,7 @@ export async function runFuzz(o: { packets: number; batch?: number; seed?: numbe
       byKind[p.kind] = (byKind[p.kind] ?? 0) + 1;
       out.push(p.bytes, serverPort, "127.0.0.1");
     }
-    sender.sendMany(out as never);
+    sender.sendMany(out);
     sent += n;
     probes++;
     const probe = await relay.exchange({ type: MessageType.DISCOVER, mac: PROBE_MAC, options: [[82, probeRai]] }, 3000);

@@ -11,12 +11,7 @@ import { buildRequest, ip, testClient, type TestClient } from "../support/client
 export const SERVER_ID = "198.18.0.1";
 export const RELAY = "127.0.0.1";
 
-export async function freeUdpPort(): Promise<number> {
-  const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 } as never as Parameters<typeof Bun.udpSocket>[0]);
-  const p = s.port;
-  s.close();
-  return p;
-}
+export { freeUdpPort } from "../support/udp.ts";
 
 export async function freeTcpPort(): Promise<number> {
   const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });

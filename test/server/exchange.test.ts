@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { MessageType } from "../../src/codec/message.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { buildRequest, ip, testClient, type TestClient } from "../support/client.ts";
+import { freeUdpPort } from "../support/udp.ts";
 
 const SERVER_ID = "198.18.0.1";
 // Client addresses are 127.x: replies to ciaddr must stay on loopback.
@@ -42,12 +43,6 @@ const config = (serverPort: number, clientPort: number) => `<?xml version="1.0" 
   </query>
 </config>`;
 
-const freePort = async () => {
-  const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 } as never as Parameters<typeof Bun.udpSocket>[0]);
-  const p = s.port;
-  s.close();
-  return p;
-};
 
 // The seed's option 82: circuit-id 00 04 00 01 00 06 (D-Link: vlan 1, port 6), remote-id 00 06 + switch MAC 00:1e:58:9e:b2:ad
 const OPTION_82 = Uint8Array.from(Buffer.from("010600040001000602080006001e589eb2ad", "hex"));
@@ -56,7 +51,7 @@ const OPTION_82_PORT = Uint8Array.from([...OPTION_82, 19, 0]);
 
 beforeAll(async () => {
   client = await testClient(0, "0.0.0.0");
-  port = await freePort();
+  port = await freeUdpPort();
   server = await startServer({ config: config(port, client.port) });
   db = new Database(join(server.dir, "t.db"));
   const add = db.prepare("insert into users (ip, mask, router, dns, mac, port) values (?, ?, ?, ?, ?, ?)");

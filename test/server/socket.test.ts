@@ -5,6 +5,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { openDhcpSocket, type DhcpSocket } from "../../src/server/socket.ts";
+import { freeUdpPort, openUdp } from "../support/udp.ts";
 
 const open: { close(): void }[] = [];
 afterEach(() => {
@@ -13,7 +14,7 @@ afterEach(() => {
 
 async function receiver(): Promise<{ port: number; got: Uint8Array[] }> {
   const got: Uint8Array[] = [];
-  const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: (_s, b) => void got.push(new Uint8Array(b)) } });
+  const s = await openUdp({ onData: (b) => void got.push(new Uint8Array(b)) });
   open.push(s);
   return { port: s.port, got };
 }
@@ -45,9 +46,7 @@ test("datagrams of different sizes and offsets arrive byte for byte", async () =
 test("replies to a port that is gone (ICMP port-unreachable) do not cost the next replies", async () => {
   const errors: string[] = [];
   const s = await dhcpSocket(errors);
-  const gone = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-  const gonePort = gone.port;
-  gone.close();
+  const gonePort = await freeUdpPort();
   const r = await receiver();
   const b = new Uint8Array(300);
   for (let i = 0; i < 50; i++) {
@@ -71,4 +70,22 @@ test("a send that cannot happen returns false and reports it; it never throws", 
   s.close();
   expect(s.send(b, 68, "127.0.0.1")).toBe(false);
   expect(errors.length).toBe(2);
+});
+
+test("test sockets (test/support/udp.ts) meet ICMP errors the same way: no error, no lost send", async () => {
+  // a plain Bun socket here raises ECONNREFUSED and throws on the next send
+  const s = await openUdp();
+  open.push(s);
+  const gonePort = await freeUdpPort();
+  const r = await receiver();
+  const b = new Uint8Array(300);
+  for (let i = 0; i < 20; i++) {
+    b[0] = i;
+    expect(s.send(b, gonePort)).toBe(true);
+    await Bun.sleep(1);
+    expect(s.send(b, r.port)).toBe(true);
+  }
+  await until(() => r.got.length === 20);
+  expect(r.got.map((x) => x[0])).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  expect(s.errors).toEqual([]);
 });

@@ -10,12 +10,7 @@ import { MessageType, type DhcpMessage } from "../../src/codec/message.ts";
 import { buildRequest, ip, type TestClient } from "../support/client.ts";
 import { ROOT } from "../support/server.ts";
 
-export async function freeUdpPort(): Promise<number> {
-  const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-  const p = s.port;
-  s.close();
-  return p;
-}
+export { freeUdpPort } from "../support/udp.ts";
 
 export function freeTcpPort(): number {
   const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });

@@ -7,6 +7,7 @@ import { decode } from "../../src/codec/decode.ts";
 import { encode } from "../../src/codec/encode.ts";
 import { emptyMessage } from "../../src/codec/header.ts";
 import type { DhcpMessage } from "../../src/codec/message.ts";
+import { openUdp } from "./udp.ts";
 
 export interface RequestSpec {
   type: number;
@@ -69,20 +70,17 @@ export interface TestClient {
 export async function testClient(port = 0, host = "127.0.0.1"): Promise<TestClient> {
   const inbox: DhcpMessage[] = [];
   const waiters: { xid?: number; resolve: (m: DhcpMessage | null) => void }[] = [];
-  const sock = await Bun.udpSocket({
+  const sock = await openUdp({
     hostname: host,
     port,
-    socket: {
-      data(_s: unknown, buf: Uint8Array) {
-        const d = decode(new Uint8Array(buf));
-        if (!d.ok) return;
-        const i = waiters.findIndex((w) => w.xid === undefined || w.xid === d.msg.xid);
-        if (i >= 0) waiters.splice(i, 1)[0]!.resolve(d.msg);
-        else inbox.push(d.msg);
-      },
-      error() {},
+    onData(buf) {
+      const d = decode(new Uint8Array(buf));
+      if (!d.ok) return;
+      const i = waiters.findIndex((w) => w.xid === undefined || w.xid === d.msg.xid);
+      if (i >= 0) waiters.splice(i, 1)[0]!.resolve(d.msg);
+      else inbox.push(d.msg);
     },
-  } as never as Parameters<typeof Bun.udpSocket>[0]);
+  });
   return {
     port: sock.port,
     send(bytes, port, host = "127.0.0.1") {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dumpPacket, parseHexText, readDumpInput, runLiveDump } from "../../../src/cli/dump.ts";
 import type { Slice } from "../../../src/config/types.ts";
+import { openUdp } from "../../support/udp.ts";
 import { seedHexText } from "../variables/packets.ts";
 
 const SLICES: Slice[] = [
@@ -138,10 +139,7 @@ describe("runLiveDump", () => {
       },
     });
     const replies: Uint8Array[] = [];
-    const client = await Bun.udpSocket({
-      hostname: "127.0.0.1",
-      socket: { data: (_s, buf) => void replies.push(buf), error: () => {} },
-    });
+    const client = await openUdp({ onData: (buf) => void replies.push(new Uint8Array(buf)) });
     try {
       const waitFor = async (n: number) => {
         const deadline = Date.now() + 5000;

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dropPrivileges, resolveGroup, resolveUser } from "../../../src/service/privileges.ts";
+import { openUdp, type Udp } from "../../support/udp.ts";
 import { createLogger } from "../../../src/log/logger.ts";
 import { memorySink } from "../../../src/log/sink.ts";
 
@@ -86,16 +87,17 @@ async function runChild(args: string[]): Promise<{ report: ChildReport; echo: st
     const report = JSON.parse(text.split("\n")[0]!) as ChildReport;
     const echo = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("no echo from the pre-drop socket")), 5000);
-      Bun.udpSocket({
-        hostname: "127.0.0.1",
-        socket: {
-          data(s, buf) {
-            clearTimeout(timer);
-            s.close();
-            resolve(buf.toString());
-          },
+      let sock: Udp | null = null;
+      openUdp({
+        onData(buf) {
+          clearTimeout(timer);
+          sock?.close();
+          resolve(Buffer.from(buf).toString());
         },
-      }).then((s) => s.send("ping", report.port, "127.0.0.1"), reject);
+      }).then((s) => {
+        sock = s;
+        s.send(Buffer.from("ping"), report.port);
+      }, reject);
     });
     expect(await child.exited).toBe(0);
     return { report, echo };
