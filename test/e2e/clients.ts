@@ -406,12 +406,15 @@ export async function obtain(
   try {
     const lease = await c.waitBound(timeoutMs);
     const ms = performance.now() - t0;
-    // dhcpcd adds the address after its hook runs; wait until it shows
+    // dhcpcd adds the address after its hook runs, and the hooks record the
+    // event before they configure: wait until the address and route show
     const state = await waitFor(
-      "address on interface",
+      "address and default route on interface",
       async () => {
         const s = await c.ifState();
-        return s.addresses.some((a) => a.startsWith(`${lease.address}/`)) ? s : undefined;
+        const addressed = s.addresses.some((a) => a.startsWith(`${lease.address}/`));
+        const routed = !lease.router || s.defaultRouter !== null;
+        return addressed && routed ? s : undefined;
       },
       5000,
     ).catch(() => c.ifState());
