@@ -103,6 +103,14 @@ export function request(id: ProbeIdentity, offer: DhcpMessage): DhcpMessage {
   return withRelayInfo(id, m);
 }
 
+/** RFC 2131 4.3.2 INIT-REBOOT: a client that remembers an address asks to keep it; no server identifier. */
+export function rebootRequest(id: ProbeIdentity, address: string): DhcpMessage {
+  const m = base(id, MessageType.REQUEST);
+  m.options.set(50, ipv4ToBytes(parseIPv4(address) ?? 0));
+  m.options.set(55, PARAMETER_LIST);
+  return withRelayInfo(id, m);
+}
+
 /** RFC 2131 4.4.6: ciaddr is the address given back; option 54 names the server. */
 export function release(id: ProbeIdentity, ack: DhcpMessage): DhcpMessage {
   const m = base(id, MessageType.RELEASE);

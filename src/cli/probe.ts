@@ -23,6 +23,7 @@ import {
   isReplyTo,
   messageTypeName,
   parseMac,
+  rebootRequest,
   relayAgentInfo,
   release,
   request,
@@ -42,6 +43,7 @@ export const PROBE_FLAGS: readonly FlagRow[] = [
   { long: "broadcast", value: "IFACE", help: "act as a client: broadcast out of IFACE from port 68" },
   { long: "request", help: "after the OFFER, REQUEST it and wait for the ACK" },
   { long: "release", help: "after the ACK, RELEASE the address (implies --request)" },
+  { long: "requested-ip", value: "IP", help: "skip the DISCOVER: REQUEST this address as a rebooting client (ACK or NAK)" },
   { long: "timeout", value: "MS", help: "how long to wait for each reply; default 2000" },
   { long: "json", help: "print one JSON object instead of text" },
   { long: "help", short: "h", help: "print this help and exit" },
@@ -81,6 +83,8 @@ export interface ProbeSettings {
   bindPort: number;
   iface: string | null;
   id: ProbeIdentity;
+  /** INIT-REBOOT: REQUEST this address straight away */
+  requestedIp: string | null;
   request: boolean;
   release: boolean;
   timeoutMs: number;
@@ -123,7 +127,11 @@ export async function probeSettings(argv: readonly string[]): Promise<ProbeSetti
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout ${timeoutText}: not a number of milliseconds`);
   const xid = (Math.random() * 0x100000000) >>> 0;
   const rel = f.has("release");
-  const common = { request: f.has("request") || rel, release: rel, timeoutMs, json: f.has("json"), serverPort };
+  const requestedIp = str(f, "requested-ip") ?? null;
+  if (requestedIp !== null && (parseIPv4(requestedIp) === null || requestedIp === "0.0.0.0")) {
+    throw new UsageError(`--requested-ip ${requestedIp}: not an IPv4 address`);
+  }
+  const common = { request: f.has("request") || rel || requestedIp !== null, release: rel, requestedIp, timeoutMs, json: f.has("json"), serverPort };
 
   if (iface !== null) {
     for (const k of ["giaddr", "circuit-id", "remote-id", "source-port"]) {
@@ -233,15 +241,20 @@ export async function runProbe(s: ProbeSettings): Promise<ProbeResult> {
   const exchanges: Exchange[] = [];
   const done = (result: string, code: number): ProbeResult => ({ result, exchanges, code });
   try {
-    const offer = await exchange(s, sock, replies, discover(s.id), true, err);
-    exchanges.push(offer.ex);
-    if (!offer.msg) return done("none", PROBE_EXIT.NO_ANSWER);
-    const t1 = offer.ex.reply?.type;
-    if (t1 === "NAK") return done("NAK", PROBE_EXIT.NO_ANSWER);
-    if (t1 !== "OFFER") return done(t1 ?? "none", PROBE_EXIT.NO_ANSWER);
-    if (!s.request) return done("OFFER", PROBE_EXIT.ANSWERED);
-    queue.length = 0;
-    const ack = await exchange(s, sock, replies, request(s.id, offer.msg), true, err);
+    let req: DhcpMessage;
+    if (s.requestedIp !== null) {
+      req = rebootRequest(s.id, s.requestedIp);
+    } else {
+      const offer = await exchange(s, sock, replies, discover(s.id), true, err);
+      exchanges.push(offer.ex);
+      if (!offer.msg) return done("none", PROBE_EXIT.NO_ANSWER);
+      const t1 = offer.ex.reply?.type;
+      if (t1 !== "OFFER") return done(t1 ?? "none", PROBE_EXIT.NO_ANSWER);
+      if (!s.request) return done("OFFER", PROBE_EXIT.ANSWERED);
+      queue.length = 0;
+      req = request(s.id, offer.msg);
+    }
+    const ack = await exchange(s, sock, replies, req, true, err);
     exchanges.push(ack.ex);
     const t2 = ack.ex.reply?.type;
     if (!ack.msg || t2 !== "ACK") return done(t2 ?? "none", PROBE_EXIT.NO_ANSWER);
