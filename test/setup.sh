@@ -22,6 +22,9 @@ declare -A PKG=(
   [lintian]=lintian
   [dpkg-deb]=dpkg
   [systemd-analyze]=systemd
+  [file]=file
+  [adduser]=adduser
+  [pgrep]=procps
 )
 missing=()
 for bin in "${!PKG[@]}"; do
