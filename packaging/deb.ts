@@ -66,7 +66,7 @@ Version: ${version}
 Architecture: ${arch}
 Maintainer: pydhcp maintainers <maintainers@users.noreply.github.com>
 Installed-Size: ${installedKb}
-Depends: adduser, libc6 (>= 2.27)
+Depends: adduser, libc6 (>= 2.17)
 Section: net
 Priority: optional
 Description: DHCPv4 server whose answers come from SQL
