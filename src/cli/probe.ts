@@ -45,6 +45,7 @@ export const PROBE_FLAGS: readonly FlagRow[] = [
   { long: "release", help: "after the ACK, RELEASE the address (implies --request)" },
   { long: "requested-ip", value: "IP", help: "skip the DISCOVER: REQUEST this address as a rebooting client (ACK or NAK)" },
   { long: "timeout", value: "MS", help: "how long to wait for each reply; default 2000" },
+  { long: "tries", value: "N", help: "send each message up to N times when no reply comes; default 1" },
   { long: "json", help: "print one JSON object instead of text" },
   { long: "help", short: "h", help: "print this help and exit" },
 ];
@@ -88,6 +89,8 @@ export interface ProbeSettings {
   request: boolean;
   release: boolean;
   timeoutMs: number;
+  /** sends of each message before giving up */
+  tries: number;
   json: boolean;
 }
 
@@ -125,13 +128,16 @@ export async function probeSettings(argv: readonly string[]): Promise<ProbeSetti
   const timeoutText = str(f, "timeout");
   const timeoutMs = timeoutText === undefined ? 2000 : Number(timeoutText);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout ${timeoutText}: not a number of milliseconds`);
+  const triesText = str(f, "tries");
+  const tries = triesText === undefined ? 1 : Number(triesText);
+  if (!Number.isInteger(tries) || tries < 1 || tries > 100) throw new UsageError(`--tries ${triesText}: a count from 1 to 100`);
   const xid = (Math.random() * 0x100000000) >>> 0;
   const rel = f.has("release");
   const requestedIp = str(f, "requested-ip") ?? null;
   if (requestedIp !== null && (parseIPv4(requestedIp) === null || requestedIp === "0.0.0.0")) {
     throw new UsageError(`--requested-ip ${requestedIp}: not an IPv4 address`);
   }
-  const common = { request: f.has("request") || rel || requestedIp !== null, release: rel, requestedIp, timeoutMs, json: f.has("json"), serverPort };
+  const common = { request: f.has("request") || rel || requestedIp !== null, release: rel, requestedIp, timeoutMs, tries, json: f.has("json"), serverPort };
 
   if (iface !== null) {
     for (const k of ["giaddr", "circuit-id", "remote-id", "source-port"]) {
@@ -186,10 +192,15 @@ async function exchange(
   const e = encode(msg);
   if (!e.ok) throw new Error(e.error.message);
   const sent = messageTypeName(msg.options.get(53)?.[0]);
-  const t0 = performance.now();
-  if (!sock.send(e.bytes, s.serverPort, s.server)) throw new Error(`cannot send to ${s.server}:${s.serverPort}: ${sendError()}`);
-  if (!expectReply) return { ex: { sent, reply: null, from: null, ms: 0 }, msg: null };
-  const r = await replies.next(s.timeoutMs);
+  let r: { msg: DhcpMessage; from: string } | null = null;
+  let t0 = 0;
+  // a retransmission is the same message, same xid (RFC 2131 4.1); the time is from the last send
+  for (let i = 0; i < s.tries && r === null; i++) {
+    t0 = performance.now();
+    if (!sock.send(e.bytes, s.serverPort, s.server)) throw new Error(`cannot send to ${s.server}:${s.serverPort}: ${sendError()}`);
+    if (!expectReply) return { ex: { sent, reply: null, from: null, ms: 0 }, msg: null };
+    r = await replies.next(s.timeoutMs);
+  }
   const ms = Math.round((performance.now() - t0) * 100) / 100;
   if (!r) return { ex: { sent, reply: null, from: null, ms }, msg: null };
   return { ex: { sent, reply: summarize(r.msg), from: r.from, ms }, msg: r.msg };
@@ -284,7 +295,8 @@ function render(s: ProbeSettings, r: ProbeResult): string {
       continue;
     }
     if (!e.reply) {
-      out += `${e.sent} -> no answer from ${s.server}:${s.serverPort} within ${s.timeoutMs} ms\n`;
+      const times = s.tries > 1 ? ` (sent ${s.tries} times)` : "";
+      out += `${e.sent} -> no answer from ${s.server}:${s.serverPort} within ${s.timeoutMs} ms${times}\n`;
       continue;
     }
     const addr = e.reply.yiaddr !== "0.0.0.0" ? ` ${e.reply.yiaddr}` : "";

@@ -120,6 +120,20 @@ describe.skipIf(skip !== null)("pydhcp probe against the server", () => {
       expect(await server.log()).toContain("no reply: no-match mac=02005e300099");
     }, T);
 
+    test("--tries: the same DISCOVER (same xid) sent again after each timeout", async () => {
+      const r = await probe(topo.relayNs!, [
+        "--server", topo.serverIp, "--giaddr", topo.relayIp!, "--mac", "02:00:5e:30:00:97", "--timeout", "300", "--tries", "3", "--json",
+      ]);
+      expect(r.code).toBe(1);
+      const xid = (JSON.parse(r.stdout) as { xid: string }).xid;
+      const seen = async () => (await server.log()).split("\n").filter((l) => l.includes(`no-match mac=02005e300097 xid=${xid}`)).length;
+      const end = Date.now() + 5000;
+      while ((await seen()) < 3 && Date.now() < end) await Bun.sleep(100);
+      expect(await seen()).toBe(3);
+      const text = await probe(topo.relayNs!, ["--server", topo.serverIp, "--giaddr", topo.relayIp!, "--mac", "02:00:5e:30:00:97", "--timeout", "200", "--tries", "2"]);
+      expect(text.stdout).toBe(`DISCOVER -> no answer from ${topo.serverIp}:67 within 200 ms (sent 2 times)\n`);
+    }, T);
+
     test("--source-port: listens on an unprivileged port and the server answers there (RFC 8357)", async () => {
       const r = await probe(topo.relayNs!, [
         "--server", topo.serverIp, "--giaddr", topo.relayIp!, "--source-port", "6767", "--mac", MAC, "--circuit-id", "sw1-port7", "--json",
@@ -210,6 +224,7 @@ test("bad usage exits 2 with the reason; --help exits 0", async () => {
     [["--broadcast", "eth9", "--giaddr", "198.18.0.2", "--mac", "02:00:00:00:00:01"], /--giaddr is for relay mode/],
     [["--server", "198.18.0.1", "--mac", "02:00:00:00:00:01", "--circuit-id", "0xabc"], /--circuit-id 0xabc: 1-255 bytes/],
     [["--server", "198.18.0.1", "--mac", "02:00:00:00:00:01", "--frobnicate"], /unknown option --frobnicate/],
+    [["--server", "198.18.0.1", "--mac", "02:00:00:00:00:01", "--tries", "0"], /--tries 0: a count from 1 to 100/],
   ];
   for (const [args, why] of cases) {
     const r = await run([BIN, "probe", ...args]);
