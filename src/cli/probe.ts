@@ -108,10 +108,14 @@ function port(text: string | undefined, flag: string, dflt: number): number {
 
 /** The local address a datagram to `server` leaves from (a connected UDP socket sends nothing). */
 async function sourceAddressFor(server: string, serverPort: number): Promise<string> {
-  const s = await Bun.udpSocket({ connect: { hostname: server, port: serverPort } });
-  const a = s.address.address;
-  s.close();
-  return a;
+  try {
+    const s = await Bun.udpSocket({ connect: { hostname: server, port: serverPort } });
+    const a = s.address.address;
+    s.close();
+    return a;
+  } catch (e) {
+    throw new Error(`no local address routes to ${server} (${(e as Error).message}); give --giaddr`);
+  }
 }
 
 /** Flags -> settings; throws UsageError with the reason. */
@@ -206,6 +210,15 @@ async function exchange(
   return { ex: { sent, reply: summarize(r.msg), from: r.from, ms }, msg: r.msg };
 }
 
+/** What a failed bind usually means here, by errno. */
+const BIND_HINTS: Record<number, string> = {
+  1: " (a port below 1024 needs root or CAP_NET_BIND_SERVICE; as a relay, --source-port avoids it)",
+  13: " (a port below 1024 needs root or CAP_NET_BIND_SERVICE; as a relay, --source-port avoids it)",
+  98: " (the port is taken, e.g. by a DHCP server on this host; as a relay, use --source-port)",
+  99: " (--giaddr must be an address of this host: the server sends its replies there)",
+  19: " (no such interface)",
+};
+
 /** Runs the exchanges; never exits the process. */
 export async function runProbe(s: ProbeSettings): Promise<ProbeResult> {
   const queue: { msg: DhcpMessage; from: string }[] = [];
@@ -227,8 +240,8 @@ export async function runProbe(s: ProbeSettings): Promise<ProbeResult> {
       socketError = e.message;
     },
   }).catch((e: Error) => {
-    const hint = s.bindPort < 1024 ? " (a port below 1024 needs root or CAP_NET_BIND_SERVICE; as a relay, --source-port avoids it)" : "";
-    throw new Error(`cannot listen on ${where}: ${e.message}${hint}`);
+    const errno = Number(/errno (\d+)/.exec(e.message)?.[1] ?? 0);
+    throw new Error(`cannot listen on ${where}: ${e.message}${BIND_HINTS[errno] ?? ""}`);
   });
   const replies = {
     async next(timeoutMs: number) {
@@ -315,7 +328,8 @@ export async function probeCommand(argv: readonly string[]): Promise<number> {
       process.stderr.write(`pydhcp probe: ${e.message}\n(see pydhcp probe --help)\n`);
       return PROBE_EXIT.USAGE;
     }
-    throw e;
+    process.stderr.write(`pydhcp probe: ${(e as Error).message}\n`);
+    return PROBE_EXIT.NO_ANSWER;
   }
   if (s === "help") {
     process.stdout.write(probeHelp());

@@ -237,6 +237,16 @@ test("bad usage exits 2 with the reason; --help exits 0", async () => {
   expect(h.stdout).toContain("Exit codes: 0 answered");
 }, T);
 
+test("a probe that cannot listen says why and exits 1 (nothing is sent)", async () => {
+  // 198.18.255.254 is on no interface here: the bind fails before any datagram leaves
+  const a = await run([BIN, "probe", "--server", "198.18.255.253", "--giaddr", "198.18.255.254", "--mac", "02:00:00:00:00:01"]);
+  expect(a.code).toBe(1);
+  expect(a.stderr).toContain("--giaddr must be an address of this host");
+  const b = await run([BIN, "probe", "--broadcast", "nosuchif0", "--mac", "02:00:00:00:00:01"]);
+  expect(b.code).toBe(1);
+  expect(b.stderr).toContain("(no such interface)");
+}, T);
+
 async function waitRows(db: TestDb, ok: (h: Awaited<ReturnType<TestDb["history"]>>) => boolean) {
   const end = Date.now() + 5000;
   for (;;) {
