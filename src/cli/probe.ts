@@ -241,7 +241,8 @@ export async function runProbe(s: ProbeSettings): Promise<ProbeResult> {
     },
   }).catch((e: Error) => {
     const errno = Number(/errno (\d+)/.exec(e.message)?.[1] ?? 0);
-    throw new Error(`cannot listen on ${where}: ${e.message}${BIND_HINTS[errno] ?? ""}`);
+    const hint = s.iface && (errno === 1 || errno === 13) ? " (a client probe binds port 68: run it as root)" : (BIND_HINTS[errno] ?? "");
+    throw new Error(`cannot listen on ${where}: ${e.message}${hint}`);
   });
   const replies = {
     async next(timeoutMs: number) {
