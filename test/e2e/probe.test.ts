@@ -245,6 +245,13 @@ test("a probe that cannot listen says why and exits 1 (nothing is sent)", async 
   const b = await run([BIN, "probe", "--broadcast", "nosuchif0", "--mac", "02:00:00:00:00:01"]);
   expect(b.code).toBe(1);
   expect(b.stderr).toContain("(no such interface)");
+  // without privileges: port 67 (relay) and 68 (client) are refused, and the hint says what to do
+  const c = await run(["runuser", "-u", "nobody", "--", BIN, "probe", "--server", "198.18.255.253", "--giaddr", "127.0.0.1", "--mac", "02:00:00:00:00:01"]);
+  expect(c.code).toBe(1);
+  expect(c.stderr).toContain("as a relay, --source-port avoids it");
+  const d = await run(["runuser", "-u", "nobody", "--", BIN, "probe", "--broadcast", "lo", "--mac", "02:00:00:00:00:01"]);
+  expect(d.code).toBe(1);
+  expect(d.stderr).toContain("a client probe binds port 68: run it as root");
 }, T);
 
 async function waitRows(db: TestDb, ok: (h: Awaited<ReturnType<TestDb["history"]>>) => boolean) {
