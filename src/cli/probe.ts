@@ -118,7 +118,7 @@ async function sourceAddressFor(server: string, serverPort: number): Promise<str
   }
 }
 
-/** Flags -> settings; throws UsageError with the reason. */
+/** Flags -> settings. Throws UsageError for bad flags, Error when no local address routes to --server. */
 export async function probeSettings(argv: readonly string[]): Promise<ProbeSettings | "help"> {
   const { flags: f, rest } = parseArgs(argv, PROBE_FLAGS);
   if (f.has("help")) return "help";
