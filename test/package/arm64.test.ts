@@ -11,6 +11,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
+import { gate } from "../e2e/gate.ts";
 import { NS_PREFIX, deleteNs, must, nsMust, nsRun, run, spawnIn, waitFor } from "../e2e/netns.ts";
 
 const REPO = join(import.meta.dir, "../..");
@@ -51,7 +52,10 @@ test("--check on the example config under qemu", async () => {
   expect(existsSync(join(dir, "pydhcp.db"))).toBe(true);
 }, 70_000);
 
-test("a DISCOVER/REQUEST answered on loopback: the ARM64 server, the x86-64 probe", async () => {
+// the exchange needs root (a network namespace, port 67); in CI as root a missing qemu fails instead
+const skipExchange = gate("arm64", ["qemu-aarch64", "ss"]);
+
+test.skipIf(skipExchange !== null)("a DISCOVER/REQUEST answered on loopback: the ARM64 server, the x86-64 probe", async () => {
   const srv = join(dir, "serve");
   await must(["mkdir", "-p", srv]);
   const db = new Database(join(srv, "pydhcp.db"), { create: true });
