@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Every test: environment setup, the binary build (end-to-end tests run the
-# built binary), the unit/db/e2e suite, then the long fuzz runs. Prints a
-# final "N passed, N failed" line over both runs.
+# Every test: environment setup, the binary builds (end-to-end tests run the
+# built binary; x86-64 and ARM64), the .deb packages, the unit/db/e2e/package
+# suite, then the long fuzz runs. Prints a final "N passed, N failed" line
+# over both runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUN=./node_modules/.bin/bun
@@ -10,6 +11,7 @@ trap 'rm -f "$log"' EXIT
 
 bash test/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 $BUN build.ts || { echo "0 passed, 1 failed"; exit 1; }
+$BUN packaging/deb.ts || { echo "0 passed, 1 failed"; exit 1; }
 
 $BUN test 2>&1 | tee -a "$log"
 rc1=${PIPESTATUS[0]}

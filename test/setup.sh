@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Makes a fresh Debian machine ready for the tests: the real DHCP peers the
-# end-to-end tests drive, and a running MariaDB. Safe to run again.
+# end-to-end tests drive, the packaging tools (lintian, qemu-user), an
+# arm64 C library for running the ARM64 binary under qemu, and a running
+# MariaDB. Safe to run again; downloads are kept in /var/cache/pydhcp-test.
 set -euo pipefail
 
 # binary -> Debian package
@@ -15,6 +17,14 @@ declare -A PKG=(
   [ip]=iproute2
   [mariadbd]=mariadb-server
   [mariadb]=mariadb-client
+  [sqlite3]=sqlite3
+  [qemu-aarch64]=qemu-user
+  [lintian]=lintian
+  [dpkg-deb]=dpkg
+  [systemd-analyze]=systemd
+  [file]=file
+  [adduser]=adduser
+  [pgrep]=procps
 )
 missing=()
 for bin in "${!PKG[@]}"; do
@@ -44,4 +54,24 @@ if ! mariadb -uroot -e 'select 1' >/dev/null 2>&1; then
     sleep 0.5
   done
   mariadb -uroot -e 'select 1' >/dev/null
+fi
+
+# The arm64 C library the ARM64 binary needs under qemu-aarch64 -L, from
+# Debian's archive with a private apt state (the machine's own apt sources
+# and architectures are left alone; `dpkg --add-architecture` is not used).
+ARM64_CACHE=/var/cache/pydhcp-test
+ARM64_ROOT=$ARM64_CACHE/arm64-root
+if [ ! -e "$ARM64_ROOT/lib/ld-linux-aarch64.so.1" ]; then
+  echo "setup: fetching the arm64 C library into $ARM64_ROOT"
+  a=$ARM64_CACHE/apt
+  mkdir -p "$a/lists/partial" "$a/cache/archives/partial" "$ARM64_CACHE/debs"
+  echo 'deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main' >"$a/sources.list"
+  opts=(-o "Dir::Etc::SourceList=$a/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+        -o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache" -o Dir::State::status=/dev/null
+        -o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o APT::Sandbox::User=root)
+  apt-get "${opts[@]}" update -qq
+  (cd "$ARM64_CACHE/debs" && apt-get "${opts[@]}" download libc6:arm64 libgcc-s1:arm64 libstdc++6:arm64 >/dev/null)
+  rm -rf "$ARM64_ROOT.tmp" && mkdir -p "$ARM64_ROOT.tmp"
+  for d in "$ARM64_CACHE"/debs/*_arm64.deb; do dpkg-deb -x "$d" "$ARM64_ROOT.tmp"; done
+  rm -rf "$ARM64_ROOT" && mv "$ARM64_ROOT.tmp" "$ARM64_ROOT"
 fi

@@ -35,7 +35,7 @@ export type Args = { flags: Map<string, string | true>; rest: string[] };
 
 export class UsageError extends Error {}
 
-export function parseArgs(argv: readonly string[]): Args {
+export function parseArgs(argv: readonly string[], table: readonly FlagRow[] = FLAGS): Args {
   const flags = new Map<string, string | true>();
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -45,7 +45,7 @@ export function parseArgs(argv: readonly string[]): Args {
       continue;
     }
     const [name, inline] = a.startsWith("--") ? splitEq(a.slice(2)) : [a.slice(1), undefined];
-    const row = FLAGS.find((f) => (a.startsWith("--") ? f.long === name : f.short === name));
+    const row = table.find((f) => (a.startsWith("--") ? f.long === name : f.short === name));
     if (!row) throw new UsageError(`unknown option ${a}`);
     if (row.value) {
       const v = inline ?? argv[++i];
@@ -72,6 +72,7 @@ export function helpText(version: string): string {
     "       pydhcp --check -c FILE           check config and database",
     "       pydhcp --dump [-c FILE] [--json] [--hex HEX | --file PATH | --stdin]",
     "       pydhcp --explain -c FILE (--hex HEX | --mac MAC [--giaddr IP --circuit-id X --remote-id Y])",
+    "       pydhcp probe --server ADDR --mac MAC [--request] ...   ask a running server (pydhcp probe --help)",
     "",
     "Options:",
   ];

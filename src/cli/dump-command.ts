@@ -44,7 +44,8 @@ export async function dumpCommand(f: Flags, configPath: string, port: number | n
 
   const source = f.get("hex") ?? f.get("file") ?? (f.has("stdin") ? "-" : undefined);
   if (source !== undefined) {
-    const input = await readDumpInput(source === true ? "-" : source);
+    const kind = f.has("hex") ? "hex" : f.has("file") ? "file" : "auto";
+    const input = await readDumpInput(source === true ? "-" : source, undefined, kind);
     if (!input.ok) {
       process.stderr.write(`pydhcp: ${input.error}\n`);
       return 2;

@@ -132,16 +132,21 @@ export function parseHexText(text: string): InputResult {
     for (const group of line.split(/[\s:,-]+/)) {
       if (group === "") continue;
       if (!/^[0-9a-fA-F]+$/.test(group)) {
-        return { ok: false, error: `line ${ln + 1}: "${group}" is not hex` };
+        return { ok: false, error: `line ${ln + 1}: ${quoteShort(group)} is not hex` };
       }
       if (group.length % 2 !== 0) {
-        return { ok: false, error: `line ${ln + 1}: "${group}" has an odd number of hex digits` };
+        return { ok: false, error: `line ${ln + 1}: ${quoteShort(group)} has an odd number of hex digits (${group.length})` };
       }
       for (let i = 0; i < group.length; i += 2) out.push(parseInt(group.slice(i, i + 2), 16));
     }
   }
   if (out.length === 0) return { ok: false, error: "no bytes in the input" };
   return { ok: true, bytes: Uint8Array.from(out) };
+}
+
+/** An input quoted in an error: at most 40 characters of it, so a 100 KB argument is not echoed back. */
+function quoteShort(s: string): string {
+  return s.length <= 40 ? `"${s}"` : `"${s.slice(0, 32)}..." (${s.length} characters)`;
 }
 
 /** Text files hold only printable ASCII and whitespace; a raw datagram never does (op, htype, zeros). */
@@ -168,12 +173,17 @@ export function readPacketFile(path: string): InputResult {
 /**
  * The packet named on the command line: `-` or nothing reads stdin (hex
  * text or raw bytes), an existing file path reads that file, anything else
- * is hex text itself.
+ * is hex text itself. `kind` says which flag gave it: --file is always a
+ * file (a missing one is "cannot read", not "not hex"), --hex always hex.
+ * Hex never holds a "/", so such an argument is read as a file too.
  */
 export async function readDumpInput(
   arg: string | undefined,
   readStdin: () => Promise<Uint8Array> = async () => new Uint8Array(await Bun.stdin.arrayBuffer()),
+  kind: "auto" | "hex" | "file" = "auto",
 ): Promise<InputResult> {
+  if (kind === "hex" && arg !== undefined) return parseHexText(arg);
+  if (arg !== undefined && arg !== "-" && (kind === "file" || arg.includes("/"))) return readPacketFile(arg);
   if (arg === undefined || arg === "-") {
     const data = await readStdin();
     if (!looksLikeText(data)) return { ok: true, bytes: data };

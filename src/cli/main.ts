@@ -6,10 +6,15 @@
 import pkg from "../../package.json" with { type: "json" };
 import { helpText, parseArgs, UsageError } from "./args.ts";
 import { serve } from "./serve.ts";
+import { stdoutDrained, trackStdout } from "./stdout.ts";
 
 const version = pkg.version;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "probe") {
+    const { probeCommand } = await import("./probe.ts");
+    return probeCommand(argv.slice(1));
+  }
   let args;
   try {
     args = parseArgs(argv);
@@ -60,8 +65,12 @@ async function main(argv: string[]): Promise<number> {
   return serve({ configPath, debug: f.has("debug"), port });
 }
 
+trackStdout();
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  async (code) => {
+    await stdoutDrained();
+    process.exit(code);
+  },
   (e: unknown) => {
     process.stderr.write(`pydhcp: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exit(1);

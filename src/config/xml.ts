@@ -53,8 +53,10 @@ function build(name: string, body: unknown, attrs: unknown, parent: string): Xml
 
 /** Parses a whole document; exactly one root element. */
 export function parseXml(text: string): XmlResult {
+  if (text.trim() === "") return { ok: false, line: 1, col: 1, message: "the file is empty; expected <config> ... </config>" };
   const valid = XMLValidator.validate(text);
-  if (valid !== true) return { ok: false, line: valid.err.line, col: valid.err.col, message: valid.err.msg };
+  // the validator leaves col undefined for some errors
+  if (valid !== true) return { ok: false, line: valid.err.line, col: valid.err.col ?? 1, message: valid.err.msg };
   const items = parser.parse(text) as Raw[];
   const roots: XmlNode[] = [];
   for (const item of items) {

@@ -29,7 +29,7 @@ export const REPLY_TYPES = ["OFFER", "ACK", "NAK"] as const;
 /** Why a request got no reply. One value per cause, so a graph tells what to fix. */
 export const DROP_REASONS = [
   "decode_error", // not a DHCP message we can read (codec error)
-  "not_request", // op is not BOOTREQUEST (RFC 2131 2: servers only answer requests)
+  "not_request", // op is not BOOTREQUEST (RFC 2131 2), or no option 53 (BOOTP)
   "not_for_us", // REQUEST naming another server (RFC 2131 4.3.2), or unicast meant elsewhere
   "unsupported", // a message type this server does not answer
   "queue_full", // the lookup queue was at its limit

@@ -1,6 +1,6 @@
 /**
  * docs/variables.md, generated from the catalogue so the two cannot drift.
- * Regenerate with `bun src/variables/doc.ts` (a test compares them).
+ * Regenerate with `./node_modules/.bin/bun src/variables/doc.ts` (a test compares them).
  */
 import { writeFileSync } from "node:fs";
 import { VARIABLES, type VariableRow } from "./catalogue.ts";
@@ -14,7 +14,7 @@ SQL text), \`<options>\` slices derive new names from them, and
 that can never exist is rejected when the config is loaded.
 
 This file is generated from \`src/variables/catalogue.ts\` by
-\`bun src/variables/doc.ts\`; edit the catalogue, not this file.
+\`./node_modules/.bin/bun src/variables/doc.ts\`; edit the catalogue, not this file.
 
 ## Conventions
 
