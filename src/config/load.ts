@@ -148,7 +148,7 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
   const extra = new Set<string>([...slices.map((x) => x.name), ...PROFILE_VARIABLES]);
 
   const queryNode = root.child("query");
-  const dialect = database.kind === "sqlite" ? "sqlite" : "mysql";
+  const dialect = database.kind;
   let queries = { offers: [], history: null, historyEvents: {}, queryTimeoutMs: 2000 } as ReturnType<typeof readQueries>;
   if (!queryNode) root.error(root.pathOf("query"), "missing");
   else queries = readQueries(new Section(queryNode, errors), dialect, extra);
