@@ -24,29 +24,32 @@ interface UrlParts {
   database?: string;
 }
 
+/** scheme://[user[:password]@][host][:port][/database][?params], libpq's form */
+const URL_FORM = /^([a-z][a-z0-9+.-]*):\/\/(?:([^:@/?]*)(?::([^@/?]*))?@)?([^:/?]*)(?::([0-9]{1,5}))?(?:\/([^?]*))?(?:\?(.*))?$/i;
+
 /** The parts of a postgres:// URL, or an error message. */
 export function parsePostgresUrl(text: string): UrlParts | string {
-  let u: URL;
-  try {
-    u = new URL(text);
-  } catch {
-    return `"${text}" is not a URL`;
-  }
-  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") return `the URL must start with postgres:// or postgresql://, not ${u.protocol}//`;
+  const m = URL_FORM.exec(text);
+  if (!m) return `"${text}" is not a postgres://user:password@host:port/database URL`;
+  const [, scheme, user, password, host, port, database, query] = m;
+  if (!/^postgres(ql)?$/i.test(scheme!)) return `the URL must start with postgres:// or postgresql://, not ${scheme}://`;
   const out: UrlParts = {};
   try {
-    if (u.hostname) out.host = decodeURIComponent(u.hostname);
-    if (u.username) out.user = decodeURIComponent(u.username);
-    if (u.password) out.password = decodeURIComponent(u.password);
-    const db = decodeURIComponent(u.pathname.replace(/^\//, ""));
-    if (db) out.database = db;
+    if (host) out.host = decodeURIComponent(host);
+    if (user) out.user = decodeURIComponent(user);
+    if (password) out.password = decodeURIComponent(password);
+    if (database) out.database = decodeURIComponent(database);
+    if (port) {
+      const n = Number(port);
+      if (n < 1 || n > 65535) return `URL port ${port} is out of range 1..65535`;
+      out.port = n;
+    }
+    for (const [k, v] of new URLSearchParams(query ?? "")) {
+      if (k === "host" && v.startsWith("/")) out.socket = v;
+      else return `URL parameter "${k}" is not supported (only ?host=/socket/directory)`;
+    }
   } catch {
     return "the URL holds a bad %-escape";
-  }
-  if (u.port) out.port = Number(u.port);
-  for (const [k, v] of u.searchParams) {
-    if (k === "host" && v.startsWith("/")) out.socket = v;
-    else return `URL parameter "${k}" is not supported (only ?host=/socket/directory)`;
   }
   return out;
 }
