@@ -10,6 +10,9 @@
  *  - write batches: 64 history rows as one multi-row INSERT, and 64 lease
  *    rows as one INSERT .. ON CONFLICT, each in a transaction.
  *
+ * Then pydhcp's own backend (src/db/postgresql.ts, Bun.SQL) on the same
+ * chain with lookup grouping off (lookupBatch 1) and on (16), pool 4 and 8.
+ *
  * Prints chains/s, batches/s and the client's CPU time per chain or batch
  * (the server is on the same 2 cores, so client CPU is what the driver
  * costs), median of several runs. The two packages are not dependencies of
@@ -20,6 +23,11 @@
  */
 
 import { SQL } from "bun";
+import { openBackend } from "../src/db/open.ts";
+import { compileTemplate } from "../src/db/template.ts";
+import { runOfferChain, type BoundQuery } from "../src/db/chain.ts";
+import type { Backend } from "../src/db/backend.ts";
+import type { Logger } from "../src/log/types.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -241,9 +249,47 @@ async function best(f: () => Promise<{ rate: number; cpuUs: number }>): Promise<
   return { rate, cpuUs: median(runs.map((r) => r.cpuUs)) };
 }
 
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** pydhcp's backend with `lookupBatch`, the reference chain through runOfferChain. */
+async function backendRow(pool: number, lookupBatch: number): Promise<string[]> {
+  const b: Backend = await openBackend(
+    { kind: "postgresql", host: "", port: 5432, socket: SOCKET_DIR, user: "postgres", password: "", database: DB, poolSize: pool, lookupBatch },
+    quiet,
+    2000,
+  );
+  try {
+    const texts = [
+      "select ip,mask,router,dns from users where upper(mac)=upper('{option_82_AgentRemoteId_hex}') and upper(port)=upper('{sw_port2}')",
+      "select ip,mask,router,dns from users where upper(mac)=upper('{sw_mac}') and upper(port)=upper('{sw_port2}')",
+      "select ip,mask,router,dns from users where upper(mac)=upper('{ClientMacAddress}')",
+    ];
+    const offers: BoundQuery[] = [];
+    for (const [k, text] of texts.entries()) {
+      const t = compileTemplate(`offer_${k + 1}`, text, "postgresql");
+      if (t.kind !== "template") throw new Error(t.message);
+      offers.push({ template: t, query: await b.prepare(t.name, t.sql) });
+    }
+    const d = { mask: "255.0.0.0", router: "10.0.0.1", dns: [] };
+    const r = await best(() =>
+      measure(async () => {
+        const m = mac(Math.floor(Math.random() * USERS));
+        const vars = new Map([["ClientMacAddress", m], ["sw_mac", m], ["sw_port2", "06"], ["option_82_AgentRemoteId_hex", "0006" + m]]);
+        const res = await runOfferChain(offers, vars, 2000, d);
+        if (!res.answer) throw new Error("offer chain: no answer");
+      }, LOOPS),
+    );
+    return [`pydhcp backend, pool ${pool}`, lookupBatch === 1 ? "off" : `up to ${lookupBatch}`, r.rate.toFixed(0), r.cpuUs.toFixed(0)];
+  } finally {
+    await b.close();
+  }
+}
+
 await setup();
 const rows: string[][] = [];
+const grouped: string[][] = [];
 try {
+  for (const pool of [4, 8]) for (const lb of [1, 16]) grouped.push(await backendRow(pool, lb));
   for (const make of [bunDriver, bunLimited, postgresJs, nodePg]) {
     const d = await make();
     try {
@@ -272,3 +318,9 @@ console.log(`PostgreSQL ${USERS} users, pool ${POOL}, ${LOOPS} chain loops, ${SE
 console.log(`| ${head.join(" | ")} |`);
 console.log(`|${head.map(() => "---").join("|")}|`);
 for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+
+const head2 = ["backend", "lookup grouping", "chains/s", "CPU µs/chain"];
+console.log(`\npydhcp's PostgreSQL backend, ${LOOPS} chains in flight, reference offer chain (2 misses, 1 hit)`);
+console.log(`| ${head2.join(" | ")} |`);
+console.log(`|${head2.map(() => "---").join("|")}|`);
+for (const r of grouped) console.log(`| ${r.join(" | ")} |`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes a fresh Debian machine ready for the tests: the real DHCP peers the
-# end-to-end tests drive, and a running MariaDB. Safe to run again.
+# end-to-end tests drive, a running MariaDB and a running PostgreSQL.
+# Safe to run again.
 set -euo pipefail
 
 # binary -> Debian package
@@ -15,11 +16,14 @@ declare -A PKG=(
   [ip]=iproute2
   [mariadbd]=mariadb-server
   [mariadb]=mariadb-client
+  [psql]=postgresql-client
 )
 missing=()
 for bin in "${!PKG[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${PKG[$bin]}")
 done
+# the PostgreSQL server (Debian's, any version) lives under /usr/lib/postgresql/<version>/bin
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing packages ${missing[*]}; run as root (or install them) first" >&2
@@ -45,3 +49,30 @@ if ! mariadb -uroot -e 'select 1' >/dev/null 2>&1; then
   done
   mariadb -uroot -e 'select 1' >/dev/null
 fi
+
+# PostgreSQL: start Debian's cluster when it is down (no systemd here,
+# hence --skip-systemctl-redirect)
+pg_version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+if [ -z "$pg_version" ]; then
+  echo "setup: no PostgreSQL cluster under /etc/postgresql" >&2
+  exit 1
+fi
+if ! pg_isready -q -h /var/run/postgresql; then
+  echo "setup: starting PostgreSQL $pg_version"
+  pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start
+  for _ in $(seq 1 60); do
+    pg_isready -q -h /var/run/postgresql && break
+    sleep 0.5
+  done
+fi
+# Debian's fresh cluster authenticates local users by peer and TCP by
+# password; the tests connect as postgres from root over the socket and as
+# their own roles over 127.0.0.1. Trust both, on the test machine only.
+if ! psql -h /var/run/postgresql -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; then
+  hba=/etc/postgresql/$pg_version/main/pg_hba.conf
+  echo "setup: PostgreSQL refuses the test login; trusting local and 127.0.0.1 connections in $hba"
+  sed -i '1i local all all trust\nhost all all 127.0.0.1/32 trust' "$hba"
+  pg_ctlcluster --skip-systemctl-redirect "$pg_version" main reload
+  sleep 1
+fi
+psql -h /var/run/postgresql -U postgres -d postgres -Atc 'select 1' >/dev/null
