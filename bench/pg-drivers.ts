@@ -273,10 +273,12 @@ async function backendRow(pool: number, lookupBatch: number): Promise<string[]> 
     const d = { mask: "255.0.0.0", router: "10.0.0.1", dns: [] };
     const r = await best(() =>
       measure(async () => {
-        const m = mac(Math.floor(Math.random() * USERS));
+        const i = Math.floor(Math.random() * USERS);
+        const m = mac(i);
         const vars = new Map([["ClientMacAddress", m], ["sw_mac", m], ["sw_port2", "06"], ["option_82_AgentRemoteId_hex", "0006" + m]]);
         const res = await runOfferChain(offers, vars, 2000, d);
-        if (!res.answer) throw new Error("offer chain: no answer");
+        // a grouped lookup must get its own row back
+        if (res.answer?.ip !== ip(i)) throw new Error(`offer chain: ${m} got ${res.answer?.ip ?? "no answer"}, not ${ip(i)}`);
       }, LOOPS),
     );
     return [`pydhcp backend, pool ${pool}`, lookupBatch === 1 ? "off" : `up to ${lookupBatch}`, r.rate.toFixed(0), r.cpuUs.toFixed(0)];
