@@ -100,7 +100,7 @@ function writeKea(ctx: ServerContext, db: Db | null, opts: KeaOptions, pg: PgDb 
         // the memfile CSV appends one line per lease write
         "lease file lines": readFileSync(leaseFile, "utf8").split("\n").filter((l) => l && !l.startsWith("address,")).length,
       });
-  return { argv: ["kea-dhcp4", "-c", file], env, configFile: file, usesMariadb: db !== null && pg === null, counts };
+  return { argv: ["kea-dhcp4", "-c", file], env, configFile: file, usesMariadb: db !== null && pg === null, usesPostgresql: pg !== null, counts };
 }
 
 export async function setupKeaMemfile(ctx: ServerContext): Promise<Prepared> {

@@ -5,7 +5,9 @@
  */
 import { SQL } from "bun";
 import { randomBytes } from "node:crypto";
-import { onCleanup } from "./sys.ts";
+import { readFileSync } from "node:fs";
+import { treeCpuSeconds } from "./proc.ts";
+import { onCleanup, run } from "./sys.ts";
 
 export const POSTGRESQL_SOCKET_DIR = "/var/run/postgresql";
 
@@ -90,4 +92,16 @@ export async function pgCountRows(db: PgDb, tables: string[]): Promise<Record<st
   } finally {
     await c.close();
   }
+}
+
+/** The local server's CPU seconds (postmaster and its per-connection processes), or null when not found. */
+export function postgresqlCpu(): (() => number | null) | null {
+  const dir = run(["psql", "-h", POSTGRESQL_SOCKET_DIR, "-U", "postgres", "-Atc", "show data_directory"], { allow: [0, 1, 2] }).stdout.trim();
+  let pid = NaN;
+  try {
+    pid = Number(readFileSync(`${dir}/postmaster.pid`, "utf8").split("\n")[0]);
+  } catch {
+    return null;
+  }
+  return Number.isInteger(pid) && pid > 0 ? () => treeCpuSeconds(pid) : null;
 }

@@ -186,6 +186,5 @@ export async function setupPydhcpPostgresql(ctx: ServerContext, opts: PydhcpOpti
   await pgExec(db, ["ANALYZE"]);
   const file = join(ctx.dir, "pydhcp-postgresql.xml");
   writeFileSync(file, pydhcpConfigXml({ serverAddr: ctx.netns.serverAddr, dir: ctx.dir }, { kind: "postgresql", db }, opts));
-  // PostgreSQL runs a process per connection: its CPU is not in the DB column
-  return { argv: command(file), env: serviceEnvironment(), configFile: file, usesMariadb: false, counts: () => pgCountRows(db, ["users", "history"]) };
+  return { argv: command(file), env: serviceEnvironment(), configFile: file, usesMariadb: false, usesPostgresql: true, counts: () => pgCountRows(db, ["users", "history"]) };
 }

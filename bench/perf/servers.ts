@@ -24,8 +24,10 @@ export interface Prepared {
   argv: string[];
   env: Record<string, string>;
   configFile: string;
-  /** the server keeps its data in the shared MariaDB (its CPU is measured; PostgreSQL's, a process per connection, is not) */
+  /** the server keeps its data in the shared MariaDB (its CPU is measured) */
   usesMariadb: boolean;
+  /** the server keeps its data in the local PostgreSQL (its CPU, with every connection's process, is measured) */
+  usesPostgresql?: boolean;
   /** row counts after the runs (leases, history), to show the writes happened */
   counts?: () => Promise<Record<string, number>>;
 }
