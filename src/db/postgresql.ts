@@ -10,10 +10,11 @@
  * would hold up the quick ones behind it. Waiting lookups of one offer
  * query go out grouped instead (db/lookup-batch.ts), as on MySQL.
  *
- * Timeouts: the server's statement_timeout is the query timeout, so a
- * statement never outlives it there; the client also cancels a statement
- * at its deadline (a CancelRequest on a second connection) and answers
- * with a timeout error at once. Outages: a connection-level error marks
+ * Timeouts: a statement still running at its deadline is cancelled on the
+ * server (a CancelRequest on a second connection) and its caller answered
+ * with a timeout error at once. The server's statement_timeout is a
+ * backstop for a lost cancel, long enough not to cut the write batches,
+ * which on MySQL have no timeout at all. Outages: a connection-level error marks
  * the database down, logs once, and a backoff loop pings until it answers.
  */
 
@@ -48,6 +49,9 @@ const CANCELLED = "57014";
 
 /** What this module binds: variable text and NULL (its own integers go as text). */
 type SqlValue = string | null;
+
+/** Backstop on the server for every statement (ms); lookups are cancelled at their own timeout. */
+const STATEMENT_TIMEOUT_MS = 30_000;
 
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
@@ -127,8 +131,8 @@ export class PostgresqlBackend implements Backend {
       connectionTimeout: Math.max(1, Math.ceil(opts.timeoutMs / 1000)),
       connection: {
         application_name: "pydhcp",
-        // the server ends a statement at the query timeout even if the client's cancel is lost
-        statement_timeout: Math.max(1, Math.floor(opts.timeoutMs)),
+        // the server ends any statement by then even if a cancel is lost
+        statement_timeout: Math.max(STATEMENT_TIMEOUT_MS, Math.floor(opts.timeoutMs)),
       },
     });
     const b = new PostgresqlBackend(sql, opts, log);
@@ -182,7 +186,7 @@ export class PostgresqlBackend implements Backend {
       this.lost(e);
       return new DbError("connect", name, `${name}: ${errText(e)}`);
     }
-    // statement_timeout fired on the server before our own timer
+    // cancelled on the server (statement_timeout, or another client's cancel)
     if (errState(e) === CANCELLED) return new DbError("timeout", name, `${name}: timed out after ${timeoutMs} ms`);
     return new DbError("query", name, `${name}: ${errText(e)}`);
   }
