@@ -124,6 +124,19 @@ describe("pydhcpdb's reference config on a database made from sql/postgresql.sql
     expect(await backend.leases.get("01aabbccdd0000")).toBeNull();
   });
 
+  test("two servers on one database see each other's leases", async () => {
+    const other = await openBackend(c.database, memoryLog(), c.queryTimeoutMs);
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      await other.leases.upsert([{ clientKey: "01020000000077", mac: "020000000077", ip: "192.0.2.77", option82: "0006aabb", expires: now + 600, state: "bound", answer: "{}", updated: now }]);
+      expect(await backend.leases.byIp("192.0.2.77")).toMatchObject({ clientKey: "01020000000077", option82: "0006aabb", state: "bound" });
+      await backend.leases.upsert([{ clientKey: "01020000000077", mac: "020000000077", ip: "192.0.2.77", option82: "0006aabb", expires: now + 600, state: "released", answer: "{}", updated: now + 1 }]);
+      expect(await other.leases.get("01020000000077")).toMatchObject({ state: "released", updated: now + 1 });
+    } finally {
+      await other.close();
+    }
+  });
+
   test("lease batches of every size (chunks of 64, 16, 4, 1): every row stored", async () => {
     const now = Math.floor(Date.now() / 1000);
     let n = 0;
