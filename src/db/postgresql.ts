@@ -26,10 +26,23 @@ import { numberPlaceholders } from "./postgresql-sql.ts";
 import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { POSTGRESQL_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
-import type { DatabaseConfig } from "../config/types.ts";
 
-/** The <postgresql> settings from the config, plus the query timeout. */
-export type PostgresqlOptions = Omit<Extract<DatabaseConfig, { kind: "postgresql" }>, "kind"> & { timeoutMs: number };
+/** The <postgresql> settings, plus the query timeout. */
+export interface PostgresqlOptions {
+  /** TCP host; ignored when socket is set */
+  host: string;
+  port: number;
+  /** unix socket directory (or the socket file itself) */
+  socket: string | null;
+  user: string;
+  password: string;
+  database: string;
+  poolSize: number;
+  /** most offer lookups grouped into one statement while the pool is busy; 1 = never */
+  lookupBatch: number;
+  /** query timeout, ms */
+  timeoutMs: number;
+}
 
 /** Bun.SQL error codes that mean "no working connection" rather than "bad query". */
 const CONNECTION_CODES = new Set([
