@@ -105,3 +105,15 @@ export function postgresqlCpu(): (() => number | null) | null {
   }
   return Number.isInteger(pid) && pid > 0 ? () => treeCpuSeconds(pid) : null;
 }
+
+/** The local server's version, or why it is unknown. */
+export async function postgresqlVersion(): Promise<string> {
+  const c = pgConnection();
+  try {
+    return String((await c.unsafe("SHOW server_version"))[0]?.server_version ?? "unknown");
+  } catch (e) {
+    return `unavailable (${(e as Error).message})`;
+  } finally {
+    await c.close();
+  }
+}
