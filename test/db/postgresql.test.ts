@@ -17,6 +17,7 @@ import { memoryLog } from "./mariadb.ts";
 import { macVars, seedVars } from "./vars.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
 import { adminSql, closeAdmin, createTempPgDb, referencePgXml, type TempPgDb } from "./postgresql.ts";
+import { startPrivatePostgres } from "../support/postgresql.ts";
 
 afterAll(async () => {
   await closeAdmin();
@@ -288,4 +289,32 @@ describe("timeouts, slow queries and lost connections", () => {
       proxy.stop();
     }
   });
+});
+
+describe("password login (scram-sha-256, as a server set up for it asks)", () => {
+  test("the right password connects and answers; a wrong one is a connect error naming the database", async () => {
+    const pg = await startPrivatePostgres({ hostAuth: "scram-sha-256" });
+    try {
+      await pg.sql("CREATE ROLE dhcp LOGIN PASSWORD 's3cret pass'; CREATE DATABASE isp OWNER dhcp;");
+      await pg.sql("SET ROLE dhcp; CREATE TABLE users (ip text, mask text, router text, dns text, mac text); INSERT INTO users VALUES ('198.18.0.7', '', '', '', 'aa');", "isp");
+      const config = (password: string) =>
+        configFrom(referencePgXml({ user: "dhcp", password, database: "isp" }, { tcp: { host: "127.0.0.1", port: pg.port } }));
+      const good = await openBackend(config("s3cret pass").database, memoryLog(), 2000);
+      try {
+        const q = await good.prepare("offer_1", "select ip from users where mac = ?");
+        expect(await q.run(["aa"])).toEqual([{ ip: "198.18.0.7" }]);
+      } finally {
+        await good.close();
+      }
+      const err = await openBackend(config("wrong").database, memoryLog(), 2000).then(
+        (b) => b.close().then(() => null),
+        (e) => e,
+      );
+      expect(err).toMatchObject({ kind: "connect" });
+      expect(String(err.message)).toStartWith(`cannot use PostgreSQL database isp at 127.0.0.1:${pg.port} as dhcp:`);
+      expect(String(err.message)).toContain("password");
+    } finally {
+      await pg.close();
+    }
+  }, 60_000);
 });

@@ -73,7 +73,7 @@ export async function createTempPgDb(prefix = "pdcpg"): Promise<TempPgDb> {
  * <postgresql> on `db` (socket unless `tcp` gives host and port); `extra`
  * goes inside <postgresql>.
  */
-export function referencePgXml(db: TempPgDb, opts: { tcp?: { host: string; port: number }; extra?: string } = {}): string {
+export function referencePgXml(db: Pick<TempPgDb, "user" | "password" | "database">, opts: { tcp?: { host: string; port: number }; extra?: string } = {}): string {
   const where = opts.tcp
     ? `<host>${opts.tcp.host}</host><port>${opts.tcp.port}</port>`
     : `<socket>${PG_SOCKET_DIR}</socket>`;

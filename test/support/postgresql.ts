@@ -36,7 +36,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+/** `hostAuth`: how TCP logins are checked (the socket always trusts). */
+export async function startPrivatePostgres(opts: { hostAuth?: "trust" | "scram-sha-256" } = {}): Promise<PrivatePostgres> {
   const bin = bindir();
   const dir = mkdtempSync(join(tmpdir(), `pydhcp-pg-${process.pid}-`));
   const data = join(dir, "data");
@@ -45,7 +46,9 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const gr = Bun.spawnSync(["id", "-g", "postgres"]).stdout.toString().trim();
   chownSync(dir, Number(pw), Number(gr));
   const as = (cmd: string[]) => ["runuser", "-u", "postgres", "--", ...cmd];
-  const init = await run(as([`${bin}/initdb`, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]));
+  const init = await run(as([
+    `${bin}/initdb`, "-D", data, "--auth-local=trust", `--auth-host=${opts.hostAuth ?? "trust"}`, "-U", "postgres", "--no-sync", "-E", "UTF8",
+  ]));
   if (init.code !== 0) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`initdb failed: ${init.err}`);
