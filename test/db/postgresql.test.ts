@@ -292,7 +292,7 @@ describe("timeouts, slow queries and lost connections", () => {
 });
 
 describe("password login (scram-sha-256, as a server set up for it asks)", () => {
-  test("the right password connects and answers; a wrong one is a connect error naming the database", async () => {
+  test("the right password connects, creates pydhcp_lease and answers; a wrong one is a connect error naming the database", async () => {
     const pg = await startPrivatePostgres({ hostAuth: "scram-sha-256" });
     try {
       await pg.sql("CREATE ROLE dhcp LOGIN PASSWORD 's3cret pass'; CREATE DATABASE isp OWNER dhcp;");
@@ -303,6 +303,8 @@ describe("password login (scram-sha-256, as a server set up for it asks)", () =>
       try {
         const q = await good.prepare("offer_1", "select ip from users where mac = ?");
         expect(await q.run(["aa"])).toEqual([{ ip: "198.18.0.7" }]);
+        // the database had users only: pydhcp made its lease table, owned by the login
+        expect(await pg.sql("select tableowner from pg_tables where tablename = 'pydhcp_lease'", "isp")).toBe("dhcp\n");
       } finally {
         await good.close();
       }
