@@ -12,6 +12,7 @@ import type { Config } from "../../src/config/types.ts";
 import { openBackend } from "../../src/db/open.ts";
 import { prepareQueries, type PreparedConfig } from "../../src/db/queries.ts";
 import { runOfferChain } from "../../src/db/chain.ts";
+import { compileTemplate } from "../../src/db/template.ts";
 import type { Backend, Lease } from "../../src/db/backend.ts";
 import { memoryLog } from "./mariadb.ts";
 import { macVars, seedVars } from "./vars.ts";
@@ -151,6 +152,20 @@ describe("pydhcpdb's reference config on a database made from sql/postgresql.sql
     }
     const held = (await backend.leases.loadActive(now)).filter((l) => l.ip.startsWith("10.9."));
     expect(held.length).toBe(n);
+  });
+
+  test("values are untyped: a macaddr column matches the MAC text, an inet column answers as an address, integers compare as numbers", async () => {
+    await db.sql("CREATE TABLE subs (mac macaddr NOT NULL, vlan integer NOT NULL, ip inet NOT NULL, mask inet NOT NULL)");
+    await db.sql("INSERT INTO subs VALUES ('08:00:27:05:9e:d1', 6, '198.18.4.9', '255.255.255.0')");
+    const t = compileTemplate("offer_1", "select ip, mask from subs where mac = '{ClientMacAddress}' and vlan = '{sw_port2}'", "postgresql");
+    if (t.kind !== "template") throw new Error(t.message);
+    const offer = { template: t, query: await backend.prepare("offer_1", t.sql) };
+    const r = await runOfferChain([offer], new Map([["ClientMacAddress", "080027059ed1"], ["sw_port2", "06"]]), 2000, defaults(c));
+    expect(r.answer).toMatchObject({ ip: "198.18.4.9", mask: "255.255.255.0" });
+    // a value the column's type cannot take fails that query, naming it
+    const bad = await runOfferChain([offer], new Map([["ClientMacAddress", "not-a-mac"], ["sw_port2", "06"]]), 2000, defaults(c));
+    expect(bad.answer).toBeNull();
+    if (!bad.answer) expect(bad.failure).toMatchObject({ kind: "query", query: "offer_1" });
   });
 
   test("history retention deletes old rows only", async () => {
