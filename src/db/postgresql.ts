@@ -66,6 +66,9 @@ type SqlValue = string | null;
 /** Backstop on the server for every statement (ms); lookups are cancelled at their own timeout. */
 const STATEMENT_TIMEOUT_MS = 30_000;
 
+/** How long a cancelled statement may take to end before its connection counts as dead (at least the query timeout). */
+const STUCK_MIN_MS = 1000;
+
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 
@@ -120,17 +123,17 @@ export class PostgresqlBackend implements Backend {
   private readonly inserts = new Map<string, ReturnType<typeof splitSingleRowInsert>>();
 
   private constructor(
-    private readonly sql: SQL,
+    /** replaced when a cancelled statement never ends (resetPool) */
+    private sql: SQL,
     private readonly opts: PostgresqlOptions,
     private readonly log: Logger,
   ) {
     this.leases = this.leaseStore();
   }
 
-  /** Connects, checks the server answers, creates pydhcp_lease when missing. */
-  static async open(opts: PostgresqlOptions, log: Logger): Promise<PostgresqlBackend> {
-    const where = opts.socket ?? `${opts.host}:${opts.port}`;
-    const sql = new SQL({
+  /** A Bun.SQL pool for these settings (connections open lazily). */
+  private static pool(opts: PostgresqlOptions): SQL {
+    return new SQL({
       adapter: "postgres",
       // a socket directory (Debian's /var/run/postgresql) or the socket file itself
       ...(opts.socket
@@ -148,6 +151,12 @@ export class PostgresqlBackend implements Backend {
         statement_timeout: Math.max(STATEMENT_TIMEOUT_MS, Math.floor(opts.timeoutMs)),
       },
     });
+  }
+
+  /** Connects, checks the server answers, creates pydhcp_lease when missing. */
+  static async open(opts: PostgresqlOptions, log: Logger): Promise<PostgresqlBackend> {
+    const where = opts.socket ?? `${opts.host}:${opts.port}`;
+    const sql = PostgresqlBackend.pool(opts);
     const b = new PostgresqlBackend(sql, opts, log);
     try {
       // CREATE TABLE IF NOT EXISTS still notices an existing table; quiet that
@@ -180,7 +189,7 @@ export class PostgresqlBackend implements Backend {
   private scheduleReconnect(delay: number): void {
     if (this.closed) return;
     this.reconnectTimer = setTimeout(() => {
-      this.sql.unsafe("SELECT 1").then(
+      this.withDeadline(this.sql.unsafe("SELECT 1"), this.opts.timeoutMs).then(
         () => {
           this.down = false;
           this.reconnectTimer = null;
@@ -190,6 +199,28 @@ export class PostgresqlBackend implements Backend {
         () => this.scheduleReconnect(Math.min(delay * 2, BACKOFF_MAX_MS)),
       );
     }, delay);
+  }
+
+  /** The promise, or a rejection once `ms` have passed (the ping must not hang on a dead connection). */
+  private withDeadline<T>(p: PromiseLike<T>, ms: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+    });
+  }
+
+  /**
+   * A statement that was cancelled and still has not ended: its connection
+   * is stuck (the network lost its answer, or the server hangs). Bun.SQL
+   * cannot drop one connection, so the whole pool is closed and a new one
+   * opened; what ran on the old pool fails as a connection error.
+   */
+  private resetPool(name: string): void {
+    if (this.closed) return;
+    this.log.warn("a cancelled statement did not end; reopening the database connections", { query: name });
+    const old = this.sql;
+    this.sql = PostgresqlBackend.pool(this.opts);
+    old.close({ timeout: 0 }).catch(() => {});
   }
 
   /** Classifies a driver error, starting the reconnect loop for connection-level ones. */
@@ -242,30 +273,48 @@ export class PostgresqlBackend implements Backend {
       let settled = false;
       let query: ReturnType<SQL["unsafe"]> | null = null;
       let abandoned = false;
+      let ended = false;
+      let stuck: ReturnType<typeof setTimeout> | null = null;
+      /** the statement is over (or given up on): its slot goes back, once */
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        if (stuck) clearTimeout(stuck);
+        this.release();
+      };
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;
-        if (query) query.cancel();
-        else abandoned = true;
+        if (query) {
+          query.cancel();
+          // a cancelled statement ends within moments; one that does not holds a dead connection
+          stuck = setTimeout(() => {
+            if (ended) return;
+            end();
+            this.resetPool(name);
+          }, Math.max(STUCK_MIN_MS, timeoutMs));
+        } else {
+          abandoned = true;
+        }
         reject(new DbError("timeout", name, `${name}: timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       const start = () => {
         if (abandoned) {
-          this.release();
+          end();
           return;
         }
         const q = this.sql.unsafe(text, values);
         query = q;
         q.then(
           (rows: Result) => {
-            this.release();
+            end();
             if (settled) return;
             settled = true;
             clearTimeout(timer);
             resolve(rows);
           },
           (e: unknown) => {
-            this.release();
+            end();
             if (settled) return;
             settled = true;
             clearTimeout(timer);

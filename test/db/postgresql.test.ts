@@ -267,6 +267,36 @@ describe("timeouts, slow queries and lost connections", () => {
     }
   });
 
+  test("a network that silently drops everything: lookups time out, the stuck connections are replaced, service resumes", async () => {
+    const proxy = new TcpProxy({ host: "127.0.0.1", port: 5432 });
+    proxy.start();
+    const c = configFrom(referencePgXml(db, { tcp: { host: "127.0.0.1", port: proxy.port }, extra: "<poolSize>2</poolSize>" }).replace("<offer_count>3</offer_count>", "<offer_count>3</offer_count><timeout>300</timeout>"));
+    const log = memoryLog();
+    const backend = await openBackend(c.database, log, c.queryTimeoutMs);
+    try {
+      const q = await prepared(backend, c);
+      const offer3 = q.offers[2]!.query;
+      expect((await offer3.run(["080027059ed0"])).length).toBe(1);
+      proxy.freeze();
+      // both connections get a statement whose answer never comes (cancels are lost too)
+      const kinds = await Promise.all([0, 1, 2].map(() => offer3.run(["080027059ed0"]).then(() => "ok", (e) => (e as { kind: string }).kind)));
+      expect(kinds.every((k) => k === "timeout" || k === "connect")).toBe(true);
+      await Bun.sleep(1500);
+      expect(log.lines.some((l) => l.level === "warn" && l.msg.startsWith("a cancelled statement did not end"))).toBe(true);
+      proxy.thaw();
+      let ok = false;
+      for (let k = 0; k < 100 && !ok; k++) {
+        ok = await offer3.run(["080027059ed0"]).then((r) => r.length === 1, () => false);
+        if (!ok) await Bun.sleep(100);
+      }
+      expect(ok).toBe(true);
+    } finally {
+      proxy.thaw();
+      await backend.close();
+      proxy.stop();
+    }
+  }, 30_000);
+
   test("database restart (proxy stopped, then started): fail fast while down, reconnect with a log line", async () => {
     const proxy = new TcpProxy({ host: "127.0.0.1", port: 5432 });
     proxy.start();
