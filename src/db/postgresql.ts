@@ -2,8 +2,9 @@
  * Backend on PostgreSQL through Bun's built-in client (Bun.SQL), chosen by
  * bench/pg-drivers.ts (docs/benchmark.md): against the `pg` and `postgres`
  * packages it cost the least client CPU on the offer chain and the lease
- * upserts, about the same on history batches, and it is no dependency. Every statement is a named prepared statement, values
- * travel apart from the SQL.
+ * upserts, about the same on history batches, and it is no dependency.
+ * Every statement is a named prepared statement; values travel apart from
+ * the SQL.
  *
  * At most poolSize statements are in flight: Bun.SQL sends a query down a
  * busy connection when every one is taken (pipelining), so one slow lookup
