@@ -54,8 +54,10 @@ fi
 # hence --skip-systemctl-redirect)
 pg_version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$pg_version" ]; then
-  echo "setup: no PostgreSQL cluster under /etc/postgresql" >&2
-  exit 1
+  # installed without its default cluster: make one
+  pg_version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+  echo "setup: creating PostgreSQL cluster $pg_version/main"
+  pg_createcluster "$pg_version" main >/dev/null
 fi
 if ! pg_isready -q -h /var/run/postgresql; then
   echo "setup: starting PostgreSQL $pg_version"
