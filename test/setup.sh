@@ -42,7 +42,8 @@ if ! mariadb -uroot -e 'select 1' >/dev/null 2>&1; then
   if [ ! -d /var/lib/mysql/mysql ]; then
     mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null
   fi
-  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  # by its pid file: a test's private mariadbd must not count as "already running"
+  start-stop-daemon --start --oknodo --background --pidfile /run/mysqld/mysqld.pid --exec /usr/sbin/mariadbd
   for _ in $(seq 1 60); do
     mariadb -uroot -e 'select 1' >/dev/null 2>&1 && break
     sleep 0.5
