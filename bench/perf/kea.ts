@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { CLIENT_NET, type Client } from "./clients.ts";
 import { bulkInsert, countRows, createDb, type Db } from "./mariadb.ts";
 import type { Prepared, ServerContext } from "./servers.ts";
+import { createPgDb, pgBulkInsert, pgCountRows, type PgDb } from "./postgresql.ts";
 import { run } from "./sys.ts";
 
 export const KEA_SUBNET_ID = 1;
@@ -24,16 +25,18 @@ type Json = Record<string, unknown>;
 export function keaConfig(
   ctx: { ifname: string; serverAddr: string; relayAddr: string; dir: string },
   clients: Client[],
-  db: Db | null,
+  db: Db | PgDb | null,
   opts: KeaOptions = { threads: 0 },
+  type: "mysql" | "postgresql" = "mysql",
 ): Json {
   const dbJson = db && {
-    type: "mysql",
+    type,
     name: db.database,
     user: db.user,
     password: db.password,
-    // "localhost" makes libmariadb use the unix socket, which crosses namespaces
-    host: "localhost",
+    // MySQL: "localhost" makes libmariadb use the unix socket; PostgreSQL: libpq
+    // takes the socket directory as host. A socket crosses namespaces, loopback TCP does not.
+    host: type === "mysql" ? "localhost" : db.socket,
   };
   const subnet: Json = {
     id: KEA_SUBNET_ID,
@@ -78,24 +81,26 @@ function ipInt(ip: string): number {
   return ip.split(".").reduce((a, o) => a * 256 + Number(o), 0);
 }
 
-function writeKea(ctx: ServerContext, db: Db | null, opts: KeaOptions): Prepared {
+function writeKea(ctx: ServerContext, db: Db | null, opts: KeaOptions, pg: PgDb | null = null): Prepared {
   const file = join(ctx.dir, "kea-dhcp4.json");
   const cfg = keaConfig(
     { ifname: ctx.netns.serverIf, serverAddr: ctx.netns.serverAddr, relayAddr: ctx.netns.clientAddr, dir: ctx.dir },
-    ctx.clients, db, opts,
+    ctx.clients, pg ?? db, opts, pg ? "postgresql" : "mysql",
   );
   writeFileSync(file, JSON.stringify(cfg, null, 1));
   const env = { KEA_PIDFILE_DIR: ctx.dir, KEA_LOCKFILE_DIR: ctx.dir, KEA_LOGGER_DESTINATION: join(ctx.dir, "kea.out") };
   // -t checks the interface too, so it runs where the interface is
   run([...ctx.netns.exec(ctx.netns.server), "kea-dhcp4", "-t", file], { env });
   const leaseFile = join(ctx.dir, "kea-leases4.csv");
-  const counts = db
+  const counts = pg
+    ? () => pgCountRows(pg, ["lease4", "hosts"])
+    : db
     ? () => countRows(db, ["lease4", "hosts"])
     : async () => ({
         // the memfile CSV appends one line per lease write
         "lease file lines": readFileSync(leaseFile, "utf8").split("\n").filter((l) => l && !l.startsWith("address,")).length,
       });
-  return { argv: ["kea-dhcp4", "-c", file], env, configFile: file, usesMariadb: db !== null, counts };
+  return { argv: ["kea-dhcp4", "-c", file], env, configFile: file, usesMariadb: db !== null && pg === null, usesPostgresql: pg !== null, counts };
 }
 
 export async function setupKeaMemfile(ctx: ServerContext): Promise<Prepared> {
@@ -113,4 +118,17 @@ export async function setupKeaMysql(ctx: ServerContext, opts: KeaOptions = { thr
     ctx.clients.map((c) => [Buffer.from(c.hex, "hex"), 0, KEA_SUBNET_ID, ipInt(c.ip)]),
   );
   return writeKea(ctx, db, opts);
+}
+
+export async function setupKeaPostgresql(ctx: ServerContext): Promise<Prepared> {
+  const db = await createPgDb(`${ctx.tag.replace(/-/g, "_")}_keapg`);
+  // the schema Kea ships, via Kea's own tool (psql over the socket directory)
+  run(["kea-admin", "db-init", "pgsql", "-u", db.user, "-p", db.password, "-n", db.database, "-h", db.socket]);
+  await pgBulkInsert(
+    db,
+    "INSERT INTO hosts (dhcp_identifier, dhcp_identifier_type, dhcp4_subnet_id, ipv4_address)",
+    // identifier type 0 = hw-address (bytea), the address as an integer (bigint); numbers as text, typed by their columns
+    ctx.clients.map((c) => [Buffer.from(c.hex, "hex"), "0", String(KEA_SUBNET_ID), String(ipInt(c.ip))]),
+  );
+  return writeKea(ctx, null, { threads: 0 }, db);
 }

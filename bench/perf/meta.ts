@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { hostname, release } from "node:os";
 import { mariadbVersion } from "./mariadb.ts";
+import { postgresqlVersion } from "./postgresql.ts";
 import { run } from "./sys.ts";
 
 function firstLine(argv: string[]): string {
@@ -42,5 +43,6 @@ export async function versions(): Promise<Record<string, string>> {
     perfdhcp: firstLine(["perfdhcp", "-v"]).replace(/^VERSION:\s*/, ""),
     bun: Bun.version,
     mariadb,
+    postgresql: await postgresqlVersion(),
   };
 }

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_BASE_MAC, knownClients } from "./clients.ts";
 import { mariadbPid } from "./mariadb.ts";
+import { postgresqlCpu } from "./postgresql.ts";
 import { createNetns, GENERATOR_RMEM, raiseReceiveBuffer } from "./netns.ts";
 import { parsePerfdhcp, perfdhcpArgv } from "./perfdhcp.ts";
 import { cpuMeter, memoryKb } from "./proc.ts";
@@ -51,7 +52,7 @@ try {
     await Bun.sleep(300);
   }
   const serverPid = Number((await runAsync(["pgrep", "-n", "-f", prep.configFile])).stdout.trim()) || d.proc.pid;
-  const dbPid = prep.usesMariadb ? mariadbPid() : null;
+  const dbPid = prep.usesMariadb ? mariadbPid() : prep.usesPostgresql ? postgresqlCpu() : null;
   for (const rate of rates.split(",").map(Number)) {
     const m = cpuMeter({ server: serverPid, db: dbPid });
     const us0 = userSys(serverPid);

@@ -1,5 +1,5 @@
 /** CPU time and memory of a process, from /proc. */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 const CLK_TCK = (() => {
   const r = Bun.spawnSync(["getconf", "CLK_TCK"]);
@@ -20,6 +20,38 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
+/**
+ * CPU seconds of a process and its children: for PostgreSQL's postmaster,
+ * which runs a process per connection. Running children are read from
+ * /proc; children that have exited are in the parent's cutime/cstime.
+ */
+export function treeCpuSeconds(pid: number): number | null {
+  let total: number;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime, stime, cutime, cstime: fields 14-17
+    total = (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+  for (const name of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // field 4: parent pid
+      if (Number(rest[1]) === pid) total += (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+    } catch {
+      // exited while listing
+    }
+  }
+  return total;
+}
+
+/** A process to meter: a pid (the process alone) or a reading of CPU seconds. */
+export type CpuSource = number | (() => number | null) | null;
+
 /** VmRSS and VmHWM (peak) in kB; null if gone. */
 export function memoryKb(pid: number): { rss: number; hwm: number } | null {
   try {
@@ -32,16 +64,17 @@ export function memoryKb(pid: number): { rss: number; hwm: number } | null {
 }
 
 /** A CPU meter over several processes: start(), then stop() gives % of one core each. */
-export function cpuMeter(pids: Record<string, number | null>) {
+export function cpuMeter(pids: Record<string, CpuSource>) {
   const t0 = performance.now();
-  const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, p ? cpuSeconds(p) : null]));
+  const read = (p: CpuSource) => (typeof p === "function" ? p() : p ? cpuSeconds(p) : null);
+  const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, read(p)]));
   return {
     stop(): Record<string, number | null> {
       const wall = (performance.now() - t0) / 1000;
       const out: Record<string, number | null> = {};
       for (const [k, p] of Object.entries(pids)) {
         const a = before[k];
-        const b = p ? cpuSeconds(p) : null;
+        const b = read(p);
         out[k] = a == null || b == null || wall <= 0 ? null : ((b - a) / wall) * 100;
       }
       return out;

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { CLIENT_NET } from "./clients.ts";
 import { bulkInsert, countRows, createDb, rootConnection, type Db } from "./mariadb.ts";
 import type { Prepared, ServerContext } from "./servers.ts";
+import { createPgDb, pgBulkInsert, pgCountRows, pgExec, type PgDb } from "./postgresql.ts";
 
 export const PYDHCP_ROOT = resolve(import.meta.dir, "../..");
 export const PYDHCP_ENTRY = join(PYDHCP_ROOT, "src/cli/main.ts");
@@ -40,11 +41,21 @@ function esc(s: string): string {
 
 export function pydhcpConfigXml(
   ctx: { serverAddr: string; dir: string },
-  db: { kind: "sqlite"; path: string } | { kind: "mysql"; db: Db },
+  db: { kind: "sqlite"; path: string } | { kind: "mysql"; db: Db } | { kind: "postgresql"; db: PgDb },
   opts: PydhcpOptions,
 ): string {
   const database = db.kind === "sqlite"
     ? `    <sqlite><path>${esc(db.path)}</path></sqlite>`
+    : db.kind === "postgresql"
+    ? [
+        "    <postgresql>",
+        `      <socket>${esc(db.db.socket)}</socket>`,
+        `      <user>${esc(db.db.user)}</user>`,
+        `      <password>${esc(db.db.password)}</password>`,
+        `      <database>${esc(db.db.database)}</database>`,
+        `      <poolSize>${opts.poolSize}</poolSize>`,
+        "    </postgresql>",
+      ].join("\n")
     : [
         "    <mysql>",
         "      <host>localhost</host>",
@@ -86,6 +97,11 @@ const SCHEMA = {
   mysql: [
     "CREATE TABLE users (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, ip varchar(50) NOT NULL, mask varchar(50) NOT NULL, router varchar(50) NOT NULL, dns varchar(100) NOT NULL, mac varchar(50) NOT NULL, port varchar(10) NOT NULL, KEY mac (mac)) ENGINE=InnoDB DEFAULT CHARSET=utf8 COLLATE=utf8_bin",
     "CREATE TABLE history (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, dt datetime NOT NULL, mac varchar(50) NOT NULL, ip varchar(50) NOT NULL, comment varchar(100) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8 COLLATE=utf8_bin",
+  ],
+  postgresql: [
+    "CREATE TABLE users (id serial PRIMARY KEY, ip varchar(50) NOT NULL, mask varchar(50) NOT NULL, router varchar(50) NOT NULL, dns varchar(100) NOT NULL, mac varchar(50) NOT NULL, port varchar(10) NOT NULL)",
+    "CREATE INDEX users_mac ON users (mac)",
+    "CREATE TABLE history (id serial PRIMARY KEY, dt timestamp NOT NULL, mac varchar(50) NOT NULL, ip varchar(50) NOT NULL, comment varchar(100) NOT NULL)",
   ],
   sqlite: [
     "CREATE TABLE users (id INTEGER PRIMARY KEY, ip TEXT NOT NULL, mask TEXT NOT NULL, router TEXT NOT NULL, dns TEXT NOT NULL, mac TEXT NOT NULL, port TEXT NOT NULL)",
@@ -157,4 +173,18 @@ export async function setupPydhcpMysql(ctx: ServerContext, opts: PydhcpOptions):
   const file = join(ctx.dir, "pydhcp-mysql.xml");
   writeFileSync(file, pydhcpConfigXml({ serverAddr: ctx.netns.serverAddr, dir: ctx.dir }, { kind: "mysql", db }, opts));
   return { argv: command(file), env: serviceEnvironment(), configFile: file, usesMariadb: true, counts: () => countRows(db, ["users", "history"]) };
+}
+
+export async function setupPydhcpPostgresql(ctx: ServerContext, opts: PydhcpOptions): Promise<Prepared> {
+  const db = await createPgDb(`${ctx.tag.replace(/-/g, "_")}_pypg`);
+  await pgExec(db, [...SCHEMA.postgresql]);
+  await pgBulkInsert(
+    db,
+    "INSERT INTO users (ip, mask, router, dns, mac, port)",
+    ctx.clients.map((cl) => [cl.ip, CLIENT_NET.mask, CLIENT_NET.router, ctx.netns.serverAddr, cl.hex, ""]),
+  );
+  await pgExec(db, ["ANALYZE"]);
+  const file = join(ctx.dir, "pydhcp-postgresql.xml");
+  writeFileSync(file, pydhcpConfigXml({ serverAddr: ctx.netns.serverAddr, dir: ctx.dir }, { kind: "postgresql", db }, opts));
+  return { argv: command(file), env: serviceEnvironment(), configFile: file, usesMariadb: false, usesPostgresql: true, counts: () => pgCountRows(db, ["users", "history"]) };
 }

@@ -107,7 +107,7 @@ ${main}
 
 DORA/s max: completed exchanges per second measured by perfdhcp at the highest passing step (median of the runs);
 the other columns are from that run's step. CPU is % of one core over the step (${r.machine.cores} cores = ${r.machine.cores * 100}%).
-DB CPU is the whole MariaDB server (it is shared with anything else running on the machine). CPU pressure: share of
+DB CPU is the whole MariaDB server, or the whole PostgreSQL server with its per-connection processes (shared with anything else running on the machine). CPU pressure: share of
 the step during which some task waited for a CPU (Linux PSI); high values mean a contended machine.
 
 ## pydhcp over Kea

@@ -15,10 +15,11 @@ import { CEILING_NOTE } from "./ceiling.ts";
 import { barChartSvg } from "./chart.ts";
 import { DEFAULT_BASE_MAC, knownClients, type Client } from "./clients.ts";
 import { mariadbPid } from "./mariadb.ts";
+import { postgresqlCpu } from "./postgresql.ts";
 import { machine, shortHost, versions } from "./meta.ts";
 import { createNetns, GENERATOR_RMEM, raiseReceiveBuffer, type Netns } from "./netns.ts";
 import { parsePerfdhcp, perfdhcpArgv, type PerfdhcpReport } from "./perfdhcp.ts";
-import { cpuMeter, cpuPressureMicros, memoryKb } from "./proc.ts";
+import { cpuMeter, cpuPressureMicros, memoryKb, type CpuSource } from "./proc.ts";
 import { markdownReport } from "./report.ts";
 import { ratios, soakMemory, summarize, type SoakResult, type BenchResult, type RunResult, type ServerResult, type StepResult, type TailResult, type VerifyResult } from "./results.ts";
 import { SERVERS, serverByName, type Prepared, type ServerContext, type ServerRow } from "./servers.ts";
@@ -160,7 +161,7 @@ function half(h: PerfdhcpReport["do"]) {
   return { sent: h.sent, received: h.received, avgMs: h.avgMs, maxMs: h.maxMs, stdMs: h.stdMs };
 }
 
-async function measureStep(ctx: ServerContext, live: Live, dbPid: number | null, rate: number, seconds: number, label = "step"): Promise<StepResult> {
+async function measureStep(ctx: ServerContext, live: Live, dbPid: CpuSource, rate: number, seconds: number, label = "step"): Promise<StepResult> {
   const meter = cpuMeter({ server: live.pid, db: dbPid });
   const psi0 = cpuPressureMicros();
   const t0 = performance.now();
@@ -273,7 +274,7 @@ async function benchServer(row: ServerRow, ctx: ServerContext, o: Options): Prom
     log(`${row.name}: setting up`);
     const prep = await row.setup(ctx);
     res.command = prep.argv;
-    const dbPid = prep.usesMariadb ? mariadbPid() : null;
+    const dbPid = prep.usesMariadb ? mariadbPid() : prep.usesPostgresql ? postgresqlCpu() : null;
     for (let k = 1; k <= o.runs; k++) {
       log(`${row.name}: run ${k}/${o.runs}`);
       const live = await startServer(ctx, prep, `${row.name}-run${k}`);

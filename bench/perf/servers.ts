@@ -6,9 +6,9 @@
  */
 import { ceilingMissing, setupCeiling } from "./ceiling.ts";
 import type { Client } from "./clients.ts";
-import { setupKeaMemfile, setupKeaMysql } from "./kea.ts";
+import { setupKeaMemfile, setupKeaMysql, setupKeaPostgresql } from "./kea.ts";
 import type { Netns } from "./netns.ts";
-import { pydhcpMissing, setupPydhcpMysql, setupPydhcpSqlite } from "./pydhcp.ts";
+import { pydhcpMissing, setupPydhcpMysql, setupPydhcpPostgresql, setupPydhcpSqlite } from "./pydhcp.ts";
 
 export interface ServerContext {
   /** unique prefix for everything this run creates */
@@ -26,6 +26,8 @@ export interface Prepared {
   configFile: string;
   /** the server keeps its data in the shared MariaDB (its CPU is measured) */
   usesMariadb: boolean;
+  /** the server keeps its data in the local PostgreSQL (its CPU, with every connection's process, is measured) */
+  usesPostgresql?: boolean;
   /** row counts after the runs (leases, history), to show the writes happened */
   counts?: () => Promise<Record<string, number>>;
 }
@@ -34,7 +36,7 @@ export interface ServerRow {
   name: string;
   /** "reference": not a server under test, it marks what the harness can measure */
   family: "reference" | "kea" | "pydhcp";
-  backend: "none" | "memfile" | "mysql" | "sqlite";
+  backend: "none" | "memfile" | "mysql" | "sqlite" | "postgresql";
   /** part of the default set */
   enabled: boolean;
   /** the Kea row a pydhcp row is compared with */
@@ -89,6 +91,15 @@ export const SERVERS: ServerRow[] = [
     setup: (ctx) => setupKeaMysql(ctx, { threads: 8 }),
   },
   {
+    name: "kea-pgsql",
+    family: "kea",
+    backend: "postgresql",
+    enabled: true,
+    description: "kea-dhcp4, PostgreSQL lease and hosts backends in the local PostgreSQL (unix socket), single-threaded",
+    unavailable: always,
+    setup: setupKeaPostgresql,
+  },
+  {
     name: "pydhcp-sqlite",
     family: "pydhcp",
     backend: "sqlite",
@@ -109,6 +120,18 @@ export const SERVERS: ServerRow[] = [
     unavailable: pydhcpMissing,
     // sized by measurement (docs/config.md): more lookups in flight than connections lets them go out grouped
     setup: (ctx) => setupPydhcpMysql(ctx, { threadLimit: 64, poolSize: 4 }),
+  },
+  {
+    name: "pydhcp-postgresql",
+    family: "pydhcp",
+    backend: "postgresql",
+    enabled: true,
+    baseline: "kea-pgsql",
+    also: ["kea-memfile"],
+    description: "pydhcp, users table in the local PostgreSQL (unix socket), offer by MAC, history on, 64 lookups in flight on 4 connections (grouped)",
+    unavailable: pydhcpMissing,
+    // the same sizing as the MariaDB row; bench/pg-drivers.ts measured grouping paying off on PostgreSQL too
+    setup: (ctx) => setupPydhcpPostgresql(ctx, { threadLimit: 64, poolSize: 4 }),
   },
 ];
 

@@ -66,7 +66,7 @@ function splitEq(s: string): [string, string | undefined] {
 
 export function helpText(version: string): string {
   const lines = [
-    `pydhcp ${version}: a DHCPv4 server whose answers come from SQL (MySQL/MariaDB or embedded SQLite)`,
+    `pydhcp ${version}: a DHCPv4 server whose answers come from SQL (MySQL/MariaDB, PostgreSQL or embedded SQLite)`,
     "",
     "Usage: pydhcp [-c FILE] [-d]            serve",
     "       pydhcp --check -c FILE           check config and database",

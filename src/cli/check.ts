@@ -7,6 +7,7 @@
 import { loadConfig, formatConfigError, type LoadOptions } from "../config/load.ts";
 import { openBackend } from "../db/open.ts";
 import { allStatements, prepareQueries } from "../db/queries.ts";
+import { postgresqlAdvice } from "../db/postgresql-sql.ts";
 import type { Logger } from "../log/types.ts";
 
 /** Swallows the backend's own log lines; --check reports through its lines. */
@@ -17,7 +18,9 @@ export async function runCheck(path: string, opts: LoadOptions = {}): Promise<{ 
   if (!loaded.ok) return { ok: false, lines: loaded.errors.map(formatConfigError) };
   const config = loaded.config;
   const db = config.database;
-  const where = db.kind === "sqlite" ? `SQLite ${db.path}` : `MySQL ${db.user}@${db.socket ?? `${db.host}:${db.port}`}/${db.database}`;
+  const where = db.kind === "sqlite"
+    ? `SQLite ${db.path}`
+    : `${db.kind === "mysql" ? "MySQL" : "PostgreSQL"} ${db.user}@${db.socket ?? `${db.host}:${db.port}`}/${db.database}`;
   const lines = [`config ${config.file}: OK`];
   let backend;
   try {
@@ -28,7 +31,11 @@ export async function runCheck(path: string, opts: LoadOptions = {}): Promise<{ 
   try {
     lines.push(`database ${where}: OK`);
     const prepared = await prepareQueries(backend, config);
-    if (!prepared.ok) return { ok: false, lines: [...lines, ...prepared.problems] };
+    // MySQL spellings PostgreSQL cannot take, with what to write instead
+    const advice = db.kind === "postgresql"
+      ? allStatements(config).flatMap((n) => postgresqlAdvice(n.sql).map((a) => `config/query/${n.name}: needs a change for PostgreSQL: ${a}`))
+      : [];
+    if (!prepared.ok || advice.length > 0) return { ok: false, lines: [...lines, ...(prepared.ok ? [] : prepared.problems), ...advice] };
     for (const n of allStatements(config)) lines.push(`query ${n.name}: OK`);
     return { ok: true, lines };
   } finally {

@@ -1,13 +1,14 @@
 /**
  * The database choice: pydhcpdb's `<mysql>` (host, username, password,
  * basename) unchanged, or pydhcp's `<database>` with exactly one of
- * `<sqlite>` or `<mysql>`.
+ * `<sqlite>`, `<mysql>` or `<postgresql>` (config/postgresql.ts).
  */
 
 import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import type { DatabaseConfig } from "./types.ts";
 import { Section } from "./reader.ts";
+import { postgresqlSection } from "./postgresql.ts";
 import type { ConfigError } from "./types.ts";
 
 /** Where MySQL/MariaDB clients look for the local server's socket, in order. */
@@ -21,6 +22,8 @@ export const DEFAULT_MYSQL_SOCKETS = [
 export interface DatabaseOptions {
   /** socket paths tried for host `localhost` (tests override) */
   mysqlSockets?: readonly string[];
+  /** socket directories tried when <postgresql> names no host (tests override) */
+  postgresqlSockets?: readonly string[];
   /** directory relative paths are resolved against (the config file's) */
   baseDir: string;
 }
@@ -79,13 +82,15 @@ export function readDatabase(root: Section, errors: ConfigError[], opts: Databas
   const s = new Section(modern, errors);
   const sqlite = s.child("sqlite");
   const mysql = s.child("mysql");
+  const postgresql = s.child("postgresql");
   s.finish();
-  if (sqlite && mysql) {
-    s.error(modern.path, "give one of <sqlite> or <mysql>, not both");
+  if ([sqlite, mysql, postgresql].filter(Boolean).length > 1) {
+    s.error(modern.path, "give one of <sqlite>, <mysql> or <postgresql>, not several");
     return none;
   }
   if (sqlite) return sqliteSection(new Section(sqlite, errors), opts);
   if (mysql) return mysqlSection(new Section(mysql, errors), false, opts);
-  s.error(modern.path, "needs <sqlite> or <mysql>");
+  if (postgresql) return postgresqlSection(new Section(postgresql, errors), opts.postgresqlSockets);
+  s.error(modern.path, "needs <sqlite>, <mysql> or <postgresql>");
   return none;
 }

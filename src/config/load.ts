@@ -22,6 +22,8 @@ export type LoadResult = { ok: true; config: Config } | { ok: false; errors: Con
 export interface LoadOptions {
   /** socket paths tried for MySQL host `localhost` */
   mysqlSockets?: readonly string[];
+  /** socket directories tried when <postgresql> names no host */
+  postgresqlSockets?: readonly string[];
 }
 
 /**
@@ -142,13 +144,13 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
   const empty: XmlNode = { name: "dhcpserver", path: "config/dhcpserver", text: "", children: [], attributes: {} };
   const server = readServer(new Section(serverNode ?? empty, serverNode ? errors : []));
 
-  const database = readDatabase(root, errors, { baseDir, mysqlSockets: opts.mysqlSockets });
+  const database = readDatabase(root, errors, { baseDir, mysqlSockets: opts.mysqlSockets, postgresqlSockets: opts.postgresqlSockets });
   const slices = readSlices(root.child("options"), errors);
   const relayProfiles = readRelayProfiles(root.child("relay_profiles"), errors);
   const extra = new Set<string>([...slices.map((x) => x.name), ...PROFILE_VARIABLES]);
 
   const queryNode = root.child("query");
-  const dialect = database.kind === "sqlite" ? "sqlite" : "mysql";
+  const dialect = database.kind;
   let queries = { offers: [], history: null, historyEvents: {}, queryTimeoutMs: 2000 } as ReturnType<typeof readQueries>;
   if (!queryNode) root.error(root.pathOf("query"), "missing");
   else queries = readQueries(new Section(queryNode, errors), dialect, extra);

@@ -38,6 +38,19 @@ export type DatabaseConfig =
       poolSize: number;
       /** most offer lookups grouped into one statement while the pool is busy; 1 = never */
       lookupBatch: number;
+    }
+  | {
+      kind: "postgresql";
+      /** TCP host; ignored when socket is set */
+      host: string;
+      port: number;
+      /** unix socket directory (or the socket file itself); when set it wins over host */
+      socket: string | null;
+      user: string;
+      password: string;
+      database: string;
+      poolSize: number;
+      lookupBatch: number;
     };
 
 export type HistoryEvent = "offer" | "ack" | "nak" | "release" | "decline" | "unknown";

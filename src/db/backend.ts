@@ -1,6 +1,7 @@
 /**
- * The one database interface the server talks to. Two implementations:
- * db/mysql.ts (mysql2 pool, server-side prepared statements) and
+ * The one database interface the server talks to. Three implementations:
+ * db/mysql.ts (mysql2 pool, server-side prepared statements),
+ * db/postgresql.ts (Bun.SQL pool, named prepared statements) and
  * db/sqlite.ts (bun:sqlite, WAL). Nothing outside db/ knows which one runs.
  */
 
@@ -45,7 +46,7 @@ export interface Lease {
 }
 
 export interface Backend {
-  readonly kind: "sqlite" | "mysql";
+  readonly kind: "sqlite" | "mysql" | "postgresql";
   /** Prepares once at load; rejects with DbError naming the query. */
   prepare(name: string, sql: string): Promise<PreparedQuery>;
   /** Runs several statements with their values in one transaction (history batches). */

@@ -6,6 +6,7 @@
 
 import sqliteSchema from "../../sql/sqlite.sql" with { type: "text" };
 import mysqlSchema from "../../sql/mysql.sql" with { type: "text" };
+import postgresqlSchema from "../../sql/postgresql.sql" with { type: "text" };
 
 export function schemaStatements(text: string): string[] {
   return text
@@ -19,6 +20,7 @@ export function schemaStatements(text: string): string[] {
 
 export const SQLITE_SCHEMA: readonly string[] = schemaStatements(sqliteSchema);
 export const MYSQL_SCHEMA: readonly string[] = schemaStatements(mysqlSchema);
+export const POSTGRESQL_SCHEMA: readonly string[] = schemaStatements(postgresqlSchema);
 
 /** The statements that create pydhcp's own lease table (and its indexes). */
 export function leaseStatements(all: readonly string[]): string[] {

@@ -104,8 +104,8 @@ function scanLiteral(text: string, start: number, dialect: Dialect): Literal | n
 function commentEnd(text: string, i: number, dialect: Dialect): number {
   const c = text[i];
   const n = text[i + 1];
-  // MySQL needs whitespace after `--`; SQLite does not.
-  const dashDash = c === "-" && n === "-" && (dialect === "sqlite" || !text[i + 2] || /\s/.test(text[i + 2]!));
+  // MySQL needs whitespace after `--`; SQLite and PostgreSQL do not.
+  const dashDash = c === "-" && n === "-" && (dialect !== "mysql" || !text[i + 2] || /\s/.test(text[i + 2]!));
   if (dashDash || (c === "#" && dialect === "mysql")) {
     const nl = text.indexOf("\n", i);
     return nl < 0 ? text.length : nl;
@@ -134,7 +134,8 @@ export function compileTemplate(name: string, sqlText: string, dialect: Dialect)
     const c = text[i]!;
     const ce = commentEnd(text, i, dialect);
     if (ce >= 0) { out += text.slice(i, ce); i = ce; continue; }
-    if (c === "'" || c === '"') {
+    // PostgreSQL reads "..." as a name (below), MySQL and SQLite as text
+    if (c === "'" || (c === '"' && dialect !== "postgresql")) {
       const lit = scanLiteral(text, i, dialect);
       if (!lit) return fail(i, `unterminated ${c === "'" ? "string literal" : "quoted text"}`);
       if (!lit.hasPlaceholder) { out += text.slice(i, lit.end); i = lit.end; continue; }
@@ -145,13 +146,18 @@ export function compileTemplate(name: string, sqlText: string, dialect: Dialect)
       i = lit.end;
       continue;
     }
-    if (c === "`" || (c === "[" && dialect === "sqlite")) {
-      const closeCh = c === "[" ? "]" : "`";
+    if (c === "`" || (c === "[" && dialect === "sqlite") || (c === '"' && dialect === "postgresql")) {
+      const closeCh = c === "[" ? "]" : c;
       const close = text.indexOf(closeCh, i + 1);
       if (close < 0) return fail(i, "unterminated quoted identifier");
       const ident = text.slice(i, close + 1);
-      if (/\{[A-Za-z_][A-Za-z0-9_]*\}/.test(ident)) return fail(i, "a placeholder inside an identifier cannot be bound");
-      out += ident;
+      if (/\{[A-Za-z_][A-Za-z0-9_]*\}/.test(ident)) {
+        return fail(i, c === '"' && dialect === "postgresql"
+          ? `a placeholder inside "..." cannot be bound: PostgreSQL reads "..." as a name; write '...' for text`
+          : "a placeholder inside an identifier cannot be bound");
+      }
+      // PostgreSQL has no backtick quoting: the same name in double quotes
+      out += c === "`" && dialect === "postgresql" ? `"${ident.slice(1, -1)}"` : ident;
       i = close + 1;
       continue;
     }

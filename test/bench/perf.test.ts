@@ -309,5 +309,48 @@ describe("generated server configs", () => {
     if (!mysql.ok) return;
     expect(mysql.config.database).toMatchObject({ kind: "mysql", user: "u", password: "p<&", database: "d", socket: "/run/mysqld/mysqld.sock", poolSize: 8 });
     expect(mysql.config.server.threadLimit).toBe(8);
+
+    const pg = parseConfig(
+      pydhcpConfigXml({ serverAddr: "198.18.0.1", dir: "/tmp" }, { kind: "postgresql", db: { database: "d", user: "u", password: "p<&", socket: "/var/run/postgresql" } }, { threadLimit: 64, poolSize: 4 }),
+      "/tmp/bench.xml",
+    );
+    expect(pg.ok).toBe(true);
+    if (!pg.ok) return;
+    expect(pg.config.database).toEqual({ kind: "postgresql", host: "", port: 5432, socket: "/var/run/postgresql", user: "u", password: "p<&", database: "d", poolSize: 4, lookupBatch: 16 });
+  });
+
+  test("Kea PostgreSQL config: lease and hosts in pgsql through the socket directory, and kea-dhcp4 -t accepts it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pdb-test-"));
+    try {
+      const db = { database: "d", user: "u", password: "p", socket: "/var/run/postgresql" };
+      const cfg = keaConfig({ ifname: "lo", serverAddr: "127.0.0.1", relayAddr: "198.18.0.2", dir }, clients, db, { threads: 0 }, "postgresql");
+      const d4 = cfg.Dhcp4 as Record<string, unknown>;
+      expect(d4["lease-database"]).toEqual({ type: "postgresql", name: "d", user: "u", password: "p", host: "/var/run/postgresql" });
+      expect(d4["hosts-database"]).toEqual(d4["lease-database"]);
+      const file = join(dir, "kea.json");
+      writeFileSync(file, JSON.stringify(cfg));
+      const r = Bun.spawnSync(["kea-dhcp4", "-t", file], { env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir } });
+      expect(r.exitCode).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("CPU of a process tree (PostgreSQL's process per connection)", () => {
+  test("a busy child's CPU counts for its parent, also after the child ended", async () => {
+    const { treeCpuSeconds } = await import("../../bench/perf/proc.ts");
+    // a shell whose child spins for 0.8 s and is killed; the shell itself only sleeps
+    const p = Bun.spawn(["sh", "-c", "sh -c 'while :; do :; done' & sleep 0.8; kill $!; wait; sleep 0.5"], { stdout: "ignore" });
+    await Bun.sleep(100);
+    const t0 = treeCpuSeconds(p.pid)!;
+    await Bun.sleep(600);
+    const t1 = treeCpuSeconds(p.pid)!;
+    await Bun.sleep(500);
+    const t2 = treeCpuSeconds(p.pid)!;
+    await p.exited;
+    expect(t1 - t0).toBeGreaterThan(0.05);
+    expect(t2).toBeGreaterThanOrEqual(t1);
+    expect(treeCpuSeconds(p.pid)).toBeNull();
   });
 });

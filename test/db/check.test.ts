@@ -10,6 +10,7 @@ import type { Pool } from "mysql2/promise";
 import { runCheck } from "../../src/cli/check.ts";
 import { createTempDb, ensureReferenceDb, loadPydhcpSql, rootPool, type TempDb } from "./mariadb.ts";
 import { REFERENCE_CONFIG } from "../fixtures/reference.ts";
+import { closeAdmin, createTempPgDb, PG_SOCKET_DIR, referencePgXml } from "./postgresql.ts";
 
 const FIXTURES = join(import.meta.dir, "../fixtures/configs");
 const REFERENCE = REFERENCE_CONFIG;
@@ -84,4 +85,38 @@ test("SQLite: a fresh file gets the schema and the reference queries prepare", a
   writeFileSync(path, bad);
   const r2 = await runCheck(path);
   expect(r2.lines.at(-1)).toBe("config/query/offer_3: the database cannot prepare it: offer_3: no such table: subscribers");
+});
+
+test("PostgreSQL: pydhcpdb's queries prepare unchanged; MySQL spellings are named with the fix", async () => {
+  const pg = await createTempPgDb("pdcchk");
+  try {
+    const path = join(dir, "postgresql.xml");
+    writeFileSync(path, referencePgXml(pg));
+    const r = await runCheck(path);
+    expect(r).toEqual({
+      ok: true,
+      lines: [
+        `config ${path}: OK`,
+        `database PostgreSQL ${pg.user}@${PG_SOCKET_DIR}/${pg.database}: OK`,
+        "query offer_1: OK",
+        "query offer_2: OK",
+        "query offer_3: OK",
+        "query history_sql: OK",
+      ],
+    });
+    // prepared fine, but ON DUPLICATE KEY is MySQL's: reported with what to write
+    writeFileSync(path, referencePgXml(pg).replace(/<history_sql>[^<]*<\/history_sql>/,
+      "<history_sql>insert ignore into history (dt,mac,ip,comment) values (now(),'{ClientMacAddress}','{RequestedIpAddress}','x')</history_sql>")
+      .replace(/<offer_3>[^<]*<\/offer_3>/, "<offer_3>select ip,mask,router,dns from users where mac = '{ClientMacAddress}' limit 0, 1</offer_3>"));
+    const r2 = await runCheck(path);
+    expect(r2.ok).toBe(false);
+    expect(r2.lines.filter((l) => l.includes("needs a change for PostgreSQL"))).toEqual([
+      "config/query/offer_3: needs a change for PostgreSQL: LIMIT offset, count: write LIMIT count OFFSET offset",
+      "config/query/history_sql: needs a change for PostgreSQL: INSERT IGNORE: write INSERT ... ON CONFLICT DO NOTHING",
+    ]);
+    expect(r2.lines.some((l) => l.startsWith("config/query/history_sql: the database cannot prepare it:"))).toBe(true);
+  } finally {
+    await pg.drop();
+    await closeAdmin();
+  }
 });

@@ -1,6 +1,6 @@
 /**
  * Hostile variable values through every query of pydhcpdb's reference
- * config, offers and history, on SQLite and on MariaDB: every value must
+ * config, offers and history, on SQLite, MariaDB and PostgreSQL: every value must
  * arrive as data (stored byte for byte, matched literally), every table must
  * stay as it was, and the subscriber must still get the right answer.
  */
@@ -19,6 +19,7 @@ import type { Backend, Row } from "../../src/db/backend.ts";
 import { SqliteBackend } from "../../src/db/sqlite.ts";
 import { createTempDb, loadPydhcpSql, memoryLog, rootPool, type TempDb } from "./mariadb.ts";
 import { macVars } from "./vars.ts";
+import { closeAdmin, createTempPgDb, referencePgXml } from "./postgresql.ts";
 import { REFERENCE_CONFIG } from "../fixtures/reference.ts";
 
 const REFERENCE_XML = readFileSync(REFERENCE_CONFIG, "utf8");
@@ -37,6 +38,10 @@ const HOSTILE: readonly string[] = [
   "\uD800",
   "{ClientMacAddress}",
   "?",
+  // PostgreSQL's own placeholder and quoting forms
+  "$1",
+  "$$; DROP TABLE users; $$",
+  "E'\\''; DROP TABLE users; --",
   "%",
   "_",
   "'".repeat(255),
@@ -45,15 +50,21 @@ const HOSTILE: readonly string[] = [
 ];
 
 /** What the value reads back as: UTF-8 has no lone surrogates. */
-const stored = (v: string) => Buffer.from(v, "utf8").toString("utf8");
+const utf8 = (v: string) => Buffer.from(v, "utf8").toString("utf8");
 
 interface Target {
   name: string;
+  /** what a value reads back as */
+  stored(v: string): string;
+  /** SQL listing the tables, as column name */
+  tablesSql: string;
   setup(): Promise<{ config: Config; backend: Backend; sql(q: string): Promise<Row[]>; cleanup(): Promise<void> }>;
 }
 
 const sqliteTarget: Target = {
   name: "SQLite",
+  stored: utf8,
+  tablesSql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
   async setup() {
     const dir = mkdtempSync(join(tmpdir(), "pdc-inj-"));
     const path = join(dir, "pydhcp.db");
@@ -78,6 +89,8 @@ const sqliteTarget: Target = {
 let root: Pool | null = null;
 const mariadbTarget: Target = {
   name: "MariaDB",
+  stored: utf8,
+  tablesSql: "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name",
   async setup() {
     root ??= await rootPool();
     const pool = root;
@@ -104,11 +117,35 @@ const mariadbTarget: Target = {
   },
 };
 
+const postgresqlTarget: Target = {
+  name: "PostgreSQL",
+  // text cannot hold NUL: pydhcp binds U+FFFD in its place
+  stored: (v) => utf8(v.replaceAll("\0", "\uFFFD")),
+  tablesSql: "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+  async setup() {
+    const db = await createTempPgDb("pdcinj");
+    await db.sql("ALTER TABLE history ALTER mac TYPE varchar(300), ALTER ip TYPE varchar(300)");
+    const r = parseConfig(referencePgXml(db), "/tmp/pdc-inj-pg.xml");
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const backend = await openBackend(r.config.database, memoryLog());
+    return {
+      config: r.config,
+      backend,
+      sql: async (q) => (await db.sql(q)) as Row[],
+      cleanup: async () => {
+        await backend.close();
+        await db.drop();
+      },
+    };
+  },
+};
+
 afterAll(async () => {
   await root?.end();
+  await closeAdmin();
 });
 
-for (const target of [sqliteTarget, mariadbTarget]) {
+for (const target of [sqliteTarget, mariadbTarget, postgresqlTarget]) {
   describe(`hostile values on ${target.name}`, () => {
     let env: Awaited<ReturnType<Target["setup"]>>;
     let q: PreparedConfig;
@@ -123,9 +160,7 @@ for (const target of [sqliteTarget, mariadbTarget]) {
     });
 
     const defaults = () => ({ mask: env.config.server.defaultMask, router: env.config.server.defaultRouter, dns: env.config.server.defaultDns });
-    const tables = async () => (await env.sql(target.name === "SQLite"
-      ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-      : "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name")).map((r) => String(r.name ?? r.NAME));
+    const tables = async () => (await env.sql(target.tablesSql)).map((r) => String(r.name ?? r.NAME));
 
     test("every value is data: answers stay right, history stores it exactly, tables intact", async () => {
       const tablesBefore = await tables();
@@ -148,7 +183,7 @@ for (const target of [sqliteTarget, mariadbTarget]) {
 
         await env.backend.runBatch([{ query: q.history!.query, params: q.history!.template.bind(asMac.set("RequestedIpAddress", v)) }]);
         const [row] = await env.sql("SELECT mac, ip, comment FROM history ORDER BY id DESC LIMIT 1");
-        expect(row).toEqual({ mac: stored(v), ip: stored(v), comment: "DHCPACK/INFORM" });
+        expect(row).toEqual({ mac: target.stored(v), ip: target.stored(v), comment: "DHCPACK/INFORM" });
       }
       expect(await tables()).toEqual(tablesBefore);
       const [users] = await env.sql("SELECT COUNT(*) AS n FROM users");

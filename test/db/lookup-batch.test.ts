@@ -1,6 +1,6 @@
 /**
  * Offer lookups grouped into one statement while the pool is busy, against
- * a throwaway MariaDB database: every lookup gets exactly the rows it would
+ * a throwaway MariaDB database and a PostgreSQL one: every lookup gets exactly the rows it would
  * get alone, the server sees fewer statements, and queries that cannot be
  * grouped run alone.
  */
@@ -10,6 +10,8 @@ import { MysqlBackend } from "../../src/db/mysql.ts";
 import { batchable, batchSize, batchSql, splitBySlot } from "../../src/db/lookup-batch.ts";
 import type { Row } from "../../src/db/backend.ts";
 import { createTempDb, memoryLog, rootPool, SOCKET, type TempDb } from "./mariadb.ts";
+import { PostgresqlBackend } from "../../src/db/postgresql.ts";
+import { adminSql, closeAdmin, createTempPgDb, PG_SOCKET_DIR, type TempPgDb } from "./postgresql.ts";
 
 let root: Pool;
 let db: TempDb;
@@ -111,6 +113,82 @@ describe("grouped offer lookups (MariaDB)", () => {
         if (r.status === "rejected") expect(r.reason).toMatchObject({ kind: "timeout", query: "offer_1" });
       }
       expect(await q.run(["0", mac(3)])).toEqual([{ ip: "10.7.0.3", s: 0 }]);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe("grouped offer lookups (PostgreSQL)", () => {
+  let pg: TempPgDb;
+  beforeAll(async () => {
+    pg = await createTempPgDb("pdlb");
+    await pg.sql("DELETE FROM users");
+    await pg.sql(
+      "INSERT INTO users (ip, mask, mac, port) SELECT '10.7.' || (i >> 8) || '.' || (i & 255), '255.255.0.0', '02' || lpad(to_hex(i), 10, '0'), (i % 7)::text FROM generate_series(0, $1::int - 1) AS i",
+      [String(USERS)],
+    );
+    await pg.sql("INSERT INTO users (ip, mask, mac, port) VALUES ('10.8.0.1', '255.0.0.0', $1, '9')", [mac(5)]);
+  });
+  afterAll(async () => {
+    await pg?.drop();
+    await closeAdmin();
+  });
+
+  const openPg = (poolSize: number, lookupBatch: number) =>
+    PostgresqlBackend.open(
+      { host: "", port: 5432, socket: PG_SOCKET_DIR, user: pg.user, password: pg.password, database: pg.database, poolSize, lookupBatch, timeoutMs: 5000 },
+      memoryLog(),
+    );
+  /** Statements the database has run: each runs in its own transaction. Exited backends have flushed their counts. */
+  const commits = async () => {
+    await adminSql().unsafe("SELECT pg_stat_clear_snapshot()");
+    return Number((await adminSql().unsafe("SELECT xact_commit FROM pg_stat_database WHERE datname = $1", [pg.database]))[0].xact_commit);
+  };
+
+  test("300 lookups at once on 2 connections: each gets its own rows; far fewer statements", async () => {
+    const keys = Array.from({ length: 300 }, (_, i) =>
+      i % 10 === 3 ? "ffffffffffff" : i % 37 === 0 ? "x' OR '1'='1" : i % 50 === 7 ? mac(5) : mac(i),
+    );
+    const alone = new Map<string, Row[]>();
+    const a = await openPg(2, 1);
+    const qa = await a.prepare("offer_1", "select ip, mask, port from users where mac = ?");
+    for (const k of new Set(keys)) alone.set(k, await qa.run([k]));
+    await a.close();
+    expect(alone.get(mac(5))!.length).toBe(2);
+    expect(alone.get("x' OR '1'='1")).toEqual([]);
+
+    // the same open and prepare without lookups, to count what they cost
+    const idle = await openPg(2, 16);
+    await idle.prepare("offer_1", "select ip, mask, port from users where mac = ?");
+    let before = await commits();
+    await idle.close();
+    await Bun.sleep(300);
+    const overhead = (await commits()) - before;
+
+    before = await commits();
+    const b = await openPg(2, 16);
+    const q = await b.prepare("offer_1", "select ip, mask, port from users where mac = ?");
+    const got = await Promise.all(keys.map((k) => q.run([k])));
+    await b.close();
+    await Bun.sleep(300);
+    const statements = (await commits()) - before - overhead;
+    keys.forEach((k, i) => expect(sortRows(got[i]!)).toEqual(sortRows(alone.get(k)!)));
+    expect(got.every((rows) => rows.every((r) => !("__pydhcp_slot" in r)))).toBe(true);
+    expect(statements).toBeGreaterThan(0);
+    expect(statements).toBeLessThan(60);
+  });
+
+  test("a group that times out fails every lookup in it as a timeout naming the query; the pool recovers", async () => {
+    const b = await openPg(1, 16);
+    try {
+      const q = await b.prepare("offer_1", "select ip, pg_sleep(CAST(? AS float)) as s from users where mac = ?");
+      const all = await Promise.allSettled([q.run(["0.4", mac(1)], 200), ...Array.from({ length: 5 }, (_, i) => q.run(["0.4", mac(i + 2)], 200))]);
+      for (const r of all) {
+        expect(r.status).toBe("rejected");
+        if (r.status === "rejected") expect(r.reason).toMatchObject({ kind: "timeout", query: "offer_1" });
+      }
+      expect(await q.run(["0", mac(3)])).toEqual([{ ip: "10.7.0.3", s: "" }]);
     } finally {
       await b.close();
     }

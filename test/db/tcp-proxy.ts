@@ -1,6 +1,8 @@
 /**
- * A TCP proxy in front of MariaDB that a test can stop and start again on
- * the same port: from the client's side, the database server restarting.
+ * A TCP proxy in front of MariaDB (or PostgreSQL) that a test can stop and
+ * start again on the same port: from the client's side, the database server
+ * restarting. `freeze()` keeps every connection open but lets no byte
+ * through either way (a network that loses packets silently).
  */
 
 import type { Socket, TCPSocketListener } from "bun";
@@ -15,12 +17,15 @@ export class TcpProxy {
   private listener: TCPSocketListener<Pair> | null = null;
   private readonly sockets = new Set<Socket<Pair>>();
   port = 0;
+  /** while true, bytes in both directions are dropped */
+  frozen = false;
 
   constructor(private readonly target: { host: string; port: number }) {}
 
   start(port = 0): void {
     const target = this.target;
     const sockets = this.sockets;
+    const proxy = this;
     this.listener = Bun.listen<Pair>({
       hostname: "127.0.0.1",
       port,
@@ -40,13 +45,14 @@ export class TcpProxy {
                 for (const b of pair.pending) up.write(b);
                 pair.pending = [];
               },
-              data(_up, d) { pair.client.write(d); },
+              data(_up, d) { if (!proxy.frozen) pair.client.write(d); },
               close(up) { sockets.delete(up); pair.client.end(); },
               error(up) { sockets.delete(up); pair.client.end(); },
             },
           }).catch(() => client.end());
         },
         data(client, d) {
+          if (proxy.frozen) return;
           const pair = client.data;
           if (pair.upstream) pair.upstream.write(d);
           else pair.pending.push(new Uint8Array(d));
@@ -56,6 +62,14 @@ export class TcpProxy {
       },
     });
     this.port = this.listener.port;
+  }
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    this.frozen = false;
   }
 
   /** Stops listening and cuts every connection, both sides. */

@@ -58,6 +58,18 @@ const CASES: readonly [string, Dialect, string, (string | null)[]][] = [
   ["select `ip` from `users` where `mac` = '{sw_mac}'", "mysql", "select `ip` from `users` where `mac` = ?", ["001e589eb2ad"]],
   // double-quoted text with a placeholder is a literal in both dialects (pydhcpdb substituted text)
   ["select ip from users where mac = \"{sw_mac}\"", "sqlite", "select ip from users where mac = ?", ["001e589eb2ad"]],
+  // PostgreSQL: no backslash escapes in '...', "..." is a name, backticks become "...", `--` needs no space
+  ["select ip from users where upper(mac)=upper('{ClientMacAddress}')", "postgresql",
+    "select ip from users where upper(mac)=upper(?)", ["0025224ad764"]],
+  ["select 'a\\{op}' as x", "postgresql", "select ? as x", ["a\\DHCPREQUEST"]],
+  ["select \"ip\" from `users` where mac = '{sw_mac}'--{op}", "postgresql",
+    "select \"ip\" from \"users\" where mac = ?--{op}", ["001e589eb2ad"]],
+  ["select '{sw_mac}'::macaddr, ip # 1 from users", "postgresql", "select ?::macaddr, ip # 1 from users", ["001e589eb2ad"]],
+  // now() works on PostgreSQL as it is; what it lacks or spells differently is rewritten
+  ["insert into h values (null, now(), '{op}', 'curdate()')", "postgresql",
+    "insert into h values (null, now(), ?, 'curdate()')", ["DHCPREQUEST"]],
+  ["select curdate(), unix_timestamp(), utc_timestamp(), localtime(), ifnull(a, 'x'), UCASE (b), t.ifnull(c)", "postgresql",
+    "select current_date, floor(extract(epoch from now()))::bigint, (now() at time zone 'utc'), localtimestamp, coalesce(a, 'x'), upper (b), t.ifnull(c)", []],
   // a variable the packet lacks binds NULL, also inside a literal
   ["select ip from users where mac = '{option_82_hex}' or port = {sw_port2} or x like '%{option_82_hex}'", "mysql",
     "select ip from users where mac = ? or port = ? or x like ?", [null, "06", null]],
@@ -91,6 +103,12 @@ describe("compileTemplate", () => {
     ["select X'{sw_mac}'", 8, "a placeholder inside a prefixed literal"],
     ["select ip from users where mac = ?", 33, "a literal ? in the query"],
   ];
+  test("PostgreSQL: a placeholder inside \"...\" is an error saying to write '...'", () => {
+    const t = compileTemplate("offer_2", 'select ip from users where mac = "{sw_mac}"', "postgresql");
+    expect(t).toMatchObject({ kind: "template-error", query: "offer_2", offset: 33 });
+    if (t.kind === "template-error") expect(t.message).toContain("write '...' for text");
+  });
+
   for (const [input, offset, message] of ERRORS) {
     test(`error: ${input}`, () => {
       const t = compileTemplate("offer_7", input, "mysql");

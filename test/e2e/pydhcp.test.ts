@@ -1,6 +1,6 @@
 /**
  * pydhcp against real clients (udhcpc, dhclient, dhcpcd) and a real relay
- * (dhcrelay -a), on SQLite and on MariaDB: the address, mask, router, DNS
+ * (dhcrelay -a), on SQLite, MariaDB and PostgreSQL: the address, mask, router, DNS
  * and lease time come from the users table; option 82 comes back unchanged;
  * renewal, INIT-REBOOT after a server restart, release history, NAK after
  * the database changes, and silence for a REQUEST naming another server.
@@ -15,8 +15,8 @@ import { MSG, build, hex, macHex, msgType, opt, parse, type WirePacket } from ".
 import { gate } from "./gate.ts";
 import { type Topology, createDirect, createRelayed, destroyAll, nsMust, sweepStale, waitFor } from "./netns.ts";
 import {
-  type HistoryRow, type PydhcpServer, type TestDb, type UserRow, configXml, mysqlDb, sqliteDb, startPydhcp,
-  sweepStaleMysql,
+  type HistoryRow, type PydhcpServer, type TestDb, type UserRow, configXml, mysqlDb, postgresqlDb, sqliteDb, startPydhcp,
+  sweepStaleMysql, sweepStalePostgresql,
 } from "./pydhcp.ts";
 import { rawExchange, rawRelayEndpoint } from "./rawclient.ts";
 import { startRelay } from "./relay.ts";
@@ -49,7 +49,12 @@ const RELAYED_IP: Record<ClientKind, string> = {
   dhcpcd: "198.18.1.73",
 };
 
-type Backend = "sqlite" | "mysql";
+type Backend = "sqlite" | "mysql" | "postgresql";
+const OPEN_DB: Record<Backend, (dir: string, users: UserRow[]) => Promise<TestDb>> = {
+  sqlite: sqliteDb,
+  mysql: (_dir, users) => mysqlDb(users),
+  postgresql: (_dir, users) => postgresqlDb(users),
+};
 
 function dhcp(dg: UdpDatagram[]): Array<{ d: UdpDatagram; p: WirePacket }> {
   return dg.flatMap((d) => {
@@ -93,7 +98,7 @@ async function withPydhcp(
   let db: TestDb | null = null;
   let server: PydhcpServer | null = null;
   try {
-    db = backend === "sqlite" ? await sqliteDb(dir, usersFor(topo)) : await mysqlDb(usersFor(topo));
+    db = await OPEN_DB[backend](dir, usersFor(topo));
     const config = configXml({ serverId: topo.serverIp, leaseTime, db });
     server = await startPydhcp(topo, config, dir);
     const env: Env = {
@@ -143,6 +148,7 @@ describe.skipIf(skip !== null)("pydhcp end to end", () => {
   beforeAll(async () => {
     await sweepStale();
     await sweepStaleMysql().catch(() => []);
+    await sweepStalePostgresql().catch(() => []);
   });
   afterAll(async () => {
     await disposeAllClients();
@@ -150,7 +156,7 @@ describe.skipIf(skip !== null)("pydhcp end to end", () => {
     if (timings.length) console.log(`[e2e] pydhcp timings:\n  ${timings.join("\n  ")}`);
   });
 
-  for (const backend of ["sqlite", "mysql"] as const) {
+  for (const backend of ["sqlite", "mysql", "postgresql"] as const) {
     describe(backend, () => {
       for (const kind of CLIENT_KINDS) {
         test(`${kind} direct: address, mask, router, DNS, lease time from the users table`, async () => {

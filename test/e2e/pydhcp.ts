@@ -1,7 +1,7 @@
 /**
  * pydhcp as the server under test: a generated config.xml, a database it
- * reads (SQLite file or a MariaDB database made for the test and dropped
- * after), and the server process in the server namespace. The built binary
+ * reads (SQLite file, or a MariaDB or PostgreSQL database made for the
+ * test and dropped after), and the server process in the server namespace. The built binary
  * (PYDHCP_BIN, or dist/pydhcp) is used when present, else `bun src/cli/main.ts`.
  */
 import { Database } from "bun:sqlite";
@@ -39,7 +39,7 @@ export interface HistoryRow {
 
 /** The database side of a test: seeded users, readable history, editable rows. */
 export interface TestDb {
-  kind: "sqlite" | "mysql";
+  kind: "sqlite" | "mysql" | "postgresql";
   /** the <database> element for config.xml */
   xml: string;
   /** SQL for "now" in this dialect */
@@ -119,6 +119,79 @@ export async function mysqlDb(users: readonly UserRow[]): Promise<TestDb> {
       await root.end();
     },
   };
+}
+
+export const POSTGRESQL_SOCKET_DIR = "/var/run/postgresql";
+
+/**
+ * A fresh PostgreSQL database and role from sql/postgresql.sql, reached
+ * through the server's unix socket (a network namespace shares the file
+ * system); drop() removes both.
+ */
+export async function postgresqlDb(users: readonly UserRow[]): Promise<TestDb> {
+  const { SQL } = await import("bun");
+  dbCounter += 1;
+  const name = `pde2e_${process.pid}_${dbCounter}`;
+  const password = `pw${Math.random().toString(36).slice(2, 12)}`;
+  const admin = new SQL({ adapter: "postgres", hostname: POSTGRESQL_SOCKET_DIR, username: "postgres", database: "postgres", max: 1 });
+  let own: InstanceType<typeof SQL> | null = null;
+  const drop = async () => {
+    await own?.close({ timeout: 0 }).catch(() => {});
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.unsafe(`DROP ROLE IF EXISTS ${name}`);
+    await admin.close({ timeout: 0 });
+  };
+  try {
+    await admin.unsafe(`CREATE ROLE ${name} LOGIN PASSWORD '${password}'`);
+    await admin.unsafe(`CREATE DATABASE ${name} OWNER ${name}`);
+    own = new SQL({ adapter: "postgres", hostname: POSTGRESQL_SOCKET_DIR, username: name, password, database: name, max: 1 });
+    await own.unsafe(`SET client_min_messages = warning; ${readFileSync(join(REPO, "sql/postgresql.sql"), "utf8")}`).simple();
+    for (const u of users) {
+      await own.unsafe("insert into users (ip, mask, router, dns, mac, port) values ($1, $2, $3, $4, $5, $6)", [
+        u.ip, u.mask, u.router, u.dns, u.mac, u.port,
+      ]);
+    }
+  } catch (e) {
+    await drop().catch(() => {});
+    throw e;
+  }
+  const db = own;
+  return {
+    kind: "postgresql",
+    xml: `<database><postgresql><socket>${POSTGRESQL_SOCKET_DIR}</socket><user>${name}</user><password>${password}</password><database>${name}</database></postgresql></database>`,
+    now: "now()",
+    setUserIp: async (mac, port, ip) => {
+      await db.unsafe("update users set ip = $1 where mac = $2 and port = $3", [ip, mac, port]);
+    },
+    history: async () => (await db.unsafe("select mac, ip, comment from history order by id")) as HistoryRow[],
+    drop,
+  };
+}
+
+/** Drops PostgreSQL databases and roles left by test runs whose process is gone. */
+export async function sweepStalePostgresql(): Promise<string[]> {
+  const { SQL } = await import("bun");
+  const admin = new SQL({ adapter: "postgres", hostname: POSTGRESQL_SOCKET_DIR, username: "postgres", database: "postgres", max: 1 });
+  const dropped: string[] = [];
+  try {
+    const rows = (await admin.unsafe("SELECT datname FROM pg_database WHERE datname LIKE 'pde2e\\_%'")) as { datname: string }[];
+    for (const { datname } of rows) {
+      const m = /^pde2e_(\d+)_\d+$/.exec(datname);
+      if (!m) continue;
+      try {
+        process.kill(Number(m[1]), 0);
+        continue;
+      } catch {
+        /* creator gone */
+      }
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+      await admin.unsafe(`DROP ROLE IF EXISTS ${datname}`);
+      dropped.push(datname);
+    }
+  } finally {
+    await admin.close({ timeout: 0 });
+  }
+  return dropped;
 }
 
 /** Drops MariaDB databases and users left by test runs whose process is gone. */

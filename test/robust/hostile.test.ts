@@ -1,7 +1,7 @@
 /**
  * Hostile strings in host name (12), vendor class (60), client identifier
  * (61) and option 82 circuit and remote ids, sent to the running server with
- * SQLite and with MariaDB (a throwaway database on the shared server):
+ * SQLite, MariaDB and PostgreSQL (throwaway databases on the shared servers):
  * SQL, quotes, backslashes, NUL, invalid UTF-8, 255-byte values, terminal
  * escapes and forged log lines.
  *
@@ -21,6 +21,7 @@ import { decode } from "../../src/codec/decode.ts";
 import { buildRequest } from "../support/client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { createTempDb, rootPool, SOCKET, type TempDb } from "../db/mariadb.ts";
+import { closeAdmin, createTempPgDb, PG_SOCKET_DIR, type TempPgDb } from "../db/postgresql.ts";
 import { extractVariables } from "../../src/variables/extract.ts";
 import { MessageType } from "../../src/codec/message.ts";
 import { Relay, freeUdpPort, macOf, option82, replyType, serverConfig, text } from "./support.ts";
@@ -108,7 +109,11 @@ interface Store {
   close(): Promise<void>;
 }
 
-async function exercise(server: RunningServer, serverPort: number, store: Store, all: Case[]): Promise<void> {
+/**
+ * `stored`: what the database keeps for a value (PostgreSQL text cannot
+ * hold NUL; pydhcp binds U+FFFD in its place).
+ */
+async function exercise(server: RunningServer, serverPort: number, store: Store, all: Case[], stored = (v: string) => v): Promise<void> {
   const relay = await Relay.open(serverPort);
   try {
     for (const c of all) {
@@ -146,7 +151,7 @@ async function exercise(server: RunningServer, serverPort: number, store: Store,
       continue;
     }
     expect(mine.length).toBe(2);
-    for (const r of mine) expect(r[COLUMN[c.field]]).toBe(c.expected);
+    for (const r of mine) expect(r[COLUMN[c.field]]).toBe(stored(c.expected));
   }
   const answered = all.filter((c) => c.expected).length;
   console.log(`hostile: ${all.length} cases (${HOSTILE.length} values x ${FIELDS.length} fields): ${answered} answered with their own row, ${all.length - answered} with no text variable (NULL, no answer)`);
@@ -233,5 +238,40 @@ describe("MariaDB", () => {
       async close() {},
     };
     await exercise(server, serverPort, store, all);
+  }, 60_000);
+});
+
+describe("PostgreSQL", () => {
+  let db: TempPgDb | undefined;
+  let server: RunningServer | undefined;
+  afterAll(async () => {
+    await server?.close();
+    await db?.drop();
+    await closeAdmin();
+  });
+  test("hostile strings are bound, stored as their text (NUL as U+FFFD), logged escaped; tables intact", async () => {
+    db = await createTempPgDb("pdr");
+    const nul = (v: string) => v.replaceAll("\0", "\uFFFD");
+    await db.sql("delete from users");
+    await db.sql("create table hu (mac varchar(64) not null, tag varchar(1000) not null, ip varchar(50), mask varchar(50), router varchar(50), dns varchar(100))");
+    await db.sql("create table hh (id serial primary key, mac varchar(64), ip varchar(50), host varchar(1000), vendor varchar(1000), cid varchar(1000), circuit varchar(1000), remote varchar(1000))");
+    await db.sql("insert into users (ip, mask, router, dns, mac, port) values ('198.18.0.9', '', '', '', '0c00canary00', '')");
+    const all = cases();
+    for (const c of all) await db.sql("insert into hu values ($1, $2, $3, '255.255.255.0', '198.18.8.254', '198.18.0.53')", [c.mac, nul(c.expected ?? ""), c.ip]);
+    const serverPort = await freeUdpPort();
+    server = await startServer({
+      config: config(
+        serverPort,
+        `<postgresql><socket>${PG_SOCKET_DIR}</socket><user>${db.user}</user><password>${db.password}</password><database>${db.database}</database></postgresql>`,
+      ),
+    });
+    const pg = db;
+    const store: Store = {
+      async rows(table) {
+        return pg.sql(`select * from ${table} order by ${table === "hu" ? "mac" : "id"}`);
+      },
+      async close() {},
+    };
+    await exercise(server, serverPort, store, all, nul);
   }, 60_000);
 });

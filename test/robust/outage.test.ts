@@ -1,9 +1,10 @@
 /**
  * Database outage under load, against the running server and a private
- * MariaDB that this test stops and starts (never the machine's shared one).
+ * MariaDB, then a private PostgreSQL, that this test stops and starts
+ * (never the machine's shared servers).
  *
  * 50 relayed clients complete DORA, then renew every ~200 ms (ciaddr set).
- * MariaDB is stopped for 20 s with <outageGrace> 10 s:
+ * The database is stopped for 20 s with <outageGrace> 10 s:
  *  - the server never exits;
  *  - renewals within the grace are ACKed from lease memory with the same
  *    address and options as before; past the grace they get no answer;
@@ -14,16 +15,17 @@
  *    clients received, each client's rows in the order it was answered.
  * Then the spool across a restart of pydhcp: the database goes away again,
  * renewals are answered and spooled, pydhcp gets SIGTERM while the database
- * is still down, MariaDB comes back, pydhcp starts again and writes the
+ * is still down, the database comes back, pydhcp starts again and writes the
  * spool: every row arrives, none twice.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DhcpMessage } from "../../src/codec/message.ts";
 import { MessageType } from "../../src/codec/message.ts";
-import { startPrivateMariaDb, type PrivateMariaDb } from "../support/mariadb.ts";
+import { startPrivateMariaDb } from "../support/mariadb.ts";
+import { startPrivatePostgres } from "../support/postgresql.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { Relay, alive, freeUdpPort, macOf, option82, optionsHex, replyType, serverConfig, text } from "./support.ts";
 
@@ -33,23 +35,70 @@ const OUTAGE_MS = 20_000;
 const GRACE_S = 10;
 const DB = "pdr_outage";
 
-let mdb: PrivateMariaDb;
-let dir: string;
-let server: RunningServer | null = null;
-let relay: Relay;
-let serverPort: number;
-
 const clientMac = (i: number) => macOf(i, 0x02);
 const newcomerMac = (i: number) => macOf(i, 0x06);
 const clientIp = (i: number) => `198.18.${1 + (i >> 8)}.${10 + (i & 255)}`;
 const newcomerIp = (i: number) => `198.18.9.${10 + i}`;
 const rai = (i: number) => option82(text(`eth0/${i}`));
 
+/** A private server that this test stops and starts, and what differs per engine. */
+interface PrivateDb {
+  readonly socket: string;
+  readonly port: number;
+  /** SQL as the server's superuser; tab-separated rows */
+  sql(text: string, database?: string): Promise<string>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  close(): Promise<void>;
+}
+interface Engine {
+  name: string;
+  open(): Promise<PrivateDb>;
+  /** the <database> element */
+  xml(db: PrivateDb): string;
+  /** creates database DB with users (rows as SQL tuples mac, ip, mask, router, dns) and history */
+  create(db: PrivateDb, users: string[]): Promise<void>;
+  /** history as tab-separated "mac\tcomment" lines, in id order */
+  history(db: PrivateDb): Promise<string>;
+}
+
+const mariadb: Engine = {
+  name: "MariaDB",
+  open: startPrivateMariaDb,
+  xml: (db) => `<mysql><host>localhost</host><socket>${db.socket}</socket><user>root</user><password></password><database>${DB}</database><poolSize>4</poolSize></mysql>`,
+  create: (db, users) => db.sql(`create database ${DB};
+    create table ${DB}.users (mac varchar(50) primary key, ip varchar(50) not null, mask varchar(50) not null, router varchar(50) not null, dns varchar(100) not null);
+    create table ${DB}.history (id int auto_increment primary key, dt datetime not null, mac varchar(50) not null, ip varchar(50) not null, comment varchar(100) not null);
+    insert into ${DB}.users values ${users.join(",")};`).then(() => {}),
+  history: (db) => db.sql(`select mac, comment from ${DB}.history order by id`),
+};
+
+const postgresql: Engine = {
+  name: "PostgreSQL",
+  open: startPrivatePostgres,
+  xml: (db) =>
+    `<postgresql><socket>${db.socket}</socket><port>${db.port}</port><user>postgres</user><database>${DB}</database><poolSize>4</poolSize></postgresql>`,
+  create: async (db, users) => {
+    await db.sql(`create database ${DB}`);
+    await db.sql(`create table users (mac varchar(50) primary key, ip varchar(50) not null, mask varchar(50) not null, router varchar(50) not null, dns varchar(100) not null);
+      create table history (id serial primary key, dt timestamp not null, mac varchar(50) not null, ip varchar(50) not null, comment varchar(100) not null);
+      insert into users values ${users.join(",")};`, DB);
+  },
+  history: (db) => db.sql("select mac, comment from history order by id", DB),
+};
+
+for (const engine of [mariadb, postgresql]) describe(engine.name, () => {
+let mdb: PrivateDb;
+let dir: string;
+let server: RunningServer | null = null;
+let relay: Relay;
+let serverPort: number;
+
 function config(): string {
   return serverConfig({
     serverPort,
     clientPort: 68,
-    database: `<mysql><host>localhost</host><socket>${mdb.socket}</socket><user>root</user><password></password><database>${DB}</database><poolSize>4</poolSize></mysql>`,
+    database: engine.xml(mdb),
     offer: "select ip, mask, router, dns from users where mac = '{ClientMacAddress}'",
     // the xid says which exchange wrote the row (client index << 16 | sequence)
     history: "insert into history (dt, mac, ip, comment) values (now(), '{ClientMacAddress}', '{RequestedIpAddress}', '{xidhex}')",
@@ -58,7 +107,7 @@ function config(): string {
 }
 
 async function historyRows(): Promise<{ mac: string; comment: string }[]> {
-  const out = await mdb.sql(`select mac, comment from ${DB}.history order by id`);
+  const out = await engine.history(mdb);
   return out
     .split("\n")
     .filter((l) => l)
@@ -71,14 +120,11 @@ async function historyRows(): Promise<{ mac: string; comment: string }[]> {
 const replies = (c: Record<string, number>) => (c.OFFER ?? 0) + (c.ACK ?? 0);
 
 beforeAll(async () => {
-  mdb = await startPrivateMariaDb();
+  mdb = await engine.open();
   const users: string[] = [];
   for (let i = 0; i < CLIENTS; i++) users.push(`('${clientMac(i)}', '${clientIp(i)}', '255.255.0.0', '198.18.0.1', '198.18.0.53 198.18.0.54')`);
   for (let i = 0; i < NEWCOMERS; i++) users.push(`('${newcomerMac(i)}', '${newcomerIp(i)}', '255.255.0.0', '198.18.0.1', '198.18.0.53')`);
-  await mdb.sql(`create database ${DB};
-    create table ${DB}.users (mac varchar(50) primary key, ip varchar(50) not null, mask varchar(50) not null, router varchar(50) not null, dns varchar(100) not null);
-    create table ${DB}.history (id int auto_increment primary key, dt datetime not null, mac varchar(50) not null, ip varchar(50) not null, comment varchar(100) not null);
-    insert into ${DB}.users values ${users.join(",")};`);
+  await engine.create(mdb, users);
   dir = mkdtempSync(join(tmpdir(), "pdr-outage-"));
   serverPort = await freeUdpPort();
   server = await startServer({ config: config(), dir });
@@ -117,7 +163,7 @@ function renewLoop(seq: number[], log: Renewal[]) {
   };
 }
 
-test("a 20 s MariaDB outage under renewal load: answers from lease memory, silence for strangers, one log line each way, every history row once", async () => {
+test(`a 20 s ${engine.name} outage under renewal load: answers from lease memory, silence for strangers, one log line each way, every history row once`, async () => {
   const seq = new Array<number>(CLIENTS).fill(0);
   const pid = server!.proc.pid;
   const before: Record<string, string>[] = [];
@@ -263,3 +309,4 @@ test("history spooled while the database is down survives SIGTERM of pydhcp and 
   assertOrdered(rows);
   expect(readFileSync(spool, "utf8")).toBe("");
 }, 60_000);
+});

@@ -1,5 +1,6 @@
 /**
- * The service against a private MariaDB that the tests stop and start:
+ * The service against a private MariaDB, then a private PostgreSQL, that
+ * the tests stop and start:
  * /health goes 503 while the database is down and 200 when it is back, the
  * server stays up and serves again; a database that is down at start-up is
  * waited for (serving begins when it comes up), and SIGTERM while waiting
@@ -10,7 +11,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MessageType } from "../../src/codec/message.ts";
-import { startPrivateMariaDb, type PrivateMariaDb } from "../support/mariadb.ts";
+import { startPrivateMariaDb } from "../support/mariadb.ts";
+import { startPrivatePostgres } from "../support/postgresql.ts";
 import { testClient, type TestClient } from "../support/client.ts";
 import { ROOT, startServer, type RunningServer } from "../support/server.ts";
 import { configXml, discover, freeTcpPort, freeUdpPort, health, messageType, scrape, until } from "./helpers.ts";
@@ -21,7 +23,58 @@ const USER = "pdsvc_health";
 const PASSWORD = "pdsvc-pw-1";
 const DB = "pdsvc_health";
 
-let db: PrivateMariaDb;
+/** A private server that the tests stop and start. */
+interface PrivateDb {
+  readonly port: number;
+  sql(text: string, database?: string): Promise<string>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  close(): Promise<void>;
+}
+/** What differs per engine: making the database and user, the <database> element, a slow query. */
+interface Engine {
+  name: string;
+  open(): Promise<PrivateDb>;
+  create(db: PrivateDb): Promise<void>;
+  xml(port: number): string;
+  /** an offer query that takes 1 s */
+  slowOffer: string;
+}
+
+const ENGINES: Engine[] = [
+  {
+    name: "MariaDB",
+    open: startPrivateMariaDb,
+    create: async (db) => {
+      const schema = readFileSync(join(ROOT, "sql/mysql.sql"), "utf8");
+      await db.sql(
+        `CREATE DATABASE ${DB}; USE ${DB}; ${schema}
+         INSERT INTO users (ip, mac) VALUES ('${ADDR}', '${MAC}');
+         CREATE USER '${USER}'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}';
+         GRANT ALL ON ${DB}.* TO '${USER}'@'127.0.0.1';`,
+      );
+    },
+    xml: (port) =>
+      `<database><mysql><host>127.0.0.1</host><port>${port}</port><user>${USER}</user><password>${PASSWORD}</password><database>${DB}</database><poolSize>2</poolSize></mysql></database>`,
+    slowOffer: "select ip,mask,router,dns from users where mac='{ClientMacAddress}' and sleep(1) = 0",
+  },
+  {
+    name: "PostgreSQL",
+    open: startPrivatePostgres,
+    create: async (db) => {
+      await db.sql(`CREATE ROLE ${USER} LOGIN PASSWORD '${PASSWORD}'; CREATE DATABASE ${DB} OWNER ${USER};`);
+      const schema = readFileSync(join(ROOT, "sql/postgresql.sql"), "utf8");
+      await db.sql(`SET ROLE ${USER}; ${schema}
+         INSERT INTO users (ip, mac) VALUES ('${ADDR}', '${MAC}');`, DB);
+    },
+    xml: (port) =>
+      `<database><postgresql><host>127.0.0.1</host><port>${port}</port><user>${USER}</user><password>${PASSWORD}</password><database>${DB}</database><poolSize>2</poolSize></postgresql></database>`,
+    slowOffer: "select ip,mask,router,dns from users, pg_sleep(1) where mac='{ClientMacAddress}'",
+  },
+];
+
+for (const engine of ENGINES) describe(engine.name, () => {
+let db: PrivateDb;
 // start() on a running instance would spawn a second server: keep track
 let up = false;
 async function dbStop(): Promise<void> {
@@ -33,22 +86,16 @@ async function dbStart(): Promise<void> {
   up = true;
 }
 beforeAll(async () => {
-  db = await startPrivateMariaDb();
+  db = await engine.open();
   up = true;
-  const schema = readFileSync(join(ROOT, "sql/mysql.sql"), "utf8");
-  await db.sql(
-    `CREATE DATABASE ${DB}; USE ${DB}; ${schema}
-     INSERT INTO users (ip, mac) VALUES ('${ADDR}', '${MAC}');
-     CREATE USER '${USER}'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}';
-     GRANT ALL ON ${DB}.* TO '${USER}'@'127.0.0.1';`,
-  );
+  await engine.create(db);
 }, 60_000);
 afterAll(async () => {
   await db?.close();
 });
 
 function database(port = db.port): string {
-  return `<database><mysql><host>127.0.0.1</host><port>${port}</port><user>${USER}</user><password>${PASSWORD}</password><database>${DB}</database><poolSize>2</poolSize></mysql></database>`;
+  return engine.xml(port);
 }
 
 describe("database outage", () => {
@@ -165,7 +212,7 @@ describe("configuration while waiting and query timeout", () => {
       const port = await freeUdpPort();
       const mport = freeTcpPort();
       // 1 s per query, well inside the 2 s default, far past the 300 ms configured
-      const offers = ["select ip,mask,router,dns from users where mac='{ClientMacAddress}' and sleep(1) = 0"];
+      const offers = [engine.slowOffer];
       const spec = { port, clientPort: c.port, database: database(), metricsPort: mport, offers, query: "<timeout>300</timeout>" };
       server = await startServer({ config: configXml(spec), dir });
       expect(await discover(c, port, MAC, 2500)).toBeNull();
@@ -185,4 +232,5 @@ describe("configuration while waiting and query timeout", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
 });

@@ -1,5 +1,5 @@
 /**
- * SIGTERM under load, against the built binary, with SQLite and MariaDB:
+ * SIGTERM under load, against the built binary, with SQLite, MariaDB and PostgreSQL:
  * exit 0 within 5 s, and the history table holds exactly one row per OFFER
  * and ACK the client received (history_sql runs on OFFER and ACK, as in
  * pydhcpdb), nothing for a reply that never left, and no spool left over.
@@ -13,6 +13,7 @@ import { MessageType, type DhcpMessage } from "../../src/codec/message.ts";
 import { buildRequest, ip, testClient, type TestClient } from "../support/client.ts";
 import { ROOT, startServer } from "../support/server.ts";
 import { createTempDb, rootPool, type TempDb } from "../db/mariadb.ts";
+import { closeAdmin, createTempPgDb, PG_SOCKET_DIR, type TempPgDb } from "../db/postgresql.ts";
 import { configXml, freeUdpPort, ipOf, macOf, makeSqlite, messageType, nextXid, sqliteDatabase, sqliteRows } from "./helpers.ts";
 
 const CLIENTS = 3000;
@@ -159,6 +160,42 @@ describe("SIGTERM under load", () => {
         expect(b.code).toBe(0);
         expect(b.exitMs).toBeLessThan(5000);
         const [rows] = (await root.query(`SELECT comment FROM \`${db.database}\`.history`)) as unknown as [{ comment: string }[]];
+        expectHistoryMatches(
+          rows.map((r) => r.comment),
+          b,
+        );
+        expectNoSpool(dir);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 60_000);
+  });
+
+  describe("PostgreSQL", () => {
+    let db: TempPgDb;
+    beforeAll(async () => {
+      db = await createTempPgDb("pdsvc");
+      await db.sql("delete from users");
+      await db.sql(
+        "insert into users (ip, mask, router, dns, mac, port) select ips, '', '', '', macs, '' from unnest($1::text[], $2::text[]) as u(ips, macs)",
+        [Array.from({ length: CLIENTS }, (_, i) => ipOf(i)), Array.from({ length: CLIENTS }, (_, i) => macOf(i))],
+      );
+    });
+    afterAll(async () => {
+      await db?.drop();
+      await closeAdmin();
+    });
+
+    test("PostgreSQL: exit 0 within 5 s, one history row per OFFER and ACK received", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "pdsvc-term-"));
+      try {
+        const port = await freeUdpPort();
+        const database = `<database><postgresql><socket>${PG_SOCKET_DIR}</socket><user>${db.user}</user><password>${db.password}</password><database>${db.database}</database></postgresql></database>`;
+        const b = await burst(configXml({ port, clientPort: c.port, database, threadLimit: 16 }), dir, c, port);
+        console.log(`PostgreSQL: ${b.received.length} replies received, exit ${b.code} after ${b.exitMs.toFixed(0)} ms`);
+        expect(b.code).toBe(0);
+        expect(b.exitMs).toBeLessThan(5000);
+        const rows = (await db.sql("SELECT comment FROM history")) as { comment: string }[];
         expectHistoryMatches(
           rows.map((r) => r.comment),
           b,
