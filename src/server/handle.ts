@@ -59,6 +59,7 @@ export type SilentReason =
   | "bad-answer"
   | "address-in-use"
   | "recorded"
+  | "history-unrecorded"
   | "not-a-request"
   | "unknown-type";
 

@@ -202,10 +202,14 @@ export class HistoryWriter {
   private async writeBatch(items: readonly ReadItem[]): Promise<void> {
     const rows: { query: PreparedQuery; params: readonly Param[] }[] = [];
     const marks = new Map<string, number>();
-    const refusals: { item: ReadItem & { kind: "line" }; reason: string }[] = [];
+    /** damaged and refused lines, in file order */
+    const aside: { it: ReadItem; text: string; reason: string; refused: boolean }[] = [];
     let skipped = 0;
     for (const it of items) {
-      if (it.kind === "damaged") continue;
+      if (it.kind === "damaged") {
+        aside.push({ it, text: it.text, reason: it.reason, refused: false });
+        continue;
+      }
       const l = it.line;
       if (l.seq <= (await this.markOf(l.run))) {
         skipped++;
@@ -217,34 +221,20 @@ export class HistoryWriter {
         : def.params !== l.v.length
           ? `statement ${l.s} now takes ${def.params} values, the journal has ${l.v.length}`
           : null;
-      if (reason) {
-        refusals.push({ item: it, reason });
-      } else {
-        rows.push({ query: (await this.statementFor(l.s))!, params: l.v });
-      }
+      if (reason) aside.push({ it, text: JSON.stringify({ i: `${l.run}-${l.seq}`, s: l.s, v: l.v }), reason, refused: true });
+      else rows.push({ query: (await this.statementFor(l.s))!, params: l.v });
       marks.set(l.run, Math.max(marks.get(l.run) ?? 0, l.seq));
     }
     // quarantined before the batch goes (once: a failed batch reads these lines again)
-    for (const it of items) {
-      if (it.kind !== "damaged" || !this.journal.quarantine(it, it.text, it.reason)) continue;
+    for (const a of aside) {
+      if (!this.journal.quarantine(a.it, a.text, a.reason)) continue;
       this.stats.quarantined++;
-      this.log.warn("damaged history journal line moved to quarantine; the rest is written", {
-        journal: it.file,
-        line: it.lineNo,
-        reason: it.reason,
-        quarantine: this.journal.quarantinePath,
-      });
-    }
-    for (const { item, reason } of refusals) {
-      const text = JSON.stringify({ i: `${item.line.run}-${item.line.seq}`, s: item.line.s, v: item.line.v });
-      if (!this.journal.quarantine(item, text, reason)) continue;
-      this.stats.quarantined++;
-      this.log.warn("history journal line refused: only statements of the current configuration run; moved to quarantine", {
-        journal: item.file,
-        line: item.lineNo,
-        reason,
-        quarantine: this.journal.quarantinePath,
-      });
+      this.log.warn(
+        a.refused
+          ? "history journal line refused: only statements of the current configuration run; moved to quarantine"
+          : "damaged history journal line moved to quarantine; the rest is written",
+        { journal: a.it.file, line: a.it.lineNo, reason: a.reason, quarantine: this.journal.quarantinePath },
+      );
     }
     const markList: HistoryMark[] = [...marks].map(([run, seq]) => ({ run, seq }));
     if (rows.length || markList.length) await this.backend.runBatch(rows, markList);

@@ -81,6 +81,14 @@ const COMPACT_BYTES = 1 << 20;
 /** a journal larger than this, not caught up, is sealed and a new one started */
 const ROTATE_BYTES = 64 << 20;
 
+/** The journal could not take an event: its reply must not leave. */
+export class JournalError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "JournalError";
+  }
+}
+
 /** A new run id: start time and randomness, so runs never collide (several servers, clock steps). */
 export function newRunId(): string {
   return Date.now().toString(36) + randomBytes(3).toString("hex");
@@ -233,12 +241,25 @@ export class Journal {
     }
     const bytes = Buffer.from(text);
     let done = 0;
-    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    try {
+      while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+      if (this.fsync.kind === "always") fdatasyncSync(this.fd);
+    } catch (e) {
+      // a part written (disk full mid-line) is ended so the next entry starts clean; it is quarantined when read
+      if (done > 0) {
+        try {
+          writeSync(this.fd, "\n");
+          this.size += done + 1;
+        } catch {
+          // nothing more to do: the next open ends the line
+        }
+      }
+      throw new JournalError(`cannot write the history journal ${this.path}: ${e instanceof Error ? e.message : String(e)}`);
+    }
     this.seq = first + entries.length - 1;
     this.size += bytes.length;
     this.backlog += entries.length;
-    if (this.fsync.kind === "always") fdatasyncSync(this.fd);
-    else this.dirty = true;
+    if (this.fsync.kind !== "always") this.dirty = true;
     return id;
   }
 
@@ -406,6 +427,12 @@ export class Journal {
     if (this.syncTimer) clearInterval(this.syncTimer);
     this.syncTimer = null;
     if (this.fd < 0) return;
+    if (this.caughtUp && this.size > 0) {
+      // everything is in the database: leave an empty journal (position first, as in compact)
+      this.savePos({ ino: this.ino, offset: 0, line: 1 });
+      ftruncateSync(this.fd, 0);
+      this.size = 0;
+    }
     try {
       if (this.fsync.kind !== "never") fdatasyncSync(this.fd);
     } catch {

@@ -40,6 +40,7 @@ export const DROP_REASONS = [
   "send_error", // the reply could not be encoded or sent
   "internal_error", // a bug: handling threw; the packet is dropped, the server goes on
   "shutdown", // arrived while the server was draining to stop
+  "history_unrecorded", // its history event could not be written to the journal, so no reply left
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
