@@ -13,7 +13,7 @@
 import type { Backend, HistoryMark, Param, PreparedQuery } from "../db/backend.ts";
 import { DbError } from "../db/backend.ts";
 import type { Logger } from "../log/types.ts";
-import { Journal, type FsyncPolicy, type JournalEntry, type ReadItem } from "./journal.ts";
+import { Journal, type FsyncPolicy, type JournalEntry, type Position, type ReadItem } from "./journal.ts";
 
 export interface HistoryStats {
   /** statements appended to the journal */
@@ -58,6 +58,10 @@ export class HistoryWriter {
   private problemSince = 0;
   private writtenInProblem = 0;
   private idleWaiters: (() => void)[] = [];
+  /** rows still to write one at a time after a refused batch */
+  private isolate = 0;
+  /** the single row that was refused once */
+  private suspect: string | null = null;
 
   constructor(
     private backend: Backend,
@@ -144,7 +148,7 @@ export class HistoryWriter {
   private async pump(): Promise<void> {
     if (!this.configured) return;
     while (!this.closed) {
-      const { items, next } = this.journal.read(BATCH);
+      const { items, next } = this.journal.read(this.isolate > 0 ? 1 : BATCH);
       if (items.length === 0) {
         // only lines already quarantined were passed over
         if (!this.journal.caughtUp) this.journal.commit(next, 0);
@@ -157,14 +161,60 @@ export class HistoryWriter {
         this.journal.rewind();
         // a COMMIT whose answer was lost may have happened: ask the database again
         this.marks.clear();
+        if (await this.refusedRow(items, next, e)) continue;
         this.failed(e);
         this.wakeIdle();
         this.retrySoon();
         return;
       }
       this.journal.commit(next, items.length);
+      if (this.isolate > 0) this.isolate--;
       this.recovered();
     }
+  }
+
+  /**
+   * A batch the database refused while the connection works: its rows are
+   * tried one at a time. A single row refused twice (a second apart, so a
+   * lock timeout passes) while its statement still prepares is the row's
+   * fault (a NULL into NOT NULL, a value too long): it goes to quarantine
+   * and the rest is written. True when one was set aside.
+   */
+  private async refusedRow(items: readonly ReadItem[], next: Position, e: unknown): Promise<boolean> {
+    if (!(e instanceof DbError) || e.kind !== "query") return false;
+    if (this.isolate === 0 || items.length > 1) {
+      this.isolate = Math.max(items.length, 1);
+      return false;
+    }
+    const it = items[0]!;
+    if (it.kind !== "line") return false;
+    const l = it.line;
+    try {
+      // a table that went away fails here: that is an outage, not a bad row
+      this.prepared.delete(l.s);
+      await this.statementFor(l.s);
+      const id = `${l.run}-${l.seq}`;
+      if (this.suspect !== id) {
+        this.suspect = id;
+        return false;
+      }
+      await this.backend.runBatch([], [{ run: l.run, seq: l.seq }]);
+    } catch {
+      return false;
+    }
+    this.marks.set(l.run, l.seq);
+    this.journal.quarantine(it, JSON.stringify({ i: `${l.run}-${l.seq}`, s: l.s, v: l.v }), `the database refused the row: ${e.message}`);
+    this.journal.commit(next, 1);
+    this.stats.quarantined++;
+    this.suspect = null;
+    this.isolate--;
+    this.log.warn("history row refused by the database moved to quarantine; the rest is written", {
+      journal: it.file,
+      line: it.lineNo,
+      error: e.message,
+      quarantine: this.journal.quarantinePath,
+    });
+    return true;
   }
 
   /** With nothing to write, tries every statement, so a table that came back clears the problem. */

@@ -188,3 +188,19 @@ test("a caught-up journal over 1 MiB is emptied; the position file follows", asy
   expect(rows().length).toBe(12_000);
   expect(existsSync(journal() + ".sealed")).toBe(false);
 });
+
+test("a row the database refuses (NULL into NOT NULL) goes to quarantine after a second try; the rest is written, in order", async () => {
+  const w = writer();
+  record(w, 1);
+  // answer_ip absent: binds NULL into history.ip, which is NOT NULL
+  w.record((id) => [{ s: "history_sql", v: t.bind(new Map([["mac_hex", "m2"], ["event_id", id]]), Date.now()) }]);
+  record(w, 3);
+  await until(() => w.pending === 0, 8000);
+  await w.close();
+  expect(rows().map((r) => r.ip)).toEqual(["1", "3"]);
+  const q = readFileSync(journal() + ".quarantine", "utf8").trim().split("\n").map((l) => JSON.parse(l) as { line: number; reason: string });
+  expect(q.map((x) => x.line)).toEqual([2]);
+  expect(q[0]!.reason).toMatch(/refused the row: .*NOT NULL/);
+  log.flush();
+  expect(sink.text()).toMatch(/WARN history row refused by the database moved to quarantine.*line=2/);
+});
