@@ -75,7 +75,8 @@ export type ReadItem = ({ kind: "line"; line: ParsedLine } | { kind: "damaged"; 
 
 const MODE = 0o600;
 const ID = /^([0-9a-z]{1,40})-([0-9]{1,15})$/;
-const READ_CHUNK = 1 << 20;
+/** a batch of 500 lines is ~70 KiB; a line longer than this was never written by pydhcp */
+const READ_CHUNK = 256 << 10;
 /** a caught-up journal larger than this is emptied */
 const COMPACT_BYTES = 1 << 20;
 /** a journal larger than this, not caught up, is sealed and a new one started */
@@ -135,6 +136,7 @@ export class Journal {
   private quarantinedTo = new Map<number, number>();
   /** lines after `committed`: what the database still has to get */
   backlog = 0;
+  private readBuf: Buffer | null = null;
   readonly sealedPath: string;
   readonly posPath: string;
   readonly quarantinePath: string;
@@ -282,8 +284,9 @@ export class Journal {
       const f = this.fileOf(p);
       if (!f) break;
       const r = openSync(f.path, "r");
+      // one buffer for the journal's life: lines are copied out as strings
+      const buf = (this.readBuf ??= Buffer.allocUnsafe(READ_CHUNK));
       try {
-        const buf = Buffer.allocUnsafe(READ_CHUNK);
         while (items.length < max) {
           const n = readSync(r, buf, 0, READ_CHUNK, p.offset);
           if (n === 0) break;
@@ -294,7 +297,7 @@ export class Journal {
             if (n < READ_CHUNK) break;
             const end = this.findNewline(r, p.offset + n);
             if (end < 0) break;
-            items.push({ kind: "damaged", text: "(line longer than 1 MiB)", file: f.path, lineNo: p.line, ino: f.ino, end: end + 1, reason: "too long" });
+            items.push({ kind: "damaged", text: "(line longer than 256 KiB)", file: f.path, lineNo: p.line, ino: f.ino, end: end + 1, reason: "too long" });
             p = { ino: f.ino, offset: end + 1, line: p.line + 1 };
             continue;
           }
