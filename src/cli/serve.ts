@@ -85,12 +85,13 @@ async function start(
       const leases = parts.leases ?? new LeaseMemory(b.leases, log);
       const history = parts.history ?? new HistoryWriter(b, { journalPath: config.spoolPath, fsync: config.historyFsync }, log);
       const runtime = await buildRuntime({ config, backend: b, leases, history, log, metrics: parts.metrics });
-      // the journal opens before the first packet: every reply's event must have a place to go
+      const warmed = await leases.warm(Math.floor(Date.now() / 1000));
+      if (warmed) log.info("lease memory loaded", { leases: warmed });
+      // the journal opens before the first packet (every reply's event needs a place to go), and
+      // only once nothing can fail and retry: one writer per journal
       history.start();
       history.setStatements(runtime.historyStatements);
       if (runtime.historyDeferred.length) history.deferred(runtime.historyDeferred);
-      const warmed = await leases.warm(Math.floor(Date.now() / 1000));
-      if (warmed) log.info("lease memory loaded", { leases: warmed });
       return { backend: b, runtime, leases, history, config };
     } catch (e) {
       await backend?.close().catch(() => {});
