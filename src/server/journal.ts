@@ -239,12 +239,18 @@ export class Journal {
     let text = "";
     for (let k = 0; k < entries.length; k++) {
       const e = entries[k]!;
-      text += `{"i":"${this.run}-${first + k}","s":${JSON.stringify(e.s)},"v":${JSON.stringify(e.v)}}\n`;
+      // statement names are config names (history_[a-z_]+): nothing to escape; values are
+      text += `{"i":"${this.run}-${first + k}","s":"${e.s}","v":${JSON.stringify(e.v)}}\n`;
     }
-    const bytes = Buffer.from(text);
+    const total = Buffer.byteLength(text);
     let done = 0;
     try {
-      while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+      // the string goes straight out; a short write (rare: a full disk) goes on from bytes
+      done = writeSync(this.fd, text);
+      if (done < total) {
+        const bytes = Buffer.from(text);
+        while (done < total) done += writeSync(this.fd, bytes, done, total - done);
+      }
       if (this.fsync.kind === "always") fdatasyncSync(this.fd);
     } catch (e) {
       // a part written (disk full mid-line) is ended so the next entry starts clean; it is quarantined when read
@@ -259,7 +265,7 @@ export class Journal {
       throw new JournalError(`cannot write the history journal ${this.path}: ${e instanceof Error ? e.message : String(e)}`);
     }
     this.seq = first + entries.length - 1;
-    this.size += bytes.length;
+    this.size += total;
     this.backlog += entries.length;
     if (this.fsync.kind !== "always") this.dirty = true;
     return id;
