@@ -101,7 +101,8 @@ export class HistoryWriter {
 
   /** Rows in the journal not yet in the database. */
   get pending(): number {
-    return this.journal.isOpen ? this.journal.backlog : 0;
+    // kept after close: the stop line reports what stays in the journal
+    return this.journal.backlog;
   }
 
   /** Why history is not being written (database or table away), or null. */
