@@ -56,7 +56,6 @@ export class HistoryWriter {
   /** why rows are not being written, null while they are */
   private problemText: string | null = null;
   private problemSince = 0;
-  private writtenInProblem = 0;
   private idleWaiters: (() => void)[] = [];
   /** rows still to write one at a time after a refused batch */
   private isolate = 0;
@@ -292,7 +291,6 @@ export class HistoryWriter {
     for (const [run, seq] of marks) this.marks.set(run, seq);
     this.stats.written += rows.length;
     this.stats.duplicates += skipped;
-    if (this.problemText) this.writtenInProblem += rows.length;
   }
 
   /** History statements the database could not prepare when the configuration was loaded (table missing?). */
@@ -322,7 +320,6 @@ export class HistoryWriter {
     const first = this.problemText === null;
     this.problemText = text;
     if (first) this.problemSince = Date.now();
-    this.writtenInProblem = 0;
     // one line per kind of trouble, not one per retry
     this.log.warn(
       connect
