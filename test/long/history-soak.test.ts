@@ -193,7 +193,6 @@ test.skipIf(!SOAK)(`history soak: ${SECONDS} s of perfdhcp, kill -9 every 10 s, 
     `  history rows ${rows.length}, distinct event ids ${ids.size}, event ids twice ${dupIds}, replies without a row ${missing.length}, rows without a captured reply ${rows.length - [...received.values()].reduce((a, b) => a + b, 0)}\n` +
     `  WARN lines: ${(out.match(/ WARN /g) ?? []).length}; history outage lines: ${(out.match(/history waits for the database/g) ?? []).length}`;
   console.log(summary);
-  writeFileSync(join(tmpdir(), `pydhcp-soak-summary-${process.pid}.txt`), summary + "\n");
   expect(offers + acks).toBeGreaterThan(SECONDS * RATE);
   expect(dupIds).toBe(0);
   expect(missing.slice(0, 10)).toEqual([]);
