@@ -208,12 +208,22 @@ export class Journal {
     return null;
   }
 
+  /** Lines after `p`, read in chunks: a journal left by a long outage can be large. */
   private countFrom(p: Position): number {
     let n = 0;
+    const buf = (this.readBuf ??= Buffer.allocUnsafe(READ_CHUNK));
     for (const f of this.files()) {
-      const from = f.ino === p.ino ? p.offset : 0;
-      const text = readFileSync(f.path);
-      for (let i = text.indexOf(10, from); i >= 0; i = text.indexOf(10, i + 1)) n++;
+      const fd = openSync(f.path, "r");
+      try {
+        for (let off = f.ino === p.ino ? p.offset : 0; ; ) {
+          const got = readSync(fd, buf, 0, READ_CHUNK, off);
+          if (got === 0) break;
+          for (let i = buf.indexOf(10); i >= 0 && i < got; i = buf.indexOf(10, i + 1)) n++;
+          off += got;
+        }
+      } finally {
+        closeSync(fd);
+      }
     }
     return n;
   }
