@@ -305,11 +305,6 @@ function suite(kind: "SQLite" | "MariaDB"): void {
       const rows = await until(() => db.rows(), (r) => r.length >= received.length, 15_000);
       await Bun.sleep(300);
       const final = await db.rows();
-      if (process.env.KEEP_DIR) {
-        const have = new Set(final.map(keyOf));
-        console.log("missing", received.filter((r) => !have.has(r)).slice(0, 10), "dir", dir);
-        Bun.spawnSync(["cp", "-r", dir, "/tmp/hist-debug"]);
-      }
       console.log(`${kind} replay killed at rows ${atKill.join(", ")} of ${received.length}; final ${final.length}`);
       expect(rows.length).toBe(received.length);
       expect(final.length).toBe(received.length);
