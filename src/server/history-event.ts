@@ -6,7 +6,9 @@
 import type { HistoryEvent } from "../config/types.ts";
 import type { Answer } from "../db/answer.ts";
 import { isoWithOffset } from "../db/event-time.ts";
+import type { CompiledTemplate } from "../db/template.ts";
 import type { Vars } from "../variables/types.ts";
+import type { JournalEntry } from "./journal.ts";
 
 /** What a history statement can say about a decision: one value per exchange. */
 export interface HistoryInput {
@@ -60,6 +62,26 @@ export function addEventVars(h: HistoryInput, at: number, id: string, defaultLea
   if (a.router) v.set("answer_router", a.router);
   if (a.dns.length) v.set("answer_dns", a.dns.join(","));
   if (label !== "INFORM") v.set("answer_lease_time", String(a.leaseTime ?? defaultLeaseTime));
+}
+
+/**
+ * The one hook the packet path calls per decision: binds the event's history
+ * statements (answer variables, event time) and appends them to the journal
+ * before the reply may leave. Throws (JournalError) when the journal cannot
+ * take them; the caller then sends no reply.
+ */
+export function recordEvent(
+  journal: { record(build: (eventId: string) => JournalEntry[]): string },
+  statements: readonly CompiledTemplate[],
+  h: HistoryInput,
+  defaultLeaseTime: number,
+): void {
+  if (statements.length === 0) return;
+  const at = Date.now();
+  journal.record((id) => {
+    addEventVars(h, at, id, defaultLeaseTime);
+    return statements.map((t) => ({ s: t.name, v: t.bind(h.vars, at) }));
+  });
 }
 
 /** The event's variables as `name = value` lines, for --explain. */

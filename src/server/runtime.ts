@@ -18,7 +18,7 @@ import { applySlices } from "../variables/slices.ts";
 import type { Vars } from "../variables/types.ts";
 import type { HandleDeps, Lookup } from "./handle.ts";
 import type { HistoryStatement, HistoryWriter } from "./history.ts";
-import { addEventVars } from "./history-event.ts";
+import { recordEvent } from "./history-event.ts";
 import type { LeaseMemory } from "./leases.ts";
 import type { ServerMetrics } from "./stats.ts";
 import { profileVariables } from "./profile.ts";
@@ -132,15 +132,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     leases: p.leases,
     variables,
     lookup,
-    history: (event, vars, answer, query) => {
-      const list = history[event];
-      if (list.length === 0) return;
-      const at = Date.now();
-      p.history.record((id) => {
-        addEventVars({ event, vars, answer, query }, at, id, leaseTime);
-        return list.map((t) => ({ s: t.name, v: t.bind(vars, at) }));
-      });
-    },
+    history: (event, vars, answer, query) => recordEvent(p.history, history[event], { event, vars, answer, query }, leaseTime),
     now: () => Math.floor(Date.now() / 1000),
   };
   return {
