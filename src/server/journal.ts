@@ -127,6 +127,8 @@ export class Journal {
   private ino = 0;
   private size = 0;
   private syncTimer: ReturnType<typeof setInterval> | null = null;
+  /** the last write stopped mid-line (disk full): the next one starts on a new line */
+  private cut = false;
   private dirty = false;
   /** where the writer reads next (not yet committed) */
   private cursor: Position = { ino: 0, offset: 0, line: 1 };
@@ -246,7 +248,10 @@ export class Journal {
     const first = this.seq + 1;
     const id = `${this.run}-${first}`;
     const entries = build(id);
-    let text = "";
+    // ids are used once, written or not: a line that reached the file must never share its id
+    this.seq = first + entries.length - 1;
+    // a line cut by a failed write is ended first; it is quarantined when read
+    let text = this.cut ? "\n" : "";
     for (let k = 0; k < entries.length; k++) {
       const e = entries[k]!;
       // statement names are config names (history_[a-z_]+): nothing to escape; values are
@@ -255,31 +260,27 @@ export class Journal {
     const total = Buffer.byteLength(text);
     let done = 0;
     try {
-      // the string goes straight out; a short write (rare: a full disk) goes on from bytes
+      // the string goes straight out; a short write (a full disk) goes on from bytes
       done = writeSync(this.fd, text);
       if (done < total) {
         const bytes = Buffer.from(text);
         while (done < total) done += writeSync(this.fd, bytes, done, total - done);
       }
+      this.cut = false;
       if (this.fsync.kind === "always") fdatasyncSync(this.fd);
     } catch (e) {
-      // a part written (disk full mid-line) is ended so the next entry starts clean; it is quarantined when read
-      if (done > 0) {
-        try {
-          writeSync(this.fd, "\n");
-          this.size += done + 1;
-        } catch {
-          // nothing more to do: the next open ends the line
-        }
-      }
+      this.size += done;
+      if (done > 0 && done < total) this.cut = true;
+      // complete lines are in the file and will be written; count them
+      if (done === total) this.backlog += entries.length;
       throw new JournalError(`cannot write the history journal ${this.path}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    this.seq = first + entries.length - 1;
     this.size += total;
     this.backlog += entries.length;
     if (this.fsync.kind !== "always") this.dirty = true;
     return id;
   }
+
 
   private syncSoon(): void {
     if (!this.dirty || this.fd < 0) return;

@@ -362,3 +362,55 @@ function suite(kind: "SQLite" | "MariaDB"): void {
 
 suite("SQLite");
 suite("MariaDB");
+
+describe("the journal on a full disk", () => {
+  let dir = "";
+  let mnt = "";
+  let c: TestClient;
+  let server: RunningServer | null = null;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), `pydhcp-hist-full-${process.pid}-`));
+    mnt = join(dir, "small");
+    Bun.spawnSync(["mkdir", mnt]);
+    const m = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", `pydhcp-test-${process.pid}`, mnt]);
+    if (m.exitCode !== 0) throw new Error(`mount tmpfs: ${m.stderr.toString()}`);
+    c = await testClient();
+  });
+  afterEach(async () => {
+    await server?.close();
+    server = null;
+    c.close();
+    Bun.spawnSync(["umount", mnt]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("no reply leaves without its record: unanswered while the journal cannot be written (ERROR, history_unrecorded), served and recorded once there is room", async () => {
+    makeSqlite(join(dir, "t.db"), [[macOf(1), ipOf(1)], [macOf(2), ipOf(2)]]);
+    const port = await freeUdpPort();
+    const mport = freeTcpPort();
+    server = await startServer({
+      config: configXml({
+        port, clientPort: c.port, database: sqliteDatabase(join(dir, "t.db")), history: HISTORY, metricsPort: mport, rateLimit: false,
+        extra: `<history><journal>${mnt}/journal</journal></history>`,
+      }),
+      dir,
+    });
+    // fill the file system to the last byte
+    const filler = join(mnt, "filler");
+    try {
+      writeFileSync(filler, Buffer.alloc(128 * 1024));
+    } catch {
+      // ENOSPC: as much as fits was written, which is the point
+    }
+    expect(await dora(c, port, macOf(1), 800)).toBeNull();
+    await server.waitFor(/ERROR DISCOVER no reply: history-unrecorded .*cannot write the history journal/, 3000);
+    const m = await scrape(mport);
+    expect(m.get('pydhcp_dropped_total{reason="history_unrecorded"}')).toBeGreaterThanOrEqual(1);
+    expect(m.get('pydhcp_replies_sent_total{type="OFFER"}') ?? 0).toBe(0);
+    rmSync(filler);
+    const d = await dora(c, port, macOf(2));
+    expect(d).toEqual(expect.objectContaining({ offer: ipOf(2), ack: ipOf(2) }));
+    const rows = await until(() => sqliteDb(() => dir).rows(), (r) => r.length >= 2, 5000);
+    expect(rows.map((r) => [r.ip, r.comment.split("/")[0]])).toEqual([[ipOf(2), "OFFER"], [ipOf(2), "ACK"]]);
+  }, 30_000);
+});
