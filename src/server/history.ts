@@ -13,7 +13,7 @@
 import type { Backend, HistoryMark, Param, PreparedQuery } from "../db/backend.ts";
 import { DbError } from "../db/backend.ts";
 import type { Logger } from "../log/types.ts";
-import { Journal, type FsyncPolicy, type JournalEntry, type Position, type ReadItem } from "./journal.ts";
+import { Journal, type FsyncPolicy, type JournalEntry, type JournalLimits, type Position, type ReadItem } from "./journal.ts";
 
 export interface HistoryStats {
   /** statements appended to the journal */
@@ -36,6 +36,8 @@ export interface HistoryStatement {
 export interface HistoryOptions {
   journalPath: string;
   fsync: FsyncPolicy;
+  /** tests only: small files to exercise compaction and sealing */
+  limits?: JournalLimits;
 }
 
 const BATCH = 500;
@@ -67,7 +69,7 @@ export class HistoryWriter {
     opts: HistoryOptions,
     private readonly log: Logger,
   ) {
-    this.journal = new Journal(opts.journalPath, opts.fsync, log);
+    this.journal = new Journal(opts.journalPath, opts.fsync, log, opts.limits);
   }
 
   /** Opens the journal; lines left by an earlier run are written first. */

@@ -77,10 +77,14 @@ const MODE = 0o600;
 const ID = /^([0-9a-z]{1,40})-([0-9]{1,15})$/;
 /** a batch of 500 lines is ~70 KiB; a line longer than this was never written by pydhcp */
 const READ_CHUNK = 256 << 10;
-/** a caught-up journal larger than this is emptied */
-const COMPACT_BYTES = 1 << 20;
-/** a journal larger than this, not caught up, is sealed and a new one started */
-const ROTATE_BYTES = 64 << 20;
+export interface JournalLimits {
+  /** a caught-up journal larger than this is emptied */
+  compactBytes: number;
+  /** a journal larger than this, not caught up, is sealed and a new one started */
+  rotateBytes: number;
+}
+
+const LIMITS: JournalLimits = { compactBytes: 1 << 20, rotateBytes: 64 << 20 };
 
 /** The journal could not take an event: its reply must not leave. */
 export class JournalError extends Error {
@@ -147,6 +151,7 @@ export class Journal {
     readonly path: string,
     private readonly fsync: FsyncPolicy,
     private readonly log: Logger,
+    private readonly limits: JournalLimits = LIMITS,
   ) {
     this.sealedPath = path + ".sealed";
     this.posPath = path + ".pos";
@@ -421,7 +426,7 @@ export class Journal {
     }
     if (c.ino !== this.ino) return;
     if (c.offset >= this.size) {
-      if (this.size < COMPACT_BYTES) return;
+      if (this.size < this.limits.compactBytes) return;
       // all written: the position is saved as 0 before the file is emptied (a crash between re-reads, marks skip)
       const p = { ino: this.ino, offset: 0, line: 1 };
       this.savePos(p);
@@ -431,14 +436,19 @@ export class Journal {
       this.cursor = { ...p };
       return;
     }
-    if (this.size >= ROTATE_BYTES) {
+    if (this.size >= this.limits.rotateBytes) {
       // not caught up and large (an outage): seal it, so it can go as soon as it is written
       renameSync(this.path, this.sealedPath);
       closeSync(this.fd);
       this.fd = openPrivate(this.path, "a");
+      const sealed = this.size;
       const st = fstatSync(this.fd);
       this.ino = st.ino;
       this.size = st.size;
+      this.log.info("history journal sealed; new events go to a new file, the sealed one is removed once written", {
+        sealed: this.sealedPath,
+        bytes: sealed,
+      });
     }
   }
 

@@ -41,8 +41,8 @@ afterEach(async () => {
 
 const journal = () => join(dir, "journal");
 
-function writer(): HistoryWriter {
-  const w = new HistoryWriter(backend, { journalPath: journal(), fsync: { kind: "never" } }, log);
+function writer(limits?: { compactBytes: number; rotateBytes: number }): HistoryWriter {
+  const w = new HistoryWriter(backend, { journalPath: journal(), fsync: { kind: "never" }, ...(limits ? { limits } : {}) }, log);
   w.start();
   w.setStatements([{ name: t.name, sql: t.sql, params: 4 }]);
   return w;
@@ -206,3 +206,38 @@ test("a row the database refuses (NULL into NOT NULL) goes to quarantine after a
   log.flush();
   expect(sink.text()).toMatch(/WARN history row refused by the database moved to quarantine.*line=2/);
 });
+
+test("a backlog past the rotation size is sealed once written to, new events go to a new file, every row arrives once and in order", async () => {
+  const small = { compactBytes: 4096, rotateBytes: 16 * 1024 };
+  const raw = new Database(join(dir, "h.db"));
+  raw.exec("alter table history rename to history_away");
+  const w = writer(small);
+  for (let i = 0; i < 2000; i++) record(w, i);
+  await Bun.sleep(300);
+  raw.exec("alter table history_away rename to history");
+  raw.close();
+  await until(() => w.pending === 0, 8000);
+  for (let i = 2000; i < 2100; i++) record(w, i);
+  await until(() => w.pending === 0, 8000);
+  await w.close();
+  const r = rows();
+  expect(r.length).toBe(2100);
+  expect(r.every((x, i) => x.ip === String(i))).toBe(true);
+  expect(existsSync(journal() + ".sealed")).toBe(false);
+  log.flush();
+  expect(sink.text()).toMatch(/INFO history journal sealed/);
+}, 20_000);
+
+test("a sealed journal left by a killed run is read before the active one", async () => {
+  const line = (run: string, seq: number) => JSON.stringify({ i: `${run}-${seq}`, s: "history_sql", v: ["2026-01-01 00:00:00", "m", String(seq), `${run}-${seq}`] }) + "\n";
+  writeFileSync(journal() + ".sealed", Array.from({ length: 700 }, (_, k) => line("aaa", k + 1)).join(""));
+  writeFileSync(journal(), Array.from({ length: 300 }, (_, k) => line("aaa", k + 701)).join(""));
+  const w = writer();
+  expect(w.pending).toBe(1000);
+  record(w, 1001);
+  await until(() => w.pending === 0, 8000);
+  await w.close();
+  const r = rows();
+  expect(r.map((x) => Number(x.ip))).toEqual(Array.from({ length: 1001 }, (_, k) => k + 1));
+  expect(existsSync(journal() + ".sealed")).toBe(false);
+}, 20_000);
