@@ -45,8 +45,10 @@ const config = parsed.config;
 const log = createLogger({ level: "warn", format: "text" });
 const backend = await openBackend(config.database, log, 2000);
 const leases = new LeaseMemory(backend.leases, log);
-const history = new HistoryWriter(backend, join(dir, "spool"), log);
+const history = new HistoryWriter(backend, { journalPath: join(dir, "journal"), fsync: config.historyFsync }, log);
 const rt = await buildRuntime({ config, backend, leases, history, log, metrics: serverMetrics(createMetrics()) });
+history.start();
+history.setStatements(rt.historyStatements);
 const mac = (i: number) => "0c01" + i.toString(16).padStart(8, "0");
 const addr = (i: number) => `198.18.${128 + (i >> 8)}.${i & 255}`;
 {
@@ -79,7 +81,7 @@ async function run(): Promise<number> {
   for (let k = 0; k < N; k++) await exchange(k % USERS);
   const s = (performance.now() - t0) / 1000;
   await leases.flush();
-  await history.close();
+  await history.flush();
   return N / s;
 }
 
@@ -107,5 +109,6 @@ const stages = [
 console.log(`hot path, no network: ${N} DORA exchanges per run, ${USERS} subscribers, SQLite, history and leases on`);
 console.log(`  median ${Math.round(rates[2]!).toLocaleString("en-US")} exchanges/s (${Math.round(rates[2]! * 2).toLocaleString("en-US")} packets/s); runs ${rates.map((r) => Math.round(r)).join(", ")}`);
 for (const [name, us] of stages) console.log(`  ${name.padEnd(30)} ${us.toFixed(2)} µs`);
+await history.close();
 await backend.close();
 rmSync(dir, { recursive: true, force: true });

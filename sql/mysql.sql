@@ -42,3 +42,13 @@ CREATE TABLE IF NOT EXISTS `pydhcp_lease` (
   KEY `pydhcp_lease_ip` (`ip`),
   KEY `pydhcp_lease_expires` (`expires`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- How far each run of pydhcp has written its history journal, updated in
+-- the same transaction as the history rows: a batch replayed after a crash
+-- is recognised by its event ids without touching the history table.
+CREATE TABLE IF NOT EXISTS `pydhcp_history_mark` (
+  `run`     varchar(40) NOT NULL,
+  `seq`     bigint NOT NULL,
+  `updated` bigint NOT NULL,
+  PRIMARY KEY (`run`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

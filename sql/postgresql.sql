@@ -52,3 +52,12 @@ CREATE TABLE IF NOT EXISTS pydhcp_lease (
 );
 CREATE INDEX IF NOT EXISTS pydhcp_lease_ip ON pydhcp_lease (ip);
 CREATE INDEX IF NOT EXISTS pydhcp_lease_expires ON pydhcp_lease (expires);
+
+-- The last journal sequence number written per pydhcp run, updated in
+-- the same transaction as the history rows: a batch replayed after a crash
+-- is recognised by its event ids without touching the history table.
+CREATE TABLE IF NOT EXISTS pydhcp_history_mark (
+  run     varchar(40) PRIMARY KEY,
+  seq     bigint NOT NULL,
+  updated bigint NOT NULL
+);

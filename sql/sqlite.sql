@@ -45,3 +45,12 @@ CREATE TABLE IF NOT EXISTS pydhcp_lease (
 );
 CREATE INDEX IF NOT EXISTS pydhcp_lease_ip ON pydhcp_lease (ip);
 CREATE INDEX IF NOT EXISTS pydhcp_lease_expires ON pydhcp_lease (expires);
+
+-- How far each run of pydhcp has written its history journal, updated in
+-- the same transaction as the history rows: a batch replayed after a crash
+-- is recognised by its event ids without touching the history table.
+CREATE TABLE IF NOT EXISTS pydhcp_history_mark (
+  run     TEXT PRIMARY KEY,
+  seq     INTEGER NOT NULL,
+  updated INTEGER NOT NULL
+);

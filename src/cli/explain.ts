@@ -24,6 +24,8 @@ import { encodeRelayAgentInfo } from "../option82/parse.ts";
 import { SUBOPTION } from "../option82/suboptions.ts";
 import { handle } from "../server/handle.ts";
 import { HistoryWriter } from "../server/history.ts";
+import { addEventVars, answerLines } from "../server/history-event.ts";
+import type { Answer } from "../db/answer.ts";
 import { LeaseMemory } from "../server/leases.ts";
 import type { Destination } from "../server/route.ts";
 import { buildRuntime, RuntimeError, type QueryTrace } from "../server/runtime.ts";
@@ -140,8 +142,8 @@ export async function explainCommand(f: Flags, configPath: string): Promise<numb
     const traces: QueryTrace[] = [];
     const leases = new LeaseMemory(backend.leases, log);
     await leases.warm(Math.floor(Date.now() / 1000));
-    // never written to: deps.history below replaces the queueing
-    const history = new HistoryWriter(backend, join(tmpdir(), `pydhcp-explain-${process.pid}.spool`), log);
+    // never started (no journal file): deps.history below replaces the recording
+    const history = new HistoryWriter(backend, { journalPath: join(tmpdir(), `pydhcp-explain-${process.pid}.journal`), fsync: { kind: "never" } }, log);
     const rt = await buildRuntime({
       config,
       backend,
@@ -154,9 +156,16 @@ export async function explainCommand(f: Flags, configPath: string): Promise<numb
     const wouldRun: string[] = [];
     const deps = {
       ...rt.handleDeps,
-      history: (event: HistoryEvent, vars: Map<string, string>) => {
-        for (const s of rt.history[event]) {
-          wouldRun.push(`${event}: ${s.template.name}  ${displayValue(s.template.sql)}  values ${displayValue(JSON.stringify(s.template.bind(vars)))}`);
+      history: (event: HistoryEvent, vars: Map<string, string>, answer?: Answer | null, query?: string | null) => {
+        const list = rt.history[event];
+        if (list.length === 0) return;
+        const at = Date.now();
+        // the variables a history statement would see, on a copy: the packet's own stay as they were
+        const hv = new Map(vars);
+        addEventVars({ event, vars: hv, answer, query }, at, "(explain)", config.server.leaseTime);
+        for (const l of answerLines(hv)) wouldRun.push(displayValue(l));
+        for (const t of list) {
+          wouldRun.push(`${event}: ${t.name}  ${displayValue(t.sql)}  values ${displayValue(JSON.stringify(t.bind(hv, at)))}`);
         }
       },
     };

@@ -83,10 +83,15 @@ async function start(
       const b = await openBackend(config.database, log, config.queryTimeoutMs);
       backend = b;
       const leases = parts.leases ?? new LeaseMemory(b.leases, log);
-      const history = parts.history ?? new HistoryWriter(b, config.spoolPath, log);
+      const history = parts.history ?? new HistoryWriter(b, { journalPath: config.spoolPath, fsync: config.historyFsync }, log);
       const runtime = await buildRuntime({ config, backend: b, leases, history, log, metrics: parts.metrics });
       const warmed = await leases.warm(Math.floor(Date.now() / 1000));
       if (warmed) log.info("lease memory loaded", { leases: warmed });
+      // the journal opens before the first packet (every reply's event needs a place to go), and
+      // only once nothing can fail and retry: one writer per journal
+      history.start();
+      history.setStatements(runtime.historyStatements);
+      if (runtime.historyDeferred.length) history.deferred(runtime.historyDeferred);
       return { backend: b, runtime, leases, history, config };
     } catch (e) {
       await backend?.close().catch(() => {});
@@ -162,6 +167,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       log.flush();
       return 2;
     }
+    // (also a history journal that cannot be opened: no reply could be recorded, so none is sent)
     log.error("start-up failed", { error: e instanceof Error ? e.message : String(e) });
     log.flush();
     return 1;
@@ -203,19 +209,27 @@ export async function serve(o: ServeOptions): Promise<number> {
           () => true,
           () => false,
         ),
+      notes: () => {
+        const p = history.problem;
+        return p ? [`history: ${history.pending} events wait in the journal ${config.spoolPath}: ${p}`] : [];
+      },
       log,
     });
   }
 
   // housekeeping off the reply path
-  const counted = { written: 0, spooled: 0 };
+  const counted = { written: 0, journaled: 0, quarantined: 0, duplicates: 0 };
   const flushTimer = setInterval(() => {
     void leases.flush();
     metrics.leasesInMemory.set(leases.size);
-    metrics.historyRowsWritten.inc(history.stats.written - counted.written);
-    metrics.historyRowsSpooled.inc(history.stats.spooled - counted.spooled);
-    counted.written = history.stats.written;
-    counted.spooled = history.stats.spooled;
+    const s = history.stats;
+    metrics.historyRowsWritten.inc(s.written - counted.written);
+    metrics.historyRowsJournaled.inc(s.journaled - counted.journaled);
+    metrics.historyQuarantined.inc(s.quarantined - counted.quarantined);
+    metrics.historyDuplicates.inc(s.duplicates - counted.duplicates);
+    Object.assign(counted, { written: s.written, journaled: s.journaled, quarantined: s.quarantined, duplicates: s.duplicates });
+    metrics.historyBacklog.set(history.pending);
+    metrics.historyWritable.set(history.problem === null ? 1 : 0);
   }, 100);
   let cleaning = false;
   const cleanupTimer = setInterval(async () => {
@@ -260,6 +274,8 @@ export async function serve(o: ServeOptions): Promise<number> {
         // rows of exchanges answered so far belong to the old database; no await between this and the swap
         if (!reuse) await history.flush();
         server.swap(rt);
+        history.setStatements(rt.historyStatements);
+        if (rt.historyDeferred.length) history.deferred(rt.historyDeferred);
         if (!reuse) {
           const old = backend;
           backend = nb;
@@ -299,11 +315,11 @@ export async function serve(o: ServeOptions): Promise<number> {
       clearInterval(flushTimer);
       clearInterval(cleanupTimer);
       await leases.flush();
-      await history.close();
+      await history.close(1500);
       await http?.stop();
       await backend.close().catch(() => {});
       clearTimeout(force);
-      log.info("stopped", { historyWritten: history.stats.written, historySpooled: history.pending });
+      log.info("stopped", { historyWritten: history.stats.written, historyInJournal: history.pending });
       log.flush();
       resolve(0);
     };

@@ -189,12 +189,21 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
   const historyNode = root.child("history");
   let historyRetentionDays: number | null = null;
   let spoolPath = resolvePath(baseDir, "pydhcp-history.spool");
+  let historyFsync: Config["historyFsync"] = DEFAULT_FSYNC;
   if (historyNode) {
     const s = new Section(historyNode, errors);
     const days = s.int("retentionDays", false, 0, 0, 100_000, "days");
     historyRetentionDays = days === 0 ? null : days;
-    const spool = s.text("spool", false);
-    if (spool) spoolPath = resolvePath(baseDir, spool);
+    const journalText = s.text("journal", false);
+    const spoolText = s.text("spool", false);
+    const journal = journalText ?? spoolText;
+    if (journal) spoolPath = resolvePath(baseDir, journal);
+    const fsync = s.text("fsync", false);
+    if (fsync !== undefined) {
+      const f = parseFsync(fsync);
+      if (f) historyFsync = f;
+      else s.error(s.pathOf("fsync"), `"${fsync}" is not always, never or a number of milliseconds (10..60000)`);
+    }
     s.finish();
   }
 
@@ -228,10 +237,22 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
       leases,
       historyRetentionDays,
       spoolPath,
+      historyFsync,
       rateLimit,
       relayProfiles,
     },
   };
+}
+
+/** docs/reliability.md gives the measured cost of each choice */
+const DEFAULT_FSYNC: Config["historyFsync"] = { kind: "interval", ms: 1000 };
+
+function parseFsync(t: string): Config["historyFsync"] | null {
+  const v = t.trim().toLowerCase();
+  if (v === "always" || v === "never") return { kind: v };
+  if (!/^[0-9]{2,5}$/.test(v)) return null;
+  const ms = Number(v);
+  return ms >= 10 && ms <= 60_000 ? { kind: "interval", ms } : null;
 }
 
 /** `config/query/offer_3: missing (offer_count is 3)` */

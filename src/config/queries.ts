@@ -9,6 +9,7 @@ import type { HistoryEvent, NamedSql } from "./types.ts";
 import { Section } from "./reader.ts";
 import { compileTemplate, type Dialect } from "../db/template.ts";
 import { isKnownVariable } from "../variables/catalogue.ts";
+import { isHistoryStatement } from "../db/event-time.ts";
 
 export const HISTORY_EVENTS: readonly HistoryEvent[] = ["offer", "ack", "nak", "release", "decline", "unknown"];
 
@@ -37,9 +38,11 @@ function checked(s: Section, name: string, dialect: Dialect, extra: ReadonlySet<
     return null;
   }
   let ok = true;
+  const history = isHistoryStatement(name);
   for (const v of t.names) {
-    if (!isKnownVariable(v, extra)) {
-      s.error(path, `unknown variable {${v}}`);
+    if (!isKnownVariable(v, extra, history)) {
+      const only = isKnownVariable(v, extra, true);
+      s.error(path, only ? `{${v}} describes the answer; only history statements can use it` : `unknown variable {${v}}`);
       ok = false;
     }
   }

@@ -55,6 +55,9 @@ export type DatabaseConfig =
 
 export type HistoryEvent = "offer" | "ack" | "nak" | "release" | "decline" | "unknown";
 
+/** When the history journal is flushed to the disk itself (power loss); a killed process loses nothing either way. */
+export type FsyncPolicy = { kind: "never" } | { kind: "always" } | { kind: "interval"; ms: number };
+
 export interface Config {
   /** path the config was read from */
   file: string;
@@ -105,8 +108,10 @@ export interface Config {
   };
   /** history rows older than this are pruned; null = keep forever */
   historyRetentionDays: number | null;
-  /** local file where history rows wait while the database is away */
+  /** the history journal (<history><journal>, or pydhcp's older name <spool>) */
   spoolPath: string;
+  /** <history><fsync>: always | never | milliseconds between syncs */
+  historyFsync: FsyncPolicy;
   rateLimit: {
     /** packets per second per client MAC, 0 = off */
     perMac: number;

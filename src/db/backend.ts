@@ -49,8 +49,14 @@ export interface Backend {
   readonly kind: "sqlite" | "mysql" | "postgresql";
   /** Prepares once at load; rejects with DbError naming the query. */
   prepare(name: string, sql: string): Promise<PreparedQuery>;
-  /** Runs several statements with their values in one transaction (history batches). */
-  runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void>;
+  /**
+   * Runs several statements with their values in one transaction (history
+   * batches); `marks` (journal run -> last sequence number written) are
+   * stored in pydhcp_history_mark in the same transaction.
+   */
+  runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks?: readonly HistoryMark[]): Promise<void>;
+  /** The last journal sequence number of `run` written to the database, 0 when none. */
+  historyMark(run: string): Promise<number>;
   /** Lease persistence in pydhcp's own table `pydhcp_lease` (created if missing). */
   leases: LeaseStore;
   /**
@@ -61,6 +67,12 @@ export interface Backend {
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** How far one run's journal is written: events up to `seq` are in the database. */
+export interface HistoryMark {
+  run: string;
+  seq: number;
 }
 
 export interface LeaseStore {

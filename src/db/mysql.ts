@@ -16,7 +16,7 @@ import { chunkSizes, multiRowSql, splitSingleRowInsert } from "./multirow.ts";
 import { batchable, batchSql, LookupBatcher, type BatchRunner } from "./lookup-batch.ts";
 import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
 import type { PoolConnection as CoreConnection } from "mysql2";
-import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
+import { DbError, type Backend, type HistoryMark, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { MYSQL_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
 import type { DatabaseConfig } from "../config/types.ts";
@@ -289,20 +289,25 @@ export class MysqlBackend implements Backend {
     return p;
   }
 
-  async runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void> {
-    if (items.length === 0) return;
+  async historyMark(run: string): Promise<number> {
+    const rows = await this.execute("pydhcp_history_mark", "SELECT seq FROM pydhcp_history_mark WHERE run = ?", [run], this.opts.timeoutMs);
+    return rows[0] ? Number(rows[0].seq) : 0;
+  }
+
+  async runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks: readonly HistoryMark[] = []): Promise<void> {
+    if (items.length === 0 && marks.length === 0) return;
     if (this.down) throw new DbError("connect", "", "database unavailable (reconnecting)");
     // the connection it holds is counted, so lookups group behind it instead of queueing in the pool one by one
     this.busy++;
     try {
-      await this.writeBatch(items);
+      await this.writeBatch(items, marks);
     } finally {
       this.busy--;
       this.kickBatchers();
     }
   }
 
-  private async writeBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void> {
+  private async writeBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks: readonly HistoryMark[]): Promise<void> {
     let conn: PoolConnection;
     try {
       conn = await this.pool.getConnection();
@@ -328,6 +333,13 @@ export class MysqlBackend implements Backend {
           await conn.execute(n === 1 ? q.sql : multiRowSql(parts, n), values);
           i += n;
         }
+      }
+      current = "pydhcp_history_mark";
+      for (const m of marks) {
+        await conn.execute(
+          "INSERT INTO pydhcp_history_mark (run, seq, updated) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq)), updated = VALUES(updated)",
+          [m.run, m.seq, Math.floor(Date.now() / 1000)],
+        );
       }
       await conn.commit();
       conn.release();

@@ -24,7 +24,7 @@ import { LEASE_COLUMNS, leaseFrom } from "./lease-row.ts";
 import { chunkSizes, multiRowSql, splitSingleRowInsert } from "./multirow.ts";
 import { batchable, batchSql, LookupBatcher, type BatchRunner } from "./lookup-batch.ts";
 import { numberPlaceholders } from "./postgresql-sql.ts";
-import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
+import { DbError, type Backend, type HistoryMark, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { POSTGRESQL_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
 
@@ -378,8 +378,13 @@ export class PostgresqlBackend implements Backend {
     return p;
   }
 
-  async runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void> {
-    if (items.length === 0) return;
+  async historyMark(run: string): Promise<number> {
+    const rows = await this.execute("pydhcp_history_mark", "SELECT seq FROM pydhcp_history_mark WHERE run = ?", [run], this.opts.timeoutMs);
+    return rows[0] ? Number(rows[0].seq) : 0;
+  }
+
+  async runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks: readonly HistoryMark[] = []): Promise<void> {
+    if (items.length === 0 && marks.length === 0) return;
     if (this.down) throw new DbError("connect", "", "database unavailable (reconnecting)");
     // the transaction holds a connection: counted, so lookups group behind it
     const wait = this.acquire();
@@ -403,6 +408,13 @@ export class PostgresqlBackend implements Backend {
             await tx.unsafe(this.text(n === 1 ? q.sql : multiRowSql(parts, n)), values);
             i += n;
           }
+        }
+        current = "pydhcp_history_mark";
+        for (const m of marks) {
+          await tx.unsafe(
+            "INSERT INTO pydhcp_history_mark (run, seq, updated) VALUES ($1, $2, $3) ON CONFLICT (run) DO UPDATE SET seq = greatest(pydhcp_history_mark.seq, excluded.seq), updated = excluded.updated",
+            [m.run, String(m.seq), String(Math.floor(Date.now() / 1000))],
+          );
         }
       });
     } catch (e) {

@@ -22,7 +22,7 @@ export const SQLITE_SCHEMA: readonly string[] = schemaStatements(sqliteSchema);
 export const MYSQL_SCHEMA: readonly string[] = schemaStatements(mysqlSchema);
 export const POSTGRESQL_SCHEMA: readonly string[] = schemaStatements(postgresqlSchema);
 
-/** The statements that create pydhcp's own lease table (and its indexes). */
+/** The statements that create pydhcp's own tables (leases, history marks) and their indexes. */
 export function leaseStatements(all: readonly string[]): string[] {
-  return all.filter((s) => /pydhcp_lease/.test(s));
+  return all.filter((s) => /pydhcp_(lease|history_mark)/.test(s));
 }

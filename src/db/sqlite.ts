@@ -10,7 +10,7 @@
 import { LEASE_COLUMNS, leaseFrom } from "./lease-row.ts";
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
-import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
+import { DbError, type Backend, type HistoryMark, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { SQLITE_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
 
@@ -118,13 +118,13 @@ export class SqliteBackend implements Backend {
 
   prepare(name: string, sql: string): Promise<PreparedQuery> {
     let stmt = this.statements.get(sql);
-    if (!stmt) {
-      try {
-        stmt = this.db.prepare<Row, Param[]>(sql);
-      } catch (e) {
-        return Promise.reject(new DbError("prepare", name, `${name}: ${(e as Error).message}`));
-      }
-      this.statements.set(sql, stmt);
+    try {
+      // compiled each time, so a table dropped since the last prepare is found missing now
+      const fresh = this.db.prepare<Row, Param[]>(sql);
+      if (stmt) fresh.finalize();
+      else this.statements.set(sql, (stmt = fresh));
+    } catch (e) {
+      return Promise.reject(new DbError("prepare", name, `${name}: ${(e as Error).message}`));
     }
     const s = stmt;
     return Promise.resolve({
@@ -152,7 +152,20 @@ export class SqliteBackend implements Backend {
     }
   }
 
-  runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[]): Promise<void> {
+  private markStmt: Statement<Row, (string | number)[]> | null = null;
+  private markGet: Statement<Row, [string]> | null = null;
+
+  historyMark(run: string): Promise<number> {
+    try {
+      this.markGet ??= this.db.prepare("SELECT seq FROM pydhcp_history_mark WHERE run = ?");
+      const r = this.markGet.get(run);
+      return Promise.resolve(r ? Number(r.seq) : 0);
+    } catch (e) {
+      return Promise.reject(new DbError("query", "pydhcp_history_mark", `pydhcp_history_mark: ${(e as Error).message}`));
+    }
+  }
+
+  runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks: readonly HistoryMark[] = []): Promise<void> {
     const resolved: { stmt: Stmt; it: (typeof items)[number] }[] = [];
     for (const it of items) {
       const stmt = this.statements.get(it.query.sql);
@@ -161,11 +174,19 @@ export class SqliteBackend implements Backend {
     }
     let current = "";
     try {
+      if (marks.length) {
+        this.markStmt ??= this.db.prepare(
+          "INSERT INTO pydhcp_history_mark (run, seq, updated) VALUES (?, ?, ?) ON CONFLICT (run) DO UPDATE SET seq = max(seq, excluded.seq), updated = excluded.updated",
+        );
+      }
+      const mark = this.markStmt;
       this.db.transaction(() => {
         for (const { stmt, it } of resolved) {
           current = it.query.name;
           stmt.run(...(it.params as Param[]));
         }
+        current = "pydhcp_history_mark";
+        for (const m of marks) mark!.run(m.run, m.seq, Math.floor(Date.now() / 1000));
       })();
       return Promise.resolve();
     } catch (e) {

@@ -13,11 +13,12 @@
 import type { Param } from "./backend.ts";
 import type { Vars } from "../variables/types.ts";
 import { dialectFunction, type Dialect } from "./dialect.ts";
+import { eventTimeAt, formatEventTime, isHistoryStatement, isSqliteNowArgument, type TimeSlot } from "./event-time.ts";
 
 export type { Dialect } from "./dialect.ts";
 
-/** One bound parameter: a variable, or a literal assembled from text and variables. */
-type Slot = { name: string } | { parts: (string | { name: string })[] };
+/** One bound parameter: a variable, a literal assembled from text and variables, or the event time. */
+type Slot = { name: string } | { parts: (string | { name: string })[] } | TimeSlot;
 
 export interface CompiledTemplate {
   readonly kind: "template";
@@ -27,8 +28,13 @@ export interface CompiledTemplate {
   readonly sql: string;
   /** variable names used, in order of first use, each once */
   readonly names: readonly string[];
-  /** values for the `?`s, in order; absent variables bind NULL */
-  bind(vars: Vars): Param[];
+  /** true when time functions were turned into event-time parameters (history statements) */
+  readonly eventTime: boolean;
+  /**
+   * Values for the `?`s, in order; absent variables bind NULL. `at` is the
+   * event time (epoch ms) for the time-function parameters, default now.
+   */
+  bind(vars: Vars, at?: number): Param[];
 }
 
 export interface TemplateError {
@@ -122,7 +128,13 @@ function commentEnd(text: string, i: number, dialect: Dialect): number {
  * identifier or a prefixed literal (X'..', _utf8'..'), a literal `?` (it would
  * shift every bound value).
  */
-export function compileTemplate(name: string, sqlText: string, dialect: Dialect): CompiledTemplate | TemplateError {
+export function compileTemplate(
+  name: string,
+  sqlText: string,
+  dialect: Dialect,
+  opts: { eventTime?: boolean } = {},
+): CompiledTemplate | TemplateError {
+  const eventTime = opts.eventTime ?? isHistoryStatement(name);
   const fail = (offset: number, message: string): TemplateError => ({ kind: "template-error", query: name, offset, message });
   let out = "";
   const slots: Slot[] = [];
@@ -138,7 +150,11 @@ export function compileTemplate(name: string, sqlText: string, dialect: Dialect)
     if (c === "'" || (c === '"' && dialect !== "postgresql")) {
       const lit = scanLiteral(text, i, dialect);
       if (!lit) return fail(i, `unterminated ${c === "'" ? "string literal" : "quoted text"}`);
-      if (!lit.hasPlaceholder) { out += text.slice(i, lit.end); i = lit.end; continue; }
+      if (!lit.hasPlaceholder) {
+        const now = eventTime && dialect === "sqlite" && lit.parts.length === 1 && String(lit.parts[0]).toLowerCase() === "now";
+        if (now && isSqliteNowArgument(out)) { slots.push({ time: "sqlite-now", frac: 3 }); out += "?"; i = lit.end; continue; }
+        out += text.slice(i, lit.end); i = lit.end; continue;
+      }
       if (i > 0 && IDENT_CHAR.test(text[i - 1]!)) return fail(i, "a placeholder inside a prefixed literal (X'..', _charset'..') cannot be bound");
       for (const p of lit.parts) if (typeof p !== "string") use(p.name);
       slots.push({ parts: lit.parts });
@@ -173,6 +189,8 @@ export function compileTemplate(name: string, sqlText: string, dialect: Dialect)
     if (/[A-Za-z_]/.test(c) && (i === 0 || !/[A-Za-z0-9_$.]/.test(text[i - 1]!))) {
       let j = i + 1;
       while (j < text.length && IDENT_CHAR.test(text[j]!)) j++;
+      const et = eventTime ? eventTimeAt(dialect, text, i, j) : null;
+      if (et) { slots.push({ time: et.time, frac: et.frac }); out += "?"; i = et.end; continue; }
       const fn = dialectFunction(dialect, text, i, j);
       if (fn) { out += fn.sql; i = fn.end; continue; }
       out += text.slice(i, j);
@@ -182,17 +200,18 @@ export function compileTemplate(name: string, sqlText: string, dialect: Dialect)
     out += c;
     i++;
   }
-  return { kind: "template", name, sql: out, names, bind: makeBinder(slots) };
+  return { kind: "template", name, sql: out, names, eventTime, bind: makeBinder(slots) };
 }
 
 /** Builds the per-packet binder: one array allocation, no regexes. */
-function makeBinder(slots: readonly Slot[]): (vars: Vars) => Param[] {
+function makeBinder(slots: readonly Slot[]): (vars: Vars, at?: number) => Param[] {
   const n = slots.length;
-  return (vars: Vars): Param[] => {
+  return (vars: Vars, at?: number): Param[] => {
     const params: Param[] = new Array(n);
     for (let k = 0; k < n; k++) {
       const slot = slots[k]!;
       if ("name" in slot) { params[k] = vars.get(slot.name) ?? null; continue; }
+      if ("time" in slot) { params[k] = formatEventTime(slot, at ?? Date.now()); continue; }
       let s: string | null = "";
       for (const p of slot.parts) {
         if (typeof p === "string") { s += p; continue; }

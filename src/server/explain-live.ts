@@ -13,6 +13,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { encode } from "../codec/encode.ts";
 import type { DhcpMessage } from "../codec/message.ts";
 import type { HistoryEvent } from "../config/types.ts";
+import type { Answer } from "../db/answer.ts";
+import { answerLines } from "./history-event.ts";
 import type { ServiceLogger } from "../log/logger.ts";
 import { handle, type HandleDeps, type Outcome } from "./handle.ts";
 import type { QueryTrace, Runtime } from "./runtime.ts";
@@ -47,9 +49,11 @@ export async function handleExplained(req: LiveRequest, rt: Runtime, log: Servic
   const queued: string[] = [];
   const deps: HandleDeps = {
     ...rt.handleDeps,
-    history: (event: HistoryEvent, vars: Vars) => {
-      for (const s of rt.history[event]) queued.push(`${event}: ${s.template.name}  values ${JSON.stringify(s.template.bind(vars))}`);
-      rt.handleDeps.history(event, vars);
+    history: (event: HistoryEvent, vars: Vars, answer?: Answer | null, query?: string | null) => {
+      rt.handleDeps.history(event, vars, answer, query);
+      if (rt.history[event].length) queued.push(...answerLines(vars));
+      const at = Date.parse(vars.get("event_time") ?? "") || Date.now();
+      for (const t of rt.history[event]) queued.push(`${event}: ${t.name}  values ${JSON.stringify(t.bind(vars, at))}`);
     },
   };
   const outcome = await scope.run(traces, () => handle(req.msg, req.type, deps));

@@ -32,8 +32,12 @@ export interface HandleDeps {
   variables(msg: DhcpMessage): Vars;
   /** runs the offer chain */
   lookup(vars: Vars): Promise<Lookup>;
-  /** queues the history statements for an event (never awaited) */
-  history(event: HistoryEvent, vars: Vars): void;
+  /**
+   * Records the history statements of an event in the journal before the
+   * reply is returned (never awaited); throws when it cannot, and then no
+   * reply may leave. `answer` and `query` describe what was decided.
+   */
+  history(event: HistoryEvent, vars: Vars, answer?: Answer | null, query?: string | null): void;
   now(): number;
 }
 
@@ -55,6 +59,7 @@ export type SilentReason =
   | "bad-answer"
   | "address-in-use"
   | "recorded"
+  | "history-unrecorded"
   | "not-a-request"
   | "unknown-type";
 
@@ -202,8 +207,8 @@ async function discover(msg: DhcpMessage, d: HandleDeps): Promise<Outcome> {
   if (!prev || prev.state !== "bound" || prev.ip !== r.answer.ip) {
     d.leases.hold(leaseFrom(msg, key, r.answer, "offered", d, prev));
   }
-  d.leases.rememberOffer(key, msg.xid, r.answer, now);
-  d.history("offer", vars);
+  d.leases.rememberOffer(key, msg.xid, r.answer, now, r.query);
+  d.history("offer", vars, r.answer, r.query);
   return reply(msg, MessageType.OFFER, r.answer, d, { query: r.query, note: "offer" });
 }
 
@@ -222,7 +227,9 @@ async function request(msg: DhcpMessage, sid: string | null, d: HandleDeps): Pro
 
   // the REQUEST that follows our OFFER within seconds reuses its lookup
   const reused = state === "selecting" ? d.leases.takeOffer(key, msg.xid, now, d.offerReuseSeconds) : null;
-  const r: Lookup = reused ? { kind: "match", answer: reused, query: "offer (reused)" } : await d.lookup(vars);
+  const r: Lookup = reused ? { kind: "match", answer: reused.answer, query: "offer (reused)" } : await d.lookup(vars);
+  /** the query that decided, for history: the OFFER's when its answer is reused */
+  const decided = reused ? reused.query : r.kind === "match" ? r.query : null;
 
   if (r.kind === "error") {
     // database away: a client renewing the address it holds keeps it for the grace period
@@ -230,7 +237,7 @@ async function request(msg: DhcpMessage, sid: string | null, d: HandleDeps): Pro
       const a = answerFromJson(lease.answer);
       if (a) {
         d.leases.set({ ...lease, expires: now + (a.leaseTime ?? d.leaseTime) });
-        d.history("ack", vars);
+        d.history("ack", vars, a, LEASE_MEMORY);
         return reply(msg, MessageType.ACK, a, d, { query: LEASE_MEMORY, note: `database unavailable: ${r.message}` });
       }
     }
@@ -247,7 +254,7 @@ async function request(msg: DhcpMessage, sid: string | null, d: HandleDeps): Pro
     return { kind: "silent", reason: "no-match", note: `no query matched (${state})` };
   }
   if (r.answer.ip !== wanted) {
-    d.history("nak", vars);
+    d.history("nak", vars, null, decided);
     return reply(msg, MessageType.NAK, null, d, {
       query: r.query,
       note: `${state}: requested ${wanted}, database gives ${r.answer.ip}`,
@@ -259,7 +266,7 @@ async function request(msg: DhcpMessage, sid: string | null, d: HandleDeps): Pro
     return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
   }
   d.leases.set(leaseFrom(msg, key, r.answer, "bound", d, lease));
-  d.history("ack", vars);
+  d.history("ack", vars, r.answer, decided);
   return reply(msg, MessageType.ACK, r.answer, d, { query: r.query, note: state });
 }
 
@@ -267,7 +274,7 @@ async function inform(msg: DhcpMessage, d: HandleDeps): Promise<Outcome> {
   const vars = d.variables(msg);
   const r = await matchOrSilence(d, vars, "inform");
   if (r.kind !== "match") return r;
-  d.history("ack", vars);
+  d.history("ack", vars, r.answer, r.query);
   return reply(msg, MessageType.ACK, r.answer, d, { inform: true, query: r.query, note: "inform" });
 }
 

@@ -1,226 +1,374 @@
 /**
- * History writes off the reply path. Rows are queued and written in batches,
- * one transaction each. When the database cannot take them, they go to a
- * local spool file (JSON lines) in order; while the spool holds rows, new
- * rows are appended behind them so order is kept. The spool is replayed when
- * the database answers again, and after a restart of pydhcp itself.
+ * History: every event is appended to the local journal (journal.ts) before
+ * its reply leaves, then written to the database in order, in batches of
+ * one transaction each, off the reply path. Each batch also stores how far
+ * the journal is written (pydhcp_history_mark), in the same transaction, so
+ * a batch read again after a crash or a lost COMMIT is recognised and
+ * skipped: an event is written once.
+ *
+ * When the database or the history table is away, events wait in the
+ * journal and DHCP goes on; one WARN says so, /health and /metrics show it,
+ * and the writer retries every second.
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import type { Backend, Param, PreparedQuery } from "../db/backend.ts";
+import type { Backend, HistoryMark, Param, PreparedQuery } from "../db/backend.ts";
+import { DbError } from "../db/backend.ts";
 import type { Logger } from "../log/types.ts";
-
-interface Row {
-  query: PreparedQuery;
-  params: readonly Param[];
-}
-
-interface SpoolLine {
-  name: string;
-  sql: string;
-  params: Param[];
-}
+import { Journal, type FsyncPolicy, type JournalEntry, type JournalLimits, type Position, type ReadItem } from "./journal.ts";
 
 export interface HistoryStats {
+  /** statements appended to the journal */
+  journaled: number;
+  /** rows written to the database */
   written: number;
-  spooled: number;
-  failed: number;
+  /** lines read again after a crash whose rows were already written (skipped) */
+  duplicates: number;
+  /** damaged or refused lines moved to the quarantine file */
+  quarantined: number;
+}
+
+/** A history statement of the current configuration: its name, SQL (placeholders as ?) and parameter count. */
+export interface HistoryStatement {
+  name: string;
+  sql: string;
+  params: number;
+}
+
+export interface HistoryOptions {
+  journalPath: string;
+  fsync: FsyncPolicy;
+  /** tests only: small files to exercise compaction and sealing */
+  limits?: JournalLimits;
 }
 
 const BATCH = 500;
+/** a short wait lets rows of concurrent exchanges share a transaction */
 const FLUSH_MS = 20;
 const RETRY_MS = 1000;
-/**
- * Rows queued in memory past this go to the spool file instead: when the
- * database takes rows slower than a storm makes them, memory stays flat and
- * nothing is lost (the spool is written behind, in order).
- */
-const HIGH_WATER = 20_000;
 
 export class HistoryWriter {
-  private queue: Row[] = [];
+  readonly journal: Journal;
+  readonly stats: HistoryStats = { journaled: 0, written: 0, duplicates: 0, quarantined: 0 };
+  private statements = new Map<string, HistoryStatement>();
+  private prepared = new Map<string, PreparedQuery>();
+  private configured = false;
+  private marks = new Map<string, number>();
   private running: Promise<void> | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private retryTimer: ReturnType<typeof setInterval> | null = null;
-  /** rows in the spool file not yet written */
-  private spoolCount = 0;
-  private readonly prepared = new Map<string, PreparedQuery>();
-  readonly stats: HistoryStats = { written: 0, spooled: 0, failed: 0 };
-  onOutage: ((down: boolean) => void) | null = null;
+  private closed = false;
+  /** why rows are not being written, null while they are */
+  private problemText: string | null = null;
+  private problemSince = 0;
+  private idleWaiters: (() => void)[] = [];
+  /** rows still to write one at a time after a refused batch */
+  private isolate = 0;
+  /** the single row that was refused once */
+  private suspect: string | null = null;
 
   constructor(
     private backend: Backend,
-    private readonly spoolPath: string,
+    opts: HistoryOptions,
     private readonly log: Logger,
   ) {
-    if (existsSync(spoolPath)) {
-      const text = readFileSync(spoolPath, "utf8");
-      this.spoolCount = text.split("\n").filter((l) => l.trim()).length;
-      if (this.spoolCount) {
-        log.warn("history spool holds rows from an earlier run; they will be written first", {
-          spool: spoolPath,
-          rows: this.spoolCount,
-        });
-        this.startRetry();
-      }
-    }
+    this.journal = new Journal(opts.journalPath, opts.fsync, log, opts.limits);
   }
 
-  /** Swapped on reload: later rows use the new backend. */
+  /** Opens the journal; lines left by an earlier run are written first. */
+  start(): void {
+    this.journal.open();
+    if (this.journal.backlog > 0) {
+      this.log.warn("history journal holds events from an earlier run; they are written first", {
+        journal: this.journal.path,
+        rows: this.journal.backlog,
+      });
+    }
+    this.kick(0);
+  }
+
+  /** Swapped on reload: later batches use the new backend. */
   setBackend(b: Backend): void {
     this.backend = b;
     this.prepared.clear();
+    this.marks.clear();
   }
 
+  /** The history statements of the current configuration: the only ones replay runs. */
+  setStatements(list: readonly HistoryStatement[]): void {
+    const next = new Map(list.map((s) => [s.name, s]));
+    for (const [name, q] of this.prepared) if (next.get(name)?.sql !== q.sql) this.prepared.delete(name);
+    this.statements = next;
+    this.configured = true;
+    this.kick(0);
+  }
+
+  /** Rows in the journal not yet in the database. */
   get pending(): number {
-    return this.queue.length + this.spoolCount;
+    // kept after close: the stop line reports what stays in the journal
+    return this.journal.backlog;
   }
 
-  add(query: PreparedQuery, params: readonly Param[]): void {
-    if (this.spoolCount > 0 && !this.running) {
-      // keep order: behind the spooled rows
-      this.spool([{ query, params }]);
-      return;
-    }
-    this.queue.push({ query, params });
-    if (this.queue.length > HIGH_WATER) {
-      this.log.warn("history rows arrive faster than the database takes them; queued rows moved to the spool", {
-        rows: this.queue.length,
-        spool: this.spoolPath,
-      });
-      this.spool(this.queue.splice(0));
-      return;
-    }
-    if (this.queue.length >= BATCH) this.kick();
-    else this.timer ??= setTimeout(() => this.kick(), FLUSH_MS);
+  /** Why history is not being written (database or table away), or null. */
+  get problem(): string | null {
+    return this.problemText;
   }
 
-  private kick(): void {
+  /**
+   * Appends one event (its statements, bound) to the journal; throws when the
+   * journal cannot be written, and then the reply must not be sent.
+   */
+  record(build: (eventId: string) => JournalEntry[]): string {
+    let n = 0;
+    const id = this.journal.record((eventId) => {
+      const e = build(eventId);
+      n = e.length;
+      return e;
+    });
+    this.stats.journaled += n;
+    this.kick(FLUSH_MS);
+    return id;
+  }
+
+  private kick(ms: number): void {
+    if (this.closed || this.running || !this.journal.isOpen) return;
+    if (this.timer && ms > 0) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    if (!this.running) this.running = this.drain().finally(() => this.done());
-  }
-
-  private done(): void {
-    this.running = null;
-    if (this.queue.length) this.kick();
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length) {
-      if (this.spoolCount > 0) {
-        // database went away while queued: rows go behind the spool
-        this.spool(this.queue.splice(0));
-        return;
-      }
-      const batch = this.queue.splice(0, BATCH);
-      try {
-        await this.backend.runBatch(batch);
-        this.stats.written += batch.length;
-      } catch (e) {
-        this.log.error("history write failed; rows kept in the spool", {
-          rows: batch.length,
-          spool: this.spoolPath,
-          error: String(e instanceof Error ? e.message : e),
-        });
-        this.spool(batch.concat(this.queue.splice(0)));
-        this.onOutage?.(true);
-        return;
-      }
-    }
-  }
-
-  private spool(rows: readonly Row[]): void {
-    const text = rows
-      .map((r) => JSON.stringify({ name: r.query.name, sql: r.query.sql, params: [...r.params] } satisfies SpoolLine))
-      .join("\n");
-    try {
-      appendFileSync(this.spoolPath, text + "\n");
-      this.spoolCount += rows.length;
-      this.stats.spooled += rows.length;
-    } catch (e) {
-      this.stats.failed += rows.length;
-      this.log.error("cannot write the history spool; rows lost", {
-        rows: rows.length,
-        spool: this.spoolPath,
-        error: String(e),
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.pump().finally(() => {
+        this.running = null;
+        this.wakeIdle();
       });
-    }
-    this.startRetry();
+    }, ms);
   }
 
-  private startRetry(): void {
-    this.retryTimer ??= setInterval(() => {
-      if (!this.running) this.running = this.replay().finally(() => this.done());
-    }, RETRY_MS);
+  private wakeIdle(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
   }
 
-  /** Writes the spool in order, batch by batch; what is written is removed from the file. */
-  private async replay(): Promise<void> {
-    if (!existsSync(this.spoolPath)) {
-      this.spoolCount = 0;
-    } else {
-      const lines = readFileSync(this.spoolPath, "utf8").split("\n").filter((l) => l.trim());
-      let done = 0;
-      try {
-        while (done < lines.length) {
-          const chunk = lines.slice(done, done + BATCH).map((l) => JSON.parse(l) as SpoolLine);
-          const rows: Row[] = [];
-          for (const c of chunk) rows.push({ query: await this.prepare(c), params: c.params });
-          await this.backend.runBatch(rows);
-          done += chunk.length;
-          this.stats.written += chunk.length;
-        }
-      } catch (e) {
-        this.rewrite(lines.slice(done));
-        this.spoolCount = lines.length - done;
-        this.log.debug("history spool replay waits for the database", { left: this.spoolCount, error: String(e) });
+  /** Writes batches until the journal is caught up or a write fails (then retries later). */
+  private async pump(): Promise<void> {
+    if (!this.configured) return;
+    while (!this.closed) {
+      const { items, next } = this.journal.read(this.isolate > 0 ? 1 : BATCH);
+      if (items.length === 0) {
+        // only lines already quarantined were passed over
+        if (!this.journal.caughtUp) this.journal.commit(next, 0);
+        if (this.problemText !== null) await this.probe();
         return;
       }
-      this.rewrite([]);
-      this.spoolCount = 0;
-      this.log.info("history spool written to the database", { rows: done });
+      try {
+        await this.writeBatch(items);
+      } catch (e) {
+        this.journal.rewind();
+        // a COMMIT whose answer was lost may have happened: ask the database again
+        this.marks.clear();
+        if (await this.refusedRow(items, next, e)) continue;
+        this.failed(e);
+        this.wakeIdle();
+        this.retrySoon();
+        return;
+      }
+      this.journal.commit(next, items.length);
+      if (this.isolate > 0) this.isolate--;
+      this.recovered();
     }
-    if (this.retryTimer) clearInterval(this.retryTimer);
-    this.retryTimer = null;
-    this.onOutage?.(false);
   }
 
-  private rewrite(lines: string[]): void {
-    const tmp = this.spoolPath + ".tmp";
-    writeFileSync(tmp, lines.length ? lines.join("\n") + "\n" : "");
-    renameSync(tmp, this.spoolPath);
+  /**
+   * A batch the database refused while the connection works: its rows are
+   * tried one at a time. A single row refused twice (a second apart, so a
+   * lock timeout passes) while its statement still prepares is the row's
+   * fault (a NULL into NOT NULL, a value too long): it goes to quarantine
+   * and the rest is written. True when one was set aside.
+   */
+  private async refusedRow(items: readonly ReadItem[], next: Position, e: unknown): Promise<boolean> {
+    if (!(e instanceof DbError) || e.kind !== "query") return false;
+    if (this.isolate === 0 || items.length > 1) {
+      this.isolate = Math.max(items.length, 1);
+      return false;
+    }
+    const it = items[0]!;
+    if (it.kind !== "line") return false;
+    const l = it.line;
+    try {
+      // a table that went away fails here: that is an outage, not a bad row
+      this.prepared.delete(l.s);
+      await this.statementFor(l.s);
+      const id = `${l.run}-${l.seq}`;
+      if (this.suspect !== id) {
+        this.suspect = id;
+        return false;
+      }
+      await this.backend.runBatch([], [{ run: l.run, seq: l.seq }]);
+    } catch {
+      return false;
+    }
+    this.marks.set(l.run, l.seq);
+    this.journal.quarantine(it, JSON.stringify({ i: `${l.run}-${l.seq}`, s: l.s, v: l.v }), `the database refused the row: ${e.message}`);
+    this.journal.commit(next, 1);
+    this.stats.quarantined++;
+    this.suspect = null;
+    this.isolate--;
+    this.log.warn("history row refused by the database moved to quarantine; the rest is written", {
+      journal: it.file,
+      line: it.lineNo,
+      error: e.message,
+      quarantine: this.journal.quarantinePath,
+    });
+    return true;
   }
 
-  private async prepare(c: SpoolLine): Promise<PreparedQuery> {
-    let q = this.prepared.get(c.sql);
+  /** With nothing to write, tries every statement, so a table that came back clears the problem. */
+  private async probe(): Promise<void> {
+    try {
+      for (const name of this.statements.keys()) await this.statementFor(name);
+      await this.markOf(this.journal.run);
+      this.recovered();
+    } catch (e) {
+      this.failed(e);
+      this.retrySoon();
+    }
+  }
+
+  private async markOf(run: string): Promise<number> {
+    let m = this.marks.get(run);
+    if (m === undefined) {
+      m = await this.backend.historyMark(run);
+      this.marks.set(run, m);
+    }
+    return m;
+  }
+
+  private async statementFor(name: string): Promise<PreparedQuery | null> {
+    const s = this.statements.get(name);
+    if (!s) return null;
+    let q = this.prepared.get(name);
     if (!q) {
-      q = await this.backend.prepare(c.name, c.sql);
-      this.prepared.set(c.sql, q);
+      q = await this.backend.prepare(name, s.sql);
+      this.prepared.set(name, q);
     }
     return q;
   }
 
-  /**
-   * Writes what is queued now to the current database (or the spool). A
-   * reload that switches databases calls this first, so rows of exchanges
-   * answered under the old configuration land in the old database.
-   */
-  async flush(): Promise<void> {
-    if (this.queue.length && !this.running) this.kick();
-    while (this.running) await this.running;
+  private async writeBatch(items: readonly ReadItem[]): Promise<void> {
+    const rows: { query: PreparedQuery; params: readonly Param[] }[] = [];
+    const marks = new Map<string, number>();
+    /** damaged and refused lines, in file order */
+    const aside: { it: ReadItem; text: string; reason: string; refused: boolean }[] = [];
+    let skipped = 0;
+    for (const it of items) {
+      if (it.kind === "damaged") {
+        aside.push({ it, text: it.text, reason: it.reason, refused: false });
+        continue;
+      }
+      const l = it.line;
+      if (l.seq <= (await this.markOf(l.run))) {
+        skipped++;
+        continue;
+      }
+      const def = this.statements.get(l.s);
+      const reason = !def
+        ? `statement ${l.s} is not in the current configuration`
+        : def.params !== l.v.length
+          ? `statement ${l.s} now takes ${def.params} values, the journal has ${l.v.length}`
+          : null;
+      if (reason) aside.push({ it, text: JSON.stringify({ i: `${l.run}-${l.seq}`, s: l.s, v: l.v }), reason, refused: true });
+      else rows.push({ query: (await this.statementFor(l.s))!, params: l.v });
+      marks.set(l.run, Math.max(marks.get(l.run) ?? 0, l.seq));
+    }
+    // quarantined before the batch goes (once: a failed batch reads these lines again)
+    for (const a of aside) {
+      if (!this.journal.quarantine(a.it, a.text, a.reason)) continue;
+      this.stats.quarantined++;
+      this.log.warn(
+        a.refused
+          ? "history journal line refused: only statements of the current configuration run; moved to quarantine"
+          : "damaged history journal line moved to quarantine; the rest is written",
+        { journal: a.it.file, line: a.it.lineNo, reason: a.reason, quarantine: this.journal.quarantinePath },
+      );
+    }
+    const markList: HistoryMark[] = [...marks].map(([run, seq]) => ({ run, seq }));
+    if (rows.length || markList.length) await this.backend.runBatch(rows, markList);
+    for (const [run, seq] of marks) this.marks.set(run, seq);
+    this.stats.written += rows.length;
+    this.stats.duplicates += skipped;
   }
 
-  /** Writes everything queued (to the database, or to the spool). */
-  async close(): Promise<void> {
+  /** History statements the database could not prepare when the configuration was loaded (table missing?). */
+  deferred(list: readonly { name: string; message: string }[]): void {
+    if (list.length === 0) return;
+    this.failed(new DbError("prepare", list[0]!.name, list.map((d) => d.message).join("; ")));
+    // nothing may be waiting: try again as for a failed batch, so the state clears when the table is back
+    this.retrySoon();
+  }
+
+  private retrySoon(): void {
+    if (this.closed || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.kick(0);
+    }, RETRY_MS);
+  }
+
+  private failed(e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    const connect = e instanceof DbError && e.kind === "connect";
+    const text = connect ? `database unavailable: ${msg}` : `history statement failed: ${msg}`;
+    if (this.problemText !== null && connect === this.problemText.startsWith("database")) {
+      this.problemText = text;
+      return;
+    }
+    const first = this.problemText === null;
+    this.problemText = text;
+    if (first) this.problemSince = Date.now();
+    // one line per kind of trouble, not one per retry
+    this.log.warn(
+      connect
+        ? "history waits for the database; events are kept in the journal and DHCP goes on"
+        : "history rows cannot be written (history table missing or broken?); events are kept in the journal and DHCP goes on",
+      { error: msg, journal: this.journal.path, waiting: this.journal.backlog },
+    );
+    this.prepared.clear();
+  }
+
+  private recovered(): void {
+    if (this.problemText === null) return;
+    this.problemText = null;
+    this.log.info("history rows are written again", {
+      downMs: Date.now() - this.problemSince,
+      waiting: this.journal.backlog,
+    });
+  }
+
+  /** Resolves when the journal is written up to now, or the current attempt failed. */
+  async flush(): Promise<void> {
+    if (!this.journal.isOpen || this.journal.caughtUp) return;
+    if (this.timer && !this.running) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.kick(0);
+    }
+    await new Promise<void>((resolve) => {
+      this.idleWaiters.push(resolve);
+      // the retry timer may own the next attempt: do not wait for it
+      if (!this.running && !this.timer) resolve();
+    });
+  }
+
+  /** Writes what it can within `ms`, then syncs and closes the journal; the rest waits there. */
+  async close(ms = 2000): Promise<void> {
+    if (!this.journal.isOpen) return;
+    const end = Date.now() + ms;
+    while (this.configured && !this.journal.caughtUp && Date.now() < end && this.problemText === null) {
+      await this.flush();
+      if (this.running) await this.running;
+      if (!this.journal.caughtUp) await new Promise((r) => setTimeout(r, 10));
+    }
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    while (this.running) await this.running;
-    if (this.spoolCount > 0) {
-      await this.replay();
-      if (this.spoolCount > 0 && this.queue.length) this.spool(this.queue.splice(0));
-    }
-    if (this.queue.length) await this.drain();
-    if (this.retryTimer) clearInterval(this.retryTimer);
-    this.retryTimer = null;
+    if (this.running) await this.running;
+    this.journal.close();
   }
 }

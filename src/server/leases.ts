@@ -19,7 +19,7 @@ export class LeaseMemory {
   private readonly byIp = new Map<string, Lease>();
   private dirty = new Map<string, Lease>();
   /** answers just offered, by client, for the REQUEST that follows (not persisted) */
-  private readonly offers = new Map<string, { xid: number; answer: Answer; at: number }>();
+  private readonly offers = new Map<string, { xid: number; answer: Answer; at: number; query: string }>();
   private flushing: Promise<void> | null = null;
   /** when lease writes started failing (ms), 0 while they work */
   private failingSince = 0;
@@ -70,16 +70,16 @@ export class LeaseMemory {
     return undefined;
   }
 
-  rememberOffer(clientKey: string, xid: number, answer: Answer, now: number): void {
-    this.offers.set(clientKey, { xid, answer, at: now });
+  rememberOffer(clientKey: string, xid: number, answer: Answer, now: number, query = ""): void {
+    this.offers.set(clientKey, { xid, answer, at: now, query });
   }
 
-  /** The answer offered to this client in this transaction, if recent enough; used once. */
-  takeOffer(clientKey: string, xid: number, now: number, maxAge: number): Answer | null {
+  /** The answer offered to this client in this transaction (and the query that found it), if recent enough; used once. */
+  takeOffer(clientKey: string, xid: number, now: number, maxAge: number): { answer: Answer; query: string } | null {
     const o = this.offers.get(clientKey);
     if (!o) return null;
     this.offers.delete(clientKey);
-    return o.xid === xid && now - o.at <= maxAge ? o.answer : null;
+    return o.xid === xid && now - o.at <= maxAge ? { answer: o.answer, query: o.query } : null;
   }
 
   set(l: Lease): void {

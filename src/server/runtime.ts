@@ -6,7 +6,8 @@
  */
 import type { DhcpMessage } from "../codec/message.ts";
 import type { Config, HistoryEvent } from "../config/types.ts";
-import type { Backend, Param } from "../db/backend.ts";
+import type { Backend } from "../db/backend.ts";
+import type { CompiledTemplate } from "../db/template.ts";
 import { DbError } from "../db/backend.ts";
 import type { AnswerDefaults } from "../db/answer.ts";
 import { runOfferChain, type BoundQuery, type Tried } from "../db/chain.ts";
@@ -16,7 +17,8 @@ import { extractVariables } from "../variables/extract.ts";
 import { applySlices } from "../variables/slices.ts";
 import type { Vars } from "../variables/types.ts";
 import type { HandleDeps, Lookup } from "./handle.ts";
-import type { HistoryWriter } from "./history.ts";
+import type { HistoryStatement, HistoryWriter } from "./history.ts";
+import { recordEvent } from "./history-event.ts";
 import type { LeaseMemory } from "./leases.ts";
 import type { ServerMetrics } from "./stats.ts";
 import { profileVariables } from "./profile.ts";
@@ -29,7 +31,12 @@ export interface Runtime {
   config: Config;
   backend: Backend;
   offers: Statement[];
-  history: Record<HistoryEvent, Statement[]>;
+  /** the history statements of each event, compiled (the journal holds their bound values) */
+  history: Record<HistoryEvent, CompiledTemplate[]>;
+  /** what the history writer may run: set on it when this runtime starts serving */
+  historyStatements: HistoryStatement[];
+  /** history statements the database could not prepare at build time (table missing?) */
+  historyDeferred: { name: string; message: string }[];
   maxInFlight: number;
   relayPort: number;
   handleDeps: HandleDeps;
@@ -69,11 +76,16 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     throw new RuntimeError(prepared.problems);
   }
   const offers = prepared.queries.offers;
-  const history = Object.fromEntries(EVENTS.map((e) => [e, [] as Statement[]])) as Record<HistoryEvent, Statement[]>;
+  const history = Object.fromEntries(EVENTS.map((e) => [e, [] as CompiledTemplate[]])) as Record<HistoryEvent, CompiledTemplate[]>;
+  const templates = prepared.queries.historyTemplates;
   // pydhcpdb's history_sql runs when it OFFERs and when it ACKs
-  const h = prepared.queries.history;
+  const h = config.history ? templates.get(config.history.name) : undefined;
   if (h) history.offer.push(h), history.ack.push(h);
-  for (const [e, q] of Object.entries(prepared.queries.historyEvents)) if (q) history[e as HistoryEvent].push(q);
+  for (const [e, n] of Object.entries(config.historyEvents)) {
+    const t = n ? templates.get(n.name) : undefined;
+    if (t) history[e as HistoryEvent].push(t);
+  }
+  const historyStatements: HistoryStatement[] = [...templates.values()].map((t) => ({ name: t.name, sql: t.sql, params: t.bind(new Map(), 0).length }));
 
   const defaults: AnswerDefaults = {
     mask: config.server.defaultMask,
@@ -111,7 +123,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     return { kind: "error", query: f.query, message: f.message };
   };
 
-  const historyStatements = history;
+  const leaseTime = config.server.leaseTime;
   const handleDeps: HandleDeps = {
     serverId: config.server.serverId,
     leaseTime: config.server.leaseTime,
@@ -120,9 +132,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     leases: p.leases,
     variables,
     lookup,
-    history: (event, vars) => {
-      for (const s of historyStatements[event]) p.history.add(s.query, s.template.bind(vars) as Param[]);
-    },
+    history: (event, vars, answer, query) => recordEvent(p.history, history[event], { event, vars, answer, query }, leaseTime),
     now: () => Math.floor(Date.now() / 1000),
   };
   return {
@@ -130,6 +140,8 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     backend,
     offers,
     history,
+    historyStatements,
+    historyDeferred: prepared.queries.historyDeferred,
     maxInFlight: Math.max(1, config.server.threadLimit),
     relayPort: 67,
     handleDeps,

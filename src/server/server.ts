@@ -11,6 +11,7 @@ import type { Config } from "../config/types.ts";
 import type { ServiceLogger } from "../log/logger.ts";
 import { handle, LEASE_MEMORY, macHex, type Outcome } from "./handle.ts";
 import type { HistoryWriter } from "./history.ts";
+import { JournalError } from "./journal.ts";
 import type { LeaseMemory } from "./leases.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { route } from "./route.ts";
@@ -25,12 +26,18 @@ export const TYPE_NAMES: Record<number, string> = Object.fromEntries(
 );
 
 /** How loud each kind of silence is: what an operator must see at the default level. */
-const SILENT_LEVEL: Partial<Record<string, "info" | "warn">> = {
+const SILENT_LEVEL: Partial<Record<string, "info" | "warn" | "error">> = {
   "db-error": "warn",
   "bad-answer": "warn",
   "address-in-use": "warn",
   "no-match": "info",
+  // RELEASE and DECLINE: recorded, nothing to answer (RFC 2131 4.3.3/4.3.4)
+  recorded: "info",
+  "history-unrecorded": "error",
 };
+
+/** Silences that are the protocol, not a request dropped. */
+const NOT_DROPPED: ReadonlySet<string> = new Set(["recorded"]);
 
 const OPT_MESSAGE_TYPE = 53;
 const OPT_MAX_SIZE = 57;
@@ -208,8 +215,13 @@ export class DhcpServer {
     try {
       outcome = this.debug ? await handleExplained({ msg: p.msg, type: p.type, size: p.buf.length, address: p.address, port: p.port }, rt, this.log) : await handle(p.msg, p.type, rt.handleDeps);
     } catch (e) {
-      outcome = { kind: "silent", reason: "db-error", note: `internal error: ${e instanceof Error ? e.message : String(e)}` };
-      this.log.error("request handling failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+      if (e instanceof JournalError) {
+        // the reply's history event has nowhere to go: no reply (docs/reliability.md)
+        outcome = { kind: "silent", reason: "history-unrecorded", note: e.message };
+      } else {
+        outcome = { kind: "silent", reason: "db-error", note: `internal error: ${e instanceof Error ? e.message : String(e)}` };
+        this.log.error("request handling failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+      }
     }
     try {
       this.finish(p, outcome, rt);
@@ -241,11 +253,11 @@ export class DhcpServer {
     const subs = subOptions(p.msg.options.get(OPT_RAI));
     if (o.kind === "silent") {
       const level = SILENT_LEVEL[o.reason] ?? "debug";
-      this.metrics.dropped(o.reason);
+      if (!NOT_DROPPED.has(o.reason)) this.metrics.dropped(o.reason);
       if (o.reason === "no-match") this.metrics.noMatch();
       if (this.log.enabled(level)) {
         const typeName = TYPE_NAMES[p.type] ?? String(p.type);
-        this.log[level](`${typeName} no reply: ${o.reason}`, { ...this.exchangeFields(p.msg, subs), ...(o.query ? { query: o.query } : {}), note: o.note, ms: +ms.toFixed(2) });
+        this.log[level](o.reason === "recorded" ? `${typeName} recorded` : `${typeName} no reply: ${o.reason}`, { ...this.exchangeFields(p.msg, subs), ...(o.query ? { query: o.query } : {}), note: o.note, ms: +ms.toFixed(2) });
       }
       return;
     }

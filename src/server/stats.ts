@@ -23,7 +23,7 @@ const DROP_LABEL: Record<string, DropReason> = {
   "not-a-request": "not_request",
   "not-for-us": "not_for_us",
   "unknown-type": "unsupported",
-  recorded: "unsupported",
+  "history-unrecorded": "history_unrecorded",
   "queue-full": "queue_full",
   "rate-limit-mac": "rate_limit",
   "rate-limit-circuit": "rate_limit",

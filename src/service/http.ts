@@ -1,6 +1,7 @@
 /**
  * The optional HTTP listener: GET /metrics (Prometheus text 0.0.4) and
- * GET /health (200 "ok" when the database answers, 503 otherwise). Off unless
+ * GET /health (200 "ok" when the database answers, 200 "degraded" and the
+ * reasons when it answers but history waits in the journal, 503 otherwise). Off unless
  * the configuration names a host and port; bind it to loopback or a
  * management address, never to a client-facing one.
  */
@@ -15,6 +16,11 @@ export interface HttpOptions {
   metrics: { registry: { expose(): string } } | { expose(): string };
   /** true when the database answers; false, a rejection or a hang means unhealthy */
   health: () => Promise<boolean>;
+  /**
+   * Problems that do not stop DHCP (history waiting in the journal): listed
+   * in the /health body, which then starts with "degraded"; the status stays 200.
+   */
+  notes?: () => string[];
   log: Logger;
   /** how long /health waits for the callback before answering 503 (default 1000 ms) */
   healthTimeoutMs?: number;
@@ -69,7 +75,8 @@ export function startHttp(opts: HttpOptions): HttpHandle {
     "/metrics": () => new Response(source.expose(), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } }),
     "/health": async () => {
       const v = await probe();
-      if (v === "ok") return text("ok\n", 200);
+      const notes = v === "ok" ? (opts.notes?.() ?? []) : [];
+      if (v === "ok") return text(notes.length ? `degraded\n${notes.map((n) => n.replace(/[\r\n]+/g, " ") + "\n").join("")}` : "ok\n", 200);
       if (v === "timeout") log.warn("health check timed out", { timeout_ms: timeoutMs });
       return text("database unavailable\n", 503);
     },

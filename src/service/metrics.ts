@@ -40,6 +40,7 @@ export const DROP_REASONS = [
   "send_error", // the reply could not be encoded or sent
   "internal_error", // a bug: handling threw; the packet is dropped, the server goes on
   "shutdown", // arrived while the server was draining to stop
+  "history_unrecorded", // its history event could not be written to the journal, so no reply left
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -126,10 +127,34 @@ export const METRIC_TABLE = {
     help: "History rows written to the database.",
     labels: [],
   },
-  historyRowsSpooled: {
+  historyRowsJournaled: {
     kind: "counter",
-    name: "pydhcp_history_rows_spooled_total",
-    help: "History rows written to the local spool file while the database was away.",
+    name: "pydhcp_history_rows_journaled_total",
+    help: "History rows appended to the local journal (every row is, before its reply leaves).",
+    labels: [],
+  },
+  historyBacklog: {
+    kind: "gauge",
+    name: "pydhcp_history_backlog_rows",
+    help: "History rows in the journal not yet in the database.",
+    labels: [],
+  },
+  historyWritable: {
+    kind: "gauge",
+    name: "pydhcp_history_writable",
+    help: "1 while history rows reach the database, 0 while they wait in the journal (database or history table away).",
+    labels: [],
+  },
+  historyQuarantined: {
+    kind: "counter",
+    name: "pydhcp_history_quarantined_total",
+    help: "Damaged or refused journal lines moved to the quarantine file.",
+    labels: [],
+  },
+  historyDuplicates: {
+    kind: "counter",
+    name: "pydhcp_history_duplicates_skipped_total",
+    help: "Journal lines read again after a crash whose rows were already in the database (not written twice).",
     labels: [],
   },
   leasesInMemory: {

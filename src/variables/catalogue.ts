@@ -26,6 +26,8 @@ export interface VariableRow {
   legacy: boolean;
   /** for patterns: which N exist */
   codes?: (n: number) => boolean;
+  /** defined only in history statements: describes the answer and the event, not the packet */
+  history?: true;
 }
 
 const anyOption = (n: number) => n >= 1 && n <= 254;
@@ -138,7 +140,33 @@ export const VARIABLES: readonly VariableRow[] = [
   row("relay_sub_N_hex", M, "option 82 sub-option N", "000400010006", "Value of every relay agent sub-option N present, hex.", anySubOption),
   row("opt_N_hex", M, "option N", "4d53465420352e30",
     "Value of every option N present (after RFC 3396 concatenation), hex, without code or length byte.", anyOption),
+
+  // ---- the answer and the event: history statements only ----
+  ...HISTORY_ROWS(),
 ];
+
+function HISTORY_ROWS(): VariableRow[] {
+  const h = (name: string, source: string, example: string, description: string): VariableRow => ({
+    ...row(name, M, source, example, description),
+    history: true,
+  });
+  return [
+    h("answer_ip", "the reply", "198.51.100.7",
+      "The address the event is about: yiaddr of the OFFER or ACK; for the ACK to an INFORM, the client's ciaddr; for RELEASE, ciaddr; for DECLINE, the declined address (option 50). Absent for NAK and UNKNOWN."),
+    h("answer_mask", "the reply", "255.255.255.0", "Subnet mask sent (option 1). Absent for NAK, RELEASE, DECLINE, UNKNOWN."),
+    h("answer_router", "the reply", "198.51.100.1", "Router sent (option 3); absent when none was sent."),
+    h("answer_dns", "the reply", "198.51.100.53,198.51.100.54", "DNS servers sent (option 6), joined by commas; absent when none were sent."),
+    h("answer_lease_time", "the reply", "86400", "Lease time sent (option 51), seconds. Absent for INFORM (RFC 2131 4.3.5 sends none), NAK, RELEASE, DECLINE, UNKNOWN."),
+    h("answer_query", "the decision", "offer_2",
+      "Which query decided: `offer_N`, or `lease memory` for a renewal answered while the database was away. Absent for RELEASE, DECLINE, UNKNOWN and a NAK of a client the database no longer knows."),
+    h("event", "the decision", "ACK", "OFFER, ACK, NAK, RELEASE, DECLINE, INFORM (the ACK to an INFORM) or UNKNOWN (no query matched)."),
+    h("event_time", "the decision", "2026-12-01T21:29:04.117+01:00",
+      "When the reply was decided, ISO 8601 with milliseconds and the server's UTC offset. The same instant whenever the row is written."),
+    h("event_unixtime", "the decision", "1796156944", "The same instant, seconds since 1970-01-01 UTC."),
+    h("event_id", "the journal", "mi5x2kq0a1f3-4711",
+      "Unique id of the event: this run of pydhcp, then a sequence number. Store it to prove no event was written twice."),
+  ];
+}
 
 interface CompiledPattern {
   prefix: string;
@@ -186,6 +214,8 @@ export function variableRow(name: string): VariableRow | undefined {
  * instance (option12, unknown_option_77_hex, opt_82_hex), or one of `extra`
  * (slice names, vendor-profile names). config/load.ts rejects the rest.
  */
-export function isKnownVariable(name: string, extra?: ReadonlySet<string>): boolean {
-  return extra?.has(name) === true || variableRow(name) !== undefined;
+export function isKnownVariable(name: string, extra?: ReadonlySet<string>, history = true): boolean {
+  if (extra?.has(name) === true) return true;
+  const r = variableRow(name);
+  return r !== undefined && (history || r.history !== true);
 }

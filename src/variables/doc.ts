@@ -79,6 +79,19 @@ offset and message, the bytes at that offset, and the header fields and
 options decoded before it; a live dump then carries on.
 `;
 
+const HISTORY_INTRO = `
+## The answer and the event (history statements only)
+
+A history statement (\`history_sql\`, \`history_<event>\`) records an
+answer, so besides the request's variables it can name what was decided.
+These are bound like any other variable; an offer query naming one is
+rejected at load, since no answer exists yet when it runs. \`pydhcp
+--explain\` prints them with the history statements. Time functions in a
+history statement (\`now()\` and the rest) are the event time too, see
+docs/queries.md.
+
+`;
+
 function cell(s: string): string {
   return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
@@ -103,7 +116,9 @@ export function renderVariablesDoc(): string {
     "\n## Legacy names (pydhcpdb)\n\n" +
     table(VARIABLES.filter((r) => r.legacy)) +
     "\n## Modern names\n\n" +
-    table(VARIABLES.filter((r) => !r.legacy))
+    table(VARIABLES.filter((r) => !r.legacy && !r.history)) +
+    HISTORY_INTRO +
+    table(VARIABLES.filter((r) => r.history))
   );
 }
 

@@ -170,8 +170,11 @@ for (const backend of ["sqlite", "mariadb"] as const) {
       expect(r.out).toContain("decision: offer_3 matched: 192.168.0.19 (offer)\n");
       expect(r.out).toContain(`reply: OFFER 192.168.0.19 to 127.0.0.1:${clientPort} (broadcast-fallback), `);
       expect(r.out).toContain("      1 subnet-mask              255.255.255.0\n      3 routers                  192.168.0.1\n      6 domain-name-servers      8.8.8.8\n");
-      expect(r.out).toContain("history statements that would run (not run by --explain):\n  offer: history_sql  insert into history");
-      expect(r.out).toContain('values ["080027059ed0","0.0.0.0"]');
+      // the answer and the event as a history statement would see them, then the statement with now() as a bound event time
+      expect(r.out).toContain("history statements that would run (not run by --explain):\n  event = OFFER\n");
+      expect(r.out).toContain("  answer_ip = 192.168.0.19\n  answer_mask = 255.255.255.0\n  answer_router = 192.168.0.1\n  answer_dns = 8.8.8.8\n  answer_lease_time = 8600\n  answer_query = offer_3\n");
+      expect(r.out).toContain("  offer: history_sql  insert into history (id,dt,mac,ip,comment) values (null,?,?,?,'DHCPACK/INFORM')  values [");
+      expect(r.out).toMatch(/values \["\d{4}-\d\d-\d\d \d\d:\d\d:\d\d","080027059ed0","0.0.0.0"\]/);
     });
 
     test("a packet that matches nothing says so and lists every query tried", async () => {

@@ -164,7 +164,7 @@ for (const target of [sqliteTarget, mariadbTarget, postgresqlTarget]) {
 
     test("every value is data: answers stay right, history stores it exactly, tables intact", async () => {
       const tablesBefore = await tables();
-      expect(tablesBefore).toEqual(["history", "pydhcp_lease", "users"]);
+      expect(tablesBefore).toEqual(["history", "pydhcp_history_mark", "pydhcp_lease", "users"]);
       for (const v of HOSTILE) {
         // option 82 variables, the slices and RequestedIpAddress hostile; the MAC is the subscriber's
         const vars = macVars("080027059ed0", env.config.slices);

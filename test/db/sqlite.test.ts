@@ -57,7 +57,7 @@ describe("SQLite backend with pydhcpdb's reference queries", () => {
 
   test("first start creates users, history, pydhcp_lease in WAL mode and logs how to add a subscriber", () => {
     const names = backend.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").map((r) => r.name);
-    expect(names).toEqual(["history", "pydhcp_lease", "users"]);
+    expect(names).toEqual(["history", "pydhcp_history_mark", "pydhcp_lease", "users"]);
     expect(backend.exec("PRAGMA journal_mode")[0]).toEqual({ journal_mode: "wal" });
     const created = log.lines.find((l) => l.msg.includes("created a new SQLite database"));
     expect(String(created?.fields?.hint)).toContain("insert into users");
@@ -77,14 +77,15 @@ describe("SQLite backend with pydhcpdb's reference queries", () => {
     if (by82.answer) expect(by82.query).toBe("offer_2");
   });
 
-  test("history_sql's now() becomes SQLite's local datetime; runBatch is one transaction", async () => {
+  test("history_sql's now() becomes the bound event time (local, as MySQL's NOW()); runBatch is one transaction", async () => {
     const h = q.history!;
-    expect(h.template.sql).toContain("datetime('now','localtime')");
-    await backend.runBatch([{ query: h.query, params: h.template.bind(seedVars(c.slices)) }]);
+    expect(h.template.sql).not.toContain("now");
+    const at = Date.now() - 60_000;
+    await backend.runBatch([{ query: h.query, params: h.template.bind(seedVars(c.slices), at) }]);
     const [row] = backend.exec("SELECT dt, mac, ip, comment FROM history ORDER BY id DESC LIMIT 1");
     expect(row).toMatchObject({ mac: "0025224ad764", ip: "0.0.0.0", comment: "DHCPACK/INFORM" });
     const dt = new Date(String(row!.dt).replace(" ", "T"));
-    expect(Math.abs(dt.getTime() - Date.now())).toBeLessThan(60_000);
+    expect(Math.abs(dt.getTime() - at)).toBeLessThan(1000);
     const before = backend.exec("SELECT COUNT(*) AS n FROM history")[0]!.n;
     // the second statement binds NULL into NOT NULL mac: the whole batch rolls back
     await expect(backend.runBatch([
@@ -125,7 +126,7 @@ test("an existing database without pydhcp_lease gets it; users and history are l
   const log = memoryLog();
   const b = (await openBackend({ kind: "sqlite", path }, log)) as SqliteBackend;
   try {
-    expect(b.exec("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map((r) => r.name)).toEqual(["pydhcp_lease", "users"]);
+    expect(b.exec("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map((r) => r.name)).toEqual(["pydhcp_history_mark", "pydhcp_lease", "users"]);
     expect(b.exec("SELECT ip FROM users")).toEqual([{ ip: "198.18.0.9" }]);
     expect(log.lines.some((l) => l.msg.includes("created a new"))).toBe(false);
   } finally {

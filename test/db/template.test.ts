@@ -121,3 +121,37 @@ describe("compileTemplate", () => {
     });
   }
 });
+
+describe("time functions in history statements are the event time", () => {
+  const at = Date.parse("2026-12-01T21:29:04.117Z");
+  const d = new Date(at);
+  const p = (n: number) => String(n).padStart(2, "0");
+  const localDate = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  const localTime = `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  const cases: [string, "mysql" | "sqlite", string, (string | null)[]][] = [
+    ["insert into h (dt) values (now())", "mysql", "insert into h (dt) values (?)", [`${localDate} ${localTime}`]],
+    ["insert into h (dt) values (NOW(3))", "mysql", "insert into h (dt) values (?)", [`${localDate} ${localTime}.117`]],
+    ["insert into h (dt, t) values (current_timestamp, unix_timestamp())", "mysql", "insert into h (dt, t) values (?, ?)", [`${localDate} ${localTime}`, "1796160544"]],
+    ["insert into h (d, u) values (curdate(), utc_timestamp())", "mysql", "insert into h (d, u) values (?, ?)", [localDate, "2026-12-01 21:29:04"]],
+    ["insert into h (dt) values (now())", "sqlite", "insert into h (dt) values (?)", [`${localDate} ${localTime}`]],
+    ["insert into h (dt) values (datetime('now','localtime'))", "sqlite", "insert into h (dt) values (datetime(?,'localtime'))", ["2026-12-01 21:29:04.117"]],
+    ["insert into h (t) values (strftime('%s','now'))", "sqlite", "insert into h (t) values (strftime('%s',?))", ["2026-12-01 21:29:04.117"]],
+    ["insert into h (dt) values (CURRENT_TIMESTAMP)", "sqlite", "insert into h (dt) values (?)", ["2026-12-01 21:29:04"]],
+    // not a time function: kept as written
+    ["insert into h (c) values ('now')", "sqlite", "insert into h (c) values ('now')", []],
+    ["insert into h (c) values ('now()')", "mysql", "insert into h (c) values ('now()')", []],
+  ];
+  for (const [sql, dialect, out, params] of cases) {
+    test(`${dialect}: ${sql}`, () => {
+      const t = compileTemplate("history_sql", sql, dialect);
+      if (t.kind !== "template") throw new Error(t.message);
+      expect(t.sql).toBe(out);
+      expect(t.bind(new Map(), at)).toEqual(params);
+    });
+  }
+  test("offer queries keep now() as the database's own", () => {
+    const t = compileTemplate("offer_1", "select ip from users where until > now()", "mysql");
+    if (t.kind !== "template") throw new Error(t.message);
+    expect(t.sql).toBe("select ip from users where until > now()");
+  });
+});

@@ -1,43 +1,243 @@
 /**
- * The history writer on a real SQLite database: a burst larger than the
- * in-memory bound goes through the spool file and every row still arrives,
- * once, in order.
+ * The history journal and writer on a real SQLite database: every event
+ * arrives once and in order, through bursts, damaged journal lines, lines
+ * naming statements the configuration does not have, a crash between a
+ * commit and the position file, and a missing history table.
  */
-import { expect, test } from "bun:test";
+import { afterEach, beforeEach, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Backend } from "../../src/db/backend.ts";
 import { openBackend } from "../../src/db/open.ts";
+import { compileTemplate, type CompiledTemplate } from "../../src/db/template.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { memorySink } from "../../src/log/sink.ts";
 import { HistoryWriter } from "../../src/server/history.ts";
 
-test("a 25,000-row burst (past the 20,000-row memory bound) is spooled, then written in order, none twice", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "pydhcp-history-"));
-  try {
-    const sink = memorySink();
-    const log = createLogger({ level: "info", format: "text", out: sink, err: sink });
-    const backend = await openBackend({ kind: "sqlite", path: join(dir, "h.db") }, log, 2000);
-    const q = await backend.prepare("history_sql", "insert into history (dt, mac, ip, comment) values (datetime('now'), ?, ?, 'x')");
-    const spool = join(dir, "spool");
-    const w = new HistoryWriter(backend, spool, log);
-    const N = 25_000;
-    // synchronously: the writer gets no turn to drain, as under a storm
-    for (let i = 0; i < N; i++) w.add(q, [`m${i}`, String(i)]);
-    expect(existsSync(spool)).toBe(true);
-    expect(readFileSync(spool, "utf8").split("\n").filter(Boolean).length).toBeGreaterThan(20_000);
-    await w.close();
-    await backend.close();
-    const db = new Database(join(dir, "h.db"));
-    const rows = db.query("select ip from history order by id").all() as { ip: string }[];
-    db.close();
-    expect(rows.length).toBe(N);
-    expect(rows.every((r, i) => r.ip === String(i))).toBe(true);
-    expect(readFileSync(spool, "utf8")).toBe("");
-    log.flush();
-    expect(sink.text()).toContain("moved to the spool");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+const SQL = "insert into history (dt, mac, ip, comment) values (now(), '{mac_hex}', '{answer_ip}', '{event_id}')";
+
+let dir = "";
+let sink = memorySink();
+let log = createLogger({ level: "info", format: "text", out: sink, err: sink });
+let backend: Backend;
+let t: CompiledTemplate;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), `pydhcp-history-${process.pid}-`));
+  sink = memorySink();
+  log = createLogger({ level: "info", format: "text", out: sink, err: sink });
+  backend = await openBackend({ kind: "sqlite", path: join(dir, "h.db") }, log, 2000);
+  const c = compileTemplate("history_sql", SQL, "sqlite");
+  if (c.kind !== "template") throw new Error(c.message);
+  t = c;
 });
+
+afterEach(async () => {
+  await backend.close().catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const journal = () => join(dir, "journal");
+
+function writer(limits?: { compactBytes: number; rotateBytes: number }): HistoryWriter {
+  const w = new HistoryWriter(backend, { journalPath: journal(), fsync: { kind: "never" }, ...(limits ? { limits } : {}) }, log);
+  w.start();
+  w.setStatements([{ name: t.name, sql: t.sql, params: 4 }]);
+  return w;
+}
+
+function record(w: HistoryWriter, i: number, at = Date.now()): string {
+  return w.record((id) => [{ s: "history_sql", v: t.bind(new Map([["mac_hex", `m${i}`], ["answer_ip", String(i)], ["event_id", id]]), at) }]);
+}
+
+function rows(): { dt: string; ip: string; comment: string }[] {
+  const db = new Database(join(dir, "h.db"), { readonly: true });
+  try {
+    return db.query("select dt, ip, comment from history where comment != '' order by id").all() as { dt: string; ip: string; comment: string }[];
+  } finally {
+    db.close();
+  }
+}
+
+async function until(f: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f() && Date.now() < end) await Bun.sleep(20);
+}
+
+test("a 25,000-event burst is journaled at once, then written in order, each event once", async () => {
+  const w = writer();
+  const N = 25_000;
+  // synchronously: the writer gets no turn, as under a storm
+  for (let i = 0; i < N; i++) record(w, i);
+  expect(w.pending).toBe(N);
+  await until(() => w.pending === 0, 20_000);
+  await w.close();
+  const r = rows();
+  expect(r.length).toBe(N);
+  expect(r.every((x, i) => x.ip === String(i))).toBe(true);
+  expect(new Set(r.map((x) => x.comment)).size).toBe(N);
+});
+
+test("now() in a history statement is the event time, even when the row is written later", async () => {
+  const w = writer();
+  const at = Date.parse("2026-03-04T05:06:07.000Z");
+  record(w, 1, at);
+  await until(() => w.pending === 0);
+  await w.close();
+  const d = new Date(at);
+  const p = (n: number) => String(n).padStart(2, "0");
+  const local = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  expect(rows()[0]!.dt).toBe(local);
+});
+
+test("damaged lines go to quarantine (WARN names file and line); every other event is written, in order; no SQL from the file runs", async () => {
+  const db = new Database(join(dir, "h.db"));
+  db.exec("create table victim (x int)");
+  db.close();
+  const good = (run: string, seq: number) => JSON.stringify({ i: `${run}-${seq}`, s: "history_sql", v: ["2026-01-01 00:00:00", `m${seq}`, String(seq), `${run}-${seq}`] });
+  writeFileSync(
+    journal(),
+    [
+      good("aaa", 1),
+      '{"name":"history_sql","sql":"drop table victim","params":[]}',
+      good("aaa", 2),
+      "garbage that is not json",
+      good("aaa", 3),
+      '{"i":"aaa-4","s":"history_sql","v":["2026-01-01 0', // cut by a crash, no newline
+    ].join("\n"),
+    { mode: 0o644 },
+  );
+  const w = writer();
+  await until(() => w.pending === 0);
+  record(w, 100);
+  await until(() => w.pending === 0);
+  await w.close();
+  expect(rows().map((r) => r.ip)).toEqual(["1", "2", "3", "100"]);
+  const q = readFileSync(journal() + ".quarantine", "utf8").trim().split("\n").map((l) => JSON.parse(l) as { line: number; text: string });
+  expect(q.map((x) => x.line)).toEqual([2, 4, 6]);
+  expect(q[0]!.text).toContain("drop table victim");
+  const db2 = new Database(join(dir, "h.db"), { readonly: true });
+  expect(db2.query("select name from sqlite_master where name = 'victim'").all().length).toBe(1);
+  db2.close();
+  log.flush();
+  const text = sink.text();
+  expect(text).toMatch(new RegExp(`WARN damaged history journal line moved to quarantine.*journal=${journal().replace(/[/.]/g, "\\$&")} line=2`));
+  expect(text).toMatch(/line=4/);
+  expect(text).toMatch(/line=6/);
+  for (const f of [journal(), journal() + ".quarantine", journal() + ".pos"]) expect(statSync(f).mode & 0o777).toBe(0o600);
+});
+
+test("a line naming a statement the configuration does not have is refused with a WARN", async () => {
+  writeFileSync(journal(), JSON.stringify({ i: "bbb-1", s: "history_drop", v: [] }) + "\n" + JSON.stringify({ i: "bbb-2", s: "history_sql", v: ["2026-01-01 00:00:00", "m", "7", "x"] }) + "\n");
+  chmodSync(journal(), 0o644);
+  const w = writer();
+  await until(() => w.pending === 0);
+  await w.close();
+  expect(rows().map((r) => r.ip)).toEqual(["7"]);
+  log.flush();
+  expect(sink.text()).toMatch(/WARN history journal line refused.*line=1 reason="statement history_drop is not in the current configuration"/);
+  expect(statSync(journal()).mode & 0o777).toBe(0o600);
+});
+
+test("a crash after the commit but before the position file: the batch read again is recognised, nothing doubles", async () => {
+  const w = writer();
+  for (let i = 0; i < 300; i++) record(w, i);
+  await until(() => w.pending === 0);
+  // as if killed (no close) before the position was saved: the next run starts at the beginning
+  rmSync(journal() + ".pos");
+  const w2 = writer();
+  // counted from the start of the file: the marks, not the count, decide what is written
+  expect(w2.pending).toBe(300);
+  for (let i = 300; i < 310; i++) record(w2, i);
+  await until(() => w2.pending === 0);
+  await w2.close();
+  const r = rows();
+  expect(r.length).toBe(310);
+  expect(new Set(r.map((x) => x.comment)).size).toBe(310);
+  expect(w2.stats.duplicates).toBe(300);
+  await w.close();
+});
+
+test("a missing history table: events wait in the journal with one WARN, and are written when it is back", async () => {
+  const raw = new Database(join(dir, "h.db"));
+  raw.exec("alter table history rename to history_away");
+  const w = writer();
+  for (let i = 0; i < 5; i++) record(w, i);
+  await Bun.sleep(1500);
+  for (let i = 5; i < 10; i++) record(w, i);
+  await Bun.sleep(1200);
+  expect(w.problem).toMatch(/no such table/);
+  expect(w.pending).toBe(10);
+  raw.exec("alter table history_away rename to history");
+  raw.close();
+  await until(() => w.pending === 0, 5000);
+  expect(w.problem).toBeNull();
+  await w.close();
+  expect(rows().map((r) => r.ip)).toEqual(["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+  log.flush();
+  expect(sink.text().match(/WARN history rows cannot be written/g)?.length).toBe(1);
+  expect(sink.text()).toMatch(/INFO history rows are written again/);
+});
+
+test("a caught-up journal over 1 MiB is emptied; the position file follows", async () => {
+  const w = writer();
+  for (let i = 0; i < 12_000; i++) record(w, i);
+  await until(() => w.pending === 0, 20_000);
+  await w.close();
+  expect(statSync(journal()).size).toBe(0);
+  expect(rows().length).toBe(12_000);
+  expect(existsSync(journal() + ".sealed")).toBe(false);
+});
+
+test("a row the database refuses (NULL into NOT NULL) goes to quarantine after a second try; the rest is written, in order", async () => {
+  const w = writer();
+  record(w, 1);
+  // answer_ip absent: binds NULL into history.ip, which is NOT NULL
+  w.record((id) => [{ s: "history_sql", v: t.bind(new Map([["mac_hex", "m2"], ["event_id", id]]), Date.now()) }]);
+  record(w, 3);
+  await until(() => w.pending === 0, 8000);
+  await w.close();
+  expect(rows().map((r) => r.ip)).toEqual(["1", "3"]);
+  const q = readFileSync(journal() + ".quarantine", "utf8").trim().split("\n").map((l) => JSON.parse(l) as { line: number; reason: string });
+  expect(q.map((x) => x.line)).toEqual([2]);
+  expect(q[0]!.reason).toMatch(/refused the row: .*NOT NULL/);
+  log.flush();
+  expect(sink.text()).toMatch(/WARN history row refused by the database moved to quarantine.*line=2/);
+});
+
+test("a backlog past the rotation size is sealed once written to, new events go to a new file, every row arrives once and in order", async () => {
+  const small = { compactBytes: 4096, rotateBytes: 16 * 1024 };
+  const raw = new Database(join(dir, "h.db"));
+  raw.exec("alter table history rename to history_away");
+  const w = writer(small);
+  for (let i = 0; i < 2000; i++) record(w, i);
+  await Bun.sleep(300);
+  raw.exec("alter table history_away rename to history");
+  raw.close();
+  await until(() => w.pending === 0, 8000);
+  for (let i = 2000; i < 2100; i++) record(w, i);
+  await until(() => w.pending === 0, 8000);
+  await w.close();
+  const r = rows();
+  expect(r.length).toBe(2100);
+  expect(r.every((x, i) => x.ip === String(i))).toBe(true);
+  expect(existsSync(journal() + ".sealed")).toBe(false);
+  log.flush();
+  expect(sink.text()).toMatch(/INFO history journal sealed/);
+}, 20_000);
+
+test("a sealed journal left by a killed run is read before the active one", async () => {
+  const line = (run: string, seq: number) => JSON.stringify({ i: `${run}-${seq}`, s: "history_sql", v: ["2026-01-01 00:00:00", "m", String(seq), `${run}-${seq}`] }) + "\n";
+  writeFileSync(journal() + ".sealed", Array.from({ length: 700 }, (_, k) => line("aaa", k + 1)).join(""));
+  writeFileSync(journal(), Array.from({ length: 300 }, (_, k) => line("aaa", k + 701)).join(""));
+  const w = writer();
+  expect(w.pending).toBe(1000);
+  record(w, 1001);
+  await until(() => w.pending === 0, 8000);
+  await w.close();
+  const r = rows();
+  expect(r.map((x) => Number(x.ip))).toEqual(Array.from({ length: 1001 }, (_, k) => k + 1));
+  expect(existsSync(journal() + ".sealed")).toBe(false);
+}, 20_000);

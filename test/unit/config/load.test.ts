@@ -155,6 +155,27 @@ describe("broken configs name the XML path and the problem", () => {
     expect(!big.ok && big.errors.map(formatConfigError)).toEqual(["config/database/mysql/lookupBatch: 64 is out of range 1..32"]);
   });
 
+  test("<history>: journal (or spool), fsync always | never | milliseconds; answer variables only in history statements", () => {
+    const xml = (history: string, offer = "{ClientMacAddress}") => `<config><dhcpserver><host>0.0.0.0</host><broadcast>198.18.0.255</broadcast><DHCPServer>198.18.0.1</DHCPServer>
+      <LeaseTime>600</LeaseTime><ThreadLimit>1</ThreadLimit><defaultMask>255.255.255.0</defaultMask>
+      <defaultRouter>198.18.0.1</defaultRouter><defaultDNS>198.18.0.1</defaultDNS></dhcpserver>
+      <database><sqlite><path>x.db</path></sqlite></database>
+      <query><offer_count>1</offer_count><offer_1>select ip from users where mac = '${offer}'</offer_1>
+      <history_sql>insert into history (dt, ip) values (now(), '{answer_ip}')</history_sql></query>${history}</config>`;
+    const d = parseConfig(xml(""), "/tmp/pdc.xml");
+    expect(d.ok && d.config.historyFsync).toEqual({ kind: "interval", ms: 1000 });
+    expect(d.ok && d.config.spoolPath).toBe("/tmp/pydhcp-history.spool");
+    const a = parseConfig(xml("<history><journal>j/h.journal</journal><fsync>always</fsync></history>"), "/tmp/pdc.xml");
+    expect(a.ok && [a.config.spoolPath, a.config.historyFsync]).toEqual(["/tmp/j/h.journal", { kind: "always" }]);
+    const ms = parseConfig(xml("<history><spool>/var/h.spool</spool><fsync>250</fsync></history>"), "/tmp/pdc.xml");
+    expect(ms.ok && [ms.config.spoolPath, ms.config.historyFsync]).toEqual(["/var/h.spool", { kind: "interval", ms: 250 }]);
+    const bad = parseConfig(xml("<history><fsync>fast</fsync></history>", "{answer_ip}"), "/tmp/pdc.xml");
+    expect(!bad.ok && bad.errors.map(formatConfigError)).toEqual([
+      "config/query/offer_1: {answer_ip} describes the answer; only history statements can use it",
+      'config/history/fsync: "fast" is not always, never or a number of milliseconds (10..60000)',
+    ]);
+  });
+
   test("the root must be <config>", () => {
     const r = parseConfig("<pydhcp/>", "/tmp/pdc.xml");
     expect(!r.ok && formatConfigError(r.errors[0]!)).toBe("pydhcp: root element must be <config>");

@@ -1,0 +1,474 @@
+/**
+ * The history journal: an append-only local file of history events, written
+ * before the reply leaves (one write() per event), read back in order by the
+ * history writer (history.ts). Each line is one statement to run:
+ *
+ *   {"i":"mi5x2kq0a1f3-4711","s":"history_sql","v":["0025224ad764","198.51.100.7","2026-12-01 21:29:04"]}
+ *
+ * `i` is the run (one per start of pydhcp) and a sequence number, `s` the
+ * statement's config name, `v` its bound values. Never SQL text: replay runs
+ * only statements of the current configuration.
+ *
+ * Files: `<path>` (active, appended to), `<path>.sealed` (an older active
+ * file, read before it; exists only while its lines are not all written),
+ * `<path>.pos` (how far the writer got: inode, byte offset, line number;
+ * a hint only, the database's marks decide what was written), and
+ * `<path>.quarantine` (damaged or refused lines). All are created 0600: they
+ * hold MACs and addresses.
+ */
+import {
+  closeSync,
+  existsSync,
+  fchmodSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { randomBytes } from "node:crypto";
+import type { Param } from "../db/backend.ts";
+import type { Logger } from "../log/types.ts";
+
+import type { FsyncPolicy } from "../config/types.ts";
+
+export type { FsyncPolicy };
+
+/** One statement of an event, as the journal holds it. */
+export interface JournalEntry {
+  /** statement config name */
+  s: string;
+  /** bound values */
+  v: Param[];
+}
+
+export interface ParsedLine extends JournalEntry {
+  run: string;
+  seq: number;
+}
+
+/** A place in the journal files. */
+export interface Position {
+  /** inode of the file the offset is in */
+  ino: number;
+  offset: number;
+  /** 1-based number of the next line, for messages */
+  line: number;
+}
+
+/** Where a line is: file path and 1-based line number (for messages), inode and the offset after it. */
+export interface LineAt {
+  file: string;
+  lineNo: number;
+  ino: number;
+  end: number;
+}
+
+export type ReadItem = ({ kind: "line"; line: ParsedLine } | { kind: "damaged"; text: string; reason: string }) & LineAt;
+
+const MODE = 0o600;
+const ID = /^([0-9a-z]{1,40})-([0-9]{1,15})$/;
+/** a batch of 500 lines is ~70 KiB; a line longer than this was never written by pydhcp */
+const READ_CHUNK = 256 << 10;
+export interface JournalLimits {
+  /** a caught-up journal larger than this is emptied */
+  compactBytes: number;
+  /** a journal larger than this, not caught up, is sealed and a new one started */
+  rotateBytes: number;
+}
+
+const LIMITS: JournalLimits = { compactBytes: 1 << 20, rotateBytes: 64 << 20 };
+
+/** The journal could not take an event: its reply must not leave. */
+export class JournalError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "JournalError";
+  }
+}
+
+/** A new run id: start time and randomness, so runs never collide (several servers, clock steps). */
+export function newRunId(): string {
+  return Date.now().toString(36) + randomBytes(3).toString("hex");
+}
+
+/** Parses one journal line; a reason when it is not one. */
+export function parseLine(text: string): ParsedLine | string {
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    return "not JSON (cut or damaged)";
+  }
+  if (typeof j !== "object" || j === null || Array.isArray(j)) return "not a journal entry";
+  const o = j as Record<string, unknown>;
+  const m = typeof o.i === "string" ? ID.exec(o.i) : null;
+  if (!m) return "no event id";
+  if (typeof o.s !== "string" || !/^history_[a-z_]{1,40}$/.test(o.s)) return "no history statement name";
+  if (!Array.isArray(o.v) || !o.v.every((x) => x === null || typeof x === "string")) return "values are not a list of text or null";
+  if (Object.keys(o).length !== 3) return "unexpected fields";
+  return { run: m[1]!, seq: Number(m[2]), s: o.s, v: o.v as Param[] };
+}
+
+function openPrivate(path: string, flags: string): number {
+  const fd = openSync(path, flags, MODE);
+  // an existing file keeps its mode on open: tighten it
+  fchmodSync(fd, MODE);
+  return fd;
+}
+
+export class Journal {
+  readonly run = newRunId();
+  private seq = 0;
+  private fd = -1;
+  private ino = 0;
+  private size = 0;
+  private syncTimer: ReturnType<typeof setInterval> | null = null;
+  /** the last write stopped mid-line (disk full): the next one starts on a new line */
+  private cut = false;
+  private dirty = false;
+  /** where the writer reads next (not yet committed) */
+  private cursor: Position = { ino: 0, offset: 0, line: 1 };
+  /** what the writer has committed */
+  private committed: Position = { ino: 0, offset: 0, line: 1 };
+  /** damaged lines before this (per inode) were already quarantined */
+  private quarantinedTo = new Map<number, number>();
+  /** lines after `committed`: what the database still has to get */
+  backlog = 0;
+  private readBuf: Buffer | null = null;
+  readonly sealedPath: string;
+  readonly posPath: string;
+  readonly quarantinePath: string;
+
+  constructor(
+    readonly path: string,
+    private readonly fsync: FsyncPolicy,
+    private readonly log: Logger,
+    private readonly limits: JournalLimits = LIMITS,
+  ) {
+    this.sealedPath = path + ".sealed";
+    this.posPath = path + ".pos";
+    this.quarantinePath = path + ".quarantine";
+  }
+
+  get isOpen(): boolean {
+    return this.fd >= 0;
+  }
+
+  /** Opens (creating 0600) the active file and finds where the writer left off. */
+  open(): void {
+    this.fd = openPrivate(this.path, "a");
+    const st = fstatSync(this.fd);
+    this.ino = st.ino;
+    this.size = st.size;
+    if (this.size > 0 && !this.endsWithNewline()) {
+      // a line cut by a crash: end it so the next entry starts on its own line
+      // (the cut one goes to quarantine when read)
+      writeSync(this.fd, "\n");
+      this.size++;
+    }
+    const start = this.firstFile();
+    const pos = this.loadPos();
+    this.committed = pos && pos.ino === start.ino && pos.offset <= start.size ? pos : { ino: start.ino, offset: 0, line: 1 };
+    this.cursor = { ...this.committed };
+    this.backlog = this.countFrom(this.committed);
+    if (this.fsync.kind === "interval") {
+      const ms = this.fsync.ms;
+      this.syncTimer = setInterval(() => this.syncSoon(), ms);
+    }
+  }
+
+  private endsWithNewline(): boolean {
+    const b = Buffer.alloc(1);
+    const r = openSync(this.path, "r");
+    try {
+      readSync(r, b, 0, 1, this.size - 1);
+    } finally {
+      closeSync(r);
+    }
+    return b[0] === 10;
+  }
+
+  /** The file read first: the sealed one while it exists. */
+  private firstFile(): { path: string; ino: number; size: number } {
+    if (existsSync(this.sealedPath)) {
+      const st = statSync(this.sealedPath);
+      return { path: this.sealedPath, ino: st.ino, size: st.size };
+    }
+    return { path: this.path, ino: this.ino, size: this.size };
+  }
+
+  private loadPos(): Position | null {
+    try {
+      const j = JSON.parse(readFileSync(this.posPath, "utf8")) as Position;
+      if ([j.ino, j.offset, j.line].every((n) => Number.isSafeInteger(n) && n >= 0)) return j;
+    } catch {
+      // missing or torn: start at the beginning, the database's marks skip what was written
+    }
+    return null;
+  }
+
+  /** Lines after `p`, read in chunks: a journal left by a long outage can be large. */
+  private countFrom(p: Position): number {
+    let n = 0;
+    const buf = (this.readBuf ??= Buffer.allocUnsafe(READ_CHUNK));
+    for (const f of this.files()) {
+      const fd = openSync(f.path, "r");
+      try {
+        for (let off = f.ino === p.ino ? p.offset : 0; ; ) {
+          const got = readSync(fd, buf, 0, READ_CHUNK, off);
+          if (got === 0) break;
+          for (let i = buf.indexOf(10); i >= 0 && i < got; i = buf.indexOf(10, i + 1)) n++;
+          off += got;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+    return n;
+  }
+
+  private files(): { path: string; ino: number; size: number }[] {
+    const out = [];
+    if (existsSync(this.sealedPath)) {
+      const st = statSync(this.sealedPath);
+      out.push({ path: this.sealedPath, ino: st.ino, size: st.size });
+    }
+    out.push({ path: this.path, ino: this.ino, size: this.size });
+    return out;
+  }
+
+  /**
+   * Appends one event's statements with one write(); returns the event id.
+   * Throws when the file cannot be written: the caller must not reply.
+   */
+  record(build: (eventId: string) => JournalEntry[]): string {
+    const first = this.seq + 1;
+    const id = `${this.run}-${first}`;
+    const entries = build(id);
+    // ids are used once, written or not: a line that reached the file must never share its id
+    this.seq = first + entries.length - 1;
+    // a line cut by a failed write is ended first; it is quarantined when read
+    let text = this.cut ? "\n" : "";
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k]!;
+      // statement names are config names (history_[a-z_]+): nothing to escape; values are
+      text += `{"i":"${this.run}-${first + k}","s":"${e.s}","v":${JSON.stringify(e.v)}}\n`;
+    }
+    const total = Buffer.byteLength(text);
+    let done = 0;
+    try {
+      // the string goes straight out; a short write (a full disk) goes on from bytes
+      done = writeSync(this.fd, text);
+      if (done < total) {
+        const bytes = Buffer.from(text);
+        while (done < total) done += writeSync(this.fd, bytes, done, total - done);
+      }
+      this.cut = false;
+      if (this.fsync.kind === "always") fdatasyncSync(this.fd);
+    } catch (e) {
+      this.size += done;
+      if (done > 0 && done < total) this.cut = true;
+      // complete lines are in the file and will be written; count them
+      if (done === total) this.backlog += entries.length;
+      throw new JournalError(`cannot write the history journal ${this.path}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.size += total;
+    this.backlog += entries.length;
+    if (this.fsync.kind !== "always") this.dirty = true;
+    return id;
+  }
+
+
+  private syncSoon(): void {
+    if (!this.dirty || this.fd < 0) return;
+    this.dirty = false;
+    fdatasync(this.fd, (e) => {
+      if (e) this.log.warn("history journal fsync failed", { journal: this.path, error: e.message });
+    });
+  }
+
+  /**
+   * Up to `max` entries after the read cursor, in order; damaged lines come
+   * as such (once each). Moves the read cursor; commit() makes it durable.
+   */
+  read(max: number): { items: ReadItem[]; next: Position } {
+    const items: ReadItem[] = [];
+    let p = { ...this.cursor };
+    for (;;) {
+      const f = this.fileOf(p);
+      if (!f) break;
+      const r = openSync(f.path, "r");
+      // one buffer for the journal's life: lines are copied out as strings
+      const buf = (this.readBuf ??= Buffer.allocUnsafe(READ_CHUNK));
+      try {
+        while (items.length < max) {
+          const n = readSync(r, buf, 0, READ_CHUNK, p.offset);
+          if (n === 0) break;
+          let start = 0;
+          let nl = buf.indexOf(10, 0);
+          if (nl < 0 || nl >= n) {
+            // one line longer than the chunk: never written by pydhcp; skip it whole
+            if (n < READ_CHUNK) break;
+            const end = this.findNewline(r, p.offset + n);
+            if (end < 0) break;
+            items.push({ kind: "damaged", text: "(line longer than 256 KiB)", file: f.path, lineNo: p.line, ino: f.ino, end: end + 1, reason: "too long" });
+            p = { ino: f.ino, offset: end + 1, line: p.line + 1 };
+            continue;
+          }
+          while (nl >= 0 && nl < n && items.length < max) {
+            const text = buf.toString("utf8", start, nl);
+            const at = p.offset + start;
+            if (text.trim() !== "") {
+              const where = { file: f.path, lineNo: p.line, ino: f.ino, end: p.offset + nl + 1 };
+              const parsed = parseLine(text);
+              if (typeof parsed === "string") {
+                if (at >= (this.quarantinedTo.get(f.ino) ?? 0)) items.push({ kind: "damaged", text, reason: parsed, ...where });
+              } else items.push({ kind: "line", line: parsed, ...where });
+            }
+            p.line++;
+            start = nl + 1;
+            nl = buf.indexOf(10, start);
+          }
+          p = { ino: f.ino, offset: p.offset + start, line: p.line };
+        }
+      } finally {
+        closeSync(r);
+      }
+      if (items.length >= max) break;
+      // the sealed file is done: go on in the active one
+      if (f.path === this.sealedPath && p.offset >= statSync(this.sealedPath).size) {
+        p = { ino: this.ino, offset: 0, line: 1 };
+        continue;
+      }
+      break;
+    }
+    this.cursor = p;
+    return { items, next: p };
+  }
+
+  private findNewline(fd: number, from: number): number {
+    const buf = Buffer.allocUnsafe(READ_CHUNK);
+    for (let off = from; ; off += READ_CHUNK) {
+      const n = readSync(fd, buf, 0, READ_CHUNK, off);
+      if (n === 0) return -1;
+      const i = buf.indexOf(10);
+      if (i >= 0 && i < n) return off + i;
+    }
+  }
+
+  private fileOf(p: Position): { path: string; ino: number } | null {
+    if (p.ino === this.ino) return { path: this.path, ino: this.ino };
+    if (existsSync(this.sealedPath)) {
+      const ino = statSync(this.sealedPath).ino;
+      if (ino === p.ino) return { path: this.sealedPath, ino };
+    }
+    return null;
+  }
+
+  /** Moves a damaged or refused line to the quarantine file (0600), once. */
+  quarantine(at: LineAt, text: string, reason: string): boolean {
+    if (at.end <= (this.quarantinedTo.get(at.ino) ?? 0)) return false;
+    const fd = openPrivate(this.quarantinePath, "a");
+    try {
+      writeSync(fd, JSON.stringify({ file: at.file, line: at.lineNo, reason, text }) + "\n");
+    } finally {
+      closeSync(fd);
+    }
+    this.quarantinedTo.set(at.ino, Math.max(this.quarantinedTo.get(at.ino) ?? 0, at.end));
+    return true;
+  }
+
+  /** Back to the last commit (a write failed: the same lines are read again). */
+  rewind(): void {
+    this.cursor = { ...this.committed };
+  }
+
+  /** Lines up to `p` are in the database (or quarantined); `lines` of them. */
+  commit(p: Position, lines: number): void {
+    this.committed = { ...p };
+    this.backlog = Math.max(0, this.backlog - lines);
+    this.savePos(p);
+    this.compact();
+  }
+
+  /** True when every line read so far is committed and nothing is left to read. */
+  get caughtUp(): boolean {
+    return this.committed.ino === this.ino && this.committed.offset >= this.size && !existsSync(this.sealedPath);
+  }
+
+  private savePos(p: Position): void {
+    writeFileSync(this.posPath, JSON.stringify(p), { mode: MODE });
+  }
+
+  private compact(): void {
+    const c = this.committed;
+    if (existsSync(this.sealedPath)) {
+      const st = statSync(this.sealedPath);
+      // a position in the active file means the sealed one was read to its end
+      if (c.ino !== this.ino && !(c.ino === st.ino && c.offset >= st.size)) return;
+      if (c.ino !== this.ino) {
+        // the position moves to the active file before the sealed one goes
+        const p = { ino: this.ino, offset: 0, line: 1 };
+        this.savePos(p);
+        this.committed = p;
+        if (this.cursor.ino === st.ino) this.cursor = { ...p };
+      }
+      unlinkSync(this.sealedPath);
+      return;
+    }
+    if (c.ino !== this.ino) return;
+    if (c.offset >= this.size) {
+      if (this.size < this.limits.compactBytes) return;
+      // all written: the position is saved as 0 before the file is emptied (a crash between re-reads, marks skip)
+      const p = { ino: this.ino, offset: 0, line: 1 };
+      this.savePos(p);
+      ftruncateSync(this.fd, 0);
+      this.size = 0;
+      this.committed = p;
+      this.cursor = { ...p };
+      return;
+    }
+    if (this.size >= this.limits.rotateBytes) {
+      // not caught up and large (an outage): seal it, so it can go as soon as it is written
+      renameSync(this.path, this.sealedPath);
+      closeSync(this.fd);
+      this.fd = openPrivate(this.path, "a");
+      const sealed = this.size;
+      const st = fstatSync(this.fd);
+      this.ino = st.ino;
+      this.size = st.size;
+      this.log.info("history journal sealed; new events go to a new file, the sealed one is removed once written", {
+        sealed: this.sealedPath,
+        bytes: sealed,
+      });
+    }
+  }
+
+  /** Flushes to disk and closes. */
+  close(): void {
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    this.syncTimer = null;
+    if (this.fd < 0) return;
+    if (this.caughtUp && this.size > 0) {
+      // everything is in the database: leave an empty journal (position first, as in compact)
+      this.savePos({ ino: this.ino, offset: 0, line: 1 });
+      ftruncateSync(this.fd, 0);
+      this.size = 0;
+    }
+    try {
+      if (this.fsync.kind !== "never") fdatasyncSync(this.fd);
+    } catch {
+      // closing anyway; a killed process would not have synced either
+    }
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+}
