@@ -9,7 +9,7 @@
 import type { Param, PreparedQuery, Row } from "./backend.ts";
 import { DbError } from "./backend.ts";
 import type { CompiledTemplate } from "./template.ts";
-import { isBadAnswer, rowIp, toAnswer, type Answer, type AnswerDefaults } from "./answer.ts";
+import { isBadAnswer, rowIp, toAnswer, type Answer, type AnswerDefaults } from "../domain/answer.ts";
 import type { Vars } from "../variables/types.ts";
 
 /** A compiled template and its prepared statement. */

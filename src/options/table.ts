@@ -41,6 +41,8 @@ export interface OptionDef {
   /** smallest value length decode accepts; 0 means an empty value is kept */
   min: number;
   rfc: string;
+  /** every address is one a client sends packets to (router, server): it must be a usable host address */
+  hosts: boolean;
 }
 
 /** Length rules implied by the type: fixed size or a multiple. */
@@ -62,12 +64,16 @@ export const TYPE_LENGTH: Readonly<Record<OptionType, { fixed?: number; multiple
   domains: { min: 1 },
 };
 
+/** Routers and servers: a client sends to them, so 0/8, multicast and 240/4 are refused (codec/ip.ts). */
+const HOST_ADDRESSES = new Set([3, 4, 5, 6, 7, 9, 16, 41, 42, 44, 45, 65, 69, 150]);
+
 const row = (code: number, name: string, type: OptionType, rfc: string, min = TYPE_LENGTH[type].min): OptionDef => ({
   code,
   name,
   type,
   min,
   rfc,
+  hosts: HOST_ADDRESSES.has(code),
 });
 
 /**

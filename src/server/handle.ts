@@ -6,7 +6,7 @@
 import { toHex } from "../codec/hex.ts";
 import { formatIPv4Bytes } from "../codec/ip.ts";
 import { MessageType, type DhcpMessage } from "../codec/message.ts";
-import type { Answer } from "../db/answer.ts";
+import type { Answer } from "../domain/answer.ts";
 import type { Lease } from "../db/backend.ts";
 import type { HistoryEvent } from "../config/types.ts";
 import type { Vars } from "../variables/types.ts";

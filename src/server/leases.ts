@@ -8,7 +8,7 @@
  */
 import type { Lease, LeaseStore } from "../db/backend.ts";
 import type { Logger } from "../log/types.ts";
-import type { Answer } from "../db/answer.ts";
+import type { Answer } from "../domain/answer.ts";
 
 /** How long an OFFERed address stays held for the client it was offered to. */
 export const OFFER_HOLD_SECONDS = 60;

@@ -5,7 +5,7 @@
  */
 import { BOOTREPLY, MessageType, type DhcpMessage } from "../codec/message.ts";
 import { ipv4ToBytes, parseIPv4 } from "../codec/ip.ts";
-import type { Answer } from "../db/answer.ts";
+import type { Answer } from "../domain/answer.ts";
 
 const OPT = {
   SUBNET_MASK: 1,

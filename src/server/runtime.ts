@@ -8,7 +8,7 @@ import type { DhcpMessage } from "../codec/message.ts";
 import type { Config, HistoryEvent } from "../config/types.ts";
 import type { Backend, Param } from "../db/backend.ts";
 import { DbError } from "../db/backend.ts";
-import type { AnswerDefaults } from "../db/answer.ts";
+import type { AnswerDefaults } from "../domain/answer.ts";
 import { runOfferChain, type BoundQuery, type Tried } from "../db/chain.ts";
 import { prepareQueries } from "../db/queries.ts";
 import type { ServiceLogger } from "../log/logger.ts";
