@@ -16,6 +16,7 @@ import { readDatabase } from "./database.ts";
 import { readQueries } from "./queries.ts";
 import { parseSlice } from "../variables/slices.ts";
 import { isIpv4 } from "./ipv4.ts";
+import { maskToPrefix, parseIPv4 } from "../codec/ip.ts";
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
@@ -73,6 +74,13 @@ function readServer(s: Section) {
     else s.error(s.pathOf("defaultRouter"), `"${router}" is not an IPv4 address`);
   }
   server.defaultDns = ipv4List(s, "defaultDNS", s.text("defaultDNS", true));
+  // every answer without a mask column takes it: a bad one would refuse them all at run time
+  const mask = parseIPv4(server.defaultMask);
+  if (mask !== null) {
+    const prefix = maskToPrefix(mask);
+    if (prefix < 0) s.error(s.pathOf("defaultMask"), `"${server.defaultMask}" is not a contiguous netmask (ones then zeros, RFC 950)`);
+    else if (prefix === 0) s.error(s.pathOf("defaultMask"), `"${server.defaultMask}" (/0) leaves no subnet`);
+  }
   const ifaces = s.child("interfaces");
   if (ifaces) {
     const is = new Section(ifaces, s.errors, ["interface"]);
