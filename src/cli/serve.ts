@@ -84,7 +84,7 @@ async function start(
       backend = b;
       const leases = parts.leases ?? new LeaseMemory(b.leases, log);
       const history = parts.history ?? new HistoryWriter(b, config.spoolPath, log);
-      const runtime = await buildRuntime({ config, backend: b, leases, history, log, metrics: parts.metrics });
+      const runtime = await buildRuntime({ config, backend: b, leases });
       const warmed = await leases.warm(Math.floor(Date.now() / 1000));
       if (warmed) log.info("lease memory loaded", { leases: warmed });
       return { backend: b, runtime, leases, history, config };
@@ -254,7 +254,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       const reuse = sameDatabase(config, nc);
       const nb = reuse ? backend : await openBackend(nc.database, log, nc.queryTimeoutMs);
       try {
-        const rt = await buildRuntime({ config: nc, backend: nb, leases, history, log, metrics: sm });
+        const rt = await buildRuntime({ config: nc, backend: nb, leases });
         const later = restartOnlyChanges(initial, nc);
         if (later.length) log.warn("some changes take effect only at restart; the rest is reloaded", { settings: later.join(" ") });
         // rows of exchanges answered so far belong to the old database; no await between this and the swap

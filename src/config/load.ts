@@ -118,17 +118,22 @@ function resolvePath(baseDir: string, p: string): string {
   return isAbsolute(p) ? p : resolve(baseDir, p);
 }
 
+/** With no <relay_profiles>, or none of its rules a <default>: every relay's Option 82 is decoded by auto. */
+export const DEFAULT_RELAY_PROFILES: Config["relayProfiles"] = [{ kind: "default", profile: "auto" }];
+
 /**
  * `<relay_profiles>` (config/profiles.ts): the Option 82 vendor profile per
- * relay. Its variables are known to queries whether or not the element is
- * present, since `auto` decoding may define them for any relayed packet.
+ * relay. On by default (auto), so a query written from `--dump` finds
+ * port, vlan, relay_mac...; `<default>none</default>` turns decoding off.
  */
 function readRelayProfiles(node: XmlNode | undefined, errors: ConfigError[]): Config["relayProfiles"] {
-  if (!node) return null;
+  if (!node) return DEFAULT_RELAY_PROFILES;
   const r = parseRelayProfiles(toPlainObject(node), node.path);
-  if (r.ok) return r.rules;
-  for (const e of r.errors) errors.push({ kind: "config", path: e.path, message: e.message });
-  return null;
+  if (!r.ok) {
+    for (const e of r.errors) errors.push({ kind: "config", path: e.path, message: e.message });
+    return [];
+  }
+  return r.rules.some((x) => x.kind === "default") ? r.rules : [...r.rules, ...DEFAULT_RELAY_PROFILES];
 }
 
 /** Parses config text; `path` is used for relative paths and messages. */

@@ -40,7 +40,8 @@ export type DatabaseConfig =
       lookupBatch: number;
     };
 
-export type HistoryEvent = "offer" | "ack" | "nak" | "release" | "decline" | "unknown";
+import type { HistoryEvent } from "../core/exchange.ts";
+export type { HistoryEvent };
 
 export interface Config {
   /** path the config was read from */
@@ -101,10 +102,11 @@ export interface Config {
     perCircuit: number;
   };
   /**
-   * <relay_profiles>: the rules parsed by config/profiles.ts
-   * (ProfileRule[] from option82/profiles.ts); null when the element is absent.
+   * <relay_profiles>: the rules parsed by config/profiles.ts (ProfileRule[]
+   * from option82/profiles.ts). Without the element, or without a
+   * <default>, the default is auto; <default>none</default> turns it off.
    */
-  relayProfiles: readonly ProfileRule[] | null;
+  relayProfiles: readonly ProfileRule[];
 }
 
 /** A config problem, named by its XML path: `config/query/offer_3: missing (offer_count is 3)`. */

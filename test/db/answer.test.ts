@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { isBadAnswer, rowIp, toAnswer, type Answer } from "../../src/domain/answer.ts";
+import { isBadAnswer, rowIp, toAnswer, type Answer } from "../../src/core/answer.ts";
 import { runOfferChain, type BoundQuery } from "../../src/db/chain.ts";
 import { compileTemplate } from "../../src/db/template.ts";
 import { SqliteBackend } from "../../src/db/sqlite.ts";

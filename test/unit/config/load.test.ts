@@ -36,7 +36,8 @@ describe("pydhcpdb's config.xml", () => {
     expect(c.historyEvents).toEqual({});
     expect(c.queryTimeoutMs).toBe(2000);
     expect(c.metrics).toBeNull();
-    expect(c.relayProfiles).toBeNull();
+    // no <relay_profiles>: Option 82 vendor profiles decoded by auto, as with <default>auto</default>
+    expect(c.relayProfiles).toEqual([{ kind: "default", profile: "auto" }]);
     expect(c.log).toEqual({ level: "info", format: "text" });
   });
 

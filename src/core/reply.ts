@@ -5,7 +5,7 @@
  */
 import { BOOTREPLY, MessageType, type DhcpMessage } from "../codec/message.ts";
 import { ipv4ToBytes, parseIPv4 } from "../codec/ip.ts";
-import type { Answer } from "../domain/answer.ts";
+import type { Answer } from "./answer.ts";
 
 const OPT = {
   SUBNET_MASK: 1,
@@ -96,7 +96,6 @@ export function buildReply(inp: ReplyInput, s: ReplySettings): DhcpMessage {
   const rai = req.options.get(OPT.RELAY_AGENT_INFO);
   if (rai && req.giaddr !== ZERO) opts.set(OPT.RELAY_AGENT_INFO, rai);
 
-  const relayedNak = nak && req.giaddr !== ZERO;
   return {
     op: BOOTREPLY,
     htype: req.htype,
@@ -104,8 +103,8 @@ export function buildReply(inp: ReplyInput, s: ReplySettings): DhcpMessage {
     hops: 0,
     xid: req.xid,
     secs: 0,
-    // RFC 2131 4.3.2: a NAK through a relay asks it to broadcast
-    flags: relayedNak ? req.flags | 0x8000 : req.flags,
+    // the BROADCAST bit a NAK through a relay needs is set where the reply is routed (route.ts)
+    flags: req.flags,
     ciaddr: nak ? ZERO : req.ciaddr,
     yiaddr: nak || inp.inform || !a ? ZERO : a.ip,
     siaddr: !nak && a?.nextServer ? a.nextServer : ZERO,
