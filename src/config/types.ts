@@ -8,37 +8,13 @@
 import type { ProfileRule } from "../option82/profiles.ts";
 
 /** One <options><option>source:name:start:end</option> row (Python slice). */
-export interface Slice {
-  source: string;
-  name: string;
-  /** null = omitted (Python `s[:end]`) */
-  start: number | null;
-  end: number | null;
-}
+import type { Slice } from "../variables/slices.ts";
+export type { Slice };
 
-/** One SQL statement from the config, by its config name. */
-export interface NamedSql {
-  /** "offer_1".., "history_sql", "history_offer", ... */
-  name: string;
-  /** the text exactly as written in the config */
-  sql: string;
-}
-
-export type DatabaseConfig =
-  | { kind: "sqlite"; path: string }
-  | {
-      kind: "mysql";
-      host: string;
-      port: number;
-      /** unix socket path; when set it wins over host/port */
-      socket: string | null;
-      user: string;
-      password: string;
-      database: string;
-      poolSize: number;
-      /** most offer lookups grouped into one statement while the pool is busy; 1 = never */
-      lookupBatch: number;
-    };
+/** The database and the statements as db/ takes them (db/settings.ts). */
+import type { DatabaseSettings, NamedSql } from "../db/settings.ts";
+export type { NamedSql };
+export type DatabaseConfig = DatabaseSettings;
 
 import type { HistoryEvent } from "../core/exchange.ts";
 export type { HistoryEvent };

@@ -19,10 +19,10 @@ import type { PoolConnection as CoreConnection } from "mysql2";
 import { DbError, type Backend, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { MYSQL_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
-import type { DatabaseConfig } from "../config/types.ts";
+import type { DatabaseSettings } from "./settings.ts";
 
 /** The <mysql> settings from the config, plus the query timeout. */
-export type MysqlOptions = Omit<Extract<DatabaseConfig, { kind: "mysql" }>, "kind"> & { timeoutMs: number };
+export type MysqlOptions = Omit<Extract<DatabaseSettings, { kind: "mysql" }>, "kind"> & { timeoutMs: number };
 
 /** mysql2 / server error codes that mean "no working connection" rather than "bad query". */
 const CONNECTION_CODES = new Set([

@@ -3,7 +3,8 @@
  * start (and on reload). Problems come back as lines naming the XML path.
  */
 
-import type { Config, HistoryEvent, NamedSql } from "../config/types.ts";
+import type { HistoryEvent } from "../core/exchange.ts";
+import type { NamedSql, StatementSet } from "./settings.ts";
 import type { Backend } from "./backend.ts";
 import { DbError } from "./backend.ts";
 import { compileTemplate } from "./template.ts";
@@ -18,14 +19,14 @@ export interface PreparedConfig {
 export type PrepareResult = { ok: true; queries: PreparedConfig } | { ok: false; problems: string[] };
 
 /** Every SQL statement of the config, in config order. */
-export function allStatements(config: Config): NamedSql[] {
+export function allStatements(config: StatementSet): NamedSql[] {
   const list = [...config.offers];
   if (config.history) list.push(config.history);
   for (const n of Object.values(config.historyEvents)) if (n) list.push(n);
   return list;
 }
 
-export async function prepareQueries(backend: Backend, config: Config): Promise<PrepareResult> {
+export async function prepareQueries(backend: Backend, config: StatementSet): Promise<PrepareResult> {
   const problems: string[] = [];
   const bound = new Map<string, BoundQuery>();
   for (const n of allStatements(config)) {
