@@ -21,6 +21,8 @@ export interface PreparedQuery {
    * `timeoutMs` overrides the backend's default (<query><timeout>).
    */
   run(params: readonly Param[], timeoutMs?: number): Promise<Row[]>;
+  /** result column names, when the database tells them at prepare time */
+  readonly columns?: readonly string[];
 }
 
 export interface Backend {

@@ -62,7 +62,11 @@ export function splitBySlot(rows: readonly Row[], n: number): Row[][] {
 
 interface Waiter {
   params: readonly Param[];
-  timeoutMs: number;
+  /** performance.now() ms by which the lookup must be answered */
+  deadline: number;
+  /** answered, failed or timed out: nothing more may happen to it */
+  settled: boolean;
+  timer: ReturnType<typeof setTimeout> | null;
   resolve(rows: Row[]): void;
   reject(e: unknown): void;
 }
@@ -74,15 +78,43 @@ export interface BatchRunner {
   idle(): boolean;
   /** whether an error means "the whole batch failed for a reason of its own" (retry members alone) */
   retryAlone(e: unknown): boolean;
+  isTimeout(e: unknown): boolean;
+  /** the error of a lookup whose time ran out, `ms` after it was asked for */
+  timeout(ms: number): Error;
+  /**
+   * Takes one of the connections known-slow lookups may hold (fewer than
+   * the pool, so the others always keep one); false when none is left.
+   */
+  takeSlowSlot(): boolean;
+  releaseSlowSlot(): void;
 }
+
+/** Known-slow lookups remembered this long and at most this many (then the oldest is forgotten). */
+const SLOW_MEMORY_MS = 300_000;
+const SLOW_MAX = 4096;
 
 /**
  * One offer query's waiting lookups. `run` goes straight through while a
  * connection is free; otherwise it waits, and `flush` (called whenever a
  * statement finishes) sends the waiting lookups as one statement.
+ *
+ * Every lookup has its own deadline (<timeout> from its packet's arrival,
+ * passed in as timeoutMs): it fails as a timeout then, waiting or grouped.
+ * One slow lookup must not fail the others grouped with it, so a group
+ * gets half the time its members have left; when that runs out it is
+ * split in two and each half tried again, down to the lookup that is
+ * slow alone. A lookup that times out alone is remembered as slow: it
+ * is never grouped again, and slow lookups hold fewer connections than
+ * the pool has, so the others always get one.
  */
 export class LookupBatcher {
   private waiting: Waiter[] = [];
+  /** halves of groups that ran out of time, to be sent before new groups */
+  private retry: Waiter[][] = [];
+  /** lookups known to be slow, waiting for a slow slot */
+  private slowWaiting: Waiter[] = [];
+  /** bound values (joined) of lookups that timed out alone -> when that was */
+  private readonly slow = new Map<string, number>();
   /** largest group: the largest batch size within the configured limit */
   private readonly max: number;
   /** statement text per batch size */
@@ -98,36 +130,157 @@ export class LookupBatcher {
   }
 
   run(params: readonly Param[], timeoutMs: number): Promise<Row[]> {
-    if (this.max < 2 || this.runner.idle()) return this.runner.exec(this.sql, params, timeoutMs);
-    return new Promise<Row[]>((resolve, reject) => this.waiting.push({ params, timeoutMs, resolve, reject }));
+    if (this.max < 2) return this.runner.exec(this.sql, params, timeoutMs);
+    return new Promise<Row[]>((resolve, reject) => {
+      const w: Waiter = { params, deadline: performance.now() + timeoutMs, settled: false, timer: null, resolve, reject };
+      if (this.isSlow(params)) {
+        if (this.runner.idle() && this.runner.takeSlowSlot()) this.alone(w, true);
+        else this.wait(w, this.slowWaiting, timeoutMs);
+        return;
+      }
+      if (this.runner.idle() && this.waiting.length === 0) this.alone(w, false);
+      else this.wait(w, this.waiting, timeoutMs);
+    });
   }
 
-  /** Sends what waits (one group). */
-  flush(): void {
-    if (this.waiting.length === 0) return;
-    const group = this.waiting.splice(0, this.max);
-    if (group.length === 1) {
-      const w = group[0]!;
-      this.runner.exec(this.sql, w.params, w.timeoutMs).then(w.resolve, w.reject);
+  /** lookups waiting now (tests, metrics) */
+  get pending(): number {
+    return this.waiting.length + this.slowWaiting.length + this.retry.reduce((n, g) => n + g.length, 0);
+  }
+
+  private wait(w: Waiter, list: Waiter[], timeoutMs: number): void {
+    list.push(w);
+    w.timer = setTimeout(() => this.fail(w, this.runner.timeout(timeoutMs)), Math.max(0, w.deadline - performance.now()));
+  }
+
+  private keyOf(params: readonly Param[]): string {
+    return params.map((p) => (p === null ? "\u0001" : p)).join("\u0000");
+  }
+
+  private isSlow(params: readonly Param[]): boolean {
+    if (this.slow.size === 0) return false;
+    const key = this.keyOf(params);
+    const at = this.slow.get(key);
+    if (at === undefined) return false;
+    if (performance.now() - at < SLOW_MEMORY_MS) return true;
+    this.slow.delete(key);
+    return false;
+  }
+
+  private markSlow(params: readonly Param[]): void {
+    const key = this.keyOf(params);
+    this.slow.delete(key);
+    this.slow.set(key, performance.now());
+    if (this.slow.size > SLOW_MAX) this.slow.delete(this.slow.keys().next().value!);
+  }
+
+  private done(w: Waiter, rows: Row[]): void {
+    if (w.settled) return;
+    w.settled = true;
+    if (w.timer) clearTimeout(w.timer);
+    w.resolve(rows);
+  }
+
+  private fail(w: Waiter, e: unknown): void {
+    if (w.settled) return;
+    w.settled = true;
+    if (w.timer) clearTimeout(w.timer);
+    w.reject(e);
+  }
+
+  private left(w: Waiter): number {
+    return Math.floor(w.deadline - performance.now());
+  }
+
+  /** One lookup on its own, with what is left of its time. */
+  private alone(w: Waiter, holdsSlowSlot: boolean): void {
+    const ms = this.left(w);
+    if (ms <= 0) {
+      if (holdsSlowSlot) this.runner.releaseSlowSlot();
+      this.fail(w, this.runner.timeout(0));
       return;
     }
-    const n = batchSize(group.length, this.max);
-    const params: Param[] = [];
-    for (let i = 0; i < n; i++) params.push(...group[Math.min(i, group.length - 1)]!.params);
-    const timeoutMs = Math.min(...group.map((w) => w.timeoutMs));
-    let text = this.texts.get(n);
-    if (text === undefined) this.texts.set(n, (text = batchSql(this.sql, n)));
-    this.runner.exec(text, params, timeoutMs).then(
+    this.runner.exec(this.sql, w.params, ms).then(
       (rows) => {
-        const bySlot = splitBySlot(rows, n);
-        group.forEach((w, i) => w.resolve(bySlot[i]!));
+        if (holdsSlowSlot) this.runner.releaseSlowSlot();
+        this.slow.delete(this.keyOf(w.params));
+        this.done(w, rows);
       },
       (e) => {
-        if (!this.runner.retryAlone(e)) {
-          for (const w of group) w.reject(e);
+        if (holdsSlowSlot) this.runner.releaseSlowSlot();
+        if (this.runner.isTimeout(e)) this.markSlow(w.params);
+        this.fail(w, e);
+      },
+    );
+  }
+
+  /** Sends what can go now, one statement per free connection. */
+  private kick(): void {
+    for (let k = 0; k < 64 && this.runner.idle() && (this.retry.length > 0 || this.waiting.length > 0 || this.slowWaiting.length > 0); k++) this.flush();
+  }
+
+  /** Sends what waits (one statement): halves of a split group first, then a known-slow lookup when a slow slot is free, then a new group. */
+  flush(): void {
+    this.slowWaiting = this.slowWaiting.filter((w) => !w.settled);
+    this.waiting = this.waiting.filter((w) => !w.settled);
+    // a half's time starts when it is sent, not while it waits for a connection
+    const half = this.retry.shift();
+    if (half) return this.group(half, true);
+    if (this.slowWaiting.length > 0 && this.runner.takeSlowSlot()) {
+      this.alone(this.slowWaiting.shift()!, true);
+      return;
+    }
+    if (this.waiting.length === 0) return;
+    const group = this.waiting.splice(0, this.max);
+    if (group.length === 1) this.alone(group[0]!, false);
+    else this.group(group, false);
+  }
+
+  /** Several lookups as one statement, given half the time the first to expire has left. */
+  private group(members: Waiter[], split: boolean): void {
+    const live = members.filter((w) => !w.settled && this.left(w) > 0);
+    for (const w of members) if (!w.settled && this.left(w) <= 0) this.fail(w, this.runner.timeout(0));
+    if (live.length === 0) return;
+    if (live.length === 1 && !split) return this.alone(live[0]!, false);
+    if (live.length === 1) {
+      // the last of a split group: if it is the slow one, it must not hold the connection the others need
+      const w = live[0]!;
+      this.runner.exec(this.sql, w.params, Math.max(1, Math.floor(this.left(w) / 2))).then(
+        (rows) => this.done(w, rows),
+        (e) => {
+          if (!this.runner.isTimeout(e)) return this.fail(w, e);
+          this.markSlow(w.params);
+          this.slowWaiting.push(w);
+          this.kick();
+        },
+      );
+      return;
+    }
+    const n = batchSize(live.length, this.max);
+    const params: Param[] = [];
+    for (let i = 0; i < n; i++) params.push(...live[Math.min(i, live.length - 1)]!.params);
+    const budget = Math.max(1, Math.floor(Math.min(...live.map((w) => this.left(w))) / 2));
+    let text = this.texts.get(n);
+    if (text === undefined) this.texts.set(n, (text = batchSql(this.sql, n)));
+    this.runner.exec(text, params, budget).then(
+      (rows) => {
+        const bySlot = splitBySlot(rows, n);
+        live.forEach((w, i) => this.done(w, bySlot[i]!));
+      },
+      (e) => {
+        if (this.runner.isTimeout(e)) {
+          // one of them is slow: halve the group until the slow one stands alone;
+          // the halves go out as connections free up (this one was just given back)
+          const half = Math.ceil(live.length / 2);
+          this.retry.unshift(live.slice(0, half), live.slice(half));
+          this.kick();
           return;
         }
-        for (const w of group) this.runner.exec(this.sql, w.params, w.timeoutMs).then(w.resolve, w.reject);
+        if (!this.runner.retryAlone(e)) {
+          for (const w of live) this.fail(w, e);
+          return;
+        }
+        for (const w of live) this.alone(w, false);
       },
     );
   }
