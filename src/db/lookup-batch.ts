@@ -76,6 +76,14 @@ export interface BatchRunner {
   exec(sql: string, params: readonly Param[], timeoutMs: number): Promise<Row[]>;
   /** true when a connection is free now */
   idle(): boolean;
+  /** true when waiting lookups may take a connection (a free one, or the spare while all others are stuck) */
+  idleForWaiting(): boolean;
+  /** true when the next statement would take the spare connection */
+  onSpare(): boolean;
+  /** the most a group (or a suspect lookup) may take before it is split: a few usual statement times */
+  budgetMs(): number;
+  /** a lookup started waiting: the runner wakes flush when a connection frees or the spare opens */
+  waiting(): void;
   /** whether an error means "the whole batch failed for a reason of its own" (retry members alone) */
   retryAlone(e: unknown): boolean;
   isTimeout(e: unknown): boolean;
@@ -150,6 +158,7 @@ export class LookupBatcher {
 
   private wait(w: Waiter, list: Waiter[], timeoutMs: number): void {
     list.push(w);
+    this.runner.waiting();
     w.timer = setTimeout(() => this.fail(w, this.runner.timeout(timeoutMs)), Math.max(0, w.deadline - performance.now()));
   }
 
@@ -216,7 +225,7 @@ export class LookupBatcher {
 
   /** Sends what can go now, one statement per free connection. */
   private kick(): void {
-    for (let k = 0; k < 64 && this.runner.idle() && (this.retry.length > 0 || this.waiting.length > 0 || this.slowWaiting.length > 0); k++) this.flush();
+    for (let k = 0; k < 64 && this.runner.idleForWaiting() && (this.retry.length > 0 || this.waiting.length > 0 || this.slowWaiting.length > 0); k++) this.flush();
   }
 
   /** Sends what waits (one statement): halves of a split group first, then a known-slow lookup when a slow slot is free, then a new group. */
@@ -226,17 +235,25 @@ export class LookupBatcher {
     // a half's time starts when it is sent, not while it waits for a connection
     const half = this.retry.shift();
     if (half) return this.group(half, true);
-    if (this.slowWaiting.length > 0 && this.runner.takeSlowSlot()) {
+    // a known-slow lookup never takes the spare: it is kept for the others
+    if (this.slowWaiting.length > 0 && !this.runner.onSpare() && this.runner.takeSlowSlot()) {
       this.alone(this.slowWaiting.shift()!, true);
       return;
     }
     if (this.waiting.length === 0) return;
     const group = this.waiting.splice(0, this.max);
-    if (group.length === 1) this.alone(group[0]!, false);
-    else this.group(group, false);
+    // on the spare, even one lookup gets a budget: it may be the next slow one
+    this.group(group, this.runner.onSpare());
   }
 
-  /** Several lookups as one statement, given half the time the first to expire has left. */
+  /** A group's time: a few usual statement times, never more than half what its first to expire has left. */
+  private budget(ws: readonly Waiter[]): number {
+    let left = Infinity;
+    for (const w of ws) left = Math.min(left, this.left(w));
+    return Math.max(1, Math.min(this.runner.budgetMs(), Math.floor(left / 2)));
+  }
+
+  /** Several lookups as one statement, split when it takes longer than its budget. */
   private group(members: Waiter[], split: boolean): void {
     const live = members.filter((w) => !w.settled && this.left(w) > 0);
     for (const w of members) if (!w.settled && this.left(w) <= 0) this.fail(w, this.runner.timeout(0));
@@ -245,7 +262,7 @@ export class LookupBatcher {
     if (live.length === 1) {
       // the last of a split group: if it is the slow one, it must not hold the connection the others need
       const w = live[0]!;
-      this.runner.exec(this.sql, w.params, Math.max(1, Math.floor(this.left(w) / 2))).then(
+      this.runner.exec(this.sql, w.params, this.budget([w])).then(
         (rows) => this.done(w, rows),
         (e) => {
           if (!this.runner.isTimeout(e)) return this.fail(w, e);
@@ -259,7 +276,7 @@ export class LookupBatcher {
     const n = batchSize(live.length, this.max);
     const params: Param[] = [];
     for (let i = 0; i < n; i++) params.push(...live[Math.min(i, live.length - 1)]!.params);
-    const budget = Math.max(1, Math.floor(Math.min(...live.map((w) => this.left(w))) / 2));
+    const budget = this.budget(live);
     let text = this.texts.get(n);
     if (text === undefined) this.texts.set(n, (text = batchSql(this.sql, n)));
     this.runner.exec(text, params, budget).then(

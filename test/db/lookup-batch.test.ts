@@ -125,7 +125,7 @@ describe("slow rows among grouped lookups (MariaDB)", () => {
     for (const m of SLOW) await root.query(`UPDATE \`${db.database}\`.users SET port = '9' WHERE mac = ?`, [m]);
   });
 
-  test("every lookup, waiting or grouped, ends by its own deadline; a known-slow one does not fail the others", async () => {
+  test("every lookup, waiting or grouped, ends by its own deadline; slow ones do not fail the others", async () => {
     const b = await open(2, 8);
     try {
       const q = await b.prepare("offer_1", SQL);
@@ -148,8 +148,8 @@ describe("slow rows among grouped lookups (MariaDB)", () => {
       // bounded: nothing waits past <timeout> (1 s) from the moment it was asked, give or take scheduling
       for (const r of rounds) for (const x of [...r.slow, ...r.ordinary]) expect(x.ms).toBeLessThan(1700);
       for (const r of rounds) for (const x of r.slow) expect(x.ok).toBe(false);
-      // once the slow three are known (the first rounds find them out), all twenty ordinary lookups are answered
-      expect(rounds[2]!.ordinary.filter((x) => x.ok).length).toBe(20);
+      // every round, the first one included (while the slow three hold both connections, the spare serves the rest)
+      expect(rounds.map((r) => r.ordinary.filter((x) => x.ok).length)).toEqual([20, 20, 20]);
     } finally {
       await b.close();
     }

@@ -15,19 +15,33 @@ export class MysqlLookups {
   private nextBatcher = 0;
   /** connections known-slow lookups hold now; always fewer than the pool */
   private slowRunning = 0;
+  /** wakes kick when the statements holding every connection become stuck (the spare opens) */
+  private stuckTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly db: MysqlPool) {
     db.onFree = () => this.kick();
   }
 
-  /** A connection was freed: waiting lookups go out, one statement per free connection. */
+  /** A connection was freed (or all are stuck): waiting lookups go out, one statement per free connection. */
   private kick(): void {
     // round robin over the offer queries, so one cannot starve another
     const n = this.batchers.length;
-    for (let k = 0; k < n && this.db.idle; k++) {
+    for (let k = 0; k < n && this.db.idleForWaiting; k++) {
       this.nextBatcher = (this.nextBatcher + 1) % n;
       this.batchers[this.nextBatcher]!.flush();
     }
+    if (this.batchers.some((b) => b.pending > 0)) this.kickWhenStuck();
+  }
+
+  /** Lookups wait: look again when the youngest statement running becomes stuck (the spare may open then). */
+  private kickWhenStuck(): void {
+    if (this.stuckTimer !== null) return;
+    const at = this.db.nextStuck();
+    if (at === Infinity) return;
+    this.stuckTimer = setTimeout(() => {
+      this.stuckTimer = null;
+      this.kick();
+    }, Math.max(1, at - performance.now()));
   }
 
   async prepare(name: string, sql: string): Promise<PreparedQuery> {
@@ -69,6 +83,10 @@ export class MysqlLookups {
     const runner: BatchRunner = {
       exec: (text, params, t) => this.db.execute(name, text, params, t),
       idle: () => this.db.idle,
+      idleForWaiting: () => this.db.idleForWaiting,
+      onSpare: () => this.db.onSpare,
+      budgetMs: () => this.db.stuckMs,
+      waiting: () => this.kickWhenStuck(),
       retryAlone: (e) => e instanceof DbError && e.kind === "query",
       isTimeout: (e) => e instanceof DbError && e.kind === "timeout",
       timeout: (ms) => new DbError("timeout", name, `${name}: timed out after ${ms} ms`),

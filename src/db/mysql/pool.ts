@@ -46,6 +46,10 @@ export class MysqlPool {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   /** statements running now (lookups, lease reads and writes, history batches) */
   private busy = 0;
+  /** when each of them started (performance.now() ms) */
+  private readonly running = new Set<{ at: number }>();
+  /** usual statement time, ms (moving average of successful ones) */
+  private usualMs = 2;
   /** called whenever a connection is given back: waiting lookups go out (lookups.ts) */
   onFree: () => void = () => {};
 
@@ -61,8 +65,9 @@ export class MysqlPool {
       user: opts.user,
       password: opts.password,
       database: opts.database,
-      connectionLimit: opts.poolSize,
-      maxIdle: opts.poolSize,
+      // one spare beyond poolSize, for waiting lookups while every other connection is stuck
+      connectionLimit: opts.poolSize + 1,
+      maxIdle: opts.poolSize + 1,
       waitForConnections: true,
       queueLimit: 0,
       connectTimeout: Math.max(1000, opts.timeoutMs),
@@ -84,6 +89,40 @@ export class MysqlPool {
     return this.busy < this.opts.poolSize;
   }
 
+  /**
+   * A statement running longer than this is taken as stuck: eight times the
+   * usual statement time, at least 50 ms. Grouped lookups get no more than
+   * this before their group is split (lookup-batch.ts).
+   */
+  get stuckMs(): number {
+    return Math.max(50, 8 * this.usualMs);
+  }
+
+  /**
+   * A connection waiting lookups may take: a free one, or the one spare
+   * when every statement running has been running longer than stuckMs
+   * (slow rows must not starve the lookups queued behind them).
+   */
+  get idleForWaiting(): boolean {
+    if (this.busy < this.opts.poolSize) return true;
+    if (this.busy >= this.opts.poolSize + 1) return false;
+    const now = performance.now();
+    for (const r of this.running) if (now - r.at < this.stuckMs) return false;
+    return true;
+  }
+
+  /** true when the next statement would take the spare connection */
+  get onSpare(): boolean {
+    return this.busy >= this.opts.poolSize;
+  }
+
+  /** When the youngest statement running becomes stuck (performance.now() ms), or Infinity. */
+  nextStuck(): number {
+    let youngest = -Infinity;
+    for (const r of this.running) youngest = Math.max(youngest, r.at);
+    return youngest === -Infinity ? Infinity : youngest + this.stuckMs;
+  }
+
   get isDown(): boolean {
     return this.down;
   }
@@ -91,11 +130,14 @@ export class MysqlPool {
   /** Counts a connection taken outside execute (a history batch) until the returned release runs. */
   hold(): () => void {
     this.busy++;
+    const entry = { at: performance.now() };
+    this.running.add(entry);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.busy--;
+      this.running.delete(entry);
       this.onFree();
     };
   }
@@ -157,15 +199,19 @@ export class MysqlPool {
       return Promise.reject(new DbError("connect", name, `${name}: database unavailable (reconnecting)`));
     }
     this.busy++;
+    const entry = { at: performance.now() };
+    this.running.add(entry);
     return new Promise<unknown>((resolve, reject) => {
       let settled = false;
       let conn: CoreConnection | null = null;
       /** settles once; the freed connection goes to lookups waiting for one */
-      const settle = (then: () => void): void => {
+      const settle = (then: () => void, ok = false): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         this.busy--;
+        this.running.delete(entry);
+        if (ok) this.usualMs += (performance.now() - entry.at - this.usualMs) / 16;
         then();
         this.onFree();
       };
@@ -197,7 +243,7 @@ export class MysqlPool {
               c.release();
               resolve(rows);
             }
-          });
+          }, !e);
         });
       });
     });
