@@ -44,6 +44,13 @@ export async function prepareQueries(backend: Backend, config: StatementSet): Pr
       problems.push(`config/query/${n.name}: the database cannot prepare it: ${msg}`);
     }
   }
+  // the first row with an ip decides: an offer query without that column can never answer
+  for (const n of config.offers) {
+    const cols = bound.get(n.name)?.query.columns;
+    if (cols && cols.length > 0 && !cols.some((c) => c.toLowerCase() === "ip")) {
+      problems.push(`config/query/${n.name}: its result has no ip column (it has ${cols.join(", ")}), so it can never answer; name the address column ip`);
+    }
+  }
   if (problems.length > 0) return { ok: false, problems };
   const historyEvents: PreparedConfig["historyEvents"] = {};
   for (const [ev, n] of Object.entries(config.historyEvents)) {

@@ -57,7 +57,8 @@ export class MysqlLookups {
     try {
       // prepared here to fail at load; mysql2 keeps the handle for later executes
       const stmt = await conn.prepare(sql);
-      columns = (stmt as unknown as { columns?: { name: string }[] }).columns?.map((c) => c.name);
+      // the result columns, as the server describes them at prepare time
+      columns = (stmt as unknown as { statement?: { columns?: { name: string }[] } }).statement?.columns?.map((c) => c.name);
       if (opts.lookupBatch > 1 && batchable(sql)) {
         // the grouped form is tried too: a query the server refuses in it runs alone
         grouped = await conn.prepare(batchSql(sql, 2)).then(
