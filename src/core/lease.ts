@@ -5,6 +5,7 @@
  */
 import { toHex } from "../codec/hex.ts";
 import type { DhcpMessage } from "../codec/message.ts";
+import { OPTION } from "../options/table.ts";
 import type { Answer } from "./answer.ts";
 
 export interface Lease {
@@ -43,7 +44,7 @@ export interface LeaseBook {
   takeOffer(clientKey: string, xid: number, now: number, maxAge: number): Answer | null;
 }
 
-const OPT_CLIENT_ID = 61;
+const OPT_CLIENT_ID = OPTION.CLIENT_ID;
 
 /** How long an OFFERed address stays held for the client it was offered to. */
 export const OFFER_HOLD_SECONDS = 60;

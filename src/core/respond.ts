@@ -9,6 +9,8 @@ import { toHex } from "../codec/hex.ts";
 import { encode } from "../codec/encode.ts";
 import { BROADCAST_FLAG, MessageType, type DhcpMessage } from "../codec/message.ts";
 import { parseRelayAgentInfo } from "../option82/parse.ts";
+import { SUBOPTION } from "../option82/suboptions.ts";
+import { OPTION } from "../options/table.ts";
 import type { Vars } from "../variables/types.ts";
 import type { Answer } from "./answer.ts";
 import type { Exchange, HistoryEvent, Lookup, Option82Seen, Outcome, Request, Statement } from "./exchange.ts";
@@ -38,11 +40,7 @@ export interface RespondDeps {
   now(): number;
 }
 
-const OPT_REQUESTED_IP = 50;
-const OPT_SERVER_ID = 54;
-const OPT_MAX_SIZE = 57;
-const OPT_RAI = 82;
-const SUB_RELAY_SOURCE_PORT = 19;
+const { REQUESTED_IP: OPT_REQUESTED_IP, SERVER_ID: OPT_SERVER_ID, MAX_MESSAGE_SIZE: OPT_MAX_SIZE, RELAY_AGENT_INFO: OPT_RAI } = OPTION;
 const ZERO = "0.0.0.0";
 /** RFC 2131 2: every client accepts 576-byte messages */
 const MIN_MAX_SIZE = 576;
@@ -84,7 +82,7 @@ function deliver(ex: Exchange, o: Extract<Outcome, { kind: "reply" }>, d: Respon
       replyType: o.type,
       requestType: ex.request.type,
       sourcePort: ex.request.from.port,
-      relaySourcePort: !!relay && relay.ok && relay.subs.has(SUB_RELAY_SOURCE_PORT),
+      relaySourcePort: !!relay && relay.ok && relay.subs.has(SUBOPTION.RELAY_SOURCE_PORT),
     },
     d.route,
   );

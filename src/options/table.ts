@@ -145,6 +145,24 @@ export const OPTIONS: readonly OptionDef[] = [
   row(252, "wpad-url", "string", "draft-ietf-wrec-wpad-01"),
 ];
 
+/** The codes the server itself reads or writes, by their RFC 2132 / 3046 names: named here once. */
+export const OPTION = {
+  SUBNET_MASK: 1,
+  ROUTER: 3,
+  DOMAIN_NAME_SERVER: 6,
+  REQUESTED_IP: 50,
+  LEASE_TIME: 51,
+  MESSAGE_TYPE: 53,
+  SERVER_ID: 54,
+  PARAMETER_REQUEST_LIST: 55,
+  MESSAGE: 56,
+  MAX_MESSAGE_SIZE: 57,
+  RENEWAL_TIME: 58,
+  REBINDING_TIME: 59,
+  CLIENT_ID: 61,
+  RELAY_AGENT_INFO: 82,
+} as const;
+
 const BY_CODE: (OptionDef | undefined)[] = new Array(256);
 const BY_NAME = new Map<string, OptionDef>();
 for (const d of OPTIONS) {

@@ -26,7 +26,7 @@ import { optionDef } from "../options/table.ts";
 import { decodeOptionValue } from "../options/types.ts";
 import { displayValue, formatVars } from "../variables/format.ts";
 import type { Vars } from "../variables/types.ts";
-import { MessageType } from "../codec/message.ts";
+import { MESSAGE_TYPE_NAME } from "../codec/message.ts";
 
 export interface ExplainedQuery {
   name: string;
@@ -106,7 +106,7 @@ export function explanationOf(
 /** Rows printed per query; the count is always printed. */
 const MAX_ROWS = 5;
 
-const TYPE_NAME: Record<number, string> = Object.fromEntries(Object.entries(MessageType).map(([n, c]) => [c, n]));
+const TYPE_NAME = MESSAGE_TYPE_NAME;
 
 const hex = toHex;
 

@@ -5,9 +5,10 @@
 import type { DhcpMessage } from "../codec/message.ts";
 import { decodeOption82Profile, remoteIdMac, selectProfile, type ProfileRule } from "../option82/profiles.ts";
 import type { Vars } from "../variables/types.ts";
+import { OPTION } from "../options/table.ts";
 import { parseRelayAgentInfo, type RelayAgentInfoResult } from "../option82/parse.ts";
 
-const OPT_RAI = 82;
+const OPT_RAI = OPTION.RELAY_AGENT_INFO;
 
 export function profileVariables(vars: Vars, msg: DhcpMessage, rules: readonly ProfileRule[], relay?: RelayAgentInfoResult): void {
   const rai = msg.options.get(OPT_RAI);

@@ -8,7 +8,9 @@
  */
 import { toHex } from "../codec/hex.ts";
 import { decode } from "../codec/decode.ts";
-import { MessageType, type DhcpMessage } from "../codec/message.ts";
+import { MESSAGE_TYPE_NAME, MessageType, type DhcpMessage } from "../codec/message.ts";
+import { OPTION } from "../options/table.ts";
+import { SUBOPTION } from "../option82/suboptions.ts";
 import type { Exchange, Request } from "../core/exchange.ts";
 import { LEASE_MEMORY } from "../core/exchange.ts";
 import { macHex } from "../core/lease.ts";
@@ -23,9 +25,7 @@ import { explanationOf, renderExplanation } from "./explain-render.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
 
-export const TYPE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(MessageType).map(([name, code]) => [code, name]),
-);
+const TYPE_NAMES = MESSAGE_TYPE_NAME;
 
 /** How loud each kind of silence is: what an operator must see at the default level. */
 const SILENT_LEVEL: Partial<Record<string, "info" | "warn">> = {
@@ -35,10 +35,10 @@ const SILENT_LEVEL: Partial<Record<string, "info" | "warn">> = {
   "no-match": "info",
 };
 
-const OPT_MESSAGE_TYPE = 53;
-const OPT_RAI = 82;
-const SUB_CIRCUIT_ID = 1;
-const SUB_REMOTE_ID = 2;
+const OPT_MESSAGE_TYPE = OPTION.MESSAGE_TYPE;
+const OPT_RAI = OPTION.RELAY_AGENT_INFO;
+const SUB_CIRCUIT_ID = SUBOPTION.CIRCUIT_ID;
+const SUB_REMOTE_ID = SUBOPTION.REMOTE_ID;
 
 interface Pending {
   req: Request;

@@ -4,7 +4,7 @@
  * walks the options once, dispatches through a table indexed by option
  * code, and uses precomputed names and hex digits: no regexes, no JSON.
  */
-import type { DhcpMessage } from "../codec/message.ts";
+import { BROADCAST_FLAG, type DhcpMessage } from "../codec/message.ts";
 import type { Vars } from "./types.ts";
 import { LEGACY_KNOWN_OPTIONS } from "./catalogue.ts";
 import { parseRelayAgentInfo, type RelayAgentInfoResult } from "../option82/parse.ts";
@@ -187,7 +187,7 @@ export function extractVariables(msg: DhcpMessage, relay?: RelayAgentInfoResult)
   v.set("xidbyte", xid);
   v.set("xid", xid);
   v.set("flags", HEX[(msg.flags >>> 8) & 0xff]! + HEX[msg.flags & 0xff]!);
-  v.set("broadcast_flag", msg.flags & 0x8000 ? "1" : "0");
+  v.set("broadcast_flag", msg.flags & BROADCAST_FLAG ? "1" : "0");
   v.set("ciaddr", msg.ciaddr);
   v.set("yiaddr", msg.yiaddr);
   v.set("siaddr", msg.siaddr);
