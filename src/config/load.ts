@@ -15,8 +15,11 @@ import { Section, ipv4List } from "./reader.ts";
 import { readDatabase } from "./database.ts";
 import { readQueries } from "./queries.ts";
 import { parseSlice } from "../variables/slices.ts";
-import { isIpv4 } from "./ipv4.ts";
 import { maskToPrefix, parseIPv4 } from "../codec/ip.ts";
+import { encodeOptionText } from "../options/types.ts";
+import { OPTION } from "../options/table.ts";
+
+const isIpv4 = (text: string): boolean => parseIPv4(text) !== null;
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
@@ -74,6 +77,15 @@ function readServer(s: Section) {
     else s.error(s.pathOf("defaultRouter"), `"${router}" is not an IPv4 address`);
   }
   server.defaultDns = ipv4List(s, "defaultDNS", s.text("defaultDNS", true));
+  // answers without router/dns columns take these: held to the checks option 3 and 6 get in any column
+  const defaults: [string, number, string][] = [
+    ["defaultRouter", OPTION.ROUTER, server.defaultRouter ?? ""],
+    ["defaultDNS", OPTION.DOMAIN_NAME_SERVER, server.defaultDns.join(", ")],
+  ];
+  for (const [tag, code, value] of defaults) {
+    const b = value === "" ? null : encodeOptionText(code, value);
+    if (typeof b === "string") s.error(s.pathOf(tag), b);
+  }
   // every answer without a mask column takes it: a bad one would refuse them all at run time
   const mask = parseIPv4(server.defaultMask);
   if (mask !== null) {

@@ -205,3 +205,18 @@ test("a non-contiguous or /0 defaultMask is refused at load (it would refuse eve
   expect(errs("0.0.0.0")).toEqual(['config/dhcpserver/defaultMask: "0.0.0.0" (/0) leaves no subnet']);
   expect(errs("255.255.255.0")).toEqual([]);
 });
+
+test("defaultRouter / defaultDNS get the checks options 3 and 6 get in any column", () => {
+  const xml = (router: string, dns: string) => `<config><dhcpserver><host>0.0.0.0</host><broadcast>198.18.0.255</broadcast><DHCPServer>198.18.0.1</DHCPServer>
+    <LeaseTime>600</LeaseTime><ThreadLimit>1</ThreadLimit><defaultMask>255.255.255.0</defaultMask>
+    <defaultRouter>${router}</defaultRouter><defaultDNS>${dns}</defaultDNS></dhcpserver>
+    <database><sqlite><path>x.db</path></sqlite></database>
+    <query><offer_count>1</offer_count><offer_1>select ip from users where mac = '{ClientMacAddress}'</offer_1></query></config>`;
+  const errs = (r: string, d: string) => {
+    const c = parseConfig(xml(r, d), "/tmp/pdc.xml");
+    return c.ok ? [] : c.errors.map(formatConfigError);
+  };
+  expect(errs("0.0.0.0", "198.18.0.53")).toEqual(['config/dhcpserver/defaultRouter: "0.0.0.0" is in 0.0.0.0/8 (this network)']);
+  expect(errs("198.18.0.1", "198.18.0.53, 255.255.255.255")).toEqual(['config/dhcpserver/defaultDNS: "255.255.255.255" is in the reserved range 240.0.0.0/4']);
+  expect(errs("", "")).toEqual([]);
+});
