@@ -21,7 +21,7 @@ import type { Exchange, Option82Seen, Outcome, Param } from "../core/exchange.ts
 import { LEASE_MEMORY } from "../core/exchange.ts";
 import type { Destination } from "../core/route.ts";
 import { subOptionDef } from "../option82/suboptions.ts";
-import { parseRelayAgentInfo } from "../option82/parse.ts";
+import { parseRelayAgentInfo, type RelayAgentInfoResult } from "../option82/parse.ts";
 import { optionDef } from "../options/table.ts";
 import { decodeOptionValue } from "../options/types.ts";
 import { displayValue, formatVars } from "../variables/format.ts";
@@ -120,8 +120,8 @@ function macText(msg: DhcpMessage): string {
 }
 
 /** RFC 3046 sub-options by name: "circuit-id 000400010006, remote-id 0006001e589eb2ad". */
-export function describeRelayAgentInfo(value: Uint8Array): string {
-  const p = parseRelayAgentInfo(value);
+export function describeRelayAgentInfo(value: Uint8Array, parsed?: RelayAgentInfoResult): string {
+  const p = parsed ?? parseRelayAgentInfo(value);
   if (!p.ok) return `${hex(value)} (malformed: ${p.error.message})`;
   const parts: string[] = [];
   for (const [code, v] of p.subs) parts.push(`${subOptionDef(code)?.name ?? `sub-option ${code}`} ${v.length ? hex(v) : "(empty)"}`);
@@ -194,9 +194,11 @@ export function renderExplanation(e: Explanation): string {
   w(`packet: ${typeName(e.type)} from ${macText(msg)}${via}${from}${e.size !== undefined ? `, ${e.size} bytes` : ""}, xid ${msg.xid.toString(16).padStart(8, "0")}`);
   const rai = msg.options.get(82);
   const profile = e.vars.has("profile") ? `  (profile ${e.vars.get("profile")})` : "";
-  if (rai) w(`  option 82: ${describeRelayAgentInfo(rai)}${profile}`);
-  else if (e.option82 && e.option82.source === "lease memory") {
-    w(`  option 82: ${describeRelayAgentInfo(e.option82.bytes)}${profile}  (from lease memory: the request carried none)`);
+  // parsed once, by whoever saw the packet first; shown from that
+  const seen = e.option82;
+  if (rai) w(`  option 82: ${describeRelayAgentInfo(rai, seen?.source === "packet" ? seen.parsed : undefined)}${profile}`);
+  else if (seen && seen.source === "lease memory") {
+    w(`  option 82: ${describeRelayAgentInfo(seen.bytes, seen.parsed)}${profile}  (from lease memory: the request carried none)`);
   }
   w("");
   w("variables:");
