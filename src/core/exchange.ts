@@ -114,6 +114,8 @@ export interface Exchange {
   queries: QueryRun[];
   /** set when the database failed (not for a refused row) */
   failure: FailureKind | null;
+  /** the row core/answer.ts refused, when that was the outcome */
+  refusedRow: Row | null;
   /** the answer the decision used, if any */
   answer: Answer | null;
   outcome: Outcome;

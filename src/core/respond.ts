@@ -58,6 +58,7 @@ export async function respond(req: Request, d: RespondDeps): Promise<Exchange> {
     option82: null,
     queries: [],
     failure: null,
+    refusedRow: null,
     answer: null,
     outcome: { kind: "silent", reason: "not-a-request", note: "" },
     history: NO_HISTORY,
@@ -156,6 +157,7 @@ async function lookup(ex: Exchange, d: RespondDeps, vars: Vars): Promise<Lookup>
   const r = await d.lookup(vars, ex.request.arrived + d.timeoutMs);
   for (const q of r.tried) ex.queries.push(q);
   if (r.kind === "error") ex.failure = r.failure;
+  if (r.kind === "refused") ex.refusedRow = r.tried.at(-1)?.result?.[r.row] ?? null;
   return r;
 }
 

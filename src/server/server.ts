@@ -246,7 +246,7 @@ export class DhcpServer {
     if (o.kind === "silent") {
       const last = ex.queries.at(-1);
       if (o.reason === "bad-answer" && last) {
-        this.log.error(`query ${last.name} returned an unusable row; no answer`, { query: last.name, problem: o.note });
+        this.log.error(`query ${last.name} returned an unusable row; no answer`, { query: last.name, row: ex.refusedRow, problem: o.note });
       } else if (o.reason === "db-error" && last && ex.failure !== "connect") {
         // while the database is away the backend logs the outage once; the exchange line names the query
         this.log.error(`query ${last.name} failed`, { query: last.name, params: last.params, error: last.error });
