@@ -109,15 +109,16 @@ const SLOW_MAX = 4096;
  * Every lookup has its own deadline (<timeout> from its packet's arrival,
  * passed in as timeoutMs): it fails as a timeout then, waiting or grouped.
  * One slow lookup must not fail the others grouped with it, so a group
- * gets half the time its members have left; when that runs out it is
- * split in two and each half tried again, down to the lookup that is
- * slow alone. A lookup that times out alone is remembered as slow: it
+ * gets half the time its members have left (on the spare connection, a
+ * few usual statement times); when that runs out each member is tried
+ * again on its own, with the same kind of budget, and one that runs out
+ * again finishes its time where known-slow lookups run. A lookup that times out alone is remembered as slow: it
  * is never grouped again, and slow lookups hold fewer connections than
  * the pool has, so the others always get one.
  */
 export class LookupBatcher {
   private waiting: Waiter[] = [];
-  /** halves of groups that ran out of time, to be sent before new groups */
+  /** members of groups that ran out of time, each to be sent alone before new groups */
   private retry: Waiter[][] = [];
   /** lookups known to be slow, waiting for a slow slot */
   private slowWaiting: Waiter[] = [];
@@ -146,8 +147,10 @@ export class LookupBatcher {
         else this.wait(w, this.slowWaiting, timeoutMs);
         return;
       }
-      if (this.runner.idle() && this.waiting.length === 0) this.alone(w, false);
-      else this.wait(w, this.waiting, timeoutMs);
+      if (this.runner.idle() && this.waiting.length === 0) return this.alone(w, false);
+      this.wait(w, this.waiting, timeoutMs);
+      // a connection is free but others were waiting first: send them (this one with them) now
+      if (this.runner.idle()) this.kick();
     });
   }
 
@@ -224,49 +227,58 @@ export class LookupBatcher {
   }
 
   /** Sends what can go now, one statement per free connection. */
-  private kick(): void {
-    for (let k = 0; k < 64 && this.runner.idleForWaiting() && (this.retry.length > 0 || this.waiting.length > 0 || this.slowWaiting.length > 0); k++) this.flush();
+  kick(): void {
+    for (let k = 0; k < 64 && this.runner.idleForWaiting() && this.flush(); k++);
   }
 
-  /** Sends what waits (one statement): halves of a split group first, then a known-slow lookup when a slow slot is free, then a new group. */
-  flush(): void {
+  /** Sends what waits (one statement): members of a split group first, then a known-slow lookup when a slow slot is free, then a new group. */
+  flush(): boolean {
     this.slowWaiting = this.slowWaiting.filter((w) => !w.settled);
     this.waiting = this.waiting.filter((w) => !w.settled);
-    // a half's time starts when it is sent, not while it waits for a connection
-    const half = this.retry.shift();
-    if (half) return this.group(half, true);
+    // a retried lookup's budget starts when it is sent, not while it waits for a connection
+    const again = this.retry.shift();
+    if (again) {
+      this.group(again, true);
+      return true;
+    }
     // a known-slow lookup never takes the spare: it is kept for the others
     if (this.slowWaiting.length > 0 && !this.runner.onSpare() && this.runner.takeSlowSlot()) {
       this.alone(this.slowWaiting.shift()!, true);
-      return;
+      return true;
     }
-    if (this.waiting.length === 0) return;
+    if (this.waiting.length === 0) return false;
     const group = this.waiting.splice(0, this.max);
     // on the spare, even one lookup gets a budget: it may be the next slow one
     this.group(group, this.runner.onSpare());
+    return true;
   }
 
-  /** A group's time: a few usual statement times, never more than half what its first to expire has left. */
+  /**
+   * A group's time: half what its first to expire has left, so a split
+   * still leaves time for its members; on the spare connection, no more than
+   * a few usual statement times, so a slow row there is found quickly.
+   */
   private budget(ws: readonly Waiter[]): number {
     let left = Infinity;
     for (const w of ws) left = Math.min(left, this.left(w));
-    return Math.max(1, Math.min(this.runner.budgetMs(), Math.floor(left / 2)));
+    const half = Math.floor(left / 2);
+    return Math.max(1, this.runner.onSpare() ? Math.min(this.runner.budgetMs(), half) : half);
   }
 
-  /** Several lookups as one statement, split when it takes longer than its budget. */
+  /** Several lookups as one statement, split into single lookups when it takes longer than its budget. */
   private group(members: Waiter[], split: boolean): void {
     const live = members.filter((w) => !w.settled && this.left(w) > 0);
     for (const w of members) if (!w.settled && this.left(w) <= 0) this.fail(w, this.runner.timeout(0));
     if (live.length === 0) return;
     if (live.length === 1 && !split) return this.alone(live[0]!, false);
     if (live.length === 1) {
-      // the last of a split group: if it is the slow one, it must not hold the connection the others need
+      // a member of a split group: if it is the slow one, it must not hold the connection the others need
       const w = live[0]!;
       this.runner.exec(this.sql, w.params, this.budget([w])).then(
         (rows) => this.done(w, rows),
         (e) => {
           if (!this.runner.isTimeout(e)) return this.fail(w, e);
-          this.markSlow(w.params);
+          // probably the slow one: the rest of its time it runs alone, where slow lookups may
           this.slowWaiting.push(w);
           this.kick();
         },
@@ -286,10 +298,10 @@ export class LookupBatcher {
       },
       (e) => {
         if (this.runner.isTimeout(e)) {
-          // one of them is slow: halve the group until the slow one stands alone;
-          // the halves go out as connections free up (this one was just given back)
-          const half = Math.ceil(live.length / 2);
-          this.retry.unshift(live.slice(0, half), live.slice(half));
+          // one of them is slow: each goes again on its own (with a budget), so the
+          // slow one costs one more budget at most and the rest answer at once;
+          // they go out as connections free up (this one was just given back)
+          this.retry.unshift(...live.map((w) => [w]));
           this.kick();
           return;
         }

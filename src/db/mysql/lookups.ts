@@ -24,11 +24,12 @@ export class MysqlLookups {
 
   /** A connection was freed (or all are stuck): waiting lookups go out, one statement per free connection. */
   private kick(): void {
-    // round robin over the offer queries, so one cannot starve another
+    // round robin over the offer queries, so one cannot starve another; one
+    // statement per free connection while lookups wait
     const n = this.batchers.length;
-    for (let k = 0; k < n && this.db.idleForWaiting; k++) {
+    for (let k = 0, quiet = 0; quiet < n && k < 1024 && this.db.idleForWaiting; k++) {
       this.nextBatcher = (this.nextBatcher + 1) % n;
-      this.batchers[this.nextBatcher]!.flush();
+      quiet = this.batchers[this.nextBatcher]!.flush() ? 0 : quiet + 1;
     }
     if (this.batchers.some((b) => b.pending > 0)) this.kickWhenStuck();
   }

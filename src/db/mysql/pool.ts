@@ -91,11 +91,12 @@ export class MysqlPool {
 
   /**
    * A statement running longer than this is taken as stuck: eight times the
-   * usual statement time, at least 50 ms. Grouped lookups get no more than
-   * this before their group is split (lookup-batch.ts).
+   * usual statement time, at least 400 ms (scheduling delays on a busy host
+   * must not look like slow rows). Lookups on the spare connection get no
+   * more than this before their group is split (lookup-batch.ts).
    */
   get stuckMs(): number {
-    return Math.max(50, 8 * this.usualMs);
+    return Math.max(400, 8 * this.usualMs);
   }
 
   /**
