@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { decode } from "../codec/decode.ts";
-import { loadConfig, formatConfigError } from "../config/load.ts";
+import { DEFAULT_RELAY_PROFILES, loadConfig, formatConfigError } from "../config/load.ts";
 import type { Slice } from "../config/types.ts";
 import type { ProfileRule } from "../option82/profiles.ts";
 import { profileVariables } from "../server/profile.ts";
@@ -20,7 +20,8 @@ export const EXIT_MALFORMED = 1;
 
 export async function dumpCommand(f: Flags, configPath: string, port: number | null): Promise<number> {
   let slices: readonly Slice[] = [];
-  let rules: readonly ProfileRule[] | null = null;
+  // without a config, as without <relay_profiles>: vendor profiles decoded by auto
+  let rules: readonly ProfileRule[] = DEFAULT_RELAY_PROFILES;
   let host = "0.0.0.0";
   let listenPort = 67;
   if (f.has("config") || existsSync(configPath)) {
@@ -37,7 +38,7 @@ export async function dumpCommand(f: Flags, configPath: string, port: number | n
   const opts: DumpOptions = {};
   if (f.has("json")) opts.format = "json";
   // the same order as the server's runtime: catalogue, slices, then profiles
-  if (rules && rules.length) {
+  if (rules.length) {
     const r = rules;
     opts.addVariables = (v, m) => profileVariables(v, m, r);
   }

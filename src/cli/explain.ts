@@ -9,31 +9,21 @@
  * memory is never flushed.
  */
 import { existsSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { decode } from "../codec/decode.ts";
 import { emptyMessage } from "../codec/header.ts";
-import { encode } from "../codec/encode.ts";
 import { parseIPv4 } from "../codec/ip.ts";
-import { MessageType, type DhcpMessage } from "../codec/message.ts";
+import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT, MessageType, type DhcpMessage } from "../codec/message.ts";
+import { respond } from "../core/respond.ts";
 import { loadConfig, formatConfigError } from "../config/load.ts";
-import type { HistoryEvent } from "../config/types.ts";
 import { openBackend } from "../db/open.ts";
 import { createLogger } from "../log/logger.ts";
 import { encodeRelayAgentInfo } from "../option82/parse.ts";
 import { SUBOPTION } from "../option82/suboptions.ts";
-import { handle } from "../server/handle.ts";
-import { HistoryWriter } from "../server/history.ts";
-import { addEventVars, answerLines } from "../server/history-event.ts";
-import type { Answer } from "../db/answer.ts";
+import { recordExchange } from "../server/history-event.ts";
 import { LeaseMemory } from "../server/leases.ts";
-import type { Destination } from "../server/route.ts";
-import { buildRuntime, RuntimeError, type QueryTrace } from "../server/runtime.ts";
-import { serverMetrics } from "../server/stats.ts";
-import { createMetrics } from "../service/metrics.ts";
-import { displayValue } from "../variables/format.ts";
+import { buildRuntime, RuntimeError } from "../server/runtime.ts";
 import { readDumpInput } from "./dump.ts";
-import { explainedQueries, renderExplanation, replyDestination } from "../server/explain-render.ts";
+import { explanationOf, renderExplanation } from "../server/explain-render.ts";
 
 type Flags = Map<string, string | true>;
 const str = (f: Flags, k: string): string | undefined => {
@@ -139,62 +129,29 @@ export async function explainCommand(f: Flags, configPath: string): Promise<numb
     return 1;
   }
   try {
-    const traces: QueryTrace[] = [];
+    // lease memory as the server has it at start; respond may change it here, but it is never flushed
     const leases = new LeaseMemory(backend.leases, log);
     await leases.warm(Math.floor(Date.now() / 1000));
-    // never started (no journal file): deps.history below replaces the recording
-    const history = new HistoryWriter(backend, { journalPath: join(tmpdir(), `pydhcp-explain-${process.pid}.journal`), fsync: { kind: "never" } }, log);
-    const rt = await buildRuntime({
-      config,
-      backend,
-      leases,
-      history,
-      log,
-      metrics: serverMetrics(createMetrics()),
-      trace: (t) => traces.push(t),
-    });
-    const wouldRun: string[] = [];
-    const deps = {
-      ...rt.handleDeps,
-      history: (event: HistoryEvent, vars: Map<string, string>, answer?: Answer | null, query?: string | null) => {
-        const list = rt.history[event];
-        if (list.length === 0) return;
-        const at = Date.now();
-        // the variables a history statement would see, on a copy: the packet's own stay as they were
-        const hv = new Map(vars);
-        addEventVars({ event, vars: hv, answer, query }, at, "(explain)", config.server.leaseTime);
-        for (const l of answerLines(hv)) wouldRun.push(displayValue(l));
-        for (const t of list) {
-          wouldRun.push(`${event}: ${t.name}  ${displayValue(t.sql)}  values ${displayValue(JSON.stringify(t.bind(hv, at)))}`);
-        }
-      },
-    };
+    const rt = await buildRuntime({ config, backend, leases });
     const t = msg.options.get(53);
     const type = t && t.length === 1 ? t[0]! : 0;
-    const vars = rt.variables(msg);
-    const outcome = await handle(msg, type, deps);
-    let dest: Destination | null = null;
-    let encoded: { ok: true; size: number } | { ok: false; message: string } | null = null;
-    if (outcome.kind === "reply") {
-      dest = replyDestination(msg, type, outcome.type, rt);
-      const reply = dest.setBroadcastFlag ? { ...outcome.reply, flags: outcome.reply.flags | 0x8000 } : outcome.reply;
-      outcome.reply = reply;
-      const enc = encode(reply);
-      encoded = enc.ok ? { ok: true, size: enc.bytes.length } : { ok: false, message: enc.error.message };
-    }
+    // the source port is not known offline: a relay sends from 67, a client from 68
+    const relayed = msg.giaddr !== "0.0.0.0";
+    const ex = await respond(
+      { msg, type, ...(packet.size !== undefined ? { size: packet.size } : {}), from: { address: relayed ? msg.giaddr : "0.0.0.0", port: relayed ? DHCP_SERVER_PORT : DHCP_CLIENT_PORT }, arrived: performance.now() },
+      rt.deps,
+    );
+    // history is shown, never written: bound as the server binds it, on a copy (the packet's variables stay as they were)
+    const dryRun = (build: (eventId: string) => unknown): string => (build("(explain)"), "(explain)");
+    recordExchange({ record: dryRun }, ex, config.server.leaseTime, ex.vars && new Map(ex.vars));
     process.stdout.write(
-      renderExplanation({
-        msg,
-        type,
-        vars,
-        configured: rt.offers.map((o) => o.template.name),
-        ran: explainedQueries(rt, traces),
-        outcome,
-        dest,
-        encoded,
-        ...(packet.size !== undefined ? { size: packet.size } : {}),
-        history: { heading: "history statements that would run (not run by --explain):", lines: wouldRun },
-      }),
+      renderExplanation(
+        explanationOf(ex, {
+          configured: rt.offers.map((o) => o.template.name),
+          historyHeading: "history statements that would run (not run by --explain):",
+          showSql: true,
+        }),
+      ),
     );
     return 0;
   } catch (e) {

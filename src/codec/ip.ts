@@ -102,3 +102,21 @@ export function parseCidr(text: string): { address: number; prefix: number } | n
   if (address === null || !/^(?:[0-9]|[12][0-9]|3[0-2])$/.test(p)) return null;
   return { address, prefix: Number(p) };
 }
+
+/**
+ * Ranges no client, router or name server can be given (RFC 1122 3.2.1.3,
+ * RFC 5771, RFC 1112 4): "this network" 0/8, multicast 224/4, reserved
+ * 240/4 with the limited broadcast 255.255.255.255. Loopback 127/8 is let
+ * through: single-host test setups answer with it.
+ */
+const UNUSABLE: readonly [first: number, prefix: number, what: string][] = [
+  [0x00000000, 8, "in 0.0.0.0/8 (this network)"],
+  [0xe0000000, 4, "a multicast address"],
+  [0xf0000000, 4, "in the reserved range 240.0.0.0/4"],
+];
+
+/** Why an address cannot be a host's (client, router, server), or null when it can. */
+export function unusableAddress(n: number): string | null {
+  for (const [first, prefix, what] of UNUSABLE) if (n >>> (32 - prefix) === first >>> (32 - prefix)) return what;
+  return null;
+}

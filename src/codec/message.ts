@@ -47,6 +47,9 @@ export const MessageType = {
 } as const;
 export type MessageTypeCode = (typeof MessageType)[keyof typeof MessageType];
 
+/** Message type code -> its name ("DISCOVER"), for logs and explanations. */
+export const MESSAGE_TYPE_NAME: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(MessageType).map(([name, code]) => [code, name]));
+
 export const BOOTREQUEST = 1;
 export const BOOTREPLY = 2;
 export const BROADCAST_FLAG = 0x8000;

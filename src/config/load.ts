@@ -15,7 +15,11 @@ import { Section, ipv4List } from "./reader.ts";
 import { readDatabase } from "./database.ts";
 import { readQueries } from "./queries.ts";
 import { parseSlice } from "../variables/slices.ts";
-import { isIpv4 } from "./ipv4.ts";
+import { maskToPrefix, parseIPv4 } from "../codec/ip.ts";
+import { encodeOptionText } from "../options/types.ts";
+import { OPTION } from "../options/table.ts";
+
+const isIpv4 = (text: string): boolean => parseIPv4(text) !== null;
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
@@ -75,6 +79,22 @@ function readServer(s: Section) {
     else s.error(s.pathOf("defaultRouter"), `"${router}" is not an IPv4 address`);
   }
   server.defaultDns = ipv4List(s, "defaultDNS", s.text("defaultDNS", true));
+  // answers without router/dns columns take these: held to the checks option 3 and 6 get in any column
+  const defaults: [string, number, string][] = [
+    ["defaultRouter", OPTION.ROUTER, server.defaultRouter ?? ""],
+    ["defaultDNS", OPTION.DOMAIN_NAME_SERVER, server.defaultDns.join(", ")],
+  ];
+  for (const [tag, code, value] of defaults) {
+    const b = value === "" ? null : encodeOptionText(code, value);
+    if (typeof b === "string") s.error(s.pathOf(tag), b);
+  }
+  // every answer without a mask column takes it: a bad one would refuse them all at run time
+  const mask = parseIPv4(server.defaultMask);
+  if (mask !== null) {
+    const prefix = maskToPrefix(mask);
+    if (prefix < 0) s.error(s.pathOf("defaultMask"), `"${server.defaultMask}" is not a contiguous netmask (ones then zeros, RFC 950)`);
+    else if (prefix === 0) s.error(s.pathOf("defaultMask"), `"${server.defaultMask}" (/0) leaves no subnet`);
+  }
   const ifaces = s.child("interfaces");
   if (ifaces) {
     const is = new Section(ifaces, s.errors, ["interface"]);
@@ -112,17 +132,22 @@ function resolvePath(baseDir: string, p: string): string {
   return isAbsolute(p) ? p : resolve(baseDir, p);
 }
 
+/** With no <relay_profiles>, or none of its rules a <default>: every relay's Option 82 is decoded by auto. */
+export const DEFAULT_RELAY_PROFILES: Config["relayProfiles"] = [{ kind: "default", profile: "auto" }];
+
 /**
  * `<relay_profiles>` (config/profiles.ts): the Option 82 vendor profile per
- * relay. Its variables are known to queries whether or not the element is
- * present, since `auto` decoding may define them for any relayed packet.
+ * relay. On by default (auto), so a query written from `--dump` finds
+ * port, vlan, relay_mac...; `<default>none</default>` turns decoding off.
  */
 function readRelayProfiles(node: XmlNode | undefined, errors: ConfigError[]): Config["relayProfiles"] {
-  if (!node) return null;
+  if (!node) return DEFAULT_RELAY_PROFILES;
   const r = parseRelayProfiles(toPlainObject(node), node.path);
-  if (r.ok) return r.rules;
-  for (const e of r.errors) errors.push({ kind: "config", path: e.path, message: e.message });
-  return null;
+  if (!r.ok) {
+    for (const e of r.errors) errors.push({ kind: "config", path: e.path, message: e.message });
+    return [];
+  }
+  return r.rules.some((x) => x.kind === "default") ? r.rules : [...r.rules, ...DEFAULT_RELAY_PROFILES];
 }
 
 /** Parses config text; `path` is used for relative paths and messages. */

@@ -16,7 +16,8 @@
  * every problem comes back as a value naming its XML path, nothing is thrown.
  */
 import { normaliseMac } from "../option82/fields.ts";
-import { PROFILE_IDS, type ProfileRule, ipv4ToNumber, prefixMask } from "../option82/profiles.ts";
+import { PROFILE_IDS, type ProfileRule } from "../option82/profiles.ts";
+import { formatIPv4, parseIPv4, prefixToMask } from "../codec/ip.ts";
 import type { XmlNode } from "./xml.ts";
 
 export type { ProfileRule } from "../option82/profiles.ts";
@@ -57,20 +58,16 @@ function profileName(value: unknown, path: string, errors: ProfileConfigError[])
 function parseCidr(text: string): { network: number; prefix: number } | string {
   const [addr, len, extra] = text.split("/");
   if (extra !== undefined) return `"${text}" is not an IPv4 address or CIDR network`;
-  const n = ipv4ToNumber(addr!);
+  const n = parseIPv4(addr!);
   if (n === null) return `"${text}" is not an IPv4 address or CIDR network`;
   let prefix = 32;
   if (len !== undefined) {
     if (!/^\d{1,2}$/.test(len) || Number(len) > 32) return `"${text}": prefix length must be 0..32`;
     prefix = Number(len);
   }
-  const network = (n & prefixMask(prefix)) >>> 0;
-  if (network !== n) return `"${text}" has host bits set; did you mean ${numberToIpv4(network)}/${prefix}?`;
+  const network = (n & prefixToMask(prefix)!) >>> 0;
+  if (network !== n) return `"${text}" has host bits set; did you mean ${formatIPv4(network)}/${prefix}?`;
   return { network, prefix };
-}
-
-function numberToIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
 
 function parseRelay(node: unknown, path: string, errors: ProfileConfigError[]): ProfileRule | null {

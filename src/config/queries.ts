@@ -8,12 +8,13 @@
 import type { HistoryEvent, NamedSql } from "./types.ts";
 import { Section } from "./reader.ts";
 import { compileTemplate, type Dialect } from "../db/template.ts";
+import { DEFAULT_QUERY_TIMEOUT_MS } from "../db/settings.ts";
 import { isKnownVariable } from "../variables/catalogue.ts";
 import { isHistoryStatement } from "../db/event-time.ts";
 
 export const HISTORY_EVENTS: readonly HistoryEvent[] = ["offer", "ack", "nak", "release", "decline", "unknown"];
 
-export const DEFAULT_QUERY_TIMEOUT_MS = 2000;
+export { DEFAULT_QUERY_TIMEOUT_MS };
 const MAX_OFFERS = 64;
 
 export interface QueryConfig {

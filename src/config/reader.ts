@@ -5,7 +5,9 @@
 
 import type { ConfigError } from "./types.ts";
 import type { XmlNode } from "./xml.ts";
-import { isIpv4 } from "./ipv4.ts";
+import { parseIPv4 } from "../codec/ip.ts";
+
+const isIpv4 = (text: string): boolean => parseIPv4(text) !== null;
 
 export class Section {
   private readonly known = new Set<string>();

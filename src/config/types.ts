@@ -8,52 +8,16 @@
 import type { ProfileRule } from "../option82/profiles.ts";
 
 /** One <options><option>source:name:start:end</option> row (Python slice). */
-export interface Slice {
-  source: string;
-  name: string;
-  /** null = omitted (Python `s[:end]`) */
-  start: number | null;
-  end: number | null;
-}
+import type { Slice } from "../variables/slices.ts";
+export type { Slice };
 
-/** One SQL statement from the config, by its config name. */
-export interface NamedSql {
-  /** "offer_1".., "history_sql", "history_offer", ... */
-  name: string;
-  /** the text exactly as written in the config */
-  sql: string;
-}
+/** The database and the statements as db/ takes them (db/settings.ts). */
+import type { DatabaseSettings, NamedSql } from "../db/settings.ts";
+export type { NamedSql };
+export type DatabaseConfig = DatabaseSettings;
 
-export type DatabaseConfig =
-  | { kind: "sqlite"; path: string }
-  | {
-      kind: "mysql";
-      host: string;
-      port: number;
-      /** unix socket path; when set it wins over host/port */
-      socket: string | null;
-      user: string;
-      password: string;
-      database: string;
-      poolSize: number;
-      /** most offer lookups grouped into one statement while the pool is busy; 1 = never */
-      lookupBatch: number;
-    }
-  | {
-      kind: "postgresql";
-      /** TCP host; ignored when socket is set */
-      host: string;
-      port: number;
-      /** unix socket directory (or the socket file itself); when set it wins over host */
-      socket: string | null;
-      user: string;
-      password: string;
-      database: string;
-      poolSize: number;
-      lookupBatch: number;
-    };
-
-export type HistoryEvent = "offer" | "ack" | "nak" | "release" | "decline" | "unknown";
+import type { HistoryEvent } from "../core/exchange.ts";
+export type { HistoryEvent };
 
 /** When the history journal is flushed to the disk itself (power loss); a killed process loses nothing either way. */
 export type FsyncPolicy = { kind: "never" } | { kind: "always" } | { kind: "interval"; ms: number };
@@ -119,10 +83,11 @@ export interface Config {
     perCircuit: number;
   };
   /**
-   * <relay_profiles>: the rules parsed by config/profiles.ts
-   * (ProfileRule[] from option82/profiles.ts); null when the element is absent.
+   * <relay_profiles>: the rules parsed by config/profiles.ts (ProfileRule[]
+   * from option82/profiles.ts). Without the element, or without a
+   * <default>, the default is auto; <default>none</default> turns it off.
    */
-  relayProfiles: readonly ProfileRule[] | null;
+  relayProfiles: readonly ProfileRule[];
 }
 
 /** A config problem, named by its XML path: `config/query/offer_3: missing (offer_count is 3)`. */

@@ -5,11 +5,12 @@
  * db/sqlite.ts (bun:sqlite, WAL). Nothing outside db/ knows which one runs.
  */
 
-/** A result row; column names as the database returned them (any case). */
-export type Row = Record<string, unknown>;
+import type { Row } from "../core/answer.ts";
+import type { Param } from "../core/exchange.ts";
+import type { Lease } from "../core/lease.ts";
 
-/** Every bound value is text or NULL: templates bind variable text only. */
-export type Param = string | null;
+/** Row (a result row, any-case column names), Param (text or NULL) and Lease are domain types (core/). */
+export type { Lease, Param, Row };
 
 export interface PreparedQuery {
   /** config name of the query, e.g. "offer_1", "history_sql" */
@@ -21,28 +22,8 @@ export interface PreparedQuery {
    * `timeoutMs` overrides the backend's default (<query><timeout>).
    */
   run(params: readonly Param[], timeoutMs?: number): Promise<Row[]>;
-}
-
-/** A client's lease as pydhcp remembers it (RFC 2131 4.3.1 / 4.4.5). */
-export interface Lease {
-  /** client identifier (option 61) as hex when present, else the MAC as hex */
-  clientKey: string;
-  /** chaddr, 12 lower-case hex digits */
-  mac: string;
-  ip: string;
-  /** option 82 value bytes as hex, as the lease was granted with; "" if none */
-  option82: string;
-  /** epoch seconds */
-  expires: number;
-  state: "offered" | "bound" | "released" | "declined";
-  /**
-   * The answer the lease was granted with (mask, router, dns and any extra
-   * options), JSON, so renewals can be answered the same way while the
-   * database is away.
-   */
-  answer: string;
-  /** epoch seconds of the last change */
-  updated: number;
+  /** result column names, when the database tells them at prepare time */
+  readonly columns?: readonly string[];
 }
 
 export interface Backend {

@@ -3,13 +3,16 @@
  * variables; the first row with a non-empty ip decides. A query error or
  * timeout ends the chain with no answer (the caller logs it): answering
  * from a later, less specific query while an earlier one is failing could
- * hand a subscriber the wrong address.
+ * hand a subscriber the wrong address. The whole chain shares one time
+ * budget: respond gives it what is left of <timeout> since the packet
+ * arrived.
  */
 
-import type { Param, PreparedQuery, Row } from "./backend.ts";
+import type { PreparedQuery } from "./backend.ts";
 import { DbError } from "./backend.ts";
 import type { CompiledTemplate } from "./template.ts";
-import { isBadAnswer, rowIp, toAnswer, type Answer, type AnswerDefaults } from "./answer.ts";
+import { isBadAnswer, rowIp, toAnswer, type Answer, type AnswerDefaults } from "../core/answer.ts";
+import type { FailureKind, Lookup, QueryRun } from "../core/exchange.ts";
 import type { Vars } from "../variables/types.ts";
 
 /** A compiled template and its prepared statement. */
@@ -18,47 +21,45 @@ export interface BoundQuery {
   query: PreparedQuery;
 }
 
-/** One query's run, for --explain and debug logs. */
-export interface Tried {
-  name: string;
-  /** the bound values, in `?` order */
-  params: Param[];
-  rows: number;
-  /** the rows themselves (a reference, no copy), for --explain and -d */
-  result?: Row[];
-  ms: number;
-  error?: string;
-}
+/** One query's run, for --explain and debug logs (core/exchange.ts). */
+export type Tried = QueryRun;
 
 export type ChainFailure =
-  | { kind: "query" | "timeout" | "connect" | "prepare"; query: string; message: string }
+  | { kind: FailureKind; query: string; message: string }
   | { kind: "bad-answer"; query: string; row: number; message: string };
 
 export type ChainResult =
   | { answer: Answer; query: string; rows: number; tried: Tried[] }
   | { answer: null; tried: Tried[]; failure?: ChainFailure };
 
+/**
+ * Runs the chain within `timeoutMs` in all: each query gets what is left. A
+ * chain with no time left runs nothing more and fails as a timeout.
+ */
 export async function runOfferChain(
   queries: readonly BoundQuery[],
   vars: Vars,
   timeoutMs: number,
   defaults: AnswerDefaults,
 ): Promise<ChainResult> {
+  const deadline = performance.now() + timeoutMs;
   const tried: Tried[] = [];
   for (const q of queries) {
-    const name = q.template.name;
+    const { name, sql, names } = q.template;
     const params = q.template.bind(vars);
     const t0 = performance.now();
+    const left = Math.floor(deadline - t0);
     let rows;
     try {
-      rows = await q.query.run(params, timeoutMs);
+      if (left <= 0) throw new DbError("timeout", name, `${name}: not run, the lookup's <timeout> was used up`);
+      rows = await q.query.run(params, left);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      tried.push({ name, params, rows: 0, ms: performance.now() - t0, error: message });
+      tried.push({ name, sql, names, params, rows: 0, ms: performance.now() - t0, error: message });
       const kind = e instanceof DbError ? e.kind : "query";
       return { answer: null, tried, failure: { kind, query: name, message } };
     }
-    tried.push({ name, params, rows: rows.length, result: rows, ms: performance.now() - t0 });
+    tried.push({ name, sql, names, params, rows: rows.length, result: rows, ms: performance.now() - t0 });
     let i = 0;
     while (i < rows.length && rowIp(rows[i]!) === "") i++;
     if (i === rows.length) continue;
@@ -70,4 +71,13 @@ export async function runOfferChain(
     return { answer: a, query: name, rows: rows.length, tried };
   }
   return { answer: null, tried };
+}
+
+/** The chain's result as respond reads it. */
+export function toLookup(r: ChainResult): Lookup {
+  if (r.answer) return { kind: "match", answer: r.answer, query: r.query, tried: r.tried };
+  const f = r.failure;
+  if (!f) return { kind: "none", tried: r.tried };
+  if (f.kind === "bad-answer") return { kind: "refused", query: f.query, message: f.message, row: f.row, tried: r.tried };
+  return { kind: "error", query: f.query, message: f.message, failure: f.kind, tried: r.tried };
 }

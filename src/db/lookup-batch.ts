@@ -62,7 +62,11 @@ export function splitBySlot(rows: readonly Row[], n: number): Row[][] {
 
 interface Waiter {
   params: readonly Param[];
-  timeoutMs: number;
+  /** performance.now() ms by which the lookup must be answered */
+  deadline: number;
+  /** answered, failed or timed out: nothing more may happen to it */
+  settled: boolean;
+  timer: ReturnType<typeof setTimeout> | null;
   resolve(rows: Row[]): void;
   reject(e: unknown): void;
 }
@@ -72,17 +76,54 @@ export interface BatchRunner {
   exec(sql: string, params: readonly Param[], timeoutMs: number): Promise<Row[]>;
   /** true when a connection is free now */
   idle(): boolean;
+  /** true when waiting lookups may take a connection (a free one, or the spare while all others are stuck) */
+  idleForWaiting(): boolean;
+  /** true when the next statement would take the spare connection */
+  onSpare(): boolean;
+  /** the most a group (or a suspect lookup) may take before it is split: a few usual statement times */
+  budgetMs(): number;
+  /** a lookup started waiting: the runner wakes flush when a connection frees or the spare opens */
+  waiting(): void;
   /** whether an error means "the whole batch failed for a reason of its own" (retry members alone) */
   retryAlone(e: unknown): boolean;
+  isTimeout(e: unknown): boolean;
+  /** the error of a lookup whose time ran out, `ms` after it was asked for */
+  timeout(ms: number): Error;
+  /**
+   * Takes one of the connections known-slow lookups may hold (fewer than
+   * the pool, so the others always keep one); false when none is left.
+   */
+  takeSlowSlot(): boolean;
+  releaseSlowSlot(): void;
 }
+
+/** Known-slow lookups remembered this long and at most this many (then the oldest is forgotten). */
+const SLOW_MEMORY_MS = 300_000;
+const SLOW_MAX = 4096;
 
 /**
  * One offer query's waiting lookups. `run` goes straight through while a
  * connection is free; otherwise it waits, and `flush` (called whenever a
  * statement finishes) sends the waiting lookups as one statement.
+ *
+ * Every lookup has its own deadline (<timeout> from its packet's arrival,
+ * passed in as timeoutMs): it fails as a timeout then, waiting or grouped.
+ * One slow lookup must not fail the others grouped with it, so a group
+ * gets half the time its members have left (on the spare connection, a
+ * few usual statement times); when that runs out each member is tried
+ * again on its own, with the same kind of budget, and one that runs out
+ * again finishes its time where known-slow lookups run. A lookup that times out alone is remembered as slow: it
+ * is never grouped again, and slow lookups hold fewer connections than
+ * the pool has, so the others always get one.
  */
 export class LookupBatcher {
   private waiting: Waiter[] = [];
+  /** members of groups that ran out of time, each to be sent alone before new groups */
+  private retry: Waiter[][] = [];
+  /** lookups known to be slow, waiting for a slow slot */
+  private slowWaiting: Waiter[] = [];
+  /** bound values (joined) of lookups that timed out alone -> when that was */
+  private readonly slow = new Map<string, number>();
   /** largest group: the largest batch size within the configured limit */
   private readonly max: number;
   /** statement text per batch size */
@@ -98,36 +139,177 @@ export class LookupBatcher {
   }
 
   run(params: readonly Param[], timeoutMs: number): Promise<Row[]> {
-    if (this.max < 2 || this.runner.idle()) return this.runner.exec(this.sql, params, timeoutMs);
-    return new Promise<Row[]>((resolve, reject) => this.waiting.push({ params, timeoutMs, resolve, reject }));
+    if (this.max < 2) return this.runner.exec(this.sql, params, timeoutMs);
+    return new Promise<Row[]>((resolve, reject) => {
+      const w: Waiter = { params, deadline: performance.now() + timeoutMs, settled: false, timer: null, resolve, reject };
+      if (this.isSlow(params)) {
+        if (this.runner.idle() && this.runner.takeSlowSlot()) this.alone(w, true);
+        else this.wait(w, this.slowWaiting, timeoutMs);
+        return;
+      }
+      if (this.runner.idle() && this.waiting.length === 0) return this.alone(w, false);
+      this.wait(w, this.waiting, timeoutMs);
+      // a connection is free but others were waiting first: send them (this one with them) now
+      if (this.runner.idle()) this.kick();
+    });
   }
 
-  /** Sends what waits (one group). */
-  flush(): void {
-    if (this.waiting.length === 0) return;
-    const group = this.waiting.splice(0, this.max);
-    if (group.length === 1) {
-      const w = group[0]!;
-      this.runner.exec(this.sql, w.params, w.timeoutMs).then(w.resolve, w.reject);
+  /** lookups waiting now (tests, metrics) */
+  get pending(): number {
+    return this.waiting.length + this.slowWaiting.length + this.retry.reduce((n, g) => n + g.length, 0);
+  }
+
+  private wait(w: Waiter, list: Waiter[], timeoutMs: number): void {
+    list.push(w);
+    this.runner.waiting();
+    w.timer = setTimeout(() => this.fail(w, this.runner.timeout(timeoutMs)), Math.max(0, w.deadline - performance.now()));
+  }
+
+  private keyOf(params: readonly Param[]): string {
+    return params.map((p) => (p === null ? "\u0001" : p)).join("\u0000");
+  }
+
+  private isSlow(params: readonly Param[]): boolean {
+    if (this.slow.size === 0) return false;
+    const key = this.keyOf(params);
+    const at = this.slow.get(key);
+    if (at === undefined) return false;
+    if (performance.now() - at < SLOW_MEMORY_MS) return true;
+    this.slow.delete(key);
+    return false;
+  }
+
+  private markSlow(params: readonly Param[]): void {
+    const key = this.keyOf(params);
+    this.slow.delete(key);
+    this.slow.set(key, performance.now());
+    if (this.slow.size > SLOW_MAX) this.slow.delete(this.slow.keys().next().value!);
+  }
+
+  private done(w: Waiter, rows: Row[]): void {
+    if (w.settled) return;
+    w.settled = true;
+    if (w.timer) clearTimeout(w.timer);
+    w.resolve(rows);
+  }
+
+  private fail(w: Waiter, e: unknown): void {
+    if (w.settled) return;
+    w.settled = true;
+    if (w.timer) clearTimeout(w.timer);
+    w.reject(e);
+  }
+
+  private left(w: Waiter): number {
+    return Math.floor(w.deadline - performance.now());
+  }
+
+  /** One lookup on its own, with what is left of its time. */
+  private alone(w: Waiter, holdsSlowSlot: boolean): void {
+    const ms = this.left(w);
+    if (ms <= 0) {
+      if (holdsSlowSlot) this.runner.releaseSlowSlot();
+      this.fail(w, this.runner.timeout(0));
       return;
     }
-    const n = batchSize(group.length, this.max);
-    const params: Param[] = [];
-    for (let i = 0; i < n; i++) params.push(...group[Math.min(i, group.length - 1)]!.params);
-    const timeoutMs = Math.min(...group.map((w) => w.timeoutMs));
-    let text = this.texts.get(n);
-    if (text === undefined) this.texts.set(n, (text = batchSql(this.sql, n)));
-    this.runner.exec(text, params, timeoutMs).then(
+    this.runner.exec(this.sql, w.params, ms).then(
       (rows) => {
-        const bySlot = splitBySlot(rows, n);
-        group.forEach((w, i) => w.resolve(bySlot[i]!));
+        if (holdsSlowSlot) this.runner.releaseSlowSlot();
+        this.slow.delete(this.keyOf(w.params));
+        this.done(w, rows);
       },
       (e) => {
-        if (!this.runner.retryAlone(e)) {
-          for (const w of group) w.reject(e);
+        if (holdsSlowSlot) this.runner.releaseSlowSlot();
+        if (this.runner.isTimeout(e)) this.markSlow(w.params);
+        this.fail(w, e);
+      },
+    );
+  }
+
+  /** Sends what can go now, one statement per free connection. */
+  kick(): void {
+    for (let k = 0; k < 64 && this.runner.idleForWaiting() && this.flush(); k++);
+  }
+
+  /** Sends what waits (one statement): members of a split group first, then a known-slow lookup when a slow slot is free, then a new group. */
+  flush(): boolean {
+    this.slowWaiting = this.slowWaiting.filter((w) => !w.settled);
+    this.waiting = this.waiting.filter((w) => !w.settled);
+    // a retried lookup's budget starts when it is sent, not while it waits for a connection
+    const again = this.retry.shift();
+    if (again) {
+      this.group(again, true);
+      return true;
+    }
+    // a known-slow lookup never takes the spare: it is kept for the others
+    if (this.slowWaiting.length > 0 && !this.runner.onSpare() && this.runner.takeSlowSlot()) {
+      this.alone(this.slowWaiting.shift()!, true);
+      return true;
+    }
+    if (this.waiting.length === 0) return false;
+    const group = this.waiting.splice(0, this.max);
+    // on the spare, even one lookup gets a budget: it may be the next slow one
+    this.group(group, this.runner.onSpare());
+    return true;
+  }
+
+  /**
+   * A group's time: half what its first to expire has left, so a split
+   * still leaves time for its members; on the spare connection, no more than
+   * a few usual statement times, so a slow row there is found quickly.
+   */
+  private budget(ws: readonly Waiter[]): number {
+    let left = Infinity;
+    for (const w of ws) left = Math.min(left, this.left(w));
+    const half = Math.floor(left / 2);
+    return Math.max(1, this.runner.onSpare() ? Math.min(this.runner.budgetMs(), half) : half);
+  }
+
+  /** Several lookups as one statement, split into single lookups when it takes longer than its budget. */
+  private group(members: Waiter[], split: boolean): void {
+    const live = members.filter((w) => !w.settled && this.left(w) > 0);
+    for (const w of members) if (!w.settled && this.left(w) <= 0) this.fail(w, this.runner.timeout(0));
+    if (live.length === 0) return;
+    if (live.length === 1 && !split) return this.alone(live[0]!, false);
+    if (live.length === 1) {
+      // a member of a split group: if it is the slow one, it must not hold the connection the others need
+      const w = live[0]!;
+      this.runner.exec(this.sql, w.params, this.budget([w])).then(
+        (rows) => this.done(w, rows),
+        (e) => {
+          if (!this.runner.isTimeout(e)) return this.fail(w, e);
+          // probably the slow one: the rest of its time it runs alone, where slow lookups may
+          this.slowWaiting.push(w);
+          this.kick();
+        },
+      );
+      return;
+    }
+    const n = batchSize(live.length, this.max);
+    const params: Param[] = [];
+    for (let i = 0; i < n; i++) params.push(...live[Math.min(i, live.length - 1)]!.params);
+    const budget = this.budget(live);
+    let text = this.texts.get(n);
+    if (text === undefined) this.texts.set(n, (text = batchSql(this.sql, n)));
+    this.runner.exec(text, params, budget).then(
+      (rows) => {
+        const bySlot = splitBySlot(rows, n);
+        live.forEach((w, i) => this.done(w, bySlot[i]!));
+      },
+      (e) => {
+        if (this.runner.isTimeout(e)) {
+          // one of them is slow: each goes again on its own (with a budget), so the
+          // slow one costs one more budget at most and the rest answer at once;
+          // they go out as connections free up (this one was just given back)
+          this.retry.unshift(...live.map((w) => [w]));
+          this.kick();
           return;
         }
-        for (const w of group) this.runner.exec(this.sql, w.params, w.timeoutMs).then(w.resolve, w.reject);
+        if (!this.runner.retryAlone(e)) {
+          for (const w of live) this.fail(w, e);
+          return;
+        }
+        for (const w of live) this.alone(w, false);
       },
     );
   }

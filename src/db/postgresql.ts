@@ -27,23 +27,13 @@ import { numberPlaceholders } from "./postgresql-sql.ts";
 import { DbError, type Backend, type HistoryMark, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { POSTGRESQL_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
+import type { PostgresqlSettings } from "./settings.ts";
 
-/** The <postgresql> settings, plus the query timeout. */
-export interface PostgresqlOptions {
-  /** TCP host; ignored when socket is set */
-  host: string;
-  port: number;
-  /** unix socket directory (or the socket file itself) */
-  socket: string | null;
-  user: string;
-  password: string;
-  database: string;
-  poolSize: number;
-  /** most offer lookups grouped into one statement while the pool is busy; 1 = never */
-  lookupBatch: number;
+/** The <postgresql> settings (db/settings.ts), plus the query timeout. */
+export type PostgresqlOptions = Omit<PostgresqlSettings, "kind"> & {
   /** query timeout, ms */
   timeoutMs: number;
-}
+};
 
 /** Bun.SQL error codes that mean "no working connection" rather than "bad query". */
 const CONNECTION_CODES = new Set([
@@ -117,6 +107,8 @@ export class PostgresqlBackend implements Backend {
   /** statements waiting for a slot, in order */
   private readonly waiting: (() => void)[] = [];
   private readonly batchers: LookupBatcher[] = [];
+  /** connections known-slow lookups hold now; always fewer than the pool */
+  private slowRunning = 0;
   private readonly batcherByQuery = new Map<string, LookupBatcher>();
   private nextBatcher = 0;
   /** `?` text -> `$n` text */
@@ -254,10 +246,11 @@ export class PostgresqlBackend implements Backend {
 
   /** A slot was freed: waiting lookups go out, one group per free slot. */
   private kickBatchers(): void {
+    // round robin over the offer queries, so one cannot starve another
     const n = this.batchers.length;
-    for (let k = 0; k < n && this.busy < this.opts.poolSize; k++) {
+    for (let k = 0, quiet = 0; quiet < n && k < 1024 && this.busy < this.opts.poolSize; k++) {
       this.nextBatcher = (this.nextBatcher + 1) % n;
-      this.batchers[this.nextBatcher]!.flush();
+      quiet = this.batchers[this.nextBatcher]!.flush() ? 0 : quiet + 1;
     }
   }
 
@@ -354,10 +347,21 @@ export class PostgresqlBackend implements Backend {
     }
     const timeout = this.opts.timeoutMs;
     if (grouped) {
+      // no spare connection here: waiting lookups go out when a slot frees (kickBatchers)
+      const slowCap = Math.max(1, this.opts.poolSize - 1);
+      const idle = () => this.busy < this.opts.poolSize;
       const runner: BatchRunner = {
         exec: (t, params, ms) => this.execute(name, t, params, ms),
-        idle: () => this.busy < this.opts.poolSize,
+        idle,
+        idleForWaiting: idle,
+        onSpare: () => false,
+        budgetMs: () => timeout,
+        waiting: () => {},
         retryAlone: (e) => e instanceof DbError && e.kind === "query",
+        isTimeout: (e) => e instanceof DbError && e.kind === "timeout",
+        timeout: (ms) => new DbError("timeout", name, `${name}: timed out after ${ms} ms`),
+        takeSlowSlot: () => (this.slowRunning < slowCap ? (this.slowRunning++, true) : false),
+        releaseSlowSlot: () => void this.slowRunning--,
       };
       const key = `${name}\0${sql}`;
       let b = this.batcherByQuery.get(key);

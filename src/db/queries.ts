@@ -8,7 +8,8 @@
  * database cannot parse at all is a config problem.
  */
 
-import type { Config, HistoryEvent, NamedSql } from "../config/types.ts";
+import type { HistoryEvent } from "../core/exchange.ts";
+import type { NamedSql, StatementSet } from "./settings.ts";
 import type { Backend } from "./backend.ts";
 import { DbError } from "./backend.ts";
 import { compileTemplate, type CompiledTemplate } from "./template.ts";
@@ -29,7 +30,7 @@ export interface PreparedConfig {
 export type PrepareResult = { ok: true; queries: PreparedConfig } | { ok: false; problems: string[] };
 
 /** Every SQL statement of the config, in config order. */
-export function allStatements(config: Config): NamedSql[] {
+export function allStatements(config: StatementSet): NamedSql[] {
   const list = [...config.offers];
   if (config.history) list.push(config.history);
   for (const n of Object.values(config.historyEvents)) if (n) list.push(n);
@@ -39,7 +40,7 @@ export function allStatements(config: Config): NamedSql[] {
 /** Errors that mean the statement itself is wrong, whatever tables exist (MySQL 1064 ER_PARSE_ERROR, SQLite's parser). */
 const NOT_SQL = /SQL syntax|syntax error|incomplete input|unrecognized token|no such function|FUNCTION [^ ]+ does not exist/i;
 
-export async function prepareQueries(backend: Backend, config: Config): Promise<PrepareResult> {
+export async function prepareQueries(backend: Backend, config: StatementSet): Promise<PrepareResult> {
   const problems: string[] = [];
   const bound = new Map<string, BoundQuery>();
   const templates = new Map<string, CompiledTemplate>();
@@ -62,6 +63,13 @@ export async function prepareQueries(backend: Backend, config: Config): Promise<
         continue;
       }
       problems.push(`config/query/${n.name}: the database cannot prepare it: ${msg}`);
+    }
+  }
+  // the first row with an ip decides: an offer query without that column can never answer
+  for (const n of config.offers) {
+    const cols = bound.get(n.name)?.query.columns;
+    if (cols && cols.length > 0 && !cols.some((c) => c.toLowerCase() === "ip")) {
+      problems.push(`config/query/${n.name}: its result has no ip column (it has ${cols.join(", ")}), so it can never answer; name the address column ip`);
     }
   }
   if (problems.length > 0) return { ok: false, problems };

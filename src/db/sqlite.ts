@@ -130,6 +130,7 @@ export class SqliteBackend implements Backend {
     return Promise.resolve({
       name,
       sql,
+      columns: s.columnNames,
       run(params: readonly Param[]): Promise<Row[]> {
         try {
           return Promise.resolve(s.all(...(params as Param[])));

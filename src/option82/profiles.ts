@@ -9,6 +9,7 @@
  */
 import { type ProfileVar, macText, normaliseMac, printable, remoteIdMac, toHex } from "./fields.ts";
 import { ROWS, ROW_BY_ID } from "./vendors.ts";
+import { parseIPv4, prefixToMask } from "../codec/ip.ts";
 
 export type { ProfileVar } from "./fields.ts";
 export { remoteIdMac } from "./fields.ts";
@@ -114,24 +115,6 @@ export type ProfileRule =
   | { kind: "remote_id"; mac: string; profile: string | null }
   | { kind: "default"; profile: string | null };
 
-/** Dotted quad to unsigned 32-bit, or null. */
-export function ipv4ToNumber(s: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (m === null) return null;
-  let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const o = Number(m[i]);
-    if (o > 255 || (m[i]!.length > 1 && m[i]![0] === "0")) return null;
-    n = n * 256 + o;
-  }
-  return n;
-}
-
-/** The network mask for a prefix length, as an unsigned 32-bit number. */
-export function prefixMask(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
 /**
  * Which profile applies to a packet: a rule for the remote-id's MAC wins (it
  * names the very switch that wrote the option, even behind an aggregation
@@ -149,14 +132,14 @@ export function selectProfile(
   if (mac !== null) {
     for (const r of rules) if (r.kind === "remote_id" && r.mac === mac) return r.profile;
   }
-  const addr = ipv4ToNumber(giaddr);
+  const addr = parseIPv4(giaddr);
   // 0.0.0.0 is "not relayed" (RFC 2131 section 2); a snooping switch may still
   // add option 82, but no relay rule can name it.
   if (addr !== null && addr !== 0) {
     let best: { prefix: number; profile: string | null } | null = null;
     for (const r of rules) {
       if (r.kind !== "giaddr") continue;
-      const mask = prefixMask(r.prefix);
+      const mask = prefixToMask(r.prefix)!;
       if (((addr & mask) >>> 0) === r.network && (best === null || r.prefix > best.prefix)) best = r;
     }
     if (best !== null) return best.profile;

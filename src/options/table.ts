@@ -41,6 +41,8 @@ export interface OptionDef {
   /** smallest value length decode accepts; 0 means an empty value is kept */
   min: number;
   rfc: string;
+  /** every address is one a client sends packets to (router, server): it must be a usable host address */
+  hosts: boolean;
 }
 
 /** Length rules implied by the type: fixed size or a multiple. */
@@ -62,12 +64,16 @@ export const TYPE_LENGTH: Readonly<Record<OptionType, { fixed?: number; multiple
   domains: { min: 1 },
 };
 
+/** Routers and servers: a client sends to them, so 0/8, multicast and 240/4 are refused (codec/ip.ts). */
+const HOST_ADDRESSES = new Set([3, 4, 5, 6, 7, 9, 16, 41, 42, 44, 45, 65, 69, 150]);
+
 const row = (code: number, name: string, type: OptionType, rfc: string, min = TYPE_LENGTH[type].min): OptionDef => ({
   code,
   name,
   type,
   min,
   rfc,
+  hosts: HOST_ADDRESSES.has(code),
 });
 
 /**
@@ -138,6 +144,24 @@ export const OPTIONS: readonly OptionDef[] = [
   row(249, "ms-classless-static-route", "routes121", "MS-DHCPE 2.2.9 (RFC 3442 format)"),
   row(252, "wpad-url", "string", "draft-ietf-wrec-wpad-01"),
 ];
+
+/** The codes the server itself reads or writes, by their RFC 2132 / 3046 names: named here once. */
+export const OPTION = {
+  SUBNET_MASK: 1,
+  ROUTER: 3,
+  DOMAIN_NAME_SERVER: 6,
+  REQUESTED_IP: 50,
+  LEASE_TIME: 51,
+  MESSAGE_TYPE: 53,
+  SERVER_ID: 54,
+  PARAMETER_REQUEST_LIST: 55,
+  MESSAGE: 56,
+  MAX_MESSAGE_SIZE: 57,
+  RENEWAL_TIME: 58,
+  REBINDING_TIME: 59,
+  CLIENT_ID: 61,
+  RELAY_AGENT_INFO: 82,
+} as const;
 
 const BY_CODE: (OptionDef | undefined)[] = new Array(256);
 const BY_NAME = new Map<string, OptionDef>();

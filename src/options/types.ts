@@ -9,9 +9,9 @@
  */
 import type { DecodeError, EncodeError } from "../codec/errors.ts";
 import { decodeError } from "../codec/errors.ts";
-import { bytesToIPv4, formatIPv4, ipv4ToBytes, parseIPv4 } from "../codec/ip.ts";
+import { bytesToIPv4, formatIPv4, ipv4ToBytes, parseIPv4, unusableAddress } from "../codec/ip.ts";
 import { fromHex, toHex } from "../codec/hex.ts";
-import { type OptionType, lengthProblem, lengthRuleText, optionType } from "./table.ts";
+import { type OptionType, lengthProblem, lengthRuleText, optionDef, optionType } from "./table.ts";
 import { decodeRoutes, encodeRoutes, formatRoutes, parseRoutes, type Route } from "./routes.ts";
 import { decodeDomains, encodeDomains } from "./domains.ts";
 
@@ -71,7 +71,7 @@ function ipsFrom(v: unknown, n?: number): Uint8Array | string {
   for (let i = 0; i < list.length; i++) {
     const x = list[i];
     const a = typeof x === "number" ? x : typeof x === "string" ? parseIPv4(x) : null;
-    if (a === null || a < 0 || a > 0xffffffff || !Number.isInteger(a)) return `"${String(x)}" is not a dotted quad`;
+    if (a === null || a < 0 || a > 0xffffffff || !Number.isInteger(a)) return `"${String(x)}" is not an IPv4 address`;
     ipv4ToBytes(a, out, 4 * i);
   }
   return out;
@@ -211,4 +211,40 @@ export function encodeOptionValue(code: number, value: unknown): ValueEncodeResu
 export function formatOptionValue(code: number, bytes: Uint8Array): string {
   if (lengthProblem(code, bytes.length) !== null) return toHex(bytes);
   return CODECS[optionType(code)].format(bytes);
+}
+
+/**
+ * Wire bytes of an option value written as text in a config or a result
+ * column: `0x...` is raw hex for any option, anything else is read by the
+ * option's type. The bytes are then held to the same rules whatever column
+ * they came from (optionProblem). Errors come back as text naming the value.
+ */
+export function encodeOptionText(code: number, text: string): Uint8Array | string {
+  let bytes: Uint8Array | string;
+  if (/^0x/i.test(text)) {
+    const hex = text.slice(2).replace(/[\s:]/g, "");
+    bytes = hex.length > 0 && hex.length % 2 === 0 && /^[0-9a-fA-F]*$/.test(hex) ? fromHex(hex)! : `"${text}" is not hex`;
+  } else {
+    bytes = CODECS[optionType(code)].encode(text, code);
+  }
+  if (typeof bytes === "string") return bytes;
+  const p = optionProblem(code, bytes);
+  return p === null ? bytes : p;
+}
+
+/**
+ * Why these bytes must not be sent as the option's value, or null: a length
+ * the type cannot hold, or (routers, servers) an address no host can have.
+ */
+export function optionProblem(code: number, bytes: Uint8Array): string | null {
+  const lp = lengthProblem(code, bytes.length);
+  if (lp !== null) return `${bytes.length} bytes, must be ${lengthRuleText(code)}`;
+  if (optionDef(code)?.hosts) {
+    for (let i = 0; i + 4 <= bytes.length; i += 4) {
+      const n = bytesToIPv4(bytes, i);
+      const why = unusableAddress(n);
+      if (why !== null) return `"${formatIPv4(n)}" is ${why}`;
+    }
+  }
+  return null;
 }

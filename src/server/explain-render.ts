@@ -16,17 +16,18 @@
  */
 import { toHex } from "../codec/hex.ts";
 import type { DhcpMessage } from "../codec/message.ts";
-import type { Param, Row } from "../db/backend.ts";
-import { SUBOPTION, subOptionDef } from "../option82/suboptions.ts";
-import { parseRelayAgentInfo } from "../option82/parse.ts";
+import type { Row } from "../core/answer.ts";
+import type { Exchange, Option82Seen, Outcome, Param } from "../core/exchange.ts";
+import { LEASE_MEMORY } from "../core/exchange.ts";
+import type { Destination } from "../core/route.ts";
+import { subOptionDef } from "../option82/suboptions.ts";
+import { parseRelayAgentInfo, type RelayAgentInfoResult } from "../option82/parse.ts";
 import { optionDef } from "../options/table.ts";
 import { decodeOptionValue } from "../options/types.ts";
-import type { Outcome } from "./handle.ts";
-import { route, type Destination } from "./route.ts";
-import type { QueryTrace, Runtime } from "./runtime.ts";
 import { displayValue, formatVars } from "../variables/format.ts";
+import { answerLines, requestVars } from "./history-event.ts";
 import type { Vars } from "../variables/types.ts";
-import { MessageType } from "../codec/message.ts";
+import { MESSAGE_TYPE_NAME } from "../codec/message.ts";
 
 export interface ExplainedQuery {
   name: string;
@@ -59,12 +60,59 @@ export interface Explanation {
   sender?: string;
   /** history statements with their values: "would run" offline, "queued" live */
   history?: { heading: string; lines: readonly string[] };
+  /** the Option 82 the variables were bound with, when it did not come in the packet */
+  option82?: Option82Seen | null;
+}
+
+/**
+ * An Exchange as the renderer reads it: nothing recomputed, so `-d` and
+ * `--explain` print exactly the variables and values the queries bound.
+ */
+export function explanationOf(
+  ex: Exchange,
+  ctx: { configured: readonly string[]; sender?: string; historyHeading: string; showSql?: boolean },
+): Explanation {
+  const e: Explanation = {
+    msg: ex.request.msg,
+    type: ex.request.type,
+    // recording the history event adds event* and answer_* (shown with the history statements)
+    vars: ex.vars === null ? new Map() : ex.historyVars === ex.vars ? requestVars(ex.vars) : ex.vars,
+    configured: ctx.configured,
+    ran: ex.queries.map((q) => ({
+      name: q.name,
+      sql: q.sql,
+      names: q.names,
+      params: q.params,
+      rows: q.error !== undefined && q.result === undefined ? null : (q.result ?? []),
+      error: q.error ?? null,
+      ms: q.ms,
+    })),
+    outcome: ex.outcome,
+    dest: ex.dest,
+    encoded: ex.encoded === null ? null : ex.encoded.ok ? { ok: true, size: ex.encoded.bytes.length } : ex.encoded,
+    option82: ex.option82,
+    history: {
+      heading: ctx.historyHeading,
+      lines: [
+        // the event and answer variables the statements bound
+        ...(ex.history.length && ex.historyVars ? answerLines(ex.historyVars).map((l) => (ctx.showSql ? displayValue(l) : l)) : []),
+        ...ex.history.map((h) =>
+        ctx.showSql
+          ? `${h.event}: ${h.statement.name}  ${displayValue(h.statement.sql)}  values ${displayValue(JSON.stringify(h.params))}`
+          : `${h.event}: ${h.statement.name}  values ${JSON.stringify(h.params)}`,
+        ),
+      ],
+    },
+  };
+  if (ex.request.size !== undefined) e.size = ex.request.size;
+  if (ctx.sender !== undefined) e.sender = ctx.sender;
+  return e;
 }
 
 /** Rows printed per query; the count is always printed. */
 const MAX_ROWS = 5;
 
-const TYPE_NAME: Record<number, string> = Object.fromEntries(Object.entries(MessageType).map(([n, c]) => [c, n]));
+const TYPE_NAME = MESSAGE_TYPE_NAME;
 
 const hex = toHex;
 
@@ -78,8 +126,8 @@ function macText(msg: DhcpMessage): string {
 }
 
 /** RFC 3046 sub-options by name: "circuit-id 000400010006, remote-id 0006001e589eb2ad". */
-export function describeRelayAgentInfo(value: Uint8Array): string {
-  const p = parseRelayAgentInfo(value);
+export function describeRelayAgentInfo(value: Uint8Array, parsed?: RelayAgentInfoResult): string {
+  const p = parsed ?? parseRelayAgentInfo(value);
   if (!p.ok) return `${hex(value)} (malformed: ${p.error.message})`;
   const parts: string[] = [];
   for (const [code, v] of p.subs) parts.push(`${subOptionDef(code)?.name ?? `sub-option ${code}`} ${v.length ? hex(v) : "(empty)"}`);
@@ -129,7 +177,7 @@ function decisionLine(e: Explanation): string {
   const tried = e.ran.map((q) => q.name).join(", ") || "none";
   if (o.kind === "reply") {
     if (o.query === null) return `decision: ${typeName(o.type)} without a query: ${displayValue(o.note)}`;
-    if (o.query === "lease memory") return `decision: answered from lease memory: ${displayValue(o.note)}`;
+    if (o.query === LEASE_MEMORY) return `decision: answered from lease memory: ${displayValue(o.note)}`;
     return `decision: ${o.query} matched${o.ip ? `: ${o.ip}` : ""} (${displayValue(o.note)})`;
   }
   switch (o.reason) {
@@ -151,7 +199,13 @@ export function renderExplanation(e: Explanation): string {
   const from = e.sender ? ` (sender ${displayValue(e.sender)})` : "";
   w(`packet: ${typeName(e.type)} from ${macText(msg)}${via}${from}${e.size !== undefined ? `, ${e.size} bytes` : ""}, xid ${msg.xid.toString(16).padStart(8, "0")}`);
   const rai = msg.options.get(82);
-  if (rai) w(`  option 82: ${describeRelayAgentInfo(rai)}${e.vars.has("profile") ? `  (profile ${e.vars.get("profile")})` : ""}`);
+  const profile = e.vars.has("profile") ? `  (profile ${e.vars.get("profile")})` : "";
+  // parsed once, by whoever saw the packet first; shown from that
+  const seen = e.option82;
+  if (rai) w(`  option 82: ${describeRelayAgentInfo(rai, seen?.source === "packet" ? seen.parsed : undefined)}${profile}`);
+  else if (seen && seen.source === "lease memory") {
+    w(`  option 82: ${describeRelayAgentInfo(seen.bytes, seen.parsed)}${profile}  (from lease memory: the request carried none)`);
+  }
   w("");
   w("variables:");
   w(formatVars(e.vars, "  ").trimEnd());
@@ -181,39 +235,4 @@ export function renderExplanation(e: Explanation): string {
     for (const l of e.history.lines) w("  " + l);
   }
   return out.join("\n") + "\n";
-}
-
-/** Where the reply would go. Offline the request's source port is not known: a relay sends from 67, a client from 68. */
-export function replyDestination(msg: DhcpMessage, type: number, replyType: number, rt: Runtime, sourcePort?: number): Destination {
-  const rai = msg.options.get(82);
-  const p = rai ? parseRelayAgentInfo(rai) : null;
-  const relayed = msg.giaddr !== "0.0.0.0";
-  return route(
-    {
-      giaddr: msg.giaddr,
-      ciaddr: msg.ciaddr,
-      flags: msg.flags,
-      replyType,
-      requestType: type,
-      sourcePort: sourcePort ?? (relayed ? 67 : 68),
-      relaySourcePort: !!p && p.ok && p.subs.has(SUBOPTION.RELAY_SOURCE_PORT),
-    },
-    { broadcast: rt.config.server.broadcast, relayPort: rt.relayPort, clientPort: rt.config.server.clientPort },
-  );
-}
-
-/** The offer queries' traces in the renderer's terms (SQL and variable names from the runtime). */
-export function explainedQueries(rt: Runtime, traces: readonly QueryTrace[]): ExplainedQuery[] {
-  return traces.map((t) => {
-    const tpl = rt.offers.find((o) => o.template.name === t.name)?.template;
-    return {
-      name: t.name,
-      sql: tpl?.sql ?? "?",
-      names: tpl?.names ?? [],
-      params: t.params,
-      rows: t.error !== undefined && t.result === undefined ? null : (t.result ?? []),
-      error: t.error ?? null,
-      ms: t.ms,
-    };
-  });
 }

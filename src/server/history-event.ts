@@ -3,10 +3,9 @@
  * (docs/variables.md, "The answer and the event"). Set on the packet's own
  * variable map just before its history statements are bound.
  */
-import type { HistoryEvent } from "../config/types.ts";
-import type { Answer } from "../db/answer.ts";
+import type { Answer } from "../core/answer.ts";
+import type { Exchange, HistoryEvent } from "../core/exchange.ts";
 import { isoWithOffset } from "../db/event-time.ts";
-import type { CompiledTemplate } from "../db/template.ts";
 import type { Vars } from "../variables/types.ts";
 import type { JournalEntry } from "./journal.ts";
 
@@ -65,22 +64,28 @@ export function addEventVars(h: HistoryInput, at: number, id: string, defaultLea
 }
 
 /**
- * The one hook the packet path calls per decision: binds the event's history
- * statements (answer variables, event time) and appends them to the journal
- * before the reply may leave. Throws (JournalError) when the journal cannot
- * take them; the caller then sends no reply.
+ * Records an Exchange's history event (core/respond.ts names it; this binds
+ * it): answer_* and event* set on `vars` (the packet's own by default), every
+ * statement bound at one event time and appended to the journal as one
+ * event. The bound values stay on the Exchange for -d and --explain. Throws
+ * (JournalError) when the journal cannot take them: then no reply may leave.
  */
-export function recordEvent(
+export function recordExchange(
   journal: { record(build: (eventId: string) => JournalEntry[]): string },
-  statements: readonly CompiledTemplate[],
-  h: HistoryInput,
+  ex: Exchange,
   defaultLeaseTime: number,
+  vars: Vars | null = ex.vars,
 ): void {
-  if (statements.length === 0) return;
+  const e = ex.event;
+  if (e === null || ex.history.length === 0 || vars === null) return;
   const at = Date.now();
   journal.record((id) => {
-    addEventVars(h, at, id, defaultLeaseTime);
-    return statements.map((t) => ({ s: t.name, v: t.bind(h.vars, at) }));
+    addEventVars({ event: e.event, vars, answer: e.answer, query: e.query }, at, id, defaultLeaseTime);
+    ex.historyVars = vars;
+    return ex.history.map((h) => {
+      h.params = h.statement.bind(vars, at);
+      return { s: h.statement.name, v: h.params };
+    });
   });
 }
 
@@ -91,6 +96,13 @@ export function answerLines(vars: Vars): string[] {
     const v = vars.get(name);
     if (v !== undefined) out.push(`${name} = ${v}`);
   }
+  return out;
+}
+
+/** The variables as the offer queries saw them: the request's, without what recording the event added. */
+export function requestVars(vars: Vars): Vars {
+  const out = new Map(vars);
+  for (const name of EVENT_NAMES) out.delete(name);
   return out;
 }
 

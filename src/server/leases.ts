@@ -6,14 +6,14 @@
  * the reply path; warmed from it at start, so leases survive restarts and
  * servers sharing one MySQL share them.
  */
-import type { Lease, LeaseStore } from "../db/backend.ts";
+import type { LeaseStore } from "../db/backend.ts";
 import type { Logger } from "../log/types.ts";
-import type { Answer } from "../db/answer.ts";
+import type { Answer } from "../core/answer.ts";
+import { OFFER_HOLD_SECONDS, type Lease, type LeaseBook } from "../core/lease.ts";
 
-/** How long an OFFERed address stays held for the client it was offered to. */
-export const OFFER_HOLD_SECONDS = 60;
+export { OFFER_HOLD_SECONDS };
 
-export class LeaseMemory {
+export class LeaseMemory implements LeaseBook {
   private readonly byKey = new Map<string, Lease>();
   /** address -> the lease holding it; always the lease byKey has for its client */
   private readonly byIp = new Map<string, Lease>();

@@ -5,15 +5,16 @@
 import type { DhcpMessage } from "../codec/message.ts";
 import { decodeOption82Profile, remoteIdMac, selectProfile, type ProfileRule } from "../option82/profiles.ts";
 import type { Vars } from "../variables/types.ts";
-import { parseRelayAgentInfo } from "../option82/parse.ts";
+import { OPTION } from "../options/table.ts";
+import { parseRelayAgentInfo, type RelayAgentInfoResult } from "../option82/parse.ts";
 
-const OPT_RAI = 82;
+const OPT_RAI = OPTION.RELAY_AGENT_INFO;
 
-export function profileVariables(vars: Vars, msg: DhcpMessage, rules: readonly ProfileRule[]): void {
+export function profileVariables(vars: Vars, msg: DhcpMessage, rules: readonly ProfileRule[], relay?: RelayAgentInfoResult): void {
   const rai = msg.options.get(OPT_RAI);
   if (!rai) return;
   // a malformed option 82 gives no sub-option variables, as in variables/extract.ts
-  const p = parseRelayAgentInfo(rai);
+  const p = relay ?? parseRelayAgentInfo(rai);
   if (!p.ok) return;
   const circuit = p.subs.get(1);
   const remote = p.subs.get(2);

@@ -1,49 +1,46 @@
 /**
  * Everything a config produces for serving, built and checked whole before
  * it is used: the backend, the compiled and prepared queries, the variable
- * pipeline, the lookup. A reload builds a new Runtime and swaps it in; a
- * failure leaves the old one serving.
+ * pipeline, and the dependencies respond() runs with. A reload builds a new
+ * Runtime and swaps it in; a failure leaves the old one serving.
  */
 import type { DhcpMessage } from "../codec/message.ts";
-import type { Config, HistoryEvent } from "../config/types.ts";
+import type { Config } from "../config/types.ts";
 import type { Backend } from "../db/backend.ts";
-import type { CompiledTemplate } from "../db/template.ts";
 import { DbError } from "../db/backend.ts";
-import type { AnswerDefaults } from "../db/answer.ts";
-import { runOfferChain, type BoundQuery, type Tried } from "../db/chain.ts";
+import type { AnswerDefaults } from "../core/answer.ts";
+import type { HistoryEvent, Option82Seen } from "../core/exchange.ts";
+import type { LeaseBook } from "../core/lease.ts";
+import type { RespondDeps } from "../core/respond.ts";
+import { runOfferChain, toLookup, type BoundQuery } from "../db/chain.ts";
 import { prepareQueries } from "../db/queries.ts";
-import type { ServiceLogger } from "../log/logger.ts";
+import type { CompiledTemplate } from "../db/template.ts";
 import { extractVariables } from "../variables/extract.ts";
 import { applySlices } from "../variables/slices.ts";
 import type { Vars } from "../variables/types.ts";
-import type { HandleDeps, Lookup } from "./handle.ts";
-import type { HistoryStatement, HistoryWriter } from "./history.ts";
-import { recordEvent } from "./history-event.ts";
-import type { LeaseMemory } from "./leases.ts";
-import type { ServerMetrics } from "./stats.ts";
+import type { HistoryStatement } from "./history.ts";
 import { profileVariables } from "./profile.ts";
-import { liveTrace } from "./explain-live.ts";
-import type { ProfileRule } from "../option82/profiles.ts";
-
-export type Statement = BoundQuery;
 
 export interface Runtime {
   config: Config;
   backend: Backend;
-  offers: Statement[];
+  offers: BoundQuery[];
   /** the history statements of each event, compiled (the journal holds their bound values) */
-  history: Record<HistoryEvent, CompiledTemplate[]>;
+  history: Readonly<Record<HistoryEvent, readonly CompiledTemplate[]>>;
   /** what the history writer may run: set on it when this runtime starts serving */
   historyStatements: HistoryStatement[];
   /** history statements the database could not prepare at build time (table missing?) */
   historyDeferred: { name: string; message: string }[];
   maxInFlight: number;
-  relayPort: number;
-  handleDeps: HandleDeps;
-  variables(msg: DhcpMessage): Vars;
+  deps: RespondDeps;
+  /** the variables of a message as respond binds them (catalogue, slices, vendor profiles) */
+  variables(msg: DhcpMessage, relay?: Option82Seen | null): Vars;
 }
 
 const EVENTS: readonly HistoryEvent[] = ["offer", "ack", "nak", "release", "decline", "unknown"];
+
+/** Where relays listen (RFC 2131 4.1): replies to a relay go to its server port. */
+export const RELAY_PORT = 67;
 
 export class RuntimeError extends Error {
   constructor(readonly problems: string[]) {
@@ -54,19 +51,12 @@ export class RuntimeError extends Error {
 export interface RuntimeParts {
   config: Config;
   backend: Backend;
-  leases: LeaseMemory;
-  history: HistoryWriter;
-  log: ServiceLogger;
-  metrics: ServerMetrics;
-  /** sees every query run: --explain prints these */
-  trace?: (t: Tried) => void;
+  leases: LeaseBook;
 }
-
-export type QueryTrace = Tried;
 
 /** Compiles and prepares every statement; throws RuntimeError (config problems) or DbError (connection). */
 export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
-  const { config, backend, log, metrics } = p;
+  const { config, backend } = p;
   const prepared = await prepareQueries(backend, config);
   if (!prepared.ok) {
     // prepareQueries says "database: ..." when the connection, not a query, failed
@@ -77,6 +67,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
   }
   const offers = prepared.queries.offers;
   const history = Object.fromEntries(EVENTS.map((e) => [e, [] as CompiledTemplate[]])) as Record<HistoryEvent, CompiledTemplate[]>;
+  // compiled even when the database could not prepare them now: their events wait in the journal
   const templates = prepared.queries.historyTemplates;
   // pydhcpdb's history_sql runs when it OFFERs and when it ACKs
   const h = config.history ? templates.get(config.history.name) : undefined;
@@ -93,46 +84,25 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     dns: config.server.defaultDns,
   };
   const slices = config.slices;
-  const profiles = config.relayProfiles as readonly ProfileRule[] | null;
-  const variables = (msg: DhcpMessage): Vars => {
-    const v = extractVariables(msg);
+  const profiles = config.relayProfiles;
+  const variables = (msg: DhcpMessage, relay?: Option82Seen | null): Vars => {
+    const v = extractVariables(msg, relay?.parsed);
     if (slices.length) applySlices(v, slices);
-    if (profiles) profileVariables(v, msg, profiles);
+    if (profiles.length) profileVariables(v, msg, profiles, relay?.parsed);
     return v;
   };
-  const debug = log.enabled("debug");
-  const trace = p.trace ?? (debug ? liveTrace : undefined);
 
-  const timeoutMs = config.queryTimeoutMs;
-  const lookup = async (vars: Vars): Promise<Lookup> => {
-    const r = await runOfferChain(offers, vars, timeoutMs, defaults);
-    for (const t of r.tried) {
-      metrics.query(t.name, t.ms / 1000);
-      trace?.(t);
-    }
-    if (r.answer) return { kind: "match", answer: r.answer, query: r.query };
-    const f = r.failure;
-    if (!f) return { kind: "none" };
-    if (f.kind === "bad-answer") {
-      log.error(`query ${f.query} returned an unusable row; no answer`, { query: f.query, row: r.tried.at(-1)?.result?.[f.row], problem: f.message });
-      return { kind: "refused", query: f.query, message: f.message };
-    }
-    metrics.dbError(f.kind);
-    // while the database is away the backend logs the outage once; the exchange line names the query
-    if (f.kind !== "connect") log.error(`query ${f.query} failed`, { query: f.query, params: r.tried.at(-1)?.params, error: f.message });
-    return { kind: "error", query: f.query, message: f.message };
-  };
-
-  const leaseTime = config.server.leaseTime;
-  const handleDeps: HandleDeps = {
+  const deps: RespondDeps = {
     serverId: config.server.serverId,
     leaseTime: config.server.leaseTime,
     outageGraceSeconds: config.leases.outageGraceSeconds,
     offerReuseSeconds: 5,
     leases: p.leases,
     variables,
-    lookup,
-    history: (event, vars, answer, query) => recordEvent(p.history, history[event], { event, vars, answer, query }, leaseTime),
+    lookup: async (vars, deadline) => toLookup(await runOfferChain(offers, vars, deadline - performance.now(), defaults)),
+    timeoutMs: config.queryTimeoutMs,
+    history,
+    route: { broadcast: config.server.broadcast, relayPort: RELAY_PORT, clientPort: config.server.clientPort },
     now: () => Math.floor(Date.now() / 1000),
   };
   return {
@@ -143,8 +113,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     historyStatements,
     historyDeferred: prepared.queries.historyDeferred,
     maxInFlight: Math.max(1, config.server.threadLimit),
-    relayPort: 67,
-    handleDeps,
+    deps,
     variables,
   };
 }

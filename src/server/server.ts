@@ -1,29 +1,33 @@
 /**
  * The serving loop: socket -> decode -> flood control -> bounded queue ->
- * handle -> encode -> route -> send. Holds the only mutable serving state
- * (the runtime, swapped whole on reload; the queue; the in-flight set).
+ * respond -> send. respond (core/respond.ts) decides, routes and encodes;
+ * this file only reads the Exchange it returns: the bytes and destination
+ * to send, the history to journal (before the reply), the metrics and log lines, and with -d
+ * the explanation. Holds the only mutable serving state (the runtime,
+ * swapped whole on reload; the queue; the in-flight set).
  */
 import { toHex } from "../codec/hex.ts";
 import { decode } from "../codec/decode.ts";
-import { encode } from "../codec/encode.ts";
-import { MessageType, type DhcpMessage } from "../codec/message.ts";
-import type { Config } from "../config/types.ts";
+import { MESSAGE_TYPE_NAME, MessageType, type DhcpMessage } from "../codec/message.ts";
+import { OPTION } from "../options/table.ts";
+import { SUBOPTION } from "../option82/suboptions.ts";
+import type { Exchange, Request } from "../core/exchange.ts";
+import { LEASE_MEMORY } from "../core/exchange.ts";
+import { macHex } from "../core/lease.ts";
+import { respond } from "../core/respond.ts";
 import type { ServiceLogger } from "../log/logger.ts";
-import { handle, LEASE_MEMORY, macHex, type Outcome } from "./handle.ts";
 import type { HistoryWriter } from "./history.ts";
+import { recordExchange } from "./history-event.ts";
 import { JournalError } from "./journal.ts";
 import type { LeaseMemory } from "./leases.ts";
 import { RateLimiter } from "./ratelimit.ts";
-import { route } from "./route.ts";
-import { parseRelayAgentInfo } from "../option82/parse.ts";
+import { parseRelayAgentInfo, type RelayAgentInfoResult } from "../option82/parse.ts";
 import type { Runtime } from "./runtime.ts";
-import { handleExplained } from "./explain-live.ts";
+import { explanationOf, renderExplanation } from "./explain-render.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
 
-export const TYPE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(MessageType).map(([name, code]) => [code, name]),
-);
+const TYPE_NAMES = MESSAGE_TYPE_NAME;
 
 /** How loud each kind of silence is: what an operator must see at the default level. */
 const SILENT_LEVEL: Partial<Record<string, "info" | "warn" | "error">> = {
@@ -39,21 +43,14 @@ const SILENT_LEVEL: Partial<Record<string, "info" | "warn" | "error">> = {
 /** Silences that are the protocol, not a request dropped. */
 const NOT_DROPPED: ReadonlySet<string> = new Set(["recorded"]);
 
-const OPT_MESSAGE_TYPE = 53;
-const OPT_MAX_SIZE = 57;
-const OPT_RAI = 82;
-const SUB_CIRCUIT_ID = 1;
-const SUB_REMOTE_ID = 2;
-const SUB_RELAY_PORT = 19;
+const OPT_MESSAGE_TYPE = OPTION.MESSAGE_TYPE;
+const OPT_RAI = OPTION.RELAY_AGENT_INFO;
+const SUB_CIRCUIT_ID = SUBOPTION.CIRCUIT_ID;
+const SUB_REMOTE_ID = SUBOPTION.REMOTE_ID;
 
 interface Pending {
-  buf: Uint8Array;
-  msg: DhcpMessage;
-  type: number;
-  port: number;
-  address: string;
+  req: Request;
   key: string;
-  at: number;
   /** the socket it came in on: per-interface sockets reply out of their own link */
   sock: DhcpSocket | undefined;
 }
@@ -62,11 +59,9 @@ const hex = (b: Uint8Array | undefined): string => (b ? toHex(b) : "");
 
 const NO_SUBS = new Map<number, Uint8Array>();
 
-/** Option 82 sub-options for flood keys, logs and routing; a malformed option gives none. */
-function subOptions(rai: Uint8Array | undefined): Map<number, Uint8Array> {
-  if (!rai) return NO_SUBS;
-  const p = parseRelayAgentInfo(rai);
-  return p.ok ? p.subs : NO_SUBS;
+/** Option 82 sub-options of a parse; a malformed option gives none. */
+function subOptions(p: RelayAgentInfoResult | undefined): Map<number, Uint8Array> {
+  return p && p.ok ? p.subs : NO_SUBS;
 }
 
 export class DhcpServer {
@@ -153,14 +148,18 @@ export class DhcpServer {
       this.metrics.dropped(type === 0 ? "not-dhcp" : "not-a-request");
       return;
     }
+    const arrived = performance.now();
     const now = Date.now();
     const mac = macHex(msg);
     if (!this.perMac.allow(mac, now)) {
       this.metrics.dropped("rate-limit-mac");
       return;
     }
+    // Option 82 is parsed here once; respond, the variables and the logs reuse it
+    const rai = msg.options.get(OPT_RAI);
+    const relay = rai ? parseRelayAgentInfo(rai) : undefined;
     if (msg.giaddr !== "0.0.0.0") {
-      const circuit = subOptions(msg.options.get(OPT_RAI)).get(SUB_CIRCUIT_ID);
+      const circuit = subOptions(relay).get(SUB_CIRCUIT_ID);
       if (circuit && !this.perCircuit.allow(msg.giaddr + "/" + hex(circuit), now)) {
         this.metrics.dropped("rate-limit-circuit");
         return;
@@ -173,7 +172,9 @@ export class DhcpServer {
       return;
     }
     this.active.add(key);
-    const p: Pending = { buf, msg, type, port, address, key, at: performance.now(), sock };
+    const req: Request = { msg, type, size: buf.length, from: { address, port }, arrived };
+    if (relay) req.relay = relay;
+    const p: Pending = { req, key, sock };
     if (this.inFlight < this.rt.maxInFlight) {
       void this.run(p);
       return;
@@ -211,23 +212,12 @@ export class DhcpServer {
     this.inFlight++;
     this.metrics.inFlight(this.inFlight);
     const rt = this.rt;
-    let outcome: Outcome;
     try {
-      outcome = this.debug ? await handleExplained({ msg: p.msg, type: p.type, size: p.buf.length, address: p.address, port: p.port }, rt, this.log) : await handle(p.msg, p.type, rt.handleDeps);
-    } catch (e) {
-      if (e instanceof JournalError) {
-        // the reply's history event has nowhere to go: no reply (docs/reliability.md)
-        outcome = { kind: "silent", reason: "history-unrecorded", note: e.message };
-      } else {
-        outcome = { kind: "silent", reason: "db-error", note: `internal error: ${e instanceof Error ? e.message : String(e)}` };
-        this.log.error("request handling failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-      }
-    }
-    try {
-      this.finish(p, outcome, rt);
+      const ex = await respond(p.req, rt.deps);
+      this.finish(p, ex, rt);
     } catch (e) {
       this.metrics.dropped("internal-error");
-      this.log.error("reply failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+      this.log.error("request handling failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     } finally {
       this.active.delete(p.key);
       this.inFlight--;
@@ -248,39 +238,49 @@ export class DhcpServer {
     return fields;
   }
 
-  private finish(p: Pending, o: Outcome, rt: Runtime): void {
-    const ms = performance.now() - p.at;
-    const subs = subOptions(p.msg.options.get(OPT_RAI));
+  /** Reads the Exchange: journals its history event, sends its bytes, counts and logs it. */
+  private finish(p: Pending, ex: Exchange, rt: Runtime): void {
+    const { req } = p;
+    const ms = performance.now() - req.arrived;
+    for (const q of ex.queries) this.metrics.query(q.name, q.ms / 1000);
+    if (ex.failure) this.metrics.dbError(ex.failure);
+    try {
+      // the reply leaves only once its event is in the journal
+      recordExchange(this.history, ex, rt.config.server.leaseTime);
+    } catch (e) {
+      if (!(e instanceof JournalError)) throw e;
+      // the reply's history event has nowhere to go: no reply (docs/reliability.md)
+      ex.outcome = { kind: "silent", reason: "history-unrecorded", note: e.message };
+      ex.reply = null;
+      ex.dest = null;
+      ex.encoded = null;
+    }
+    if (this.debug) this.explain(ex, rt);
+    const o = ex.outcome;
+    const subs = subOptions(req.relay);
     if (o.kind === "silent") {
+      const last = ex.queries.at(-1);
+      if (o.reason === "bad-answer" && last) {
+        this.log.error(`query ${last.name} returned an unusable row; no answer`, { query: last.name, row: ex.refusedRow, problem: o.note });
+      } else if (o.reason === "db-error" && last && ex.failure !== "connect") {
+        // while the database is away the backend logs the outage once; the exchange line names the query
+        this.log.error(`query ${last.name} failed`, { query: last.name, params: last.params, error: last.error });
+      }
       const level = SILENT_LEVEL[o.reason] ?? "debug";
       if (!NOT_DROPPED.has(o.reason)) this.metrics.dropped(o.reason);
       if (o.reason === "no-match") this.metrics.noMatch();
       if (this.log.enabled(level)) {
-        const typeName = TYPE_NAMES[p.type] ?? String(p.type);
-        this.log[level](o.reason === "recorded" ? `${typeName} recorded` : `${typeName} no reply: ${o.reason}`, { ...this.exchangeFields(p.msg, subs), ...(o.query ? { query: o.query } : {}), note: o.note, ms: +ms.toFixed(2) });
+        const typeName = TYPE_NAMES[req.type] ?? String(req.type);
+        this.log[level](o.reason === "recorded" ? `${typeName} recorded` : `${typeName} no reply: ${o.reason}`, { ...this.exchangeFields(req.msg, subs), ...(o.query ? { query: o.query } : {}), note: o.note, ms: +ms.toFixed(2) });
       }
       return;
     }
-    const max = p.msg.options.get(OPT_MAX_SIZE);
-    const maxSize = max && max.length === 2 ? Math.max(576, (max[0]! << 8) | max[1]!) : 576;
-    const dest = route(
-      {
-        giaddr: p.msg.giaddr,
-        ciaddr: p.msg.ciaddr,
-        flags: p.msg.flags,
-        replyType: o.type,
-        requestType: p.type,
-        sourcePort: p.port,
-        relaySourcePort: subs.has(SUB_RELAY_PORT),
-      },
-      { broadcast: rt.config.server.broadcast, relayPort: rt.relayPort, clientPort: rt.config.server.clientPort },
-    );
-    if (dest.setBroadcastFlag) o.reply.flags |= 0x8000;
-    const enc = encode(o.reply, { maxMessageSize: maxSize });
-    if (!enc.ok) {
+    const enc = ex.encoded;
+    const dest = ex.dest;
+    if (!enc || !enc.ok || !dest) {
       this.metrics.dropped("encode-error");
-      const typeName = TYPE_NAMES[p.type] ?? String(p.type);
-      this.log.error(`${typeName} reply not sent: ${enc.error.message}`, this.exchangeFields(p.msg, subs));
+      const typeName = TYPE_NAMES[req.type] ?? String(req.type);
+      this.log.error(`${typeName} reply not sent: ${enc && !enc.ok ? enc.message : "not encoded"}`, this.exchangeFields(req.msg, subs));
       return;
     }
     const replyName = TYPE_NAMES[o.type] ?? String(o.type);
@@ -293,14 +293,36 @@ export class DhcpServer {
     this.metrics.sent(replyName);
     if (o.query === LEASE_MEMORY) this.metrics.outageAnswer();
     if (!this.log.enabled("info")) return;
-    const typeName = TYPE_NAMES[p.type] ?? String(p.type);
+    const typeName = TYPE_NAMES[req.type] ?? String(req.type);
     this.log.info(`${typeName} -> ${replyName}${o.ip ? " " + o.ip : ""}`, {
-      ...this.exchangeFields(p.msg, subs),
+      ...this.exchangeFields(req.msg, subs),
       ...(o.query ? { query: o.query } : {}),
       to: `${dest.address}:${dest.port}`,
       ...(o.type === MessageType.NAK ? { note: o.note } : {}),
       ms: +ms.toFixed(2),
     });
+  }
+
+  /**
+   * -d: the exchange explained as `--explain` explains a packet, from the
+   * same Exchange (one log line per text line, tagged with the xid so
+   * concurrent exchanges can be told apart). Never throws.
+   */
+  private explain(ex: Exchange, rt: Runtime): void {
+    try {
+      const { request } = ex;
+      const text = renderExplanation(
+        explanationOf(ex, {
+          configured: rt.offers.map((o) => o.template.name),
+          sender: `${request.from.address}:${request.from.port}`,
+          historyHeading: "history statements queued:",
+        }),
+      );
+      const xid = request.msg.xid.toString(16).padStart(8, "0");
+      for (const line of text.trimEnd().split("\n")) this.log.debug(`explain ${xid} | ${line}`);
+    } catch (e) {
+      this.log.warn("cannot explain an exchange", { error: e instanceof Error ? e.message : String(e) });
+    }
   }
 
   /**

@@ -4,10 +4,10 @@
  * walks the options once, dispatches through a table indexed by option
  * code, and uses precomputed names and hex digits: no regexes, no JSON.
  */
-import type { DhcpMessage } from "../codec/message.ts";
+import { BROADCAST_FLAG, type DhcpMessage } from "../codec/message.ts";
 import type { Vars } from "./types.ts";
 import { LEGACY_KNOWN_OPTIONS } from "./catalogue.ts";
-import { parseRelayAgentInfo } from "../option82/parse.ts";
+import { parseRelayAgentInfo, type RelayAgentInfoResult } from "../option82/parse.ts";
 import { formatIPv4Bytes as ipAt } from "../codec/ip.ts";
 import { DEC, HEX, hex, hexColons, isPrintableAscii, optionText, pythonBytesRepr, u32At } from "./text.ts";
 
@@ -111,7 +111,7 @@ HANDLERS[61] = (v, val, h) => {
 HANDLERS[116] = (v) => {
   v.set("DHCPAUTO", "True");
 };
-HANDLERS[82] = relayAgentInfo;
+HANDLERS[82] = (v, val, h) => relayAgentInfo(v, val, h);
 
 /** The length byte pydhcpdb put first; >255 only after RFC 3396 concatenation. */
 function lengthByteValue(n: number): number {
@@ -122,7 +122,7 @@ function lengthByte(n: number): string {
 }
 
 /** Option 82 (RFC 3046): legacy option_82_* and the modern relay names. */
-function relayAgentInfo(v: Vars, val: Uint8Array, h: string): void {
+function relayAgentInfo(v: Vars, val: Uint8Array, h: string, parsed: RelayAgentInfoResult = parseRelayAgentInfo(val)): void {
   const withLen = lengthByte(val.length) + h;
   v.set("option82", "82");
   v.set("option_82_len", String(val.length));
@@ -131,7 +131,6 @@ function relayAgentInfo(v: Vars, val: Uint8Array, h: string): void {
   v.set("option_82_str", pythonBytesRepr(val, lengthByteValue(val.length)));
   // A malformed option 82 (overrun, duplicate or mis-sized sub-option) keeps
   // option_82_hex for slices but defines no sub-option names.
-  const parsed = parseRelayAgentInfo(val);
   if (!parsed.ok) return;
   const subs = parsed.subs;
   // Sub-option values are views of `val`: their hex is a substring of h.
@@ -167,8 +166,11 @@ function relayAgentInfo(v: Vars, val: Uint8Array, h: string): void {
   if (port && port.length === 2) v.set("relay_port", String((port[0]! << 8) | port[1]!));
 }
 
-/** Every variable for one decoded message. */
-export function extractVariables(msg: DhcpMessage): Vars {
+/**
+ * Every variable for one decoded message. `relay` is its Option 82 already
+ * parsed (by whoever saw the packet first); absent, it is parsed here.
+ */
+export function extractVariables(msg: DhcpMessage, relay?: RelayAgentInfoResult): Vars {
   const v: Vars = new Map();
   const ch = msg.chaddr;
 
@@ -185,7 +187,7 @@ export function extractVariables(msg: DhcpMessage): Vars {
   v.set("xidbyte", xid);
   v.set("xid", xid);
   v.set("flags", HEX[(msg.flags >>> 8) & 0xff]! + HEX[msg.flags & 0xff]!);
-  v.set("broadcast_flag", msg.flags & 0x8000 ? "1" : "0");
+  v.set("broadcast_flag", msg.flags & BROADCAST_FLAG ? "1" : "0");
   v.set("ciaddr", msg.ciaddr);
   v.set("yiaddr", msg.yiaddr);
   v.set("siaddr", msg.siaddr);
@@ -221,7 +223,8 @@ export function extractVariables(msg: DhcpMessage): Vars {
       v.set(UNKNOWN_LEN[code]!, String(val.length));
       v.set(UNKNOWN_STR[code]!, pythonBytesRepr(val, lengthByteValue(val.length)));
     }
-    HANDLERS[code]?.(v, val, h);
+    if (code === 82 && relay) relayAgentInfo(v, val, h, relay);
+    else HANDLERS[code]?.(v, val, h);
   }
   return v;
 }

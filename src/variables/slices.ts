@@ -5,8 +5,16 @@
  * does), the end is excluded, negative offsets count from the end, and out
  * of range offsets clamp. An empty bound is omitted (`s[:4]`).
  */
-import type { Slice } from "../config/types.ts";
 import type { Vars } from "./types.ts";
+
+/** An <options> slice: `name = source[start:end]` (Python slice semantics). */
+export interface Slice {
+  source: string;
+  name: string;
+  /** null = omitted (Python `s[:end]`) */
+  start: number | null;
+  end: number | null;
+}
 
 /** A variable name: what `{name}` in a query can refer to. */
 function isName(s: string): boolean {

@@ -75,13 +75,44 @@ describe("--dump offline with <relay_profiles>", () => {
     expect(v.get("sw_port2")).toBe("06");
   });
 
-  test("without <relay_profiles> there are no profile names", async () => {
+  test("without <relay_profiles> profiles are on (auto); <default>none</default> turns them off", async () => {
     const r = await pydhcp(["--dump", "-c", plain, "--hex", toHex(relayed)]);
     expect(r.code).toBe(0);
     const v = varLines(r.out);
-    expect(v.has("port")).toBe(false);
-    expect(v.has("relay_mac_hex")).toBe(false);
+    expect(v.get("profile")).toBe("dlink");
+    expect(v.get("port")).toBe("6");
+    expect(v.get("relay_mac_hex")).toBe("001e589eb2ad");
     expect(v.get("sw_mac")).toBe("001e589eb2ad");
+    const none = join(tmp, "none.xml");
+    writeFileSync(none, referenceConfig(sqliteDatabase("ref.db"), "<relay_profiles><default>none</default></relay_profiles>"));
+    const off = varLines((await pydhcp(["--dump", "-c", none, "--hex", toHex(relayed)])).out);
+    expect(off.has("port")).toBe(false);
+    expect(off.has("relay_mac_hex")).toBe(false);
+    expect(off.get("sw_mac")).toBe("001e589eb2ad");
+  });
+
+  test("with no config at all, a D-Link or a Juniper relay packet shows port, vlan, relay_mac", async () => {
+    const empty = mkdtempSync(join(tmpdir(), `pdc-cli-noconf-${process.pid}-`));
+    try {
+      const d = await pydhcp(["--dump", "--hex", toHex(relayed)], undefined, empty);
+      expect(d.err).toBe("");
+      const dv = varLines(d.out);
+      expect([dv.get("profile"), dv.get("port"), dv.get("vlan"), dv.get("relay_mac")]).toEqual(["dlink", "6", "1", "00:1e:58:9e:b2:ad"]);
+      const juniper = packet({
+        mac: "00:25:22:4a:d7:65",
+        giaddr: "198.18.30.1",
+        rai: option82([
+          [1, new TextEncoder().encode("ge-0/0/10:100")],
+          [2, Uint8Array.of(0x00, 0x06, 0x28, 0x8a, 0x1c, 0x00, 0x00, 0x01)],
+        ]),
+      });
+      const j = await pydhcp(["--dump", "--hex", toHex(juniper)], undefined, empty);
+      expect(j.err).toBe("");
+      const jv = varLines(j.out);
+      expect([jv.get("profile"), jv.get("port"), jv.get("vlan")]).toEqual(["juniper", "10", "100"]);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 
   test("a relay that adds a sub-option ahead of the circuit-id: slices shift, profile variables do not", async () => {

@@ -132,7 +132,8 @@ for (const backend of ["sqlite", "mariadb"] as const) {
       expect(r.code).toBe(0);
       const out = r.out;
       expect(out).toStartWith("packet: DISCOVER from 00:25:22:4a:d7:64 via relay 198.18.20.1, 300 bytes, xid 5eed0001\n");
-      expect(out).toContain("  option 82: circuit-id 000400010006, remote-id 0006001e589eb2ad\n");
+      // no <relay_profiles>: profiles decoded by auto
+      expect(out).toContain("  option 82: circuit-id 000400010006, remote-id 0006001e589eb2ad  (profile dlink)\n");
       expect(out).toContain(
         "  offer_1  1 row  ",
       );

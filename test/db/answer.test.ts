@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { isBadAnswer, rowIp, toAnswer, type Answer } from "../../src/db/answer.ts";
+import { isBadAnswer, rowIp, toAnswer, type Answer } from "../../src/core/answer.ts";
 import { runOfferChain, type BoundQuery } from "../../src/db/chain.ts";
 import { compileTemplate } from "../../src/db/template.ts";
 import { SqliteBackend } from "../../src/db/sqlite.ts";
@@ -65,6 +65,16 @@ describe("toAnswer", () => {
     });
   });
 
+  test("option_<code> text is encoded by the option's type (options/types.ts), the one codec", () => {
+    const a = answer({ ip: "198.18.0.10", option_119: "example.com, corp.example.com", option_55: "1,3,6", option_19: "true", option_2: "-3600" });
+    const hex = (c: number) => Buffer.from(a.options.get(c)!).toString("hex");
+    // RFC 1035 labels, not raw ASCII
+    expect(hex(119)).toBe("076578616d706c6503636f6d00" + "04636f7270076578616d706c6503636f6d00");
+    expect(hex(55)).toBe("010306");
+    expect(hex(19)).toBe("01");
+    expect(hex(2)).toBe("fffff1f0");
+  });
+
   test("/31 and /32 have no network or broadcast address to refuse (RFC 3021)", () => {
     expect(answer({ ip: "198.18.0.0", mask: "255.255.255.254", router: "198.18.0.1" }).ip).toBe("198.18.0.0");
     expect(answer({ ip: "198.18.0.7", mask: "255.255.255.255", router: "198.18.0.1" }).ip).toBe("198.18.0.7");
@@ -82,8 +92,18 @@ describe("toAnswer", () => {
     [{ ip: "192.168.0.1" }, "router 192.168.0.1 is the client's own address"],
     [{ ip: "192.168.0.5", dns: "8.8.8.8, dns.google" }, 'dns "dns.google" is not an IPv4 address'],
     [{ ip: "192.168.0.5", lease_time: "1h" }, 'lease_time "1h" is not a number of seconds'],
-    [{ ip: "192.168.0.5", routes: "10.0.0.1/8 192.168.0.1" }, "routes: 10.0.0.1/8 has host bits set"],
-    [{ ip: "192.168.0.5", option_26: "big" }, 'option_26: "big" is not a whole number'],
+    [{ ip: "192.168.0.5", routes: "10.0.0.1/8 192.168.0.1" }, 'routes: "10.0.0.1/8" has host bits set beyond /8'],
+    [{ ip: "192.168.0.5", option_26: "big" }, 'option_26: "big" is not an integer 0..65535'],
+    // option_3 / option_6 are options 3 and 6: the same refusals as the router and dns columns
+    [{ ip: "192.168.0.5", router: "0.0.0.0" }, 'router "0.0.0.0" is in 0.0.0.0/8 (this network)'],
+    [{ ip: "192.168.0.5", option_3: "0.0.0.0" }, 'option_3: "0.0.0.0" is in 0.0.0.0/8 (this network)'],
+    [{ ip: "192.168.0.5", dns: "255.255.255.255" }, 'dns "255.255.255.255" is in the reserved range 240.0.0.0/4'],
+    [{ ip: "192.168.0.5", option_6: "255.255.255.255" }, 'option_6: "255.255.255.255" is in the reserved range 240.0.0.0/4'],
+    [{ ip: "192.168.0.5", option_6: Buffer.from([255, 255, 255, 255]) }, 'option_6: "255.255.255.255" is in the reserved range 240.0.0.0/4'],
+    [{ ip: "192.168.0.5", option_3: "192.168.0.255" }, "option_3 192.168.0.255 is the broadcast address of the client's subnet"],
+    [{ ip: "192.168.0.5", option_3: "192.168.0.5" }, "option_3 192.168.0.5 is the client's own address"],
+    [{ ip: "192.168.0.5", option_42: "224.0.0.1" }, 'option_42: "224.0.0.1" is a multicast address'],
+    [{ ip: "192.168.0.5", option_26: Buffer.from([1]) }, "option_26: 1 bytes, must be exactly 2 bytes"],
     [{ ip: "192.168.0.5", option_300: "1" }, "option_300: option code must be 1..254"],
     [{ ip: "192.168.0.5", option_150: "0xABC" }, 'option_150: "0xABC" is not hex'],
   ];

@@ -120,3 +120,17 @@ test("PostgreSQL: pydhcpdb's queries prepare unchanged; MySQL spellings are name
     await closeAdmin();
   }
 });
+
+test("an offer query whose result has no ip column fails --check (SQLite and MariaDB)", async () => {
+  const xml = readFileSync(REFERENCE, "utf8").replace("select ip,mask,router,dns from users where upper(mac)=upper('{ClientMacAddress}')", "select ip as address,mask,router,dns from users where upper(mac)=upper('{ClientMacAddress}')");
+  expect(xml).toContain("ip as address");
+  const sqlite = join(dir, "no-ip-sqlite.xml");
+  writeFileSync(sqlite, xml.replace(/<mysql>[\s\S]*<\/mysql>/, "<database><sqlite><path>no-ip.db</path></sqlite></database>"));
+  const mysql = join(dir, "no-ip-mysql.xml");
+  writeFileSync(mysql, xml.replace(/<mysql>[\s\S]*<\/mysql>/, `<database><mysql><host>127.0.0.1</host><user>${db.user}</user><password>${db.password}</password><database>${db.database}</database></mysql></database>`));
+  for (const path of [sqlite, mysql]) {
+    const r = await runCheck(path);
+    expect(r.ok).toBe(false);
+    expect(r.lines.at(-1)).toBe("config/query/offer_3: its result has no ip column (it has address, mask, router, dns), so it can never answer; name the address column ip");
+  }
+});

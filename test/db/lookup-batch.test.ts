@@ -195,6 +195,64 @@ describe("grouped offer lookups (PostgreSQL)", () => {
   });
 });
 
+describe("slow rows among grouped lookups (MariaDB)", () => {
+  // three subscribers whose row takes 5 s (a lock, a slow view...), the rest answer at once
+  const SLOW = [mac(301), mac(302), mac(303)];
+  const SQL = "select ip, mask, sleep(if(port = '9', 5, 0)) as s from users where mac = ?";
+  beforeAll(async () => {
+    for (const m of SLOW) await root.query(`UPDATE \`${db.database}\`.users SET port = '9' WHERE mac = ?`, [m]);
+  });
+
+  test("every lookup, waiting or grouped, ends by its own deadline; slow ones do not fail the others", async () => {
+    const b = await open(2, 8);
+    try {
+      const q = await b.prepare("offer_1", SQL);
+      const ordinary = Array.from({ length: 20 }, (_, i) => mac(i + 10));
+      /** one round as retransmitting clients make it: the slow three first, then twenty ordinary */
+      const round = async () => {
+        const t0 = performance.now();
+        const timed = (k: string) =>
+          q.run([k], 1000).then(
+            (rows) => ({ ok: rows.length === 1, ms: performance.now() - t0 }),
+            (e: unknown) => ({ ok: false, ms: performance.now() - t0, e }),
+          );
+        const slow = SLOW.map(timed);
+        await Bun.sleep(20);
+        const rest = ordinary.map(timed);
+        return { slow: await Promise.all(slow), ordinary: await Promise.all(rest) };
+      };
+      const rounds = [];
+      for (let r = 0; r < 3; r++) rounds.push(await round());
+      // bounded: nothing waits past <timeout> (1 s) from the moment it was asked, give or take scheduling
+      for (const r of rounds) for (const x of [...r.slow, ...r.ordinary]) expect(x.ms).toBeLessThan(1700);
+      for (const r of rounds) for (const x of r.slow) expect(x.ok).toBe(false);
+      // every round, the first one included (while the slow three hold both connections, the spare serves the rest)
+      expect(rounds.map((r) => r.ordinary.filter((x) => x.ok).length)).toEqual([20, 20, 20]);
+    } finally {
+      await b.close();
+    }
+  }, 30_000);
+
+  test("a group holding one slow lookup is split: the others in it are answered within their time", async () => {
+    const b = await open(1, 8);
+    try {
+      const q = await b.prepare("offer_1", SQL);
+      // the only connection is busy for 300 ms; the next eight wait and go out as one group, one of them slow
+      const h = await b.prepare("hold", "select sleep(0.3) as s");
+      const busy = h.run([], 5000);
+      const keys = [mac(40), mac(41), SLOW[0]!, mac(42), mac(43), mac(44), mac(45), mac(46)];
+      const got = await Promise.allSettled(keys.map((k) => q.run([k], 3000)));
+      await busy;
+      got.forEach((r, i) => {
+        if (keys[i] === SLOW[0]) expect(r).toMatchObject({ status: "rejected", reason: { kind: "timeout" } });
+        else expect(r.status === "fulfilled" && r.value.length).toBe(1);
+      });
+    } finally {
+      await b.close();
+    }
+  }, 30_000);
+});
+
 describe("grouped statement text (pure)", () => {
   test("batchable: plain SELECTs only, never with ORDER BY or FOR UPDATE", () => {
     expect(batchable("select ip from users where mac = ?")).toBe(true);

@@ -2,7 +2,7 @@
  * The answer and event variables a history statement sees, per event.
  */
 import { expect, test } from "bun:test";
-import type { Answer } from "../../src/db/answer.ts";
+import type { Answer } from "../../src/core/answer.ts";
 import { addEventVars } from "../../src/server/history-event.ts";
 
 const answer: Answer = { ip: "198.51.100.7", mask: "255.255.255.0", router: "198.51.100.1", dns: ["198.51.100.53", "198.51.100.54"], options: new Map() };

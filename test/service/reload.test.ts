@@ -70,6 +70,37 @@ async function reloaded(s: RunningServer, re: RegExp): Promise<string> {
 }
 
 describe("SIGHUP reload", () => {
+  test("SIGHUPs during a reload are queued and logged; the last one wins", async () => {
+    const { spec, write } = await setup();
+    // a MySQL server that accepts and never answers: the reload naming it takes its connect timeout
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const offer = (addr: string) => [`select '${addr}' as ip, '255.255.0.0' as mask, '' as router, '' as dns from users where mac='{ClientMacAddress}'`];
+      write({ ...spec, database: `<database><mysql><host>127.0.0.1</host><port>${silent.port}</port><user>u</user><password>p</password><database>d</database></mysql></database>`, query: "<timeout>1500</timeout>" });
+      let from = server!.output().length;
+      server!.signal("SIGHUP");
+      await server!.waitFor(/SIGHUP: reloading/, 2000, from);
+      write({ ...spec, offers: offer("198.18.6.6") });
+      from = server!.output().length;
+      server!.signal("SIGHUP");
+      expect(await server!.waitFor(/reload requested/, 2000, from)).toContain("reload requested while one is running");
+      write({ ...spec, offers: offer("198.18.7.7") });
+      from = server!.output().length;
+      server!.signal("SIGHUP");
+      expect(await server!.waitFor(/reload requested/, 2000, from)).toContain("reload requested again while one is running");
+      // the slow reload fails, then one more reload reads the file as it is now
+      await server!.waitFor(/reload failed/, 5000);
+      await server!.waitFor(/configuration reloaded/, 5000);
+      const after = await discover(client!, spec.port, MAC);
+      expect(after?.yiaddr).toBe("198.18.7.7");
+      const m = await scrape(spec.metricsPort!);
+      expect(m.get('pydhcp_reloads_total{result="ok"}')).toBe(1);
+      expect(m.get('pydhcp_reloads_total{result="failed"}')).toBe(1);
+    } finally {
+      silent.stop(true);
+    }
+  }, 20_000);
+
   test("a changed offer query takes effect on the next DISCOVER", async () => {
     const { spec, write } = await setup();
     const before = await discover(client!, spec.port, MAC);

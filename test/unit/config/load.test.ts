@@ -4,6 +4,8 @@
  */
 
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, parseConfig, formatConfigError } from "../../../src/config/load.ts";
 import { REFERENCE_CONFIG } from "../../fixtures/reference.ts";
@@ -34,7 +36,8 @@ describe("pydhcpdb's config.xml", () => {
     expect(c.historyEvents).toEqual({});
     expect(c.queryTimeoutMs).toBe(2000);
     expect(c.metrics).toBeNull();
-    expect(c.relayProfiles).toBeNull();
+    // no <relay_profiles>: Option 82 vendor profiles decoded by auto, as with <default>auto</default>
+    expect(c.relayProfiles).toEqual([{ kind: "default", profile: "auto" }]);
     expect(c.log).toEqual({ level: "info", format: "text" });
   });
 
@@ -180,4 +183,61 @@ describe("broken configs name the XML path and the problem", () => {
     const r = parseConfig("<pydhcp/>", "/tmp/pdc.xml");
     expect(!r.ok && formatConfigError(r.errors[0]!)).toBe("pydhcp: root element must be <config>");
   });
+});
+
+describe("hostile or broken XML: exit 2 naming the file, line and column, no stack trace", () => {
+  const HOSTILE: readonly [name: string, xml: string, message: string][] = [
+    ["external entity (XXE)", `<?xml version="1.0"?>\n<!DOCTYPE config [ <!ENTITY x SYSTEM "file:///etc/passwd"> ]>\n<config><dhcpserver><host>&x;</host></dhcpserver></config>`, "XML line 2 column 1: <!DOCTYPE> is not allowed"],
+    ["parameter entity", `<?xml version="1.0"?>\n<!DOCTYPE config [ <!ENTITY % p "<!ENTITY y 'z'>"> %p; ]>\n<config/>`, "XML line 2 column 1: <!DOCTYPE> is not allowed"],
+    ["50 KB entity", `<!DOCTYPE config [ <!ENTITY big "${"A".repeat(50_000)}"> ]>\n<config><x>&big;</x></config>`, "XML line 1 column 1: <!DOCTYPE> is not allowed"],
+    ["5,000 nested tags", `<config>${"<a>".repeat(5000)}${"</a>".repeat(5000)}</config>`, "XML line 1 column 102: elements nested more than 32 deep"],
+  ];
+  for (const [name, xml, message] of HOSTILE) {
+    test(name, async () => {
+      const r = parseConfig(xml, "/tmp/pdc.xml");
+      expect(!r.ok && formatConfigError(r.errors[0]!)).toStartWith(`/tmp/pdc.xml: ${message}`);
+      const dir = mkdtempSync(join(tmpdir(), `pydhcp-xml-${process.pid}-`));
+      try {
+        const file = join(dir, "config.xml");
+        writeFileSync(file, xml);
+        const p = Bun.spawn([process.execPath, join(import.meta.dir, "../../../src/cli/main.ts"), "--check", "-c", file], { stdout: "pipe", stderr: "pipe" });
+        const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+        expect(code).toBe(2);
+        expect(err).toStartWith(`${file}: ${message}`);
+        expect(err).not.toContain("    at ");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+test("a non-contiguous or /0 defaultMask is refused at load (it would refuse every answer at run time)", () => {
+  const xml = (mask: string) => `<config><dhcpserver><host>0.0.0.0</host><broadcast>198.18.0.255</broadcast><DHCPServer>198.18.0.1</DHCPServer>
+    <LeaseTime>600</LeaseTime><ThreadLimit>1</ThreadLimit><defaultMask>${mask}</defaultMask>
+    <defaultRouter>198.18.0.1</defaultRouter><defaultDNS>198.18.0.1</defaultDNS></dhcpserver>
+    <database><sqlite><path>x.db</path></sqlite></database>
+    <query><offer_count>1</offer_count><offer_1>select ip from users where mac = '{ClientMacAddress}'</offer_1></query></config>`;
+  const errs = (m: string) => {
+    const r = parseConfig(xml(m), "/tmp/pdc.xml");
+    return r.ok ? [] : r.errors.map(formatConfigError);
+  };
+  expect(errs("255.0.255.0")).toEqual(['config/dhcpserver/defaultMask: "255.0.255.0" is not a contiguous netmask (ones then zeros, RFC 950)']);
+  expect(errs("0.0.0.0")).toEqual(['config/dhcpserver/defaultMask: "0.0.0.0" (/0) leaves no subnet']);
+  expect(errs("255.255.255.0")).toEqual([]);
+});
+
+test("defaultRouter / defaultDNS get the checks options 3 and 6 get in any column", () => {
+  const xml = (router: string, dns: string) => `<config><dhcpserver><host>0.0.0.0</host><broadcast>198.18.0.255</broadcast><DHCPServer>198.18.0.1</DHCPServer>
+    <LeaseTime>600</LeaseTime><ThreadLimit>1</ThreadLimit><defaultMask>255.255.255.0</defaultMask>
+    <defaultRouter>${router}</defaultRouter><defaultDNS>${dns}</defaultDNS></dhcpserver>
+    <database><sqlite><path>x.db</path></sqlite></database>
+    <query><offer_count>1</offer_count><offer_1>select ip from users where mac = '{ClientMacAddress}'</offer_1></query></config>`;
+  const errs = (r: string, d: string) => {
+    const c = parseConfig(xml(r, d), "/tmp/pdc.xml");
+    return c.ok ? [] : c.errors.map(formatConfigError);
+  };
+  expect(errs("0.0.0.0", "198.18.0.53")).toEqual(['config/dhcpserver/defaultRouter: "0.0.0.0" is in 0.0.0.0/8 (this network)']);
+  expect(errs("198.18.0.1", "198.18.0.53, 255.255.255.255")).toEqual(['config/dhcpserver/defaultDNS: "255.255.255.255" is in the reserved range 240.0.0.0/4']);
+  expect(errs("", "")).toEqual([]);
 });

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import type { DhcpMessage } from "../../../src/codec/message.ts";
 import { describeRelayAgentInfo, renderExplanation, type Explanation, type ExplainedQuery } from "../../../src/server/explain-render.ts";
-import type { Outcome } from "../../../src/server/handle.ts";
+import type { Outcome } from "../../../src/core/exchange.ts";
 
 const RAI = Uint8Array.from(Buffer.from("010600040001000602080006001e589eb2ad", "hex"));
 

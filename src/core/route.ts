@@ -6,12 +6,12 @@
  * the "no ciaddr, no broadcast flag" case that RFC 2131 would unicast to
  * chaddr/yiaddr is broadcast instead, which 4.1 explicitly allows.
  */
-import { MessageType } from "../codec/message.ts";
+import { BROADCAST_FLAG, MessageType } from "../codec/message.ts";
 
 export interface Destination {
   address: string;
   port: number;
-  /** true when the reply must carry the BROADCAST flag (NAK through a relay) */
+  /** true when the reply must carry the BROADCAST flag (RFC 2131 4.3.2: a NAK through a relay); respond sets it */
   setBroadcastFlag: boolean;
   /** which rung of the ladder chose it, for logs and tests */
   why: "relay" | "relay-source-port" | "nak-broadcast" | "ciaddr" | "broadcast-flag" | "broadcast-fallback";
@@ -52,6 +52,6 @@ export function route(r: RouteInput, c: RouteConfig): Destination {
     return { address: c.broadcast, port: c.clientPort, setBroadcastFlag: false, why: "nak-broadcast" };
   }
   if (r.ciaddr !== ZERO) return { address: r.ciaddr, port: c.clientPort, setBroadcastFlag: false, why: "ciaddr" };
-  if (r.flags & 0x8000) return { address: c.broadcast, port: c.clientPort, setBroadcastFlag: false, why: "broadcast-flag" };
+  if (r.flags & BROADCAST_FLAG) return { address: c.broadcast, port: c.clientPort, setBroadcastFlag: false, why: "broadcast-flag" };
   return { address: c.broadcast, port: c.clientPort, setBroadcastFlag: false, why: "broadcast-fallback" };
 }

@@ -5,22 +5,10 @@
  */
 import { BOOTREPLY, MessageType, type DhcpMessage } from "../codec/message.ts";
 import { ipv4ToBytes, parseIPv4 } from "../codec/ip.ts";
-import type { Answer } from "../db/answer.ts";
+import { OPTION } from "../options/table.ts";
+import type { Answer } from "./answer.ts";
 
-const OPT = {
-  SUBNET_MASK: 1,
-  ROUTER: 3,
-  DNS: 6,
-  LEASE_TIME: 51,
-  MESSAGE_TYPE: 53,
-  SERVER_ID: 54,
-  PARAM_LIST: 55,
-  MESSAGE: 56,
-  T1: 58,
-  T2: 59,
-  CLIENT_ID: 61,
-  RELAY_AGENT_INFO: 82,
-} as const;
+const OPT = OPTION;
 
 export interface ReplySettings {
   serverId: string;
@@ -41,7 +29,7 @@ export interface ReplyInput {
 
 const ZERO = "0.0.0.0";
 
-/** Addresses reaching here were validated when the answer was read (db/answer.ts). */
+/** Addresses reaching here were validated when the answer was read (core/answer.ts). */
 const ipBytes = (text: string): Uint8Array => ipv4ToBytes(parseIPv4(text) ?? 0);
 
 function u32(n: number): Uint8Array {
@@ -75,14 +63,14 @@ export function buildReply(inp: ReplyInput, s: ReplySettings): DhcpMessage {
       const lease = a.leaseTime ?? s.leaseTime;
       opts.set(OPT.LEASE_TIME, u32(lease));
       // RFC 2131 4.4.5 defaults: T1 = 0.5, T2 = 0.875 of the lease
-      opts.set(OPT.T1, u32(Math.floor(lease * 0.5)));
-      opts.set(OPT.T2, u32(Math.floor(lease * 0.875)));
+      opts.set(OPT.RENEWAL_TIME, u32(Math.floor(lease * 0.5)));
+      opts.set(OPT.REBINDING_TIME, u32(Math.floor(lease * 0.875)));
     }
     opts.set(OPT.SUBNET_MASK, ipBytes(a.mask));
     if (a.router) opts.set(OPT.ROUTER, ipBytes(a.router));
-    if (a.dns.length) opts.set(OPT.DNS, ipList(a.dns));
+    if (a.dns.length) opts.set(OPT.DOMAIN_NAME_SERVER, ipList(a.dns));
     // Extra options from the query: sent when asked for in option 55 (RFC 2131 4.3.1), or to clients that list nothing.
-    const asked = req.options.get(OPT.PARAM_LIST);
+    const asked = req.options.get(OPT.PARAMETER_REQUEST_LIST);
     for (const [code, value] of a.options) {
       if (opts.has(code)) continue;
       if (!asked || asked.includes(code)) opts.set(code, value);
@@ -96,7 +84,6 @@ export function buildReply(inp: ReplyInput, s: ReplySettings): DhcpMessage {
   const rai = req.options.get(OPT.RELAY_AGENT_INFO);
   if (rai && req.giaddr !== ZERO) opts.set(OPT.RELAY_AGENT_INFO, rai);
 
-  const relayedNak = nak && req.giaddr !== ZERO;
   return {
     op: BOOTREPLY,
     htype: req.htype,
@@ -104,8 +91,8 @@ export function buildReply(inp: ReplyInput, s: ReplySettings): DhcpMessage {
     hops: 0,
     xid: req.xid,
     secs: 0,
-    // RFC 2131 4.3.2: a NAK through a relay asks it to broadcast
-    flags: relayedNak ? req.flags | 0x8000 : req.flags,
+    // the BROADCAST bit a NAK through a relay needs is set where the reply is routed (route.ts)
+    flags: req.flags,
     ciaddr: nak ? ZERO : req.ciaddr,
     yiaddr: nak || inp.inform || !a ? ZERO : a.ip,
     siaddr: !nak && a?.nextServer ? a.nextServer : ZERO,

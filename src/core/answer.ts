@@ -11,13 +11,18 @@
  *   option_<code>                           "0x..." hex, else text read by the
  *                                           option's type (options/table.ts)
  *
- * Anything that would put a bad address on the wire is refused here, once,
- * so reply building can trust the Answer.
+ * Every option value, whatever column it came from, is encoded and checked
+ * by the one codec (options/types.ts encodeOptionText): router and dns are
+ * options 3 and 6, ntp is 42, routes is 121. Anything that would put a bad
+ * address on the wire is refused here, once, so reply building can trust
+ * the Answer.
  */
 
-import type { Row } from "./backend.ts";
-import { formatIpv4, isIpv4, maskPrefix, parseIpv4 } from "../config/ipv4.ts";
-import { encodeOptionText, encodeRoutes } from "./option-text.ts";
+import { formatIPv4, maskToPrefix, parseIPv4, unusableAddress, bytesToIPv4 } from "../codec/ip.ts";
+import { encodeOptionText, optionProblem } from "../options/types.ts";
+
+/** A result row: column names as the database returned them (any case). */
+export type Row = Record<string, unknown>;
 
 export interface Answer {
   ip: string;
@@ -69,49 +74,32 @@ export function rowIp(row: Row): string {
   return "";
 }
 
-const enc = new TextEncoder();
-
-/** Text columns with a fixed option code. */
-const TEXT_COLUMNS: readonly [column: string, code: number][] = [
+/** Columns with a fixed option code, encoded by the option's type like option_<code>. */
+const OPTION_COLUMNS: readonly [column: string, code: number][] = [
   ["hostname", 12],
   ["domain", 15],
+  ["ntp", 42],
   ["tftp", 66],
   ["bootfile", 67],
+  ["routes", 121],
 ];
 
-/**
- * Ranges no client, router or name server can be given (RFC 1122 3.2.1.3,
- * RFC 5771, RFC 1112 4): "this network" 0/8, multicast 224/4, reserved
- * 240/4 with the limited broadcast 255.255.255.255. Loopback 127/8 is let
- * through: single-host test setups answer with it.
- */
-const UNUSABLE: readonly [first: number, prefix: number, what: string][] = [
-  [0x00000000, 8, "in 0.0.0.0/8 (this network)"],
-  [0xe0000000, 4, "a multicast address"],
-  [0xf0000000, 4, "in the reserved range 240.0.0.0/4"],
-];
-
-/** Why an address cannot be handed out, or null when it can. */
-function unusable(n: number): string | null {
-  for (const [first, prefix, what] of UNUSABLE) if (n >>> (32 - prefix) === first >>> (32 - prefix)) return what;
+/** Why a router (option 3) address cannot serve this client, or null: its own address, or its subnet's network or broadcast address. */
+function routerOnSubnet(r: number, ipNum: number, maskNum: number, prefix: number): string | null {
+  if (r === ipNum) return "is the client's own address";
+  if (prefix >= 31) return null;
+  const network = (ipNum & maskNum) >>> 0;
+  if ((r & maskNum) >>> 0 !== network) return null;
+  if (r === network) return "is the network address of the client's subnet";
+  if (r === (network | (~maskNum >>> 0)) >>> 0) return "is the broadcast address of the client's subnet";
   return null;
 }
 
-/** A dotted quad that is also usable; the reason when it is not. */
-function checkAddress(value: string): string | null {
-  const n = parseIpv4(value);
-  if (n === null) return "is not an IPv4 address";
-  const why = unusable(n);
-  return why === null ? null : `is ${why}`;
-}
-
-function addressList(value: string): string[] | { bad: string; why: string } {
-  const items = value.split(/[\s,]+/).filter((s) => s !== "");
-  for (const s of items) {
-    const why = checkAddress(s);
-    if (why !== null) return { bad: s, why };
-  }
-  return items;
+/** The addresses of an ips-typed value. */
+function addresses(b: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + 4 <= b.length; i += 4) out.push(bytesToIPv4(b, i));
+  return out;
 }
 
 /** A mask written as dotted quad or as a prefix length ("24", "/24"). */
@@ -121,7 +109,7 @@ function readMask(value: string): number | null {
     const len = Number(m[1]);
     return len > 32 ? null : len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
   }
-  return parseIpv4(value);
+  return parseIPv4(value);
 }
 
 export function toAnswer(row: Row, rowIndex: number, query: string, defaults: AnswerDefaults): Answer | BadAnswer {
@@ -130,44 +118,52 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
   const col = (name: string) => text(cols.get(name));
 
   const ip = col("ip");
-  const ipNum = parseIpv4(ip);
+  const ipNum = parseIPv4(ip);
   if (ipNum === null) return bad(`ip "${ip}" is not an IPv4 address`);
-  const ipWhy = unusable(ipNum);
+  const ipWhy = unusableAddress(ipNum);
   if (ipWhy !== null) return bad(`ip ${ip} is ${ipWhy}`);
 
   const maskText = col("mask") || defaults.mask;
   const maskNum = readMask(maskText);
   if (maskNum === null) return bad(`mask "${maskText}" is not a netmask`);
-  const prefix = maskPrefix(maskNum);
-  if (prefix === null) return bad(`mask "${maskText}" is not contiguous`);
+  const prefix = maskToPrefix(maskNum);
+  if (prefix < 0) return bad(`mask "${maskText}" is not contiguous`);
   // RFC 3021: /31 and /32 have no network or broadcast address to avoid
   if (prefix < 31) {
     const network = (ipNum & maskNum) >>> 0;
     const broadcast = (network | (~maskNum >>> 0)) >>> 0;
-    if (ipNum === network) return bad(`ip ${ip} is the network address of ${formatIpv4(network)}/${prefix}`);
-    if (ipNum === broadcast) return bad(`ip ${ip} is the broadcast address of ${formatIpv4(network)}/${prefix}`);
+    if (ipNum === network) return bad(`ip ${ip} is the network address of ${formatIPv4(network)}/${prefix}`);
+    if (ipNum === broadcast) return bad(`ip ${ip} is the broadcast address of ${formatIPv4(network)}/${prefix}`);
   }
   if (prefix === 0) return bad(`mask "${maskText}" (/0) leaves no subnet`);
 
-  const routerText = col("router");
-  const router = routerText || defaults.router;
-  const routerWhy = router === null ? null : checkAddress(router);
-  if (routerWhy !== null) return bad(`router "${router}" ${routerWhy}`);
-  if (router !== null && router === ip) return bad(`router ${router} is the client's own address`);
-  if (router !== null && prefix < 31) {
-    // on the client's subnet, the router cannot be its network or broadcast address
-    const r = parseIpv4(router)!;
-    const network = (ipNum & maskNum) >>> 0;
-    if ((r & maskNum) >>> 0 === network && (r === network || r === (network | (~maskNum >>> 0)) >>> 0)) {
-      return bad(`router ${router} is the ${r === network ? "network" : "broadcast"} address of the client's subnet`);
+  /** option 3's addresses, from the router column or option_3: the same checks either way */
+  const routersOk = (label: string, b: Uint8Array): string | null => {
+    for (const r of addresses(b)) {
+      const why = routerOnSubnet(r, ipNum, maskNum, prefix);
+      if (why !== null) return `${label} ${formatIPv4(r)} ${why}`;
     }
+    return null;
+  };
+
+  const router = col("router") || defaults.router;
+  if (router !== null) {
+    const b = encodeOptionText(3, router);
+    if (typeof b === "string") return bad(`router ${b}`);
+    if (b.length !== 4) return bad(`router "${router}" is not one IPv4 address`);
+    const why = routersOk("router", b);
+    if (why !== null) return bad(why);
   }
 
   const dnsText = col("dns");
-  const dns = dnsText ? addressList(dnsText) : [...defaults.dns];
-  if (!Array.isArray(dns)) return bad(`dns "${dns.bad}" ${dns.why}`);
+  let dns = [...defaults.dns];
+  if (dnsText) {
+    const b = encodeOptionText(6, dnsText);
+    if (typeof b === "string") return bad(`dns ${b}`);
+    dns = addresses(b).map(formatIPv4);
+  }
 
-  const answer: Answer = { ip, mask: formatIpv4(maskNum), router, dns, options: new Map() };
+  const answer: Answer = { ip, mask: formatIPv4(maskNum), router, dns, options: new Map() };
 
   const lease = col("lease_time");
   if (lease) {
@@ -178,24 +174,15 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
   }
   const next = col("next_server");
   if (next) {
-    if (!isIpv4(next)) return bad(`next_server "${next}" is not an IPv4 address`);
+    if (parseIPv4(next) === null) return bad(`next_server "${next}" is not an IPv4 address`);
     answer.nextServer = next;
   }
-  for (const [name, code] of TEXT_COLUMNS) {
+  for (const [name, code] of OPTION_COLUMNS) {
     const v = col(name);
-    if (v) answer.options.set(code, enc.encode(v));
-  }
-  const ntp = col("ntp");
-  if (ntp) {
-    const bytes = encodeOptionText(42, ntp);
-    if (typeof bytes === "string") return bad(`ntp: ${bytes}`);
-    answer.options.set(42, bytes);
-  }
-  const routes = col("routes");
-  if (routes) {
-    const r = encodeRoutes(routes);
-    if (typeof r === "string") return bad(`routes: ${r}`);
-    answer.options.set(121, r);
+    if (!v) continue;
+    const b = encodeOptionText(code, v);
+    if (typeof b === "string") return bad(`${name}: ${b}`);
+    answer.options.set(code, b);
   }
   // generic option_<code>, after the named columns so it can override them
   for (const [name, value] of cols) {
@@ -203,14 +190,21 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
     if (!m || value === null || value === undefined) continue;
     const code = Number(m[1]);
     if (code < 1 || code > 254) return bad(`${name}: option code must be 1..254`);
+    let bytes: Uint8Array | string;
     if (value instanceof Uint8Array) {
-      if (value.length > 0) answer.options.set(code, new Uint8Array(value));
-      continue;
+      if (value.length === 0) continue;
+      bytes = new Uint8Array(value);
+      bytes = optionProblem(code, bytes) ?? bytes;
+    } else {
+      const t = text(value);
+      if (t === "") continue;
+      bytes = encodeOptionText(code, t);
     }
-    const t = text(value);
-    if (t === "") continue;
-    const bytes = encodeOptionText(code, t);
     if (typeof bytes === "string") return bad(`${name}: ${bytes}`);
+    if (code === 3) {
+      const why = routersOk(name, bytes);
+      if (why !== null) return bad(why);
+    }
     answer.options.set(code, bytes);
   }
   return answer;

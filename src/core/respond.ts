@@ -1,0 +1,330 @@
+/**
+ * One request in, one Exchange out (RFC 2131 4.3): the variables as bound,
+ * the queries as they ran, the decision, the reply, where it goes and its
+ * bytes. No socket and no logging here: the caller supplies the lookup (the
+ * offer chain), lease memory and settings, and reads the Exchange.
+ */
+import { formatIPv4Bytes } from "../codec/ip.ts";
+import { toHex } from "../codec/hex.ts";
+import { encode } from "../codec/encode.ts";
+import { BROADCAST_FLAG, MessageType, type DhcpMessage } from "../codec/message.ts";
+import { parseRelayAgentInfo } from "../option82/parse.ts";
+import { SUBOPTION } from "../option82/suboptions.ts";
+import { OPTION } from "../options/table.ts";
+import type { Vars } from "../variables/types.ts";
+import type { Answer } from "./answer.ts";
+import type { Exchange, HistoryEvent, Lookup, Option82Seen, Outcome, Request, Statement } from "./exchange.ts";
+import { LEASE_MEMORY } from "./exchange.ts";
+import { answerFromJson, answerToJson, clientKey, macHex, OFFER_HOLD_SECONDS, type Lease, type LeaseBook } from "./lease.ts";
+import { buildReply, type ReplyInput } from "./reply.ts";
+import { route, type RouteConfig } from "./route.ts";
+
+export interface RespondDeps {
+  serverId: string;
+  leaseTime: number;
+  /** renewals answered from lease memory while the database is away, seconds */
+  outageGraceSeconds: number;
+  /** an OFFER's answer is reused by the REQUEST that follows within this many seconds */
+  offerReuseSeconds: number;
+  leases: LeaseBook;
+  /** variables for a message whose Option 82 (if any) is already parsed */
+  variables(msg: DhcpMessage, relay: Option82Seen | null): Vars;
+  /** runs the offer chain; every query must finish by `deadline` (performance.now() ms) */
+  lookup(vars: Vars, deadline: number): Promise<Lookup>;
+  /** <timeout>: each lookup is bounded by this from the moment its packet arrived */
+  timeoutMs: number;
+  /** the statements each history event runs */
+  history: Readonly<Record<HistoryEvent, readonly Statement[]>>;
+  route: RouteConfig;
+  /** epoch seconds */
+  now(): number;
+}
+
+const { REQUESTED_IP: OPT_REQUESTED_IP, SERVER_ID: OPT_SERVER_ID, MAX_MESSAGE_SIZE: OPT_MAX_SIZE, RELAY_AGENT_INFO: OPT_RAI } = OPTION;
+const ZERO = "0.0.0.0";
+/** RFC 2131 2: every client accepts 576-byte messages */
+const MIN_MAX_SIZE = 576;
+
+const NO_HISTORY: Exchange["history"] = [];
+
+function ipText(b: Uint8Array | undefined): string | null {
+  return b && b.length === 4 ? formatIPv4Bytes(b, 0) : null;
+}
+
+export async function respond(req: Request, d: RespondDeps): Promise<Exchange> {
+  const ex: Exchange = {
+    request: req,
+    vars: null,
+    option82: null,
+    queries: [],
+    failure: null,
+    refusedRow: null,
+    answer: null,
+    outcome: { kind: "silent", reason: "not-a-request", note: "" },
+    event: null,
+    history: NO_HISTORY,
+    historyVars: null,
+    reply: null,
+    dest: null,
+    encoded: null,
+  };
+  ex.outcome = await decide(ex, d);
+  if (ex.outcome.kind === "reply") deliver(ex, ex.outcome, d);
+  return ex;
+}
+
+/** Destination, BROADCAST bit and bytes: the one place a reply is routed and encoded. */
+function deliver(ex: Exchange, o: Extract<Outcome, { kind: "reply" }>, d: RespondDeps): void {
+  const msg = ex.request.msg;
+  const relay = ex.option82?.source === "packet" ? ex.option82.parsed : null;
+  const dest = route(
+    {
+      giaddr: msg.giaddr,
+      ciaddr: msg.ciaddr,
+      flags: msg.flags,
+      replyType: o.type,
+      requestType: ex.request.type,
+      sourcePort: ex.request.from.port,
+      relaySourcePort: !!relay && relay.ok && relay.subs.has(SUBOPTION.RELAY_SOURCE_PORT),
+    },
+    d.route,
+  );
+  if (dest.setBroadcastFlag) o.reply.flags |= BROADCAST_FLAG;
+  const max = msg.options.get(OPT_MAX_SIZE);
+  const maxSize = max && max.length === 2 ? Math.max(MIN_MAX_SIZE, (max[0]! << 8) | max[1]!) : MIN_MAX_SIZE;
+  const enc = encode(o.reply, { maxMessageSize: maxSize });
+  ex.reply = o.reply;
+  ex.dest = dest;
+  ex.encoded = enc.ok ? { ok: true, bytes: enc.bytes } : { ok: false, message: enc.error.message };
+}
+
+async function decide(ex: Exchange, d: RespondDeps): Promise<Outcome> {
+  const { msg, type } = ex.request;
+  if (msg.op !== 1) return { kind: "silent", reason: "not-a-request", note: `op ${msg.op}` };
+  const sid = ipText(msg.options.get(OPT_SERVER_ID));
+  // RFC 2131 4.3.2: a REQUEST (or RELEASE/DECLINE) naming another server is not ours
+  if (sid !== null && sid !== d.serverId && type !== MessageType.INFORM) {
+    return { kind: "silent", reason: "not-for-us", note: `server id ${sid}` };
+  }
+  const step = STEPS[type];
+  if (!step) return { kind: "silent", reason: "unknown-type", note: `message type ${type}` };
+  return step(ex, d, sid);
+}
+
+type Step = (ex: Exchange, d: RespondDeps, sid: string | null) => Promise<Outcome>;
+
+/** RFC 2131 4.3: one handler per client message type. */
+const STEPS: Partial<Record<number, Step>> = {
+  [MessageType.DISCOVER]: discover,
+  [MessageType.REQUEST]: request,
+  [MessageType.INFORM]: inform,
+  [MessageType.RELEASE]: release,
+  [MessageType.DECLINE]: decline,
+};
+
+/**
+ * Binds the variables once. A renewal unicast by the client carries no
+ * Option 82; the lease remembers the one it was granted with, so the same
+ * query keyed by switch port still finds the subscriber. Either way the
+ * Option 82 is parsed once and the Exchange says where it came from.
+ */
+function bind(ex: Exchange, d: RespondDeps, lease: Lease | null): Vars {
+  const { msg, relay } = ex.request;
+  const rai = msg.options.get(OPT_RAI);
+  let seen: Option82Seen | null = null;
+  let bound = msg;
+  if (rai) {
+    seen = { source: "packet", bytes: rai, parsed: relay ?? parseRelayAgentInfo(rai) };
+  } else if (lease && lease.option82) {
+    const bytes = Uint8Array.from(Buffer.from(lease.option82, "hex"));
+    seen = { source: "lease memory", bytes, parsed: parseRelayAgentInfo(bytes) };
+    const options = new Map(msg.options);
+    options.set(OPT_RAI, bytes);
+    bound = { ...msg, options };
+  }
+  ex.option82 = seen;
+  const vars = d.variables(bound, seen);
+  ex.vars = vars;
+  return vars;
+}
+
+/**
+ * Names the decision's history event and its statements. Their values are
+ * bound when the caller records the event (event time, event id, answer_*),
+ * before the reply leaves.
+ */
+function history(ex: Exchange, d: RespondDeps, event: HistoryEvent, answer: Answer | null = null, query: string | null = null): void {
+  const list = d.history[event];
+  if (list.length === 0 || ex.vars === null) return;
+  ex.event = { event, answer, query };
+  if (ex.history === NO_HISTORY) ex.history = [];
+  for (const s of list) ex.history.push({ event, statement: s, params: [] });
+}
+
+async function lookup(ex: Exchange, d: RespondDeps, vars: Vars): Promise<Lookup> {
+  const r = await d.lookup(vars, ex.request.arrived + d.timeoutMs);
+  for (const q of r.tried) ex.queries.push(q);
+  if (r.kind === "error") ex.failure = r.failure;
+  if (r.kind === "refused") ex.refusedRow = r.tried.at(-1)?.result?.[r.row] ?? null;
+  return r;
+}
+
+function reply(ex: Exchange, d: RespondDeps, type: 2 | 5 | 6, answer: Answer | null, extra: { inform?: boolean; query?: string | null; note: string; message?: string }): Outcome {
+  const input: ReplyInput = { request: ex.request.msg, type, answer, inform: extra.inform ?? false };
+  if (extra.message) input.message = extra.message;
+  ex.answer = answer;
+  return {
+    kind: "reply",
+    reply: buildReply(input, d),
+    type,
+    query: extra.query ?? null,
+    ip: type === MessageType.NAK || extra.inform ? null : (answer?.ip ?? null),
+    note: extra.note,
+  };
+}
+
+function leaseFrom(msg: DhcpMessage, key: string, answer: Answer, state: Lease["state"], d: RespondDeps, prev: Lease | null): Lease {
+  const now = d.now();
+  const rai = msg.options.get(OPT_RAI);
+  return {
+    clientKey: key,
+    mac: macHex(msg),
+    ip: answer.ip,
+    option82: rai ? toHex(rai) : (prev?.option82 ?? ""),
+    expires: now + (state === "offered" ? OFFER_HOLD_SECONDS : (answer.leaseTime ?? d.leaseTime)),
+    state,
+    answer: JSON.stringify(answerToJson(answer)),
+    updated: now,
+  };
+}
+
+/**
+ * Bound by switch port, the subscriber is the line, not the device: a CPE
+ * swapped on the same relay port (same Option 82) takes the line's address
+ * over instead of waiting for the old device's lease to expire.
+ */
+function sameLine(holder: Lease, msg: DhcpMessage): boolean {
+  const rai = msg.options.get(OPT_RAI);
+  return !!rai && holder.option82 !== "" && holder.option82 === toHex(rai);
+}
+
+/** The offer chain's answer, or the silence anything else means (unknown clients get no reply). */
+async function matchOrSilence(ex: Exchange, d: RespondDeps, vars: Vars, what: string): Promise<{ kind: "match"; answer: Answer; query: string } | Outcome> {
+  const r = await lookup(ex, d, vars);
+  if (r.kind === "match") return r;
+  if (r.kind === "error") return { kind: "silent", reason: "db-error", note: r.message, query: r.query };
+  if (r.kind === "refused") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
+  history(ex, d, "unknown");
+  return { kind: "silent", reason: "no-match", note: `no query matched (${what})` };
+}
+
+async function discover(ex: Exchange, d: RespondDeps): Promise<Outcome> {
+  const msg = ex.request.msg;
+  const key = clientKey(msg);
+  const vars = bind(ex, d, null);
+  const r = await matchOrSilence(ex, d, vars, "discover");
+  if (r.kind !== "match") return r;
+  const now = d.now();
+  const holder = d.leases.holder(r.answer.ip, now);
+  if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
+    return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
+  }
+  const prev = d.leases.get(key) ?? null;
+  // keep a bound lease bound: a DISCOVER from a bound client must not shorten its lease
+  if (!prev || prev.state !== "bound" || prev.ip !== r.answer.ip) {
+    d.leases.hold(leaseFrom(msg, key, r.answer, "offered", d, prev));
+  }
+  d.leases.rememberOffer(key, msg.xid, r.answer, now, r.query);
+  history(ex, d, "offer", r.answer, r.query);
+  return reply(ex, d, MessageType.OFFER, r.answer, { query: r.query, note: "offer" });
+}
+
+async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promise<Outcome> {
+  const msg = ex.request.msg;
+  const key = clientKey(msg);
+  const requested = ipText(msg.options.get(OPT_REQUESTED_IP));
+  const ciaddr = msg.ciaddr !== ZERO ? msg.ciaddr : null;
+  // RFC 2131 4.3.2: SELECTING has server id; INIT-REBOOT has requested ip, no ciaddr; RENEWING/REBINDING has ciaddr
+  const state = sid !== null ? "selecting" : ciaddr ? "renewing" : requested ? "init-reboot" : null;
+  const wanted = state === "renewing" ? ciaddr : requested;
+  if (!state || !wanted) return { kind: "silent", reason: "not-a-request", note: "REQUEST without requested address or ciaddr" };
+
+  const now = d.now();
+  const lease = await d.leases.fetch(key);
+  const vars = bind(ex, d, lease);
+
+  // the REQUEST that follows our OFFER within seconds reuses its lookup
+  const reused = state === "selecting" ? d.leases.takeOffer(key, msg.xid, now, d.offerReuseSeconds) : null;
+  const r: Lookup = reused ? { kind: "match", answer: reused.answer, query: "offer (reused)", tried: [] } : await lookup(ex, d, vars);
+  /** the query that decided, for history: the OFFER's when its answer is reused */
+  const decided = reused ? reused.query : r.kind === "match" ? r.query : null;
+
+  if (r.kind === "error") {
+    // database away: a client renewing the address it holds keeps it for the grace period
+    if (lease && lease.ip === wanted && lease.state === "bound" && now - lease.updated <= d.outageGraceSeconds) {
+      const a = answerFromJson(lease.answer);
+      if (a) {
+        d.leases.set({ ...lease, expires: now + (a.leaseTime ?? d.leaseTime) });
+        history(ex, d, "ack", a, LEASE_MEMORY);
+        return reply(ex, d, MessageType.ACK, a, { query: LEASE_MEMORY, note: `database unavailable: ${r.message}` });
+      }
+    }
+    return { kind: "silent", reason: "db-error", note: r.message, query: r.query };
+  }
+  if (r.kind === "refused") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
+  if (r.kind === "none") {
+    // a client we leased to but the database no longer knows: take the address back
+    if (lease && lease.ip === wanted && lease.state === "bound") {
+      history(ex, d, "nak");
+      return reply(ex, d, MessageType.NAK, null, { note: "subscriber no longer matches", message: "address no longer assigned" });
+    }
+    history(ex, d, "unknown");
+    return { kind: "silent", reason: "no-match", note: `no query matched (${state})` };
+  }
+  if (r.answer.ip !== wanted) {
+    history(ex, d, "nak", null, decided);
+    return reply(ex, d, MessageType.NAK, null, {
+      query: r.query,
+      note: `${state}: requested ${wanted}, database gives ${r.answer.ip}`,
+      message: "requested address not assigned to this client",
+    });
+  }
+  const holder = d.leases.holder(r.answer.ip, now);
+  if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
+    return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
+  }
+  d.leases.set(leaseFrom(msg, key, r.answer, "bound", d, lease));
+  history(ex, d, "ack", r.answer, decided);
+  return reply(ex, d, MessageType.ACK, r.answer, { query: r.query, note: state });
+}
+
+async function inform(ex: Exchange, d: RespondDeps): Promise<Outcome> {
+  const vars = bind(ex, d, null);
+  const r = await matchOrSilence(ex, d, vars, "inform");
+  if (r.kind !== "match") return r;
+  history(ex, d, "ack", r.answer, r.query);
+  return reply(ex, d, MessageType.ACK, r.answer, { inform: true, query: r.query, note: "inform" });
+}
+
+async function release(ex: Exchange, d: RespondDeps): Promise<Outcome> {
+  const msg = ex.request.msg;
+  const lease = await d.leases.fetch(clientKey(msg));
+  bind(ex, d, lease);
+  if (lease && lease.ip === msg.ciaddr && lease.state !== "released") {
+    d.leases.set({ ...lease, state: "released", expires: d.now(), updated: d.now() });
+  }
+  history(ex, d, "release");
+  return { kind: "silent", reason: "recorded", note: `release of ${msg.ciaddr}` };
+}
+
+async function decline(ex: Exchange, d: RespondDeps): Promise<Outcome> {
+  const msg = ex.request.msg;
+  const lease = await d.leases.fetch(clientKey(msg));
+  bind(ex, d, lease);
+  const ip = ipText(msg.options.get(OPT_REQUESTED_IP));
+  if (lease && ip && lease.ip === ip) {
+    d.leases.set({ ...lease, state: "declined", updated: d.now() });
+  }
+  history(ex, d, "decline");
+  return { kind: "silent", reason: "recorded", note: `decline of ${ip ?? "?"}: address conflict reported by the client` };
+}

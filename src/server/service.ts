@@ -1,0 +1,373 @@
+/**
+ * The service: start, reload, stop. One object owns the running state (the
+ * config, the backend, the server, lease memory, history, housekeeping).
+ *
+ *   start   load and check the config, open the database (waiting out one
+ *           that is not up yet), bind, drop privileges, serve
+ *   reload  the one reload path, whatever the state: re-read the config and,
+ *           once serving, build a new runtime and swap it in whole or not at
+ *           all. Reloads never overlap: a request during one is queued (and
+ *           logged); several queued make one more reload, which reads the
+ *           file as it is then, so the last SIGHUP always wins
+ *   stop    stop taking packets, let lookups in flight finish within their
+ *           bound and abandon the rest, write leases and history, exit 0
+ */
+import { loadConfig, formatConfigError } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
+import type { Backend } from "../db/backend.ts";
+import { DbError } from "../db/backend.ts";
+import { openBackend } from "../db/open.ts";
+import type { ServiceLogger } from "../log/logger.ts";
+import type { PydhcpMetrics } from "../service/metrics.ts";
+import { startHttp, type HttpHandle } from "../service/http.ts";
+import { dropPrivileges } from "../service/privileges.ts";
+import { HistoryWriter } from "./history.ts";
+import { LeaseMemory } from "./leases.ts";
+import { pruneHistory } from "./retention.ts";
+import { buildRuntime, RuntimeError, type Runtime } from "./runtime.ts";
+import { DhcpServer } from "./server.ts";
+import { serverMetrics } from "./stats.ts";
+
+export interface ServiceOptions {
+  configPath: string;
+  /** applied to every config read (command-line overrides) */
+  adjust(c: Config): Config;
+  log: ServiceLogger;
+  metrics: PydhcpMetrics;
+}
+
+/** Lookups in flight get this long to finish at stop; then they are abandoned. */
+const DRAIN_MS = 2500;
+/** each closing step (leases, history, HTTP, database) after the drain */
+const CLOSE_STEP_MS = 500;
+/** history writes at stop; the rest waits in the journal */
+const HISTORY_CLOSE_MS = 1500;
+/** a stop that takes longer than this exits 1: something hung */
+const SHUTDOWN_MS = 4500;
+
+/**
+ * Settings used once at start: a reload cannot change them (the sockets,
+ * the privilege drop, the logger, the HTTP listener, the timers and the
+ * spool file are made once). A reload that changes one says so.
+ */
+const RESTART_ONLY: readonly [string, (c: Config) => unknown][] = [
+  ["dhcpserver/host", (c) => c.server.host],
+  ["dhcpserver/port", (c) => c.server.port],
+  ["dhcpserver/interfaces", (c) => c.server.interfaces],
+  ["dhcpserver/user", (c) => c.server.user],
+  ["dhcpserver/group", (c) => c.server.group],
+  ["log", (c) => c.log],
+  ["metrics", (c) => c.metrics],
+  ["leases/cleanupInterval", (c) => c.leases.cleanupIntervalSeconds],
+  ["history/spool", (c) => c.spoolPath],
+];
+
+function restartOnlyChanges(running: Config, next: Config): string[] {
+  return RESTART_ONLY.filter(([, f]) => JSON.stringify(f(running)) !== JSON.stringify(f(next))).map(([name]) => name);
+}
+
+/** The backend is kept across a reload when neither the database nor the query timeout it enforces changed. */
+function sameDatabase(a: Config, b: Config): boolean {
+  return JSON.stringify(a.database) === JSON.stringify(b.database) && a.queryTimeoutMs === b.queryTimeoutMs;
+}
+
+/** Resolves with the promise's value, or with `fallback` after `ms`. */
+function bounded<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([p, new Promise<T>((r) => (t = setTimeout(() => r(fallback), ms)))]).finally(() => clearTimeout(t));
+}
+
+interface Serving {
+  backend: Backend;
+  server: DhcpServer;
+  leases: LeaseMemory;
+  history: HistoryWriter;
+  /** the config the process started with: what restart-only settings are compared against */
+  initial: Config;
+  http: HttpHandle | null;
+  timers: ReturnType<typeof setInterval>[];
+}
+
+export class Service {
+  private config: Config;
+  private readonly log: ServiceLogger;
+  private readonly sm: ReturnType<typeof serverMetrics>;
+  private serving: Serving | null = null;
+  private stopping = false;
+  private stopSignal = "";
+  /** the reload running now, and whether another was asked for meanwhile */
+  private reloading: Promise<void> | null = null;
+  private reloadQueued = false;
+  /** cuts a start-up wait short (a reload or a stop arrived) */
+  private wake: () => void = () => {};
+  private finished: (code: number) => void = () => {};
+
+  constructor(
+    config: Config,
+    private readonly o: ServiceOptions,
+  ) {
+    this.config = config;
+    this.log = o.log;
+    this.sm = serverMetrics(o.metrics);
+  }
+
+  /** Starts and serves; resolves with the exit code once stopped. */
+  run(): Promise<number> {
+    return new Promise<number>((resolve) => {
+      this.finished = resolve;
+      this.start().then(
+        (code) => {
+          if (code !== null) resolve(code);
+        },
+        (e: unknown) => {
+          this.log.error("start-up failed", { error: e instanceof Error ? e.message : String(e) });
+          resolve(1);
+        },
+      );
+    });
+  }
+
+  /** null while serving (run resolves at stop), else the exit code. */
+  private async start(): Promise<number | null> {
+    const parts = await this.open();
+    if (parts === "stopped") {
+      this.log.info("stopped", { signal: this.stopSignal });
+      return 0;
+    }
+    if (typeof parts === "number") return parts;
+    const { backend, runtime, leases, history } = parts;
+    if (this.stopping) {
+      // stopped while the database was being opened: nothing was served
+      await bounded(backend.close().catch(() => {}), CLOSE_STEP_MS, undefined);
+      this.log.info("stopped", { signal: this.stopSignal });
+      return 0;
+    }
+    const server = new DhcpServer(runtime, leases, history, this.log, this.sm);
+    const s: Serving = { backend, server, leases, history, initial: this.config, http: null, timers: [] };
+    this.serving = s;
+    try {
+      await server.listen();
+    } catch (e) {
+      this.log.error("cannot listen", { error: e instanceof Error ? e.message : String(e) });
+      return 1;
+    }
+    const c = this.config;
+    if (c.server.user) {
+      const r = dropPrivileges(c.server.user, c.server.group, this.log);
+      if (!r.ok) {
+        this.log.error("cannot drop privileges", { error: r.error.message });
+        return 1;
+      }
+    }
+    if (c.metrics) {
+      s.http = startHttp({
+        host: c.metrics.host,
+        port: c.metrics.port,
+        metrics: this.o.metrics,
+        health: () => server.runtime.backend.ping().then(() => true, () => false),
+        notes: () => {
+          const p = history.problem;
+          return p ? [`history: ${history.pending} events wait in the journal ${c.spoolPath}: ${p}`] : [];
+        },
+        log: this.log,
+      });
+    }
+    // a stop while binding is already under way (stop() found the server)
+    if (!this.stopping) this.housekeeping(s);
+    return null;
+  }
+
+  /**
+   * Opens the backend and builds the runtime, waiting out a database that is
+   * not up yet. A reload meanwhile changes the config the next attempt uses;
+   * a stop ends the wait.
+   */
+  private async open(): Promise<{ backend: Backend; runtime: Runtime; leases: LeaseMemory; history: HistoryWriter } | number | "stopped"> {
+    let delay = 500;
+    for (;;) {
+      if (this.stopping) return "stopped";
+      const config = this.config;
+      let backend: Backend | null = null;
+      try {
+        const b = await openBackend(config.database, this.log, config.queryTimeoutMs);
+        backend = b;
+        const leases = new LeaseMemory(b.leases, this.log);
+        const history = new HistoryWriter(b, { journalPath: config.spoolPath, fsync: config.historyFsync }, this.log);
+        const runtime = await buildRuntime({ config, backend: b, leases });
+        const warmed = await leases.warm(Math.floor(Date.now() / 1000));
+        if (warmed) this.log.info("lease memory loaded", { leases: warmed });
+        // the journal opens before the first packet (every reply's event needs a place to go), and
+        // only once nothing can fail and retry: one writer per journal. A journal that cannot be
+        // opened fails the start: no reply could be recorded, so none is sent.
+        history.start();
+        history.setStatements(runtime.historyStatements);
+        if (runtime.historyDeferred.length) history.deferred(runtime.historyDeferred);
+        return { backend: b, runtime, leases, history };
+      } catch (e) {
+        await backend?.close().catch(() => {});
+        if (e instanceof RuntimeError) {
+          for (const p of e.problems) process.stderr.write(`pydhcp: ${p}\n`);
+          return 2;
+        }
+        if (!(e instanceof DbError && e.kind === "connect")) throw e;
+        this.log.error(`database unavailable, retrying in ${delay} ms`, { error: e.message });
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, delay);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+  }
+
+  /** Housekeeping off the reply path: lease and history writes, expired leases, history retention. */
+  private housekeeping(s: Serving): void {
+    const { leases, history, server } = s;
+    const m = this.o.metrics;
+    const counted = { written: 0, journaled: 0, quarantined: 0, duplicates: 0 };
+    s.timers.push(
+      setInterval(() => {
+        void leases.flush();
+        m.leasesInMemory.set(leases.size);
+        const st = history.stats;
+        m.historyRowsWritten.inc(st.written - counted.written);
+        m.historyRowsJournaled.inc(st.journaled - counted.journaled);
+        m.historyQuarantined.inc(st.quarantined - counted.quarantined);
+        m.historyDuplicates.inc(st.duplicates - counted.duplicates);
+        Object.assign(counted, { written: st.written, journaled: st.journaled, quarantined: st.quarantined, duplicates: st.duplicates });
+        m.historyBacklog.set(history.pending);
+        m.historyWritable.set(history.problem === null ? 1 : 0);
+      }, 100),
+    );
+    let cleaning = false;
+    s.timers.push(
+      setInterval(async () => {
+        if (cleaning) return;
+        cleaning = true;
+        try {
+          const now = Math.floor(Date.now() / 1000);
+          const n = await leases.cleanup(now, 1000);
+          if (n) this.log.info("expired leases removed", { leases: n });
+          const days = server.runtime.config.historyRetentionDays;
+          if (days) {
+            const p = await pruneHistory(server.runtime.backend, days);
+            if (p) this.log.info("old history rows pruned", { rows: p, retentionDays: days });
+          }
+        } catch (e) {
+          this.log.warn("housekeeping failed; will retry", { error: e instanceof Error ? e.message : String(e) });
+        } finally {
+          cleaning = false;
+        }
+      }, this.config.leases.cleanupIntervalSeconds * 1000),
+    );
+  }
+
+  /** SIGHUP. Never overlaps another reload: queued while one runs, and the queue holds one. */
+  reload(): void {
+    if (this.stopping) return;
+    if (this.reloading) {
+      this.log.info(this.reloadQueued ? "reload requested again while one is running; one more reload follows it" : "reload requested while one is running; it follows when that one ends");
+      this.reloadQueued = true;
+      return;
+    }
+    this.reloading = this.reloadOnce().finally(() => {
+      this.reloading = null;
+      if (this.reloadQueued && !this.stopping) {
+        this.reloadQueued = false;
+        this.reload();
+      }
+    });
+  }
+
+  /** The one reload path: read the config; once serving, build and swap a runtime. */
+  private async reloadOnce(): Promise<void> {
+    const m = this.o.metrics;
+    const next = loadConfig(this.o.configPath);
+    if (!next.ok) {
+      m.reloads.labels("failed").inc();
+      this.log.error(`reload refused: configuration has errors; the old one ${this.serving ? "keeps serving" : "is used"}`, {
+        errors: next.errors.map(formatConfigError).join("; "),
+      });
+      return;
+    }
+    const nc = this.o.adjust(next.config);
+    const s = this.serving;
+    if (!s) {
+      // still starting: the next attempt uses it
+      this.config = nc;
+      m.reloads.labels("ok").inc();
+      this.log.info("configuration reloaded", { file: nc.file });
+      this.wake();
+      return;
+    }
+    try {
+      const reuse = sameDatabase(this.config, nc);
+      const nb = reuse ? s.backend : await openBackend(nc.database, this.log, nc.queryTimeoutMs);
+      try {
+        const rt = await buildRuntime({ config: nc, backend: nb, leases: s.leases });
+        if (this.stopping) throw new Error("stopping");
+        const later = restartOnlyChanges(s.initial, nc);
+        if (later.length) this.log.warn("some changes take effect only at restart; the rest is reloaded", { settings: later.join(" ") });
+        // rows of exchanges answered so far belong to the old database; no await between this and the swap
+        if (!reuse) await s.history.flush();
+        s.server.swap(rt);
+        s.history.setStatements(rt.historyStatements);
+        if (rt.historyDeferred.length) s.history.deferred(rt.historyDeferred);
+        if (!reuse) {
+          const old = s.backend;
+          s.backend = nb;
+          s.leases.setStore(nb.leases);
+          s.history.setBackend(nb);
+          setTimeout(() => void old.close().catch(() => {}), 5000);
+        }
+        this.config = nc;
+        m.reloads.labels("ok").inc();
+        this.log.info("configuration reloaded", { file: nc.file, offers: rt.offers.length });
+      } catch (e) {
+        if (!reuse) await nb.close().catch(() => {});
+        throw e;
+      }
+    } catch (e) {
+      m.reloads.labels("failed").inc();
+      const msg = e instanceof RuntimeError ? e.problems.join("; ") : e instanceof Error ? e.message : String(e);
+      this.log.error("reload failed; the old configuration keeps serving", { error: msg });
+    }
+  }
+
+  /** SIGTERM/SIGINT: finish or abandon lookups in flight within DRAIN_MS, write what is queued, exit 0. */
+  async stop(signal: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.stopSignal = signal;
+    const s = this.serving;
+    if (!s) {
+      // starting: the start-up wait ends and run() resolves
+      this.wake();
+      return;
+    }
+    this.log.info("stopping", { signal });
+    const force = setTimeout(() => {
+      // something did not finish (history or the database hung): say so in the exit code
+      this.log.error("shutdown took too long; exiting with work unfinished", { pendingHistory: s.history.pending });
+      this.log.flush();
+      this.finished(1);
+    }, SHUTDOWN_MS);
+    const inFlight = s.server.lookupsInFlight + s.server.queued;
+    const drained = await s.server.drain(DRAIN_MS);
+    if (!drained) this.log.warn("lookups still in flight at shutdown were abandoned; their clients will retry", { abandoned: s.server.lookupsInFlight + s.server.queued, atStop: inFlight });
+    for (const t of s.timers) clearInterval(t);
+    if (this.reloading) await bounded(this.reloading, CLOSE_STEP_MS, undefined);
+    await bounded(s.leases.flush(), CLOSE_STEP_MS, undefined);
+    // what cannot be written in time waits in the journal for the next start
+    await s.history.close(HISTORY_CLOSE_MS);
+    await bounded(s.http?.stop() ?? Promise.resolve(), CLOSE_STEP_MS, undefined);
+    await bounded(s.backend.close().catch(() => {}), CLOSE_STEP_MS, undefined);
+    clearTimeout(force);
+    this.log.info("stopped", { historyWritten: s.history.stats.written, historyInJournal: s.history.pending });
+    this.log.flush();
+    this.finished(0);
+  }
+}
