@@ -46,7 +46,7 @@ export function packagedUnit(unit: string): string {
 export function packagedConfig(example: string): string {
   return edit(example, "config.example.xml", [
     ["<path>./pydhcp.db</path>", "<path>/var/lib/pydhcp/pydhcp.sqlite</path>"],
-    ["<spool>./pydhcp-history.spool</spool>", "<spool>/var/lib/pydhcp/history.spool</spool>"],
+    ["<journal>./pydhcp-history.spool</journal>", "<journal>/var/lib/pydhcp/history.journal</journal>"],
     [
       /<config>/,
       `<!--

@@ -67,7 +67,7 @@ describe.skipIf(!built)("the .deb contents", () => {
         expect(unit).toContain("ExecStart=/usr/bin/pydhcp -c /etc/pydhcp/config.xml");
         const conf = readFileSync(join(dir, "etc/pydhcp/config.xml"), "utf8");
         expect(conf).toContain("<path>/var/lib/pydhcp/pydhcp.sqlite</path>");
-        expect(conf).toContain("<spool>/var/lib/pydhcp/history.spool</spool>");
+        expect(conf).toContain("<journal>/var/lib/pydhcp/history.journal</journal>");
       } finally {
         await run(["rm", "-rf", dir]);
       }
