@@ -41,10 +41,11 @@ export interface LeaseBook {
   /** the client actively holding an address, if any */
   holder(ip: string, now: number): Lease | undefined;
   /**
-   * holder(), confirmed by the lease table before anyone is refused: the
-   * database is the truth (server/leases.ts); a promise only when it asks
+   * holder(), confirmed by the lease table before the client `asking` (its
+   * clientKey) is refused: the database is the truth (server/leases.ts); a
+   * promise only when it asks the table
    */
-  holderChecked(ip: string, now: number): Lease | undefined | Promise<Lease | undefined>;
+  holderChecked(ip: string, now: number, asking: string): Lease | undefined | Promise<Lease | undefined>;
   /** an OFFERed address, held in memory only */
   hold(l: Lease): void;
   /** a lease to keep and persist */

@@ -230,7 +230,7 @@ async function discover(ex: Exchange, d: RespondDeps): Promise<Outcome> {
   const r = await matchOrSilence(ex, d, vars, "discover");
   if (r.kind !== "match") return r;
   const now = d.now();
-  const holder = await d.leases.holderChecked(r.answer.ip, now);
+  const holder = await d.leases.holderChecked(r.answer.ip, now, key);
   if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
     return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
   }
@@ -294,7 +294,7 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
       message: "requested address not assigned to this client",
     });
   }
-  const holder = await d.leases.holderChecked(r.answer.ip, now);
+  const holder = await d.leases.holderChecked(r.answer.ip, now, key);
   if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
     return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
   }

@@ -137,10 +137,10 @@ export class LeaseMemory implements LeaseBook {
    * server's newest knowledge and stand. With the database away, memory
    * decides (it was right when the database was last seen).
    */
-  holderChecked(ip: string, now: number): Lease | undefined | Promise<Lease | undefined> {
+  holderChecked(ip: string, now: number, asking: string): Lease | undefined | Promise<Lease | undefined> {
     const l = this.holder(ip, now);
-    // no holder (the common case) costs no query and no promise
-    if (!l || l.state === "offered" || this.dirty.has(l.clientKey)) return l;
+    // no holder, or the client's own lease (every renewal): no query and no promise
+    if (!l || l.clientKey === asking || l.state === "offered" || this.dirty.has(l.clientKey)) return l;
     return this.confirmHolder(ip, l, now);
   }
 
@@ -197,7 +197,7 @@ export class LeaseMemory implements LeaseBook {
       get: (k) => this.get(k),
       fetch: (k) => this.fetch(k),
       holder: (ip, now) => this.holder(ip, now),
-      holderChecked: (ip, now) => this.holderChecked(ip, now),
+      holderChecked: (ip, now, asking) => this.holderChecked(ip, now, asking),
       rememberOffer: () => {},
       takeOffer: () => null,
       set: () => {},

@@ -55,7 +55,7 @@ describe("refusals are checked against the table", () => {
     await m.flush();
     expect(m.holder("198.18.0.10", now)?.mac).toBe("020000000001");
     sql("DELETE FROM pydhcp_lease WHERE ip = ?", "198.18.0.10");
-    expect(await m.holderChecked("198.18.0.10", now)).toBeUndefined();
+    expect(await m.holderChecked("198.18.0.10", now, "0200000000ff")).toBeUndefined();
     expect(m.get("020000000001")).toBeUndefined();
   });
 
@@ -65,7 +65,7 @@ describe("refusals are checked against the table", () => {
     await m.flush();
     const ended = await b.leases.release({ ip: "198.18.0.10" }, now);
     expect(ended.map((l) => l.mac)).toEqual(["020000000001"]);
-    expect(await m.holderChecked("198.18.0.10", now)).toBeUndefined();
+    expect(await m.holderChecked("198.18.0.10", now, "0200000000ff")).toBeUndefined();
     expect(m.get("020000000001")?.state).toBe("released");
   });
 
@@ -74,22 +74,32 @@ describe("refusals are checked against the table", () => {
     m.set(lease("020000000001", "198.18.0.10"));
     await m.flush();
     sql("UPDATE pydhcp_lease SET expires = ?, updated = ? WHERE ip = ?", now - 1, now + 1, "198.18.0.10");
-    expect(await m.holderChecked("198.18.0.10", now)).toBeUndefined();
+    expect(await m.holderChecked("198.18.0.10", now, "0200000000ff")).toBeUndefined();
+  });
+
+  test("the client asking about its own lease (every renewal) costs no query", async () => {
+    const m = new LeaseMemory(a.leases, log);
+    m.set(lease("020000000001", "198.18.0.10"));
+    await m.flush();
+    const r = m.holderChecked("198.18.0.10", now, "020000000001");
+    expect(r instanceof Promise).toBe(false);
+    expect((r as Lease | undefined)?.mac).toBe("020000000001");
+    expect(m.holderChecked("198.18.0.99", now, "020000000001")).toBeUndefined();
   });
 
   test("a lease still held in the table keeps refusing", async () => {
     const m = new LeaseMemory(a.leases, log);
     m.set(lease("020000000001", "198.18.0.10"));
     await m.flush();
-    expect((await m.holderChecked("198.18.0.10", now))?.mac).toBe("020000000001");
+    expect((await m.holderChecked("198.18.0.10", now, "0200000000ff"))?.mac).toBe("020000000001");
   });
 
   test("a lease not yet written, and an OFFER hold, stand without a row", async () => {
     const m = new LeaseMemory(a.leases, log);
     m.set(lease("020000000001", "198.18.0.10"));
     m.hold(lease("020000000002", "198.18.0.11", { state: "offered" }));
-    expect((await m.holderChecked("198.18.0.10", now))?.mac).toBe("020000000001");
-    expect((await m.holderChecked("198.18.0.11", now))?.mac).toBe("020000000002");
+    expect((await m.holderChecked("198.18.0.10", now, "0200000000ff"))?.mac).toBe("020000000001");
+    expect((await m.holderChecked("198.18.0.11", now, "0200000000ff"))?.mac).toBe("020000000002");
   });
 
   test("the table naming another client on the address: that client holds it", async () => {
@@ -98,7 +108,7 @@ describe("refusals are checked against the table", () => {
     await m.flush();
     // another server moved client 1 elsewhere and gave .10 to client 2
     await b.leases.upsert([lease("020000000001", "198.18.0.20", { updated: now + 1 }), lease("020000000002", "198.18.0.10", { updated: now + 1 })]);
-    expect((await m.holderChecked("198.18.0.10", now))?.mac).toBe("020000000002");
+    expect((await m.holderChecked("198.18.0.10", now, "0200000000ff"))?.mac).toBe("020000000002");
     expect(m.get("020000000001")?.ip).toBe("198.18.0.20");
   });
 
@@ -107,7 +117,7 @@ describe("refusals are checked against the table", () => {
     m.set(lease("020000000001", "198.18.0.10"));
     await m.flush();
     await a.close();
-    expect((await m.holderChecked("198.18.0.10", now))?.mac).toBe("020000000001");
+    expect((await m.holderChecked("198.18.0.10", now, "0200000000ff"))?.mac).toBe("020000000001");
     a = SqliteBackend.open({ path, timeoutMs: 1000 }, log);
   });
 });

@@ -38,7 +38,7 @@ class Book implements LeaseBook {
     for (const l of this.leases.values()) if (l.ip === ipText && (l.state === "bound" ? l.expires > now : l.state === "offered")) return l;
     return undefined;
   }
-  holderChecked(ipText: string, now: number) {
+  holderChecked(ipText: string, now: number, _asking: string) {
     return this.holder(ipText, now);
   }
   hold(l: Lease) {
