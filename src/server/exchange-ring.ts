@@ -5,11 +5,11 @@
  * returned it and renders nothing: an entry becomes JSON only when someone
  * asks (exchange-view.ts).
  */
-import { decode } from "../codec/decode.ts";
 import type { Exchange } from "../core/exchange.ts";
 import { macHex } from "../core/lease.ts";
-import { parseRelayAgentInfo } from "../option82/parse.ts";
 import type { Runtime } from "./runtime.ts";
+import { OPTION } from "../options/table.ts";
+import type { Vars } from "../variables/types.ts";
 
 export interface ExchangeEntry {
   /** increasing per server run */
@@ -21,6 +21,8 @@ export interface ExchangeEntry {
   raw: Uint8Array;
   /** the offer queries configured when it ran (explanations list the ones not run) */
   configured: readonly string[];
+  /** the runtime that answered: the variables are bound again from it when asked for */
+  rt: Runtime;
   /** handling time, ms */
   ms: number;
   /** chaddr as 12 hex digits, for lookups */
@@ -29,26 +31,28 @@ export interface ExchangeEntry {
 
 export const RING_SIZE = 1000;
 
+const configuredNames = new WeakMap<Runtime, readonly string[]>();
+
 /**
- * A ring entry that holds no view into the receive buffer: the datagram is
- * copied and the message, its Option 82 and the reply are read again from
- * copies, so a thousand entries keep a thousand small buffers, not the
- * large ones the socket reads into.
+ * The ring's entry for an exchange. Bun gives each datagram its own small
+ * buffer (measured: a 300-byte datagram has a 300-byte ArrayBuffer), so the
+ * datagram is kept as it is. The variables are half of what an Exchange
+ * holds (measured: 7.3 MiB for 1000 entries with them, 3.4 without); they
+ * are bound again from the same message and runtime when someone asks.
  */
 export function ringEntry(ex: Exchange, buf: Uint8Array, rt: Runtime, ms: number): Omit<ExchangeEntry, "id"> {
-  const raw = buf.slice();
-  const again = decode(raw);
-  const msg = again.ok ? again.msg : ex.request.msg;
-  const rai = ex.option82 ? ex.option82.bytes.slice() : null;
-  const reply = ex.encoded?.ok ? decode(ex.encoded.bytes) : null;
-  const { relay: _dropped, ...request } = ex.request;
-  const kept: Exchange = {
-    ...ex,
-    request: { ...request, msg },
-    option82: ex.option82 && rai ? { ...ex.option82, bytes: rai, parsed: parseRelayAgentInfo(rai) } : null,
-    reply: reply?.ok ? reply.msg : ex.reply,
-  };
-  return { at: Date.now(), ex: kept, raw, configured: rt.offers.map((o) => o.template.name), ms, mac: macHex(msg) };
+  let configured = configuredNames.get(rt);
+  if (!configured) configuredNames.set(rt, (configured = rt.offers.map((o) => o.template.name)));
+  return { at: Date.now(), ex: ex.vars === null ? ex : { ...ex, vars: null }, raw: buf, configured, rt, ms, mac: macHex(ex.request.msg) };
+}
+
+/** The variables as respond bound them: from the message, with the Option 82 a lease lent a renewal. */
+export function entryVars(e: ExchangeEntry): Vars {
+  const { ex } = e;
+  if (ex.vars) return ex.vars;
+  let msg = ex.request.msg;
+  if (ex.option82?.source === "lease memory") msg = { ...msg, options: new Map(msg.options).set(OPTION.RELAY_AGENT_INFO, ex.option82.bytes) };
+  return e.rt.variables(msg, ex.option82);
 }
 
 export class ExchangeRing {

@@ -11,7 +11,7 @@ import { toHex } from "../codec/hex.ts";
 import { MESSAGE_TYPE_NAME } from "../codec/message.ts";
 import type { Row } from "../core/answer.ts";
 import { macColons } from "./lease-view.ts";
-import type { ExchangeEntry } from "./exchange-ring.ts";
+import { entryVars, type ExchangeEntry } from "./exchange-ring.ts";
 import { explanationOf, renderExplanation } from "./explain-render.ts";
 
 /** rows shown per query: the first decides, a few more say "there were others" */
@@ -47,9 +47,9 @@ export interface ExchangeJson {
 }
 
 export function exchangeJson(e: ExchangeEntry, historyHeading = "history statements queued:"): ExchangeJson {
-  const { ex } = e;
+  const vars = entryVars(e);
+  const ex = { ...e.ex, vars };
   const msg = ex.request.msg;
-  const vars = ex.vars ?? new Map<string, string>();
   const g = (k: string) => vars.get(k) ?? "";
   const o = ex.outcome;
   const from = `${ex.request.from.address}:${ex.request.from.port}`;

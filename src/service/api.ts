@@ -121,7 +121,7 @@ export function createApi(d: ApiDeps): (req: HttpRequest) => Promise<HttpRespons
       { msg, type, from: { address: relayed ? msg.giaddr : "0.0.0.0", port: relayed ? DHCP_SERVER_PORT : DHCP_CLIENT_PORT }, arrived: t0 },
       { ...rt.deps, leases: d.leases.readOnly() },
     );
-    const entry = { id: 0, at: Date.now(), ex, raw: new Uint8Array(0), configured: rt.offers.map((o) => o.template.name), ms: performance.now() - t0, mac: macHex(msg) };
+    const entry = { id: 0, at: Date.now(), ex, raw: new Uint8Array(0), configured: rt.offers.map((o) => o.template.name), rt, ms: performance.now() - t0, mac: macHex(msg) };
     return json(200, exchangeJson(entry, "history statements that would run (not run by explain):"));
   };
 
