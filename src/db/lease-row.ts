@@ -40,14 +40,15 @@ export const LIST_LIMIT = 1000;
  * address and expiry go to SQL (all bound); relay MAC and switch port are
  * read from option 82 by the caller.
  */
-export function listWhere(f: LeaseFilter, now: number): { where: string; params: (string | number)[] } {
+export function listWhere(f: LeaseFilter, now: number, num = "?"): { where: string; params: (string | number)[] } {
   const parts: string[] = [];
   const params: (string | number)[] = [];
   if (f.mac !== undefined) parts.push("mac = ?"), params.push(f.mac);
   if (f.ip !== undefined) parts.push("ip = ?"), params.push(f.ip);
   if (f.relayIp !== undefined) parts.push("relay = ?"), params.push(f.relayIp);
-  if (f.expired === true) parts.push("(expires < ? OR state IN ('released', 'declined'))"), params.push(now);
-  else if (f.expired === false) parts.push("expires >= ? AND state IN ('bound', 'offered')"), params.push(now);
+  // `num`: how the dialect binds an integer (PostgreSQL: CAST(? AS bigint), its values travel as text)
+  if (f.expired === true) parts.push(`(expires < ${num} OR state IN ('released', 'declined'))`), params.push(now);
+  else if (f.expired === false) parts.push(`expires >= ${num} AND state IN ('bound', 'offered')`), params.push(now);
   return { where: parts.length ? "WHERE " + parts.join(" AND ") : "", params };
 }
 
