@@ -51,7 +51,7 @@ const SUB_REMOTE_ID = SUBOPTION.REMOTE_ID;
 
 interface Pending {
   req: Request;
-  /** the datagram as received (the exchange ring keeps a copy) */
+  /** the datagram as received (the exchange ring keeps it) */
   buf: Uint8Array;
   key: string;
   /** the socket it came in on: per-interface sockets reply out of their own link */
