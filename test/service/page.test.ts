@@ -75,7 +75,8 @@ describe.skipIf(missing !== null)("help-desk page in Chromium", () => {
     await page.fill("#q", "02:00:00:dd:00:01");
     await page.click("button[type=submit]");
     await page.waitForSelector("#tokenbox", { state: "visible" });
-    expect(await page.textContent("#status")).toContain("needs an API token");
+    // the status line is written just after the field shows
+    await page.waitForFunction(() => String((globalThis as any).document.getElementById("status").textContent).includes("needs an API token"));
     await page.fill("#token", TOKEN);
     await page.click("button[type=submit]");
     await page.waitForSelector("#leases tbody tr");
