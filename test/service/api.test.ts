@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { MessageType } from "../../src/codec/message.ts";
 import { buildRequest, ip, testClient, type TestClient } from "../support/client.ts";
 import { rawHttp } from "../support/rawhttp.ts";
-import { startServer, type RunningServer } from "../support/server.ts";
+import { pydhcpCommand, startServer, type RunningServer } from "../support/server.ts";
 import { configXml, freeTcpPort, freeUdpPort, makeSqlite, messageType, nextXid, sqliteRows } from "./helpers.ts";
 
 const TOKEN = "t0ken-" + "a".repeat(26);
@@ -53,6 +53,13 @@ async function dora(mac: string, hostname?: Uint8Array): Promise<string | null> 
   c.send(buildRequest({ type: MessageType.REQUEST, mac, xid, options: [...opts, [54, ip("198.18.0.1")], [50, ip(o!.yiaddr)]] }), port);
   const a = await c.reply(xid, 2000);
   return messageType(a) === MessageType.ACK ? a!.yiaddr : null;
+}
+
+/** `pydhcp --explain -c <the server's config> --mac MAC`: its output. */
+async function cliExplain(mac: string): Promise<string> {
+  const p = Bun.spawn([...pydhcpCommand(), "--explain", "-c", server.configPath, "--mac", mac], { stdout: "pipe", stderr: "pipe" });
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return out + err;
 }
 
 async function offer(mac: string, timeoutMs = 1500): Promise<string | null> {
@@ -162,6 +169,8 @@ describe("explain and release", () => {
     expect(e1.status).toBe(200);
     expect(e1.body).toMatchObject({ type: "DISCOVER", result: "no reply", reason: "address-in-use", query: "offer_1" });
     expect(await offer(B, 800)).toBeNull();
+    // pydhcp --explain, a separate process reading the table, agrees
+    expect(await cliExplain(B)).toMatch(/address-in-use/);
     // explaining a REQUEST grants nothing
     const e2 = await get(`/api/explain?mac=${B}&type=REQUEST&requested_ip=${Y}`);
     expect(e2.status).toBe(200);
@@ -174,6 +183,7 @@ describe("explain and release", () => {
     const e3 = await get(`/api/explain?mac=${B}`);
     expect(e3.body).toMatchObject({ result: "OFFER", ip: X });
     expect(await offer(B)).toBe(X);
+    expect(await cliExplain(B)).toMatch(new RegExp(`reply: OFFER ${X.replace(/\./g, "\\.")}`));
     console.log(`[api] DELETE to the next OFFER of ${X} to the newly named client: ${(performance.now() - t0).toFixed(0)} ms`);
     expect((await get(`/api/leases/${X}`, auth, "DELETE")).status).toBe(404);
   });
