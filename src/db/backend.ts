@@ -33,6 +33,8 @@ export interface LeaseFilter {
   ip?: string;
   /** giaddr */
   relayIp?: string;
+  /** hex the stored option 82 contains (a switch MAC in the remote-id): narrows the rows before the views check it */
+  option82Contains?: string;
   /** true: ended (expired, released, declined); false: current only; absent: all */
   expired?: boolean;
 }

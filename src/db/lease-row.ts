@@ -46,6 +46,8 @@ export function listWhere(f: LeaseFilter, now: number, num = "?"): { where: stri
   if (f.mac !== undefined) parts.push("mac = ?"), params.push(f.mac);
   if (f.ip !== undefined) parts.push("ip = ?"), params.push(f.ip);
   if (f.relayIp !== undefined) parts.push("relay = ?"), params.push(f.relayIp);
+  // hex digits only (checked by the caller), so no LIKE wildcard can come from the value
+  if (f.option82Contains !== undefined) parts.push("option82 LIKE ?"), params.push(`%${f.option82Contains}%`);
   // `num`: how the dialect binds an integer (PostgreSQL: CAST(? AS bigint), its values travel as text)
   if (f.expired === true) parts.push(`(expires < ${num} OR state IN ('released', 'declined'))`), params.push(now);
   else if (f.expired === false) parts.push(`expires >= ${num} AND state IN ('bound', 'offered')`), params.push(now);
@@ -57,6 +59,7 @@ export function matchesFilter(l: Lease, f: LeaseFilter, now: number): boolean {
   if (f.mac !== undefined && l.mac !== f.mac) return false;
   if (f.ip !== undefined && l.ip !== f.ip) return false;
   if (f.relayIp !== undefined && l.relay !== f.relayIp) return false;
+  if (f.option82Contains !== undefined && !l.option82.includes(f.option82Contains)) return false;
   const ended = l.expires < now || l.state === "released" || l.state === "declined";
   if (f.expired === true && !ended) return false;
   if (f.expired === false && ended) return false;

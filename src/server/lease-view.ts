@@ -143,6 +143,8 @@ export function parseLeaseQuery(p: { mac?: string | undefined; ip?: string | und
       const m = normalizeMac(p.relay);
       if (!m) return { ok: false, error: `relay ${show(p.relay)}: neither an IPv4 address nor a MAC address` };
       q.relayMac = macColons(m);
+      // the remote-id carries the switch MAC as bytes: rows without it are left in the database
+      q.filter.option82Contains = m;
     }
   }
   if (p.port !== undefined && p.port !== "") {

@@ -187,6 +187,7 @@ describe("store listing", () => {
     expect(await macs({ expired: true })).toEqual(["020000000002", "020000000003"]);
     expect(await macs({ expired: false })).toEqual(["020000000001"]);
     expect(await macs({ mac: "' OR 1=1 --" })).toEqual([]);
+    expect(await macs({ option82Contains: "001e589eb2ad" })).toEqual([]);
     expect((await a.leases.list({}, now, 2)).length).toBe(2);
   });
 

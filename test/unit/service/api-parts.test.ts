@@ -61,9 +61,9 @@ describe("lease views", () => {
     expect(leaseView({ ...base, option82: "not hex" }, now, null).port).toBe("");
   });
 
-  test("filters: relay as MAC goes to the views, as IP to SQL; port needs relay", () => {
+  test("filters: relay as MAC narrows SQL by option 82 and is checked on the views, as IP goes to SQL; port needs relay", () => {
     const q = parseLeaseQuery({ relay: "00-1E-58-9E-B2-AD", port: "06" });
-    expect(q).toEqual({ ok: true, value: { filter: {}, relayMac: "00:1e:58:9e:b2:ad", port: "6" } });
+    expect(q).toEqual({ ok: true, value: { filter: { option82Contains: "001e589eb2ad" }, relayMac: "00:1e:58:9e:b2:ad", port: "6" } });
     expect(parseLeaseQuery({ relay: "172.30.114.25", expired: true })).toEqual({ ok: true, value: { filter: { relayIp: "172.30.114.25", expired: true } } });
     expect(parseLeaseQuery({ port: "6" }).ok).toBe(false);
     expect(parseLeaseQuery({ ip: "256.1.1.1" }).ok).toBe(false);
