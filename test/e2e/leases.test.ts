@@ -7,6 +7,8 @@
  *  - MariaDB, two servers sharing one database: server B refuses an address
  *    server A leased (it learned the lease from the table), and deleting the
  *    row by hand frees it for B's client at B's next packet.
+ *  - A listener on a namespace address (not loopback): /api/ answers 401
+ *    without a configured token, and only the right Bearer with one.
  * The times from release/delete to the new client's lease are printed.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -34,9 +36,9 @@ function withMetrics(xml: string): string {
   return xml.replace("</config>", `  <metrics><host>127.0.0.1</host><port>${MPORT}</port></metrics>\n  <leases><syncInterval>1</syncInterval></leases>\n</config>`);
 }
 
-/** An HTTP request made from inside a namespace (the listener is on its loopback). */
-async function nsHttp(ns: string, path: string, method = "GET"): Promise<{ status: number; body: any }> {
-  const script = `const r = await fetch(${JSON.stringify(`http://127.0.0.1:${MPORT}${path}`)}, { method: ${JSON.stringify(method)} });
+/** An HTTP request made from inside a namespace (the listener is on its loopback unless `host` says otherwise). */
+async function nsHttp(ns: string, path: string, method = "GET", host = "127.0.0.1", headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const script = `const r = await fetch(${JSON.stringify(`http://${host}:${MPORT}${path}`)}, { method: ${JSON.stringify(method)}, headers: ${JSON.stringify(headers)} });
     console.log(JSON.stringify({ status: r.status, body: await r.text() }));`;
   const r = await nsRun(ns, [process.execPath, "-e", script], { timeoutMs: 15_000 });
   if (r.code !== 0) throw new Error(`fetch in ${ns} failed: ${r.stderr}`);
@@ -281,5 +283,60 @@ describe.skipIf(skip !== null)("MariaDB, two servers sharing one database", () =
       5000,
       200,
     );
+  }, T);
+});
+
+describe.skipIf(skip !== null)("a listener that is not loopback", () => {
+  let topo: Topology;
+  let db: TestDb;
+  let dir: string;
+  const TOKEN = "e2e-token-" + "c".repeat(22);
+
+  beforeAll(async () => {
+    topo = await createDirect();
+    dir = mkdtempSync(join(tmpdir(), `pde2e-leases-tok-${process.pid}-`));
+    db = await sqliteDb(dir, [{ ip: "198.18.0.87", mask: "255.255.255.0", router: "198.18.0.1", dns: DNS, mac: "02005e300007", port: "" }]);
+  }, T);
+  afterAll(async () => {
+    await topo?.destroy();
+    await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** the listener answers (stdout and stderr share the log file, so its lines are not waited for) */
+  const httpUp = () =>
+    waitFor("the HTTP listener", async () => ((await nsHttp(topo.serverNs, "/health", "GET", topo.serverIp).catch(() => ({ status: 0 }))).status === 200 ? true : undefined), 10_000, 100);
+
+  const config = (token: string) =>
+    configXml({ serverId: topo.serverIp, leaseTime: 3600, db }).replace(
+      "</config>",
+      `  <metrics><host>${topo.serverIp}</host><port>${MPORT}</port>${token}</metrics>\n</config>`,
+    );
+
+  test("without <token> every /api/ request is 401 (and /metrics still answers); with it, only the right Bearer passes", async () => {
+    const open = await startPydhcp(topo, config(""), dir);
+    try {
+      await httpUp();
+      expect((await open.log())).toContain("http /api/ is closed: the listener is not loopback");
+      for (const path of ["/api/leases", "/api/counters", "/api/exchanges", "/api/explain?mac=02005e300007"]) {
+        const r = await nsHttp(topo.serverNs, path, "GET", topo.serverIp);
+        expect([path, r.status]).toEqual([path, 401]);
+      }
+      expect((await nsHttp(topo.serverNs, "/api/leases/198.18.0.87", "DELETE", topo.serverIp)).status).toBe(401);
+      expect((await nsHttp(topo.serverNs, "/metrics", "GET", topo.serverIp)).status).toBe(200);
+    } finally {
+      await open.stop();
+    }
+    const closed = await startPydhcp(topo, config(`<token>${TOKEN}</token>`), dir);
+    try {
+      await httpUp();
+      expect((await nsHttp(topo.serverNs, "/api/leases", "GET", topo.serverIp)).status).toBe(401);
+      expect((await nsHttp(topo.serverNs, "/api/leases", "GET", topo.serverIp, { authorization: "Bearer wrong-wrong-wrong-wrong" })).status).toBe(401);
+      const ok = await nsHttp(topo.serverNs, "/api/leases", "GET", topo.serverIp, { authorization: `Bearer ${TOKEN}` });
+      expect(ok.status).toBe(200);
+      expect(ok.body.leases).toEqual([]);
+    } finally {
+      await closed.stop();
+    }
   }, T);
 });
