@@ -24,6 +24,7 @@ import { RateLimiter } from "./ratelimit.ts";
 import { parseRelayAgentInfo, type RelayAgentInfoResult } from "../option82/parse.ts";
 import type { Runtime } from "./runtime.ts";
 import { explanationOf, renderExplanation } from "./explain-render.ts";
+import { ringEntry, type ExchangeRing } from "./exchange-ring.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
 
@@ -50,6 +51,8 @@ const SUB_REMOTE_ID = SUBOPTION.REMOTE_ID;
 
 interface Pending {
   req: Request;
+  /** the datagram as received (the exchange ring keeps it) */
+  buf: Uint8Array;
   key: string;
   /** the socket it came in on: per-interface sockets reply out of their own link */
   sock: DhcpSocket | undefined;
@@ -76,6 +79,8 @@ export class DhcpServer {
   /** -d: per-packet variables and replies; fixed at start so the packet path pays one branch */
   private readonly debug: boolean;
   private idleWaiters: (() => void)[] = [];
+  /** the last exchanges, for the HTTP API and the help-desk page; null when nobody reads them */
+  private ring: ExchangeRing | null = null;
 
   constructor(
     private rt: Runtime,
@@ -87,6 +92,11 @@ export class DhcpServer {
     this.perMac = new RateLimiter(rt.config.rateLimit.perMac);
     this.perCircuit = new RateLimiter(rt.config.rateLimit.perCircuit);
     this.debug = log.enabled("debug");
+  }
+
+  /** Keeps every exchange from now on in `ring` (with the queries it ran). */
+  record(ring: ExchangeRing): void {
+    this.ring = ring;
   }
 
   get runtime(): Runtime {
@@ -174,7 +184,7 @@ export class DhcpServer {
     this.active.add(key);
     const req: Request = { msg, type, size: buf.length, from: { address, port }, arrived };
     if (relay) req.relay = relay;
-    const p: Pending = { req, key, sock };
+    const p: Pending = { req, key, sock, buf };
     if (this.inFlight < this.rt.maxInFlight) {
       void this.run(p);
       return;
@@ -215,6 +225,7 @@ export class DhcpServer {
     try {
       const ex = await respond(p.req, rt.deps);
       this.finish(p, ex, rt);
+      if (this.ring) this.ring.push(ringEntry(ex, p.buf, rt, performance.now() - p.req.arrived));
     } catch (e) {
       this.metrics.dropped("internal-error");
       this.log.error("request handling failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
