@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { encode } from "../src/codec/encode.ts";
 import type { DhcpMessage } from "../src/codec/message.ts";
-import { openUdp, freeUdpPort, type Udp } from "../test/support/udp.ts";
+import { openUdp, type Udp } from "../test/support/udp.ts";
+import { freeUdpPort } from "../test/support/ports.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BINARY = join(ROOT, "dist/pydhcp");

@@ -14,7 +14,8 @@ import { SERVERS } from "../../bench/perf/servers.ts";
 import { decode } from "../../src/codec/decode.ts";
 import type { DhcpMessage } from "../../src/codec/message.ts";
 import { buildRequest, ip } from "../support/client.ts";
-import { freeUdpPort, openUdp } from "../support/udp.ts";
+import { freeUdpPort } from "../support/ports.ts";
+import { openUdp } from "../support/udp.ts";
 
 const hasCc = Bun.which("cc") !== null;
 const SERVER_ID = "198.18.0.1";

@@ -11,13 +11,11 @@ import { buildRequest, ip, testClient, type TestClient } from "../support/client
 export const SERVER_ID = "198.18.0.1";
 export const RELAY = "127.0.0.1";
 
-export { freeUdpPort } from "../support/udp.ts";
+export { freeUdpPort } from "../support/ports.ts";
+import { freeTcpPort as freeTcp } from "../support/ports.ts";
 
 export async function freeTcpPort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
+  return freeTcp();
 }
 
 /** Option 82 with a circuit id (sub-option 1), optional remote id (2) and relay-source-port (19, empty). */

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { MessageType } from "../../src/codec/message.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { buildRequest, ip, testClient, type TestClient } from "../support/client.ts";
-import { freeUdpPort } from "../support/udp.ts";
+import { freeUdpPort } from "../support/ports.ts";
 
 const SERVER_ID = "198.18.0.1";
 // Client addresses are 127.x: replies to ciaddr must stay on loopback.

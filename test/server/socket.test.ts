@@ -5,7 +5,8 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { openDhcpSocket, type DhcpSocket } from "../../src/server/socket.ts";
-import { freeUdpPort, openUdp } from "../support/udp.ts";
+import { freeUdpPort } from "../support/ports.ts";
+import { openUdp } from "../support/udp.ts";
 
 const open: { close(): void }[] = [];
 afterEach(() => {

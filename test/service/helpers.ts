@@ -10,14 +10,7 @@ import { MessageType, type DhcpMessage } from "../../src/codec/message.ts";
 import { buildRequest, ip, type TestClient } from "../support/client.ts";
 import { ROOT } from "../support/server.ts";
 
-export { freeUdpPort } from "../support/udp.ts";
-
-export function freeTcpPort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
+export { freeTcpPort, freeUdpPort } from "../support/ports.ts";
 
 /** A SQLite file with pydhcp's schema and one users row per [mac, ip]. */
 export function makeSqlite(path: string, users: readonly (readonly [string, string])[]): void {

@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freeTcpPort } from "./ports.ts";
 
 export interface PrivateMariaDb {
   readonly port: number;
@@ -27,12 +28,6 @@ async function run(cmd: string[], input?: string): Promise<{ code: number; out: 
   return { code, out, err };
 }
 
-async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
 
 export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
   const dir = mkdtempSync(join(tmpdir(), "pydhcp-mariadb-"));
@@ -48,7 +43,7 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
     "--skip-test-db",
   ]);
   if (init.code !== 0) throw new Error(`mariadb-install-db failed: ${init.err}`);
-  const port = await freePort();
+  const port = freeTcpPort();
   let proc: ReturnType<typeof Bun.spawn> | null = null;
 
   const sql = async (text: string): Promise<string> => {

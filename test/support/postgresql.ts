@@ -9,6 +9,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PrivateMariaDb } from "./mariadb.ts";
+import { freeTcpPort } from "./ports.ts";
 
 /** Same shape as the private MariaDB; `socket` is the socket directory. */
 export type PrivatePostgres = Omit<PrivateMariaDb, "sql"> & {
@@ -29,12 +30,6 @@ async function run(cmd: string[], input?: string): Promise<{ code: number; out: 
   return { code, out, err };
 }
 
-async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
 
 /** `hostAuth`: how TCP logins are checked (the socket always trusts). */
 export async function startPrivatePostgres(opts: { hostAuth?: "trust" | "scram-sha-256" } = {}): Promise<PrivatePostgres> {
@@ -53,7 +48,7 @@ export async function startPrivatePostgres(opts: { hostAuth?: "trust" | "scram-s
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`initdb failed: ${init.err}`);
   }
-  const port = await freePort();
+  const port = freeTcpPort();
   const sql = async (text: string, database = "postgres"): Promise<string> => {
     const r = await run(["psql", "-h", dir, "-p", String(port), "-U", "postgres", "-d", database, "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1"], text);
     if (r.code !== 0) throw new Error(`psql: ${r.err.trim()}`);

@@ -73,11 +73,3 @@ export async function openUdp(o: UdpOptions = {}): Promise<Udp> {
     },
   };
 }
-
-/** A UDP port free on 127.0.0.1 at the time of asking. */
-export async function freeUdpPort(hostname = "127.0.0.1"): Promise<number> {
-  const s = await openUdp({ hostname });
-  const p = s.port;
-  s.close();
-  return p;
-}
