@@ -1,13 +1,16 @@
 /**
  * `pydhcp --check -c config.xml`: load the config, connect, compile and
- * prepare every query, and report. Nothing is served. The caller prints the
- * lines and exits 2 when `ok` is false.
+ * prepare every query, read each offer query's plan (cli/check-plan.ts), and
+ * report. Nothing is served and nothing is changed. The caller prints the
+ * lines and exits 2 when `ok` is false; a query that reads every row is a
+ * WARN line, not a failure: it answers, slowly.
  */
 
 import { loadConfig, formatConfigError, type LoadOptions } from "../config/load.ts";
 import { openBackend } from "../db/open.ts";
 import { allStatements, prepareQueries } from "../db/queries.ts";
 import type { Logger } from "../log/types.ts";
+import { checkPlans } from "./check-plan.ts";
 
 /** Swallows the backend's own log lines; --check reports through its lines. */
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -29,7 +32,10 @@ export async function runCheck(path: string, opts: LoadOptions = {}): Promise<{ 
     lines.push(`database ${where}: OK`);
     const prepared = await prepareQueries(backend, config);
     if (!prepared.ok) return { ok: false, lines: [...lines, ...prepared.problems] };
-    for (const n of allStatements(config)) lines.push(`query ${n.name}: OK`);
+    const plans = await checkPlans(backend, config, prepared.queries.offers);
+    lines.push(...plans.lines);
+    const offers = new Set(config.offers.map((o) => o.name));
+    for (const n of allStatements(config)) if (!offers.has(n.name)) lines.push(`query ${n.name}: OK`);
     return { ok: true, lines };
   } finally {
     await backend.close();
