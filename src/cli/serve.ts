@@ -17,7 +17,8 @@ import { HistoryWriter } from "../server/history.ts";
 import { LeaseMemory } from "../server/leases.ts";
 import { buildRuntime, RuntimeError, type Runtime } from "../server/runtime.ts";
 import { DhcpServer } from "../server/server.ts";
-import { serverMetrics } from "../server/stats.ts";
+import { HISTORY_SERIES, LEASE_WRITE_SERIES, serverMetrics, type ServerMetrics } from "../server/stats.ts";
+import { LatencyWatch } from "../server/latency.ts";
 import { pruneHistory } from "../server/retention.ts";
 
 export interface ServeOptions {
@@ -110,7 +111,16 @@ export async function serve(o: ServeOptions): Promise<number> {
   let config = applyOverrides(loaded.config, o);
   const log = createLogger({ level: config.log.level, format: config.log.format });
   const metrics = createMetrics();
-  const sm = serverMetrics(metrics);
+  // every statement's time feeds its histogram and the once-a-minute slow-p99 line
+  const watch = new LatencyWatch(log, config.slowP99Ms);
+  const sm0 = serverMetrics(metrics);
+  const sm: ServerMetrics = {
+    ...sm0,
+    query: (name, s) => {
+      sm0.query(name, s);
+      watch.observe(name, s);
+    },
+  };
   let stopping = false;
 
   // Signals are handled from the first moment: while the database is awaited
@@ -176,6 +186,8 @@ export async function serve(o: ServeOptions): Promise<number> {
   const initial = config;
   let { backend } = started;
   const { leases, history } = started;
+  history.onBatch = (s) => sm.query(HISTORY_SERIES, s);
+  leases.onWrite = (s) => sm.query(LEASE_WRITE_SERIES, s);
   const server = new DhcpServer(started.runtime, leases, history, log, sm);
   try {
     await server.listen();
@@ -268,6 +280,7 @@ export async function serve(o: ServeOptions): Promise<number> {
           setTimeout(() => void old.close().catch(() => {}), 5000);
         }
         config = nc;
+        watch.setThreshold(nc.slowP99Ms);
         metrics.reloads.labels("ok").inc();
         log.info("configuration reloaded", { file: nc.file, offers: rt.offers.length });
       } catch (e) {

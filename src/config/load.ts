@@ -149,7 +149,7 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
 
   const queryNode = root.child("query");
   const dialect = database.kind === "sqlite" ? "sqlite" : "mysql";
-  let queries = { offers: [], history: null, historyEvents: {}, queryTimeoutMs: 2000 } as ReturnType<typeof readQueries>;
+  let queries = { offers: [], history: null, historyEvents: {}, queryTimeoutMs: 2000, slowP99Ms: 50 } as ReturnType<typeof readQueries>;
   if (!queryNode) root.error(root.pathOf("query"), "missing");
   else queries = readQueries(new Section(queryNode, errors), dialect, extra);
 
@@ -217,6 +217,7 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
       server,
       database,
       queryTimeoutMs: queries.queryTimeoutMs,
+      slowP99Ms: queries.slowP99Ms,
       slices,
       offers: queries.offers,
       history: queries.history,

@@ -74,6 +74,8 @@ export interface Config {
   database: DatabaseConfig;
   /** per-query timeout, ms (default 2000) */
   queryTimeoutMs: number;
+  /** <query><slowP99>: a statement whose p99 over a minute exceeds this gets a WARN, ms; 0 = off */
+  slowP99Ms: number;
   slices: Slice[];
   /** offer_1..offer_N in order */
   offers: NamedSql[];

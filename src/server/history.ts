@@ -46,6 +46,8 @@ export class HistoryWriter {
   private readonly prepared = new Map<string, PreparedQuery>();
   readonly stats: HistoryStats = { written: 0, spooled: 0, failed: 0 };
   onOutage: ((down: boolean) => void) | null = null;
+  /** sees how long each batch took, seconds (latency metrics) */
+  onBatch: ((seconds: number) => void) | null = null;
 
   constructor(
     private backend: Backend,
@@ -113,10 +115,13 @@ export class HistoryWriter {
         return;
       }
       const batch = this.queue.splice(0, BATCH);
+      const t0 = performance.now();
       try {
         await this.backend.runBatch(batch);
+        this.onBatch?.((performance.now() - t0) / 1000);
         this.stats.written += batch.length;
       } catch (e) {
+        this.onBatch?.((performance.now() - t0) / 1000);
         this.log.error("history write failed; rows kept in the spool", {
           rows: batch.length,
           spool: this.spoolPath,

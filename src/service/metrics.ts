@@ -102,7 +102,7 @@ export const METRIC_TABLE = {
   queryDuration: {
     kind: "histogram",
     name: "pydhcp_query_duration_seconds",
-    help: "Time each configured query took, by query name, failures included.",
+    help: "Time each statement took, failures included: offer_N per lookup, history per batch of history rows, lease_write per lease write.",
     labels: ["query"],
     buckets: QUERY_BUCKETS,
   },
