@@ -19,6 +19,8 @@ import { buildRuntime, RuntimeError, type Runtime } from "../server/runtime.ts";
 import { DhcpServer } from "../server/server.ts";
 import { HISTORY_SERIES, LEASE_WRITE_SERIES, serverMetrics, type ServerMetrics } from "../server/stats.ts";
 import { LatencyWatch } from "../server/latency.ts";
+import { AnswerCache } from "../server/answer-cache.ts";
+import { CACHE_RESULTS } from "../service/metrics.ts";
 import { pruneHistory } from "../server/retention.ts";
 
 export interface ServeOptions {
@@ -71,7 +73,7 @@ function sameDatabase(a: Config, b: Config): boolean {
 async function start(
   current: () => Config,
   log: ServiceLogger,
-  parts: { leases?: LeaseMemory; history?: HistoryWriter; metrics: ReturnType<typeof serverMetrics> },
+  parts: { leases?: LeaseMemory; history?: HistoryWriter; metrics: ReturnType<typeof serverMetrics>; cache: AnswerCache },
   stopping: () => boolean,
   pause: (ms: number) => Promise<void>,
 ): Promise<{ backend: Backend; runtime: Runtime; leases: LeaseMemory; history: HistoryWriter; config: Config } | null> {
@@ -85,7 +87,7 @@ async function start(
       backend = b;
       const leases = parts.leases ?? new LeaseMemory(b.leases, log);
       const history = parts.history ?? new HistoryWriter(b, config.spoolPath, log);
-      const runtime = await buildRuntime({ config, backend: b, leases, history, log, metrics: parts.metrics });
+      const runtime = await buildRuntime({ config, backend: b, leases, history, log, metrics: parts.metrics, cache: parts.cache });
       const warmed = await leases.warm(Math.floor(Date.now() / 1000));
       if (warmed) log.info("lease memory loaded", { leases: warmed });
       return { backend: b, runtime, leases, history, config };
@@ -114,6 +116,8 @@ export async function serve(o: ServeOptions): Promise<number> {
   // every statement's time feeds its histogram and the once-a-minute slow-p99 line
   const watch = new LatencyWatch(log, config.slowP99Ms);
   const sm0 = serverMetrics(metrics);
+  const cacheResult = new Map(CACHE_RESULTS.map((r) => [r, metrics.answerCacheLookups.labels(r)] as const));
+  const cache = new AnswerCache(config.answerCache, (r) => cacheResult.get(r)!.inc());
   const sm: ServerMetrics = {
     ...sm0,
     query: (name, s) => {
@@ -165,7 +169,7 @@ export async function serve(o: ServeOptions): Promise<number> {
 
   let started;
   try {
-    started = await start(current, log, { metrics: sm }, () => stopping, pause);
+    started = await start(current, log, { metrics: sm, cache }, () => stopping, pause);
   } catch (e) {
     if (e instanceof RuntimeError) {
       for (const p of e.problems) process.stderr.write(`pydhcp: ${p}\n`);
@@ -182,6 +186,7 @@ export async function serve(o: ServeOptions): Promise<number> {
     return 0;
   }
   config = started.config;
+  cache.configure(config.answerCache);
   /** the config the process started with: what restart-only settings are compared against */
   const initial = config;
   let { backend } = started;
@@ -224,6 +229,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   const flushTimer = setInterval(() => {
     void leases.flush();
     metrics.leasesInMemory.set(leases.size);
+    metrics.answerCacheEntries.set(cache.size);
     metrics.historyRowsWritten.inc(history.stats.written - counted.written);
     metrics.historyRowsSpooled.inc(history.stats.spooled - counted.spooled);
     counted.written = history.stats.written;
@@ -266,12 +272,14 @@ export async function serve(o: ServeOptions): Promise<number> {
       const reuse = sameDatabase(config, nc);
       const nb = reuse ? backend : await openBackend(nc.database, log, nc.queryTimeoutMs);
       try {
-        const rt = await buildRuntime({ config: nc, backend: nb, leases, history, log, metrics: sm });
+        const rt = await buildRuntime({ config: nc, backend: nb, leases, history, log, metrics: sm, cache });
         const later = restartOnlyChanges(initial, nc);
         if (later.length) log.warn("some changes take effect only at restart; the rest is reloaded", { settings: later.join(" ") });
         // rows of exchanges answered so far belong to the old database; no await between this and the swap
         if (!reuse) await history.flush();
         server.swap(rt);
+        // answers learned under the old queries or database are not the new config's answers
+        cache.configure(nc.answerCache);
         if (!reuse) {
           const old = backend;
           backend = nb;

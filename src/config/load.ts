@@ -17,6 +17,9 @@ import { readQueries } from "./queries.ts";
 import { parseSlice } from "../variables/slices.ts";
 import { isIpv4 } from "./ipv4.ts";
 
+/** <answerCache> defaults: seconds an answer is reused, entries at most (~1 KB each) */
+export const DEFAULT_ANSWER_CACHE = { ttlSeconds: 5, maxEntries: 16_384 } as const;
+
 export type LoadResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
 export interface LoadOptions {
@@ -207,6 +210,17 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
     };
     s.finish();
   }
+  // <answerCache>: on by default, a few seconds (docs/config.md says how stale that can be)
+  const cacheNode = root.child("answerCache");
+  let answerCache: Config["answerCache"] = { ...DEFAULT_ANSWER_CACHE };
+  if (cacheNode) {
+    const s = new Section(cacheNode, errors);
+    answerCache = {
+      ttlSeconds: s.int("ttl", false, DEFAULT_ANSWER_CACHE.ttlSeconds, 0, 3600, "seconds"),
+      maxEntries: s.int("maxEntries", false, DEFAULT_ANSWER_CACHE.maxEntries, 1, 10_000_000),
+    };
+    s.finish();
+  }
   root.finish();
 
   if (errors.length > 0) return { ok: false, errors };
@@ -228,6 +242,7 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
       historyRetentionDays,
       spoolPath,
       rateLimit,
+      answerCache,
       relayProfiles,
     },
   };

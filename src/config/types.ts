@@ -96,6 +96,8 @@ export interface Config {
   historyRetentionDays: number | null;
   /** local file where history rows wait while the database is away */
   spoolPath: string;
+  /** <answerCache>: offer-chain answers reused for ttlSeconds (0 = off), at most maxEntries */
+  answerCache: { ttlSeconds: number; maxEntries: number };
   rateLimit: {
     /** packets per second per client MAC, 0 = off */
     perMac: number;

@@ -22,6 +22,7 @@ import type { ServerMetrics } from "./stats.ts";
 import { profileVariables } from "./profile.ts";
 import { liveTrace } from "./explain-live.ts";
 import type { ProfileRule } from "../option82/profiles.ts";
+import { cachedLookup, type AnswerCache } from "./answer-cache.ts";
 
 export type Statement = BoundQuery;
 
@@ -53,6 +54,8 @@ export interface RuntimeParts {
   metrics: ServerMetrics;
   /** sees every query run: --explain prints these */
   trace?: (t: Tried) => void;
+  /** the answer cache; absent = every lookup runs the chain (--explain) */
+  cache?: AnswerCache;
 }
 
 export type QueryTrace = Tried;
@@ -92,7 +95,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
   const trace = p.trace ?? (debug ? liveTrace : undefined);
 
   const timeoutMs = config.queryTimeoutMs;
-  const lookup = async (vars: Vars): Promise<Lookup> => {
+  const chain = async (vars: Vars): Promise<Lookup> => {
     const r = await runOfferChain(offers, vars, timeoutMs, defaults);
     for (const t of r.tried) {
       metrics.query(t.name, t.ms / 1000);
@@ -111,6 +114,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     return { kind: "error", query: f.query, message: f.message };
   };
 
+  const lookup = p.cache ? cachedLookup(p.cache, offers, chain) : chain;
   const historyStatements = history;
   const handleDeps: HandleDeps = {
     serverId: config.server.serverId,

@@ -30,6 +30,7 @@ const DROP_LABEL: Record<string, DropReason> = {
   "unknown-type": "unsupported",
   recorded: "unsupported",
   "queue-full": "queue_full",
+  stale: "stale",
   "rate-limit-mac": "rate_limit",
   "rate-limit-circuit": "rate_limit",
   "duplicate-in-flight": "duplicate",
