@@ -35,6 +35,13 @@ export interface LoadOptions {
  * switch or many CPEs behind it.
  */
 export const DEFAULT_PER_MAC = 20;
+
+/**
+ * How long a request may wait for a lookup slot. Clients retransmit after
+ * 1 s (perfdhcp's drop time) to 4 s (RFC 2131 4.1); an answer after a
+ * second's wait in the queue mostly arrives after the client moved on.
+ */
+export const DEFAULT_MAX_WAIT_MS = 1000;
 export const DEFAULT_PER_CIRCUIT = 200;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -62,6 +69,7 @@ function readServer(s: Section) {
     leaseTime: s.int("LeaseTime", true, 86400, 1, 0xffffffff, "seconds"),
     threadLimit: s.int("ThreadLimit", true, 1, 1, 100_000),
     queueLimit: s.int("queueLimit", false, 1000, 1, 1_000_000),
+    maxWaitMs: s.int("maxWait", false, DEFAULT_MAX_WAIT_MS, 10, 60_000, "milliseconds"),
     defaultMask: s.ipv4("defaultMask", true, "255.255.255.0"),
     defaultRouter: null as string | null,
     defaultDns: [] as string[],

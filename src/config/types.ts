@@ -60,8 +60,10 @@ export interface Config {
     leaseTime: number;
     /** <ThreadLimit>: lookups in flight at once */
     threadLimit: number;
-    /** packets waiting for a lookup slot before the oldest are dropped */
+    /** packets waiting for a lookup slot before the oldest are dropped (the queue's hard cap) */
     queueLimit: number;
+    /** <maxWait>: ms a request may wait for a lookup slot; older ones are dropped unanswered */
+    maxWaitMs: number;
     defaultMask: string;
     defaultRouter: string | null;
     defaultDns: string[];

@@ -19,6 +19,12 @@ import type { Runtime } from "./runtime.ts";
 import { handleExplained } from "./explain-live.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
+import { AdmissionQueue, type AdmissionOptions } from "./admission.ts";
+
+function admissionOptions(rt: Runtime): AdmissionOptions {
+  const s = rt.config.server;
+  return { maxWaitMs: s.maxWaitMs, hardLimit: s.queueLimit, concurrency: rt.maxInFlight };
+}
 
 export const TYPE_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(MessageType).map(([name, code]) => [code, name]),
@@ -64,8 +70,7 @@ function subOptions(rai: Uint8Array | undefined): Map<number, Uint8Array> {
 
 export class DhcpServer {
   private sockets: DhcpSocket[] = [];
-  private readonly queue: Pending[] = [];
-  private queueHead = 0;
+  private readonly queue: AdmissionQueue<Pending>;
   private inFlight = 0;
   private readonly active = new Set<string>();
   private perMac: RateLimiter;
@@ -85,6 +90,7 @@ export class DhcpServer {
     this.perMac = new RateLimiter(rt.config.rateLimit.perMac);
     this.perCircuit = new RateLimiter(rt.config.rateLimit.perCircuit);
     this.debug = log.enabled("debug");
+    this.queue = new AdmissionQueue(admissionOptions(rt));
   }
 
   get runtime(): Runtime {
@@ -115,10 +121,11 @@ export class DhcpServer {
     this.rt = rt;
     this.perMac = new RateLimiter(rt.config.rateLimit.perMac);
     this.perCircuit = new RateLimiter(rt.config.rateLimit.perCircuit);
+    this.queue.configure(admissionOptions(rt));
   }
 
   get queued(): number {
-    return this.queue.length - this.queueHead;
+    return this.queue.length;
   }
 
   get lookupsInFlight(): number {
@@ -171,25 +178,23 @@ export class DhcpServer {
       void this.run(p);
       return;
     }
-    this.queue.push(p);
-    if (this.queued > this.rt.config.server.queueLimit) {
-      // the oldest waiter is the one most likely already given up by its client
-      const old = this.queue[this.queueHead]!;
-      this.queue[this.queueHead++] = undefined as never;
-      this.active.delete(old.key);
+    const out = this.queue.push(p);
+    if (out) {
+      this.active.delete(out.key);
       this.metrics.dropped("queue-full");
     }
     this.metrics.queueDepth(this.queued);
   }
 
+  private readonly dropStale = (p: Pending): void => {
+    this.active.delete(p.key);
+    this.metrics.dropped("stale");
+  };
+
   private next(): void {
-    while (this.inFlight < this.rt.maxInFlight && this.queueHead < this.queue.length) {
-      const p = this.queue[this.queueHead]!;
-      this.queue[this.queueHead++] = undefined as never;
-      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-        this.queue.splice(0, this.queueHead);
-        this.queueHead = 0;
-      }
+    while (this.inFlight < this.rt.maxInFlight) {
+      const p = this.queue.take(performance.now(), this.dropStale);
+      if (!p) break;
       void this.run(p);
     }
     this.metrics.queueDepth(this.queued);
@@ -201,6 +206,7 @@ export class DhcpServer {
   }
 
   private async run(p: Pending): Promise<void> {
+    const started = performance.now();
     this.inFlight++;
     this.metrics.inFlight(this.inFlight);
     const rt = this.rt;
@@ -218,6 +224,7 @@ export class DhcpServer {
       this.log.error("reply failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     } finally {
       this.active.delete(p.key);
+      this.queue.done(performance.now() - started);
       this.inFlight--;
       this.metrics.inFlight(this.inFlight);
       this.next();

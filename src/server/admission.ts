@@ -1,0 +1,108 @@
+/**
+ * The wait for a lookup slot, kept steady under overload:
+ *
+ * - a request that waited longer than a client waits for its answer
+ *   (`maxWaitMs`) is dropped, not answered: its client has retransmitted or
+ *   given up, and the work would only delay the requests behind it;
+ * - REQUESTs (and RELEASE, DECLINE, INFORM) go before DISCOVERs: a REQUEST
+ *   completes an exchange already half done, a DISCOVER only starts one;
+ * - the queue holds about `maxWaitMs` of work, measured: with `concurrency`
+ *   lookups in flight each taking `t` ms (smoothed), the server finishes
+ *   concurrency / t per ms when saturated (Little's law), so the queue holds
+ *   maxWaitMs * concurrency / t, never more than `hardLimit`. Past that the
+ *   oldest DISCOVER (else the oldest request) makes room.
+ *
+ * No sockets, no clock of its own: callers pass `now` (ms, monotonic).
+ */
+import { MessageType } from "../codec/message.ts";
+
+export interface Waiting {
+  /** option 53 */
+  type: number;
+  /** arrival, ms (performance.now()) */
+  at: number;
+}
+
+export interface AdmissionOptions {
+  maxWaitMs: number;
+  hardLimit: number;
+  /** lookups in flight at once (ThreadLimit) */
+  concurrency: number;
+}
+
+/** Never below this, so a slow start or a lull does not shrink the queue to nothing. */
+const MIN_LIMIT = 16;
+/** Weight of one finished request in the smoothed service time. */
+const ALPHA = 1 / 64;
+
+/** An array queue with a moving head: O(1) push and shift, compacted now and then. */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(x: T): void {
+    this.items.push(x);
+  }
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const x = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return x;
+  }
+}
+
+export class AdmissionQueue<T extends Waiting> {
+  private readonly first = new Fifo<T>();
+  private readonly later = new Fifo<T>();
+  /** ms one request takes from slot to finish, smoothed; 0 until measured */
+  private serviceMs = 0;
+
+  constructor(private opts: AdmissionOptions) {}
+
+  configure(opts: AdmissionOptions): void {
+    this.opts = opts;
+  }
+
+  get length(): number {
+    return this.first.length + this.later.length;
+  }
+
+  /** Most requests waiting: about maxWaitMs of work at the measured rate. */
+  get limit(): number {
+    if (this.serviceMs <= 0) return this.opts.hardLimit;
+    const work = Math.round((this.opts.maxWaitMs * this.opts.concurrency) / this.serviceMs);
+    return Math.min(this.opts.hardLimit, Math.max(MIN_LIMIT, work));
+  }
+
+  /** Queues `p`; returns the request that made room for it, if one had to. */
+  push(p: T): T | undefined {
+    (p.type === MessageType.DISCOVER ? this.later : this.first).push(p);
+    if (this.length <= this.limit) return undefined;
+    return this.later.length ? this.later.shift() : this.first.shift();
+  }
+
+  /** The next request to run; those that waited too long go to `stale` on the way. */
+  take(now: number, stale: (p: T) => void): T | undefined {
+    for (;;) {
+      const q = this.first.length ? this.first : this.later;
+      const p = q.shift();
+      if (!p) return undefined;
+      if (now - p.at <= this.opts.maxWaitMs) return p;
+      stale(p);
+    }
+  }
+
+  /** A request finished (answered or not) `ms` after it got its slot: sizes the queue. */
+  done(ms: number): void {
+    this.serviceMs = this.serviceMs === 0 ? ms : this.serviceMs + (ms - this.serviceMs) * ALPHA;
+  }
+}
