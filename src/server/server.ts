@@ -20,6 +20,7 @@ import { handleExplained } from "./explain-live.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
 import { AdmissionQueue, type AdmissionOptions } from "./admission.ts";
+import { ExchangeLog } from "./exchange-log.ts";
 
 function admissionOptions(rt: Runtime): AdmissionOptions {
   const s = rt.config.server;
@@ -78,6 +79,8 @@ export class DhcpServer {
   private accepting = true;
   /** -d: per-packet variables and replies; fixed at start so the packet path pays one branch */
   private readonly debug: boolean;
+  /** the per-exchange lines (exchange-log.ts) */
+  private readonly lines: ExchangeLog;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -90,6 +93,7 @@ export class DhcpServer {
     this.perMac = new RateLimiter(rt.config.rateLimit.perMac);
     this.perCircuit = new RateLimiter(rt.config.rateLimit.perCircuit);
     this.debug = log.enabled("debug");
+    this.lines = new ExchangeLog(log);
     this.queue = new AdmissionQueue(admissionOptions(rt));
   }
 
@@ -231,18 +235,6 @@ export class DhcpServer {
     }
   }
 
-  /** The fields every exchange line starts with; built only for a line that is written. */
-  private exchangeFields(msg: DhcpMessage, subs: Map<number, Uint8Array>): Record<string, unknown> {
-    const fields: Record<string, unknown> = {
-      mac: macHex(msg),
-      xid: msg.xid.toString(16).padStart(8, "0"),
-    };
-    if (msg.giaddr !== "0.0.0.0") fields.relay = msg.giaddr;
-    if (subs.has(SUB_CIRCUIT_ID)) fields.circuit_id = hex(subs.get(SUB_CIRCUIT_ID));
-    if (subs.has(SUB_REMOTE_ID)) fields.remote_id = hex(subs.get(SUB_REMOTE_ID));
-    return fields;
-  }
-
   private finish(p: Pending, o: Outcome, rt: Runtime): void {
     const ms = performance.now() - p.at;
     const subs = subOptions(p.msg.options.get(OPT_RAI));
@@ -250,9 +242,9 @@ export class DhcpServer {
       const level = SILENT_LEVEL[o.reason] ?? "debug";
       this.metrics.dropped(o.reason);
       if (o.reason === "no-match") this.metrics.noMatch();
-      if (this.log.enabled(level)) {
+      if (this.lines.enabled(level)) {
         const typeName = TYPE_NAMES[p.type] ?? String(p.type);
-        this.log[level](`${typeName} no reply: ${o.reason}`, { ...this.exchangeFields(p.msg, subs), ...(o.query ? { query: o.query } : {}), note: o.note, ms: +ms.toFixed(2) });
+        this.lines.write(level, `${typeName} no reply: ${o.reason}`, p.msg, subs, o.query, undefined, o.note, ms);
       }
       return;
     }
@@ -275,7 +267,7 @@ export class DhcpServer {
     if (!enc.ok) {
       this.metrics.dropped("encode-error");
       const typeName = TYPE_NAMES[p.type] ?? String(p.type);
-      this.log.error(`${typeName} reply not sent: ${enc.error.message}`, this.exchangeFields(p.msg, subs));
+      this.lines.write("error", `${typeName} reply not sent: ${enc.error.message}`, p.msg, subs, undefined, undefined, undefined, undefined);
       return;
     }
     const replyName = TYPE_NAMES[o.type] ?? String(o.type);
@@ -287,15 +279,10 @@ export class DhcpServer {
     }
     this.metrics.sent(replyName);
     if (o.query === LEASE_MEMORY) this.metrics.outageAnswer();
-    if (!this.log.enabled("info")) return;
+    if (!this.lines.enabled("info")) return;
     const typeName = TYPE_NAMES[p.type] ?? String(p.type);
-    this.log.info(`${typeName} -> ${replyName}${o.ip ? " " + o.ip : ""}`, {
-      ...this.exchangeFields(p.msg, subs),
-      ...(o.query ? { query: o.query } : {}),
-      to: `${dest.address}:${dest.port}`,
-      ...(o.type === MessageType.NAK ? { note: o.note } : {}),
-      ms: +ms.toFixed(2),
-    });
+    const text = o.ip ? `${typeName} -> ${replyName} ${o.ip}` : `${typeName} -> ${replyName}`;
+    this.lines.write("info", text, p.msg, subs, o.query, `${dest.address}:${dest.port}`, o.type === MessageType.NAK ? o.note : undefined, ms);
   }
 
   /**
