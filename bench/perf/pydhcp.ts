@@ -108,7 +108,7 @@ export function serviceEnvironment(unit = readFileSync(join(PYDHCP_ROOT, "contri
   return env;
 }
 
-function command(config: string): string[] {
+export function pydhcpCommand(config: string): string[] {
   const bunArgs = process.env.PYDHCP_BUN_ARGS;
   if (bunArgs !== undefined) return [BUN, ...bunArgs.split(" ").filter(Boolean), PYDHCP_ENTRY, "-c", config];
   return existsSync(PYDHCP_BINARY) ? [PYDHCP_BINARY, "-c", config] : [BUN, PYDHCP_ENTRY, "-c", config];
@@ -138,7 +138,7 @@ export async function setupPydhcpSqlite(ctx: ServerContext, opts: PydhcpOptions)
       sq.close();
     }
   };
-  return { argv: command(file), env: serviceEnvironment(), configFile: file, usesMariadb: false, counts };
+  return { argv: pydhcpCommand(file), env: serviceEnvironment(), configFile: file, usesMariadb: false, counts };
 }
 
 export async function setupPydhcpMysql(ctx: ServerContext, opts: PydhcpOptions): Promise<Prepared> {
@@ -156,5 +156,5 @@ export async function setupPydhcpMysql(ctx: ServerContext, opts: PydhcpOptions):
   );
   const file = join(ctx.dir, "pydhcp-mysql.xml");
   writeFileSync(file, pydhcpConfigXml({ serverAddr: ctx.netns.serverAddr, dir: ctx.dir }, { kind: "mysql", db }, opts));
-  return { argv: command(file), env: serviceEnvironment(), configFile: file, usesMariadb: true, counts: () => countRows(db, ["users", "history"]) };
+  return { argv: pydhcpCommand(file), env: serviceEnvironment(), configFile: file, usesMariadb: true, counts: () => countRows(db, ["users", "history"]) };
 }
