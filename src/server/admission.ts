@@ -12,6 +12,12 @@
  *   maxWaitMs * concurrency / t, never more than `hardLimit`. Past that the
  *   oldest DISCOVER (else the oldest request) makes room.
  *
+ * - the kernel's receive buffer is a queue too, one this code cannot see
+ *   into: while requests overflow this queue, receiveBufferFor() sizes it to
+ *   about maxWaitMs of the rate packets are read at (which is how fast the
+ *   kernel's queue drains), so a storm waits in neither for longer than a
+ *   client does; otherwise it stays at its full size.
+ *
  * No sockets, no clock of its own: callers pass `now` (ms, monotonic).
  */
 import { MessageType } from "../codec/message.ts";
@@ -32,6 +38,25 @@ export interface AdmissionOptions {
 
 /** Never below this, so a slow start or a lull does not shrink the queue to nothing. */
 const MIN_LIMIT = 16;
+/**
+ * Receive buffer bounds, bytes. The kernel charges each datagram its buffer
+ * size (about 1-2 KiB for a 300-600 byte DHCP packet) and doubles the value
+ * set, so 1 KiB set per packet holds one to two packets' worth.
+ */
+export const RCVBUF_MIN = 256 * 1024;
+export const RCVBUF_MAX = 4 * 1024 * 1024;
+const RCVBUF_PER_PACKET = 1024;
+
+/**
+ * The receive buffer for `readPerSecond` packets read a second while the
+ * queue overflows: about maxWaitMs of them. Not overflowing: the full size.
+ */
+export function receiveBufferFor(overflowing: boolean, readPerSecond: number, maxWaitMs: number): number {
+  if (!overflowing) return RCVBUF_MAX;
+  const bytes = Math.round((readPerSecond * maxWaitMs) / 1000) * RCVBUF_PER_PACKET;
+  return Math.min(RCVBUF_MAX, Math.max(RCVBUF_MIN, bytes));
+}
+
 /** Weight of one finished request in the smoothed service time. */
 const ALPHA = 1 / 64;
 
@@ -65,6 +90,8 @@ export class AdmissionQueue<T extends Waiting> {
   private readonly later = new Fifo<T>();
   /** ms one request takes from slot to finish, smoothed; 0 until measured */
   private serviceMs = 0;
+  /** dropped for room or age since takeOverflow() */
+  private overflow = 0;
 
   constructor(private opts: AdmissionOptions) {}
 
@@ -87,6 +114,7 @@ export class AdmissionQueue<T extends Waiting> {
   push(p: T): T | undefined {
     (p.type === MessageType.DISCOVER ? this.later : this.first).push(p);
     if (this.length <= this.limit) return undefined;
+    this.overflow++;
     return this.later.length ? this.later.shift() : this.first.shift();
   }
 
@@ -97,8 +125,16 @@ export class AdmissionQueue<T extends Waiting> {
       const p = q.shift();
       if (!p) return undefined;
       if (now - p.at <= this.opts.maxWaitMs) return p;
+      this.overflow++;
       stale(p);
     }
+  }
+
+  /** Requests dropped for room or age since the last call: the queue is overflowing when > 0. */
+  takeOverflow(): number {
+    const n = this.overflow;
+    this.overflow = 0;
+    return n;
   }
 
   /** A request finished (answered or not) `ms` after it got its slot: sizes the queue. */

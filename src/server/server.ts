@@ -19,7 +19,7 @@ import type { Runtime } from "./runtime.ts";
 import { handleExplained } from "./explain-live.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
-import { AdmissionQueue, type AdmissionOptions } from "./admission.ts";
+import { AdmissionQueue, RCVBUF_MAX, receiveBufferFor, type AdmissionOptions } from "./admission.ts";
 import { ExchangeLog } from "./exchange-log.ts";
 
 function admissionOptions(rt: Runtime): AdmissionOptions {
@@ -141,6 +141,7 @@ export class DhcpServer {
       this.metrics.dropped("shutdown");
       return;
     }
+    this.readSince++;
     const res = decode(buf);
     if (!res.ok) {
       this.metrics.received("malformed");
@@ -190,6 +191,23 @@ export class DhcpServer {
     this.metrics.queueDepth(this.queued);
   }
 
+  /** when the receive buffer was last sized, packets read since, and its size (bytes; 0 = as opened) */
+  private tunedAt = performance.now();
+  private readSince = 0;
+  private rcvbuf = 0;
+
+  /** Keeps the kernel's queue to about maxWait of work while ours overflows (admission.ts). */
+  private tuneReceiveBuffer(now: number): void {
+    const seconds = (now - this.tunedAt) / 1000;
+    const read = this.readSince;
+    this.tunedAt = now;
+    this.readSince = 0;
+    const want = receiveBufferFor(this.queue.takeOverflow() > 0, read / seconds, this.rt.config.server.maxWaitMs);
+    if (this.rcvbuf === 0 ? want === RCVBUF_MAX : Math.abs(want - this.rcvbuf) < this.rcvbuf / 4) return;
+    this.rcvbuf = want;
+    for (const s of this.sockets) s.setReceiveBuffer(want);
+  }
+
   private readonly dropStale = (p: Pending): void => {
     this.active.delete(p.key);
     this.metrics.dropped("stale");
@@ -228,7 +246,9 @@ export class DhcpServer {
       this.log.error("reply failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     } finally {
       this.active.delete(p.key);
-      this.queue.done(performance.now() - started);
+      const end = performance.now();
+      this.queue.done(end - started);
+      if (end - this.tunedAt >= 1000) this.tuneReceiveBuffer(end);
       this.inFlight--;
       this.metrics.inFlight(this.inFlight);
       this.next();

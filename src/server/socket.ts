@@ -46,6 +46,8 @@ export interface DhcpSocket {
   send(buf: Uint8Array, port: number, address: string): boolean;
   /** Sends a batch: [buf, port, address, buf, port, address, ...]; returns how many went out. */
   sendMany(packets: (Uint8Array | number | string)[]): number;
+  /** Sets the kernel receive buffer (SO_RCVBUFFORCE, else SO_RCVBUF); false when refused. */
+  setReceiveBuffer(bytes: number): boolean;
   close(): void;
   readonly iface: string | null;
   readonly port: number;
@@ -134,6 +136,10 @@ export async function openDhcpSocket(o: DhcpSocketOptions): Promise<DhcpSocket> 
         onError(e instanceof Error ? e : new Error(String(e)));
         return 0;
       }
+    },
+    setReceiveBuffer(bytes) {
+      const v = Math.max(4096, Math.min(0x7fffffff, Math.floor(bytes)));
+      return setInt(sym, fd, SOL_SOCKET, SO_RCVBUFFORCE, v) >= 0 || setInt(sym, fd, SOL_SOCKET, SO_RCVBUF, v) >= 0;
     },
     close() {
       sock.close();

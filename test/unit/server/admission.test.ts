@@ -68,3 +68,22 @@ test("the queue holds about maxWait of work at the measured service time; the ol
   only.push(R("b"));
   expect(only.push(R("c"))?.id).toBe("a");
 });
+
+test("the kernel receive buffer: full size unless the queue overflows, then about maxWait of the read rate", async () => {
+  const { RCVBUF_MAX, RCVBUF_MIN, receiveBufferFor } = await import("../../../src/server/admission.ts");
+  expect(receiveBufferFor(false, 333, 1000)).toBe(RCVBUF_MAX);
+  // reading 333 packets a second while overflowing: a second of them
+  expect(receiveBufferFor(true, 333, 1000)).toBe(Math.max(RCVBUF_MIN, 333 * 1024));
+  expect(receiveBufferFor(true, 1000, 1000)).toBe(1000 * 1024);
+  expect(receiveBufferFor(true, 50_000, 1000)).toBe(RCVBUF_MAX);
+  expect(receiveBufferFor(true, 10, 1000)).toBe(RCVBUF_MIN);
+  // overflow is what the queue dropped for room or age since it was last asked
+  const q = new AdmissionQueue<P>({ maxWaitMs: 100, hardLimit: 1, concurrency: 1 });
+  expect(q.takeOverflow()).toBe(0);
+  q.push(D("a", 0));
+  q.push(D("b", 0));
+  q.push(D("c", 500));
+  q.take(1000, () => {});
+  expect(q.takeOverflow()).toBe(3);
+  expect(q.takeOverflow()).toBe(0);
+});
