@@ -69,12 +69,13 @@ test("the queue holds about maxWait of work at the measured service time; the ol
   expect(only.push(R("c"))?.id).toBe("a");
 });
 
-test("the kernel receive buffer: full size unless the queue overflows, then about maxWait of the read rate", async () => {
-  const { RCVBUF_MAX, RCVBUF_MIN, receiveBufferFor } = await import("../../../src/server/admission.ts");
+test("the kernel receive buffer: full size unless the queue overflows, then half of maxWait of the read rate", async () => {
+  const { RCVBUF_MAX, RCVBUF_MIN, RCVBUF_PER_PACKET, receiveBufferFor } = await import("../../../src/server/admission.ts");
   expect(receiveBufferFor(false, 333, 1000)).toBe(RCVBUF_MAX);
-  // reading 333 packets a second while overflowing: a second of them
-  expect(receiveBufferFor(true, 333, 1000)).toBe(Math.max(RCVBUF_MIN, 333 * 1024));
-  expect(receiveBufferFor(true, 1000, 1000)).toBe(1000 * 1024);
+  // reading 2,000 packets a second while overflowing: half a second of them (they may wait in the queue too)
+  expect(receiveBufferFor(true, 2000, 1000)).toBe(1000 * RCVBUF_PER_PACKET);
+  expect(receiveBufferFor(true, 2000, 2000)).toBe(2000 * RCVBUF_PER_PACKET);
+  expect(receiveBufferFor(true, 333, 1000)).toBe(RCVBUF_MIN);
   expect(receiveBufferFor(true, 50_000, 1000)).toBe(RCVBUF_MAX);
   expect(receiveBufferFor(true, 10, 1000)).toBe(RCVBUF_MIN);
   // overflow is what the queue dropped for room or age since it was last asked
