@@ -8,7 +8,9 @@
  * Staleness: a subscriber row changed in the database is seen at most `ttl`
  * seconds later (a new subscriber may stay unknown, a removed one answered,
  * that long). A reload empties the cache; `invalidate(value)` drops the
- * entries whose bound values hold `value` (a MAC, say) at once.
+ * entries whose bound values hold `value` (a MAC, say) at once. A lookup
+ * that fails empties it too: while the database is away, renewals are
+ * lease memory's to answer, within its grace, not the cache's.
  *
  * Bounded: at most `maxEntries`; the oldest entry makes room (insertion
  * order, which with one TTL for all is also expiry order).
@@ -141,6 +143,8 @@ export function cachedLookup(cache: AnswerCache, offers: readonly BoundQuery[], 
     const gen = cache.generation;
     const r = await lookup(vars);
     if ((r.kind === "match" || r.kind === "none") && cache.generation === gen) cache.set(key, params, r);
+    // a failing database cannot confirm what the cache holds: from here on, lease memory and its grace decide
+    else if (r.kind === "error") cache.invalidate();
     return r;
   };
 }

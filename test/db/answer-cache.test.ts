@@ -155,9 +155,12 @@ test("bounded: the oldest entry makes room; ttl 0 turns it off", async () => {
   expect(ran.length).toBe(before + 6);
 });
 
-test("failures are never remembered: a query error is asked again", async () => {
+test("failures are never remembered and empty the cache: a query error is asked again", async () => {
+  await lookup(STRANGER);
+  expect(cache.size).toBe(1);
   db.run("alter table users rename to users_away");
   expect((await lookup(KNOWN)).kind).toBe("error");
+  expect(cache.size).toBe(0);
   db.run("alter table users_away rename to users");
   expect(ip(await lookup(KNOWN))).toBe("198.18.0.19");
   expect(cache.size).toBe(1);
