@@ -149,7 +149,7 @@ export const SERVERS: ServerRow[] = [
     backend: "sqlite",
     enabled: true,
     baseline: "kea-memfile",
-    description: "as pydhcp-sqlite-pydhcpdb after applying exactly what --check printed: an index on (upper(mac), upper(port)), queries unchanged, ThreadLimit 16",
+    description: "as pydhcp-sqlite-pydhcpdb after applying exactly what --check printed: an index on (upper(mac), upper(port)), queries and ThreadLimit unchanged",
     unavailable: pydhcpMissing,
     setup: (ctx) => setupPydhcpdbSqlite(ctx, { fixed: true }),
   },

@@ -134,15 +134,15 @@ export async function checkPlans(backend: Backend, config: Config, offers: reado
     for (const c of create) lines.push(`  ${c}`);
   }
 
+  // SQLite answers synchronously, one statement at a time whatever ThreadLimit says: only MySQL is capped by it
   const threads = config.server.threadLimit;
-  if (threads < SUGGESTED_THREADS) {
+  if (config.database.kind === "mysql" && threads < SUGGESTED_THREADS) {
     settings.push("ThreadLimit");
     const cap = chainMs > 0 ? Math.floor((1000 / chainMs) * threads) : null;
     lines.push(
       `setting ThreadLimit ${threads}: WARN ${threads === 1 ? "one lookup at a time" : `${threads} lookups at a time`}` +
         (cap !== null ? `; a client no query knows costs ${fmtMs(chainMs)} ms here (all ${offers.length === 1 ? "1 offer query" : `${offers.length} offer queries`}), so at most ~${cap} such lookups/s` : "") +
-        `; fix: <ThreadLimit>${SUGGESTED_THREADS}</ThreadLimit>` +
-        (config.database.kind === "mysql" ? ` (lookups in flight share <poolSize>${config.database.poolSize}</poolSize> connections)` : ""),
+        `; fix: <ThreadLimit>${SUGGESTED_THREADS}</ThreadLimit> (lookups in flight share <poolSize>${config.database.poolSize}</poolSize> connections)`,
     );
   }
   if (config.log.level === "debug") {
