@@ -82,6 +82,10 @@ export class DhcpServer {
   /** the per-exchange lines (exchange-log.ts) */
   private readonly lines: ExchangeLog;
   private idleWaiters: (() => void)[] = [];
+  /** when the receive buffer was last sized, packets read since, and its size (bytes; 0 = as opened) */
+  private tunedAt = performance.now();
+  private readSince = 0;
+  private rcvbuf = 0;
 
   constructor(
     private rt: Runtime,
@@ -190,11 +194,6 @@ export class DhcpServer {
     }
     this.metrics.queueDepth(this.queued);
   }
-
-  /** when the receive buffer was last sized, packets read since, and its size (bytes; 0 = as opened) */
-  private tunedAt = performance.now();
-  private readSince = 0;
-  private rcvbuf = 0;
 
   /** Keeps the kernel's queue to about maxWait of work while ours overflows (admission.ts). */
   private tuneReceiveBuffer(now: number): void {
