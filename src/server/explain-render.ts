@@ -160,7 +160,7 @@ export function renderExplanation(e: Explanation): string {
   w("queries, in order (the first row with an ip decides):");
   for (const q of e.ran) w(...queryLines(q, q.name === decidedBy, e.vars));
   const notRun = e.configured.filter((n) => !e.ran.some((q) => q.name === n));
-  if (notRun.length) w(`  not run: ${notRun.join(", ")}${e.ran.length ? "" : " (this message needs no lookup)"}`);
+  if (notRun.length) w(`  not run: ${notRun.join(", ")}${e.ran.length ? "" : " (no lookup ran: this message needs none, or the answer cache held its answer)"}`);
   w("");
   w(decisionLine(e));
   if (e.outcome.kind === "reply") {
