@@ -6,6 +6,10 @@
  *   given up, and the work would only delay the requests behind it;
  * - REQUESTs (and RELEASE, DECLINE, INFORM) go before DISCOVERs: a REQUEST
  *   completes an exchange already half done, a DISCOVER only starts one;
+ * - when the queue is long (its oldest DISCOVER waited over a quarter of
+ *   maxWaitMs) the newest DISCOVER goes first: its client waits longest
+ *   still, where first come first served under overload answers every
+ *   client just after it gave up (the "adaptive LIFO" of request queues);
  * - the queue holds about `maxWaitMs` of work, measured: with `concurrency`
  *   lookups in flight each taking `t` ms (smoothed), the server finishes
  *   concurrency / t per ms when saturated (Little's law), so the queue holds
@@ -75,6 +79,9 @@ class Fifo<T> {
   peek(): T | undefined {
     return this.items[this.head];
   }
+  pop(): T | undefined {
+    return this.items.length > this.head ? this.items.pop() : undefined;
+  }
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const x = this.items[this.head];
@@ -122,14 +129,19 @@ export class AdmissionQueue<T extends Waiting> {
 
   /** The next request to run; those that waited too long go to `stale` on the way. */
   take(now: number, stale: (p: T) => void): T | undefined {
-    for (;;) {
-      const q = this.first.length ? this.first : this.later;
-      const p = q.shift();
-      if (!p) return undefined;
-      if (now - p.at <= this.opts.maxWaitMs) return p;
-      this.overflow++;
-      stale(p);
+    const max = this.opts.maxWaitMs;
+    // the oldest of each class leave first when too old: what is left is fresh
+    for (const q of [this.first, this.later]) {
+      for (let p = q.peek(); p && now - p.at > max; p = q.peek()) {
+        q.shift();
+        this.overflow++;
+        stale(p);
+      }
     }
+    if (this.first.length) return this.first.shift();
+    const oldest = this.later.peek();
+    if (!oldest) return undefined;
+    return now - oldest.at > max / 4 ? this.later.pop() : this.later.shift();
   }
 
   /** Requests dropped for room or age since the last call: the queue is overflowing when > 0. */

@@ -88,3 +88,17 @@ test("the kernel receive buffer: full size unless the queue overflows, then half
   expect(q.takeOverflow()).toBe(3);
   expect(q.takeOverflow()).toBe(0);
 });
+
+test("a long queue serves the newest DISCOVER first (its client still waits); REQUESTs still go first", () => {
+  const q = new AdmissionQueue<P>({ maxWaitMs: 1000, hardLimit: 100, concurrency: 1 });
+  for (let t = 0; t <= 400; t += 100) q.push(D(`d${t}`, t));
+  q.push(R("r", 350));
+  const order: string[] = [];
+  // at 450 the oldest DISCOVER waited 450 ms, over a quarter of maxWait: newest first
+  for (let p = q.take(450, () => {}); p; p = q.take(450, () => {})) order.push(p.id);
+  expect(order).toEqual(["r", "d400", "d300", "d200", "d100", "d0"]);
+  // a short queue is first come first served
+  q.push(D("a", 1000));
+  q.push(D("b", 1010));
+  expect(q.take(1100, () => {})?.id).toBe("a");
+});
