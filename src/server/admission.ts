@@ -16,11 +16,9 @@
  *   maxWaitMs * concurrency / t, never more than `hardLimit`. Past that the
  *   oldest DISCOVER (else the oldest request) makes room.
  *
- * - the kernel's receive buffer is a queue too, one this code cannot see
- *   into: while requests overflow this queue, receiveBufferFor() sizes it to
- *   half of maxWaitMs of the rate packets are read at (which is how fast the
- *   kernel's queue drains), so a storm waits in neither for longer than a
- *   client does; otherwise it stays at its full size.
+ * - the kernel's receive buffer is a queue too, and with a synchronous
+ *   database (SQLite) the only one that grows: kernelBacklog() says how long
+ *   its newest packet has waited and how many of its oldest to drop unread.
  *
  * No sockets, no clock of its own: callers pass `now` (ms, monotonic).
  */
@@ -43,24 +41,26 @@ export interface AdmissionOptions {
 /** Never below this, so a slow start or a lull does not shrink the queue to nothing. */
 const MIN_LIMIT = 16;
 /**
- * Receive buffer bounds, bytes, as set (the kernel doubles the value set).
- * The kernel charges each datagram its buffer, 1,280 bytes for a 300-byte
- * DHCP packet on loopback (measured: 512 KiB set held 819), so 640 bytes
- * set hold one packet.
+ * What the kernel charges a queued DHCP datagram (its buffer, not its
+ * length): 1,280 bytes for a 300-byte packet on Linux (measured with
+ * SO_MEMINFO: 10 packets, 12,800 bytes).
  */
-export const RCVBUF_MIN = 256 * 1024;
-export const RCVBUF_MAX = 4 * 1024 * 1024;
-export const RCVBUF_PER_PACKET = 640;
+export const KERNEL_BYTES_PER_PACKET = 1280;
 
 /**
- * The receive buffer for `readPerSecond` packets read a second while the
- * queue overflows: half of maxWaitMs of them, since a packet read from it
- * may then wait in the queue too. Not overflowing: the full size.
+ * The kernel's receive queue seen from here: `queuedBytes` waiting
+ * (SO_MEMINFO), drained at `perSecond`. When the newest of them will have
+ * waited longer than maxWaitMs by the time it is read, the oldest are read
+ * and dropped unhandled until half of maxWaitMs of them is left: they are
+ * stale, and reading past them is the only way to reach packets that are not.
  */
-export function receiveBufferFor(overflowing: boolean, readPerSecond: number, maxWaitMs: number): number {
-  if (!overflowing) return RCVBUF_MAX;
-  const bytes = Math.round((readPerSecond * maxWaitMs) / 2000) * RCVBUF_PER_PACKET;
-  return Math.min(RCVBUF_MAX, Math.max(RCVBUF_MIN, bytes));
+export function kernelBacklog(queuedBytes: number, perSecond: number, maxWaitMs: number): { waitMs: number; discard: number } {
+  const queued = queuedBytes / KERNEL_BYTES_PER_PACKET;
+  if (queued < 1) return { waitMs: 0, discard: 0 };
+  if (!(perSecond > 0)) return { waitMs: Infinity, discard: 0 };
+  const waitMs = (queued / perSecond) * 1000;
+  if (waitMs <= maxWaitMs) return { waitMs, discard: 0 };
+  return { waitMs, discard: Math.floor(queued - (perSecond * maxWaitMs) / 2000) };
 }
 
 /** Weight of one finished request in the smoothed service time. */
@@ -99,8 +99,6 @@ export class AdmissionQueue<T extends Waiting> {
   private readonly later = new Fifo<T>();
   /** ms one request takes from slot to finish, smoothed; 0 until measured */
   private serviceMs = 0;
-  /** dropped for room or age since takeOverflow() */
-  private overflow = 0;
 
   constructor(private opts: AdmissionOptions) {}
 
@@ -123,7 +121,6 @@ export class AdmissionQueue<T extends Waiting> {
   push(p: T): T | undefined {
     (p.type === MessageType.DISCOVER ? this.later : this.first).push(p);
     if (this.length <= this.limit) return undefined;
-    this.overflow++;
     return this.later.length ? this.later.shift() : this.first.shift();
   }
 
@@ -134,7 +131,6 @@ export class AdmissionQueue<T extends Waiting> {
     for (const q of [this.first, this.later]) {
       for (let p = q.peek(); p && now - p.at > max; p = q.peek()) {
         q.shift();
-        this.overflow++;
         stale(p);
       }
     }
@@ -144,11 +140,9 @@ export class AdmissionQueue<T extends Waiting> {
     return now - oldest.at > max / 4 ? this.later.pop() : this.later.shift();
   }
 
-  /** Requests dropped for room or age since the last call: the queue is overflowing when > 0. */
-  takeOverflow(): number {
-    const n = this.overflow;
-    this.overflow = 0;
-    return n;
+  /** Requests finished per second when every slot is busy; null until measured. */
+  get capacity(): number | null {
+    return this.serviceMs > 0 ? (this.opts.concurrency * 1000) / this.serviceMs : null;
   }
 
   /** A request finished (answered or not) `ms` after it got its slot: sizes the queue. */

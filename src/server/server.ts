@@ -19,7 +19,7 @@ import type { Runtime } from "./runtime.ts";
 import { handleExplained } from "./explain-live.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
-import { AdmissionQueue, RCVBUF_MAX, receiveBufferFor, type AdmissionOptions } from "./admission.ts";
+import { AdmissionQueue, kernelBacklog, type AdmissionOptions } from "./admission.ts";
 import { ExchangeLog } from "./exchange-log.ts";
 
 function admissionOptions(rt: Runtime): AdmissionOptions {
@@ -82,10 +82,11 @@ export class DhcpServer {
   /** the per-exchange lines (exchange-log.ts) */
   private readonly lines: ExchangeLog;
   private idleWaiters: (() => void)[] = [];
-  /** when the receive buffer was last sized, packets read since, and its size (bytes; 0 = as opened) */
-  private tunedAt = performance.now();
-  private readSince = 0;
-  private rcvbuf = 0;
+  /** the kernel's queue: when last looked at, packets handled since, the handling rate, packets to drop unread */
+  private checkedAt = performance.now();
+  private handledSince = 0;
+  private handledRate = 0;
+  private discard = 0;
 
   constructor(
     private rt: Runtime,
@@ -145,7 +146,14 @@ export class DhcpServer {
       this.metrics.dropped("shutdown");
       return;
     }
-    this.readSince++;
+    if (this.discard > 0) {
+      this.discard--;
+      this.metrics.dropped("stale");
+      return;
+    }
+    const now0 = performance.now();
+    if (now0 - this.checkedAt >= 100 && sock) this.checkKernelQueue(now0, sock);
+    this.handledSince++;
     const res = decode(buf);
     if (!res.ok) {
       this.metrics.received("malformed");
@@ -195,16 +203,23 @@ export class DhcpServer {
     this.metrics.queueDepth(this.queued);
   }
 
-  /** Keeps the kernel's queue to about maxWait of work while ours overflows (admission.ts). */
-  private tuneReceiveBuffer(now: number): void {
-    const seconds = (now - this.tunedAt) / 1000;
-    const read = this.readSince;
-    this.tunedAt = now;
-    this.readSince = 0;
-    const want = receiveBufferFor(this.queue.takeOverflow() > 0, read / seconds, this.rt.config.server.maxWaitMs);
-    if (this.rcvbuf === 0 ? want === RCVBUF_MAX : Math.abs(want - this.rcvbuf) < this.rcvbuf / 4) return;
-    this.rcvbuf = want;
-    for (const s of this.sockets) s.setReceiveBuffer(want);
+  /**
+   * Every 100 ms: how long the kernel's queue makes packets wait at the rate
+   * they are handled (admission.ts, kernelBacklog). With a synchronous
+   * database a storm waits there, not in our queue, and first come first
+   * served would answer only clients that gave up; the oldest are dropped
+   * unread instead, counted as stale.
+   */
+  private checkKernelQueue(now: number, sock: DhcpSocket): void {
+    const seconds = (now - this.checkedAt) / 1000;
+    this.checkedAt = now;
+    const rate = this.handledSince / seconds;
+    this.handledSince = 0;
+    // smoothed, and never below what the lookups are measured to sustain
+    this.handledRate = Math.max(this.queue.capacity ?? 0, this.handledRate === 0 ? rate : this.handledRate * 0.7 + rate * 0.3);
+    const bytes = sock.queuedBytes();
+    if (bytes === null) return;
+    this.discard = kernelBacklog(bytes, this.handledRate, this.rt.config.server.maxWaitMs).discard;
   }
 
   private readonly dropStale = (p: Pending): void => {
@@ -245,9 +260,7 @@ export class DhcpServer {
       this.log.error("reply failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     } finally {
       this.active.delete(p.key);
-      const end = performance.now();
-      this.queue.done(end - started);
-      if (end - this.tunedAt >= 1000) this.tuneReceiveBuffer(end);
+      this.queue.done(performance.now() - started);
       this.inFlight--;
       this.metrics.inFlight(this.inFlight);
       this.next();

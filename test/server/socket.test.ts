@@ -72,3 +72,23 @@ test("a send that cannot happen returns false and reports it; it never throws", 
   expect(s.send(b, 68, "127.0.0.1")).toBe(false);
   expect(errors.length).toBe(2);
 });
+
+test("queuedBytes reports what waits in the kernel's receive queue (SO_MEMINFO) and drops to 0 once read", async () => {
+  const probe = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.port;
+  probe.close();
+  let got = 0;
+  const s = await openDhcpSocket({ host: "127.0.0.1", port, onPacket: () => void got++ });
+  open.push(s);
+  const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+  open.push(tx);
+  expect(s.queuedBytes()).toBe(0);
+  // sent and measured in one turn of the event loop: nothing has been read yet
+  for (let i = 0; i < 10; i++) tx.send(new Uint8Array(300), port, "127.0.0.1");
+  const queued = s.queuedBytes()!;
+  expect(queued).toBeGreaterThanOrEqual(10 * 300);
+  expect(queued).toBeLessThanOrEqual(10 * 4096);
+  await until(() => got === 10);
+  expect(got).toBe(10);
+  expect(s.queuedBytes()).toBe(0);
+});

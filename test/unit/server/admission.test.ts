@@ -69,24 +69,20 @@ test("the queue holds about maxWait of work at the measured service time; the ol
   expect(only.push(R("c"))?.id).toBe("a");
 });
 
-test("the kernel receive buffer: full size unless the queue overflows, then half of maxWait of the read rate", async () => {
-  const { RCVBUF_MAX, RCVBUF_MIN, RCVBUF_PER_PACKET, receiveBufferFor } = await import("../../../src/server/admission.ts");
-  expect(receiveBufferFor(false, 333, 1000)).toBe(RCVBUF_MAX);
-  // reading 2,000 packets a second while overflowing: half a second of them (they may wait in the queue too)
-  expect(receiveBufferFor(true, 2000, 1000)).toBe(1000 * RCVBUF_PER_PACKET);
-  expect(receiveBufferFor(true, 2000, 2000)).toBe(2000 * RCVBUF_PER_PACKET);
-  expect(receiveBufferFor(true, 333, 1000)).toBe(RCVBUF_MIN);
-  expect(receiveBufferFor(true, 50_000, 1000)).toBe(RCVBUF_MAX);
-  expect(receiveBufferFor(true, 10, 1000)).toBe(RCVBUF_MIN);
-  // overflow is what the queue dropped for room or age since it was last asked
-  const q = new AdmissionQueue<P>({ maxWaitMs: 100, hardLimit: 1, concurrency: 1 });
-  expect(q.takeOverflow()).toBe(0);
-  q.push(D("a", 0));
-  q.push(D("b", 0));
-  q.push(D("c", 500));
-  q.take(1000, () => {});
-  expect(q.takeOverflow()).toBe(3);
-  expect(q.takeOverflow()).toBe(0);
+test("the kernel's queue: nothing dropped while its newest packet will be read within maxWait; past that the oldest go", async () => {
+  const { KERNEL_BYTES_PER_PACKET: B, kernelBacklog } = await import("../../../src/server/admission.ts");
+  expect(kernelBacklog(0, 500, 1000)).toEqual({ waitMs: 0, discard: 0 });
+  // 400 packets at 500/s: 800 ms, in time
+  expect(kernelBacklog(400 * B, 500, 1000)).toEqual({ waitMs: 800, discard: 0 });
+  // 6,000 packets (a full 4 MiB buffer) at 500/s: 12 s; keep half a second's worth (250), drop the oldest 5,750
+  expect(kernelBacklog(6000 * B, 500, 1000)).toEqual({ waitMs: 12_000, discard: 5750 });
+  // no rate known yet: nothing dropped on a guess
+  expect(kernelBacklog(6000 * B, 0, 1000).discard).toBe(0);
+  // the capacity the queue measures is ThreadLimit over the time per request
+  const q = new AdmissionQueue<P>({ maxWaitMs: 1000, hardLimit: 100, concurrency: 16 });
+  expect(q.capacity).toBeNull();
+  q.done(8);
+  expect(q.capacity).toBe(2000);
 });
 
 test("a long queue serves the newest DISCOVER first (its client still waits); REQUESTs still go first", () => {
