@@ -53,6 +53,8 @@ export const KERNEL_BYTES_PER_PACKET = 1280;
  * waited longer than maxWaitMs by the time it is read, the oldest are read
  * and dropped unhandled until half of maxWaitMs of them is left: they are
  * stale, and reading past them is the only way to reach packets that are not.
+ * (The server drops only DISCOVERs among them: it counts `discard` down on
+ * DISCOVERs alone.)
  */
 export function kernelBacklog(queuedBytes: number, perSecond: number, maxWaitMs: number): { waitMs: number; discard: number } {
   const queued = queuedBytes / KERNEL_BYTES_PER_PACKET;

@@ -5,6 +5,7 @@
  */
 import { toHex } from "../codec/hex.ts";
 import { decode } from "../codec/decode.ts";
+import { peekMessageType } from "../codec/peek.ts";
 import { encode } from "../codec/encode.ts";
 import { MessageType, type DhcpMessage } from "../codec/message.ts";
 import type { Config } from "../config/types.ts";
@@ -146,8 +147,10 @@ export class DhcpServer {
       this.metrics.dropped("shutdown");
       return;
     }
-    if (this.discard > 0) {
+    // a backlog's oldest DISCOVERs go unread; anything else (a REQUEST completing an exchange) is handled
+    if (this.discard > 0 && peekMessageType(buf) === MessageType.DISCOVER) {
       this.discard--;
+      this.metrics.received("DISCOVER");
       this.metrics.dropped("stale");
       return;
     }
@@ -207,8 +210,9 @@ export class DhcpServer {
    * Every 100 ms: how long the kernel's queue makes packets wait at the rate
    * they are handled (admission.ts, kernelBacklog). With a synchronous
    * database a storm waits there, not in our queue, and first come first
-   * served would answer only clients that gave up; the oldest are dropped
-   * unread instead, counted as stale.
+   * served would answer only clients that gave up; the oldest DISCOVERs are
+   * dropped undecoded instead, counted as stale. Other packets (REQUESTs
+   * completing exchanges) are still handled.
    */
   private checkKernelQueue(now: number, sock: DhcpSocket): void {
     const seconds = (now - this.checkedAt) / 1000;
