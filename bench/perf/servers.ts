@@ -129,7 +129,7 @@ export const SERVERS: ServerRow[] = [
     enabled: true,
     baseline: "kea-mysql",
     also: ["kea-memfile"],
-    description: "as pydhcp-mysql-pydhcpdb after applying exactly what --check printed: lower-case mac/port, an index on (mac, port), its equivalent queries, ThreadLimit 16",
+    description: "as pydhcp-mysql-pydhcpdb after applying exactly what --check printed: lower-case mac/port, an index on (mac, port), its equivalent queries, ThreadLimit 64",
     unavailable: pydhcpMissing,
     setup: (ctx) => setupPydhcpdbMysql(ctx, { fixed: true }),
   },

@@ -15,8 +15,12 @@ import type { Vars } from "../variables/types.ts";
 
 /** Timed runs per query; the median is reported. */
 const RUNS = 15;
-/** ThreadLimit below this keeps a MySQL server mostly idle while lookups wait. */
-const SUGGESTED_THREADS = 16;
+/**
+ * ThreadLimit below this keeps a MySQL server mostly idle while lookups wait;
+ * 64 in flight, grouped on the pool's connections, is what the benchmark
+ * measured best (docs/benchmark.md, pydhcp-mysql).
+ */
+const SUGGESTED_THREADS = 64;
 
 export interface PlanReport {
   lines: string[];

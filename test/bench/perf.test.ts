@@ -336,14 +336,14 @@ describe("pydhcpdb reference rows", () => {
       "  UPDATE `users` SET `mac` = lower(`mac`), `port` = lower(`port`);",
       "  -- and have whatever writes these columns write lower case, as pydhcp's hex variables are",
       "  CREATE INDEX `users_mac_port` ON `users` (`mac`, `port`);",
-      "setting ThreadLimit 1: WARN one lookup at a time; fix: <ThreadLimit>16</ThreadLimit> (lookups in flight share <poolSize>8</poolSize> connections)",
+      "setting ThreadLimit 1: WARN one lookup at a time; fix: <ThreadLimit>64</ThreadLimit> (lookups in flight share <poolSize>8</poolSize> connections)",
     ];
     const fix = parseCheckFix(lines);
     expect(fix.statements).toEqual(["UPDATE `users` SET `mac` = lower(`mac`), `port` = lower(`port`);", "CREATE INDEX `users_mac_port` ON `users` (`mac`, `port`);"]);
-    expect(fix.threadLimit).toBe(16);
+    expect(fix.threadLimit).toBe(64);
     const xml = applyCheckFix(referenceConfig("198.18.0.1", db), fix);
     expect(xml).toContain("<offer_3>select ip,mask,router,dns from users where mac = '{ClientMacAddress}'</offer_3>");
     expect(xml).toContain("upper(mac)=upper('{sw_mac}')");
-    expect(xml).toContain("<ThreadLimit>16</ThreadLimit>");
+    expect(xml).toContain("<ThreadLimit>64</ThreadLimit>");
   });
 });

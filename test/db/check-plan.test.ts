@@ -76,7 +76,7 @@ describe("MariaDB", () => {
       "  UPDATE `users` SET `mac` = lower(`mac`), `port` = lower(`port`);",
       "  -- and have whatever writes these columns write lower case, as pydhcp's hex variables are",
       "  CREATE INDEX `users_mac_port` ON `users` (`mac`, `port`);",
-      expect.stringMatching(/^setting ThreadLimit 1: WARN one lookup at a time; a client no query knows costs [0-9.]+ ms here \(all 3 offer queries\), so at most ~[0-9]+ such lookups\/s; fix: <ThreadLimit>16<\/ThreadLimit> \(lookups in flight share <poolSize>[0-9]+<\/poolSize> connections\)$/),
+      expect.stringMatching(/^setting ThreadLimit 1: WARN one lookup at a time; a client no query knows costs [0-9.]+ ms here \(all 3 offer queries\), so at most ~[0-9]+ such lookups\/s; fix: <ThreadLimit>64<\/ThreadLimit> \(lookups in flight share <poolSize>[0-9]+<\/poolSize> connections\)$/),
     ]);
     expect(r.lines).toContain("  equivalent query: <offer_3>select ip,mask,router,dns from users where mac = '{ClientMacAddress}'</offer_3>");
     expect(r.lines).toContain("  equivalent query: <offer_1>select ip,mask,router,dns from users where mac = '{option_82_AgentRemoteId_hex}' and port = '{option_82_AgentCircuitId_port_hex}'</offer_1>");
@@ -101,7 +101,7 @@ describe("MariaDB", () => {
       conn.release();
     }
     try {
-      const r = await runCheck(write("fixed-mysql.xml", configWith(mysqlXml, { offers: equivalent }, 16)));
+      const r = await runCheck(write("fixed-mysql.xml", configWith(mysqlXml, { offers: equivalent }, 64)));
       expect(r.ok).toBe(true);
       for (const n of ["offer_1", "offer_2", "offer_3"]) {
         expect(lineOf(r.lines, `query ${n}: `)).toMatch(new RegExp(`^query ${n}: OK, uses an index \\(users by users_mac_port\\), [0-9.]+ ms$`));
@@ -150,7 +150,7 @@ describe("SQLite", () => {
     const d = new Database(path);
     d.exec(fix[1]!.trim());
     d.close();
-    const r2 = await runCheck(write("ref-sqlite.xml", configWith(`<database><sqlite><path>${path}</path></sqlite></database>`, undefined, 16)));
+    const r2 = await runCheck(write("ref-sqlite.xml", configWith(`<database><sqlite><path>${path}</path></sqlite></database>`, undefined, 64)));
     for (const n of ["offer_1", "offer_2", "offer_3"]) {
       expect(lineOf(r2.lines, `query ${n}: `)).toMatch(new RegExp(`^query ${n}: OK, uses an index \\(users by users_upper_mac_upper_port\\), [0-9.]+ ms$`));
     }
@@ -159,7 +159,7 @@ describe("SQLite", () => {
 
   test("an indexed query is OK; a bare column without an index gets the index, its query unchanged", async () => {
     const path = sqliteDb("plain.db", ["CREATE INDEX users_mac ON users (mac)"]);
-    const r = await runCheck(write("plain.xml", configWith(`<database><sqlite><path>${path}</path></sqlite></database>`, { offers: ["select ip,mask,router,dns from users where mac='{ClientMacAddress}'", "select ip,mask,router,dns from users where port='{sw_port2}'"] }, 16)));
+    const r = await runCheck(write("plain.xml", configWith(`<database><sqlite><path>${path}</path></sqlite></database>`, { offers: ["select ip,mask,router,dns from users where mac='{ClientMacAddress}'", "select ip,mask,router,dns from users where port='{sw_port2}'"] }, 64)));
     expect(lineOf(r.lines, "query offer_1: ")).toMatch(/^query offer_1: OK, uses an index \(users by users_mac\), [0-9.]+ ms$/);
     expect(lineOf(r.lines, "query offer_2: ")).toContain("WARN reads every row of users (300 rows) on each lookup: no index on \"port\"");
     expect(r.lines).toContain(`  CREATE INDEX "users_port" ON "users" ("port");`);
