@@ -14,7 +14,9 @@
  *   lookups in flight each taking `t` ms (smoothed), the server finishes
  *   concurrency / t per ms when saturated (Little's law), so the queue holds
  *   maxWaitMs * concurrency / t, never more than `hardLimit`. Past that the
- *   oldest DISCOVER (else the oldest request) makes room.
+ *   oldest DISCOVER (else the oldest request) makes room for a REQUEST; the
+ *   server drops a new DISCOVER before decoding it (the newest waiting are
+ *   served first when the queue is long, so it is the next slot's).
  *
  * - the kernel's receive buffer is a queue too, and with a synchronous
  *   database (SQLite) the only one that grows: kernelBacklog() says how long

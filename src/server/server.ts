@@ -154,6 +154,12 @@ export class DhcpServer {
       this.metrics.dropped("stale");
       return;
     }
+    // a full queue takes no new DISCOVER: dropped before decoding, the cheapest way to say no under a storm
+    if (this.inFlight >= this.rt.maxInFlight && this.queue.length >= this.queue.limit && peekMessageType(buf) === MessageType.DISCOVER) {
+      this.metrics.received("DISCOVER");
+      this.metrics.dropped("queue-full");
+      return;
+    }
     const now0 = performance.now();
     if (now0 - this.checkedAt >= 100 && sock) this.checkKernelQueue(now0, sock);
     this.handledSince++;
