@@ -147,6 +147,9 @@ export class DhcpServer {
       this.metrics.dropped("shutdown");
       return;
     }
+    // looked at before dropping anything: a count left from a backlog that has since drained must not outlive it
+    const now0 = performance.now();
+    if (now0 - this.checkedAt >= 100 && sock) this.checkKernelQueue(now0, sock);
     // a backlog's oldest DISCOVERs go unread; anything else (a REQUEST completing an exchange) is handled
     if (this.discard > 0 && peekMessageType(buf) === MessageType.DISCOVER) {
       this.discard--;
@@ -160,8 +163,6 @@ export class DhcpServer {
       this.metrics.dropped("queue-full");
       return;
     }
-    const now0 = performance.now();
-    if (now0 - this.checkedAt >= 100 && sock) this.checkKernelQueue(now0, sock);
     this.handledSince++;
     const res = decode(buf);
     if (!res.ok) {
