@@ -83,9 +83,10 @@ export class DhcpServer {
   /** the per-exchange lines (exchange-log.ts) */
   private readonly lines: ExchangeLog;
   private idleWaiters: (() => void)[] = [];
-  /** the kernel's queue: when last looked at, packets handled since, the handling rate, packets to drop unread */
+  /** the kernel's queue: when last looked at, packets handled since and when the first of them came, the handling rate, packets to drop unread */
   private checkedAt = performance.now();
   private handledSince = 0;
+  private handledFrom = -1;
   private handledRate = 0;
   private discard = 0;
 
@@ -149,7 +150,8 @@ export class DhcpServer {
     }
     // looked at before dropping anything: a count left from a backlog that has since drained must not outlive it
     const now0 = performance.now();
-    if (now0 - this.checkedAt >= 100 && sock) this.checkKernelQueue(now0, sock);
+    // every 100 ms, every 10 ms while dropping: a count from one look must not run far past the backlog
+    if (sock && now0 - this.checkedAt >= (this.discard > 0 ? 10 : 100)) this.checkKernelQueue(now0, sock);
     // a backlog's oldest DISCOVERs go unread; anything else (a REQUEST completing an exchange) is handled
     if (this.discard > 0 && peekMessageType(buf) === MessageType.DISCOVER) {
       this.discard--;
@@ -164,6 +166,7 @@ export class DhcpServer {
       return;
     }
     this.handledSince++;
+    if (this.handledFrom < 0) this.handledFrom = now0;
     const res = decode(buf);
     if (!res.ok) {
       this.metrics.received("malformed");
@@ -215,19 +218,23 @@ export class DhcpServer {
 
   /**
    * Every 100 ms: how long the kernel's queue makes packets wait at the rate
-   * they are handled (admission.ts, kernelBacklog). With a synchronous
+   * they are handled, measured (admission.ts, kernelBacklog). Until a rate
+   * is measured nothing is dropped. With a synchronous
    * database a storm waits there, not in our queue, and first come first
    * served would answer only clients that gave up; the oldest DISCOVERs are
    * dropped undecoded instead, counted as stale. Other packets (REQUESTs
    * completing exchanges) are still handled.
    */
   private checkKernelQueue(now: number, sock: DhcpSocket): void {
-    const seconds = (now - this.checkedAt) / 1000;
+    // the rate over the time packets were coming, not over an idle stretch before them
+    const seconds = this.handledFrom < 0 ? 0 : (now - this.handledFrom) / 1000;
+    if (this.handledSince >= 10 && seconds >= 0.05) {
+      const rate = this.handledSince / seconds;
+      this.handledRate = this.handledRate === 0 ? rate : this.handledRate * 0.7 + rate * 0.3;
+    }
     this.checkedAt = now;
-    const rate = this.handledSince / seconds;
     this.handledSince = 0;
-    // smoothed, and never below what the lookups are measured to sustain
-    this.handledRate = Math.max(this.queue.capacity ?? 0, this.handledRate === 0 ? rate : this.handledRate * 0.7 + rate * 0.3);
+    this.handledFrom = -1;
     const bytes = sock.queuedBytes();
     if (bytes === null) return;
     this.discard = kernelBacklog(bytes, this.handledRate, this.rt.config.server.maxWaitMs).discard;
