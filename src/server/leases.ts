@@ -21,6 +21,8 @@ export class LeaseMemory implements LeaseBook {
   /** answers just offered, by client, for the REQUEST that follows (not persisted) */
   private readonly offers = new Map<string, { xid: number; answer: Answer; at: number; query: string }>();
   private flushing: Promise<void> | null = null;
+  /** sees how long each lease write took, seconds (latency metrics) */
+  onWrite: ((seconds: number) => void) | null = null;
   /** when lease writes started failing (ms), 0 while they work */
   private failingSince = 0;
 
@@ -108,8 +110,11 @@ export class LeaseMemory implements LeaseBook {
     if (this.dirty.size === 0) return Promise.resolve();
     const batch = this.dirty;
     this.dirty = new Map();
+    const t0 = performance.now();
+    const took = () => this.onWrite?.((performance.now() - t0) / 1000);
     this.flushing = this.store
       .upsert([...batch.values()])
+      .finally(took)
       .then(() => {
         if (this.failingSince === 0) return;
         this.log.info("lease writes resumed", { downMs: Date.now() - this.failingSince });
