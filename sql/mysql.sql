@@ -38,9 +38,13 @@ CREATE TABLE IF NOT EXISTS `pydhcp_lease` (
   `state`      varchar(16) NOT NULL,
   `answer`     text NOT NULL,
   `updated`    bigint NOT NULL,
+  `relay`      varchar(15) NOT NULL DEFAULT '',
+  `hostname`   varchar(255) NOT NULL DEFAULT '',
   PRIMARY KEY (`client_key`),
   KEY `pydhcp_lease_ip` (`ip`),
-  KEY `pydhcp_lease_expires` (`expires`)
+  KEY `pydhcp_lease_expires` (`expires`),
+  KEY `pydhcp_lease_updated` (`updated`),
+  KEY `pydhcp_lease_mac` (`mac`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- How far each run of pydhcp has written its history journal, updated in

@@ -48,10 +48,17 @@ CREATE TABLE IF NOT EXISTS pydhcp_lease (
   expires    bigint NOT NULL,
   state      varchar(16) NOT NULL,
   answer     text NOT NULL,
-  updated    bigint NOT NULL
+  updated    bigint NOT NULL,
+  relay      varchar(15) NOT NULL DEFAULT '',
+  hostname   varchar(255) NOT NULL DEFAULT ''
 );
+-- a table made by an older pydhcp gains the columns added since
+ALTER TABLE pydhcp_lease ADD COLUMN IF NOT EXISTS relay varchar(15) NOT NULL DEFAULT '';
+ALTER TABLE pydhcp_lease ADD COLUMN IF NOT EXISTS hostname varchar(255) NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS pydhcp_lease_ip ON pydhcp_lease (ip);
 CREATE INDEX IF NOT EXISTS pydhcp_lease_expires ON pydhcp_lease (expires);
+CREATE INDEX IF NOT EXISTS pydhcp_lease_updated ON pydhcp_lease (updated);
+CREATE INDEX IF NOT EXISTS pydhcp_lease_mac ON pydhcp_lease (mac);
 
 -- The last journal sequence number written per pydhcp run, updated in
 -- the same transaction as the history rows: a batch replayed after a crash

@@ -41,7 +41,9 @@ CREATE TABLE IF NOT EXISTS pydhcp_lease (
   expires    INTEGER NOT NULL,
   state      TEXT NOT NULL,
   answer     TEXT NOT NULL,
-  updated    INTEGER NOT NULL
+  updated    INTEGER NOT NULL,
+  relay      TEXT NOT NULL DEFAULT '',
+  hostname   TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS pydhcp_lease_ip ON pydhcp_lease (ip);
 CREATE INDEX IF NOT EXISTS pydhcp_lease_expires ON pydhcp_lease (expires);
@@ -54,3 +56,5 @@ CREATE TABLE IF NOT EXISTS pydhcp_history_mark (
   seq     INTEGER NOT NULL,
   updated INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS pydhcp_lease_updated ON pydhcp_lease (updated);
+CREATE INDEX IF NOT EXISTS pydhcp_lease_mac ON pydhcp_lease (mac);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes a fresh Debian machine ready for the tests: the real DHCP peers the
 # end-to-end tests drive, the packaging tools (lintian, qemu-user), an
-# arm64 C library for running the ARM64 binary under qemu, a running
+# arm64 C library for running the ARM64 binary under qemu, Chromium for the
+# help-desk page tests (driven by playwright-core from npm), a running
 # MariaDB and a running PostgreSQL. Safe to run again; downloads are kept in /var/cache/pydhcp-test.
 set -euo pipefail
 
@@ -26,6 +27,7 @@ declare -A PKG=(
   [adduser]=adduser
   [pgrep]=procps
   [psql]=postgresql-client
+  [chromium]=chromium
 )
 missing=()
 for bin in "${!PKG[@]}"; do

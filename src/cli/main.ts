@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 /**
- * pydhcp's entry point: flags -> one of serve, --check, --dump, --explain.
+ * pydhcp's entry point: flags -> one of serve, --check, --dump, --explain,
+ * `leases`, `lease release`.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad configuration.
  */
 import pkg from "../../package.json" with { type: "json" };
@@ -33,6 +34,12 @@ async function main(argv: string[]): Promise<number> {
   if (f.has("version")) {
     process.stdout.write(`pydhcp ${version} (bun ${Bun.version})\n`);
     return 0;
+  }
+  const sub = args.rest.join(" ");
+  if (sub === "leases" || sub === "lease release") {
+    const cfg = typeof f.get("config") === "string" ? (f.get("config") as string) : "config.xml";
+    const m = await import("./leases.ts");
+    return sub === "leases" ? m.leasesCommand(f, cfg) : m.leaseReleaseCommand(f, cfg);
   }
   if (args.rest.length) {
     process.stderr.write(`pydhcp: unexpected argument ${args.rest[0]}\n(see pydhcp --help)\n`);

@@ -20,6 +20,7 @@ import { encodeOptionText } from "../options/types.ts";
 import { OPTION } from "../options/table.ts";
 
 const isIpv4 = (text: string): boolean => parseIPv4(text) !== null;
+import { codepageKnown, DEFAULT_HOSTNAME_CODEPAGE } from "../variables/text.ts";
 
 /** <answerCache> defaults: seconds an answer is reused, entries at most (~1 KB each) */
 export const DEFAULT_ANSWER_CACHE = { ttlSeconds: 5, maxEntries: 16_384 } as const;
@@ -82,6 +83,7 @@ function readServer(s: Section) {
     interfaces: [] as string[],
     user: null as string | null,
     group: null as string | null,
+    hostnameCodepage: DEFAULT_HOSTNAME_CODEPAGE,
   };
   // pydhcpdb requires both; an empty element means "none"
   const router = s.text("defaultRouter", true);
@@ -114,6 +116,11 @@ function readServer(s: Section) {
       else is.error(i.path, `"${i.text}" is not an interface name`);
     }
     is.finish();
+  }
+  const cp = s.text("hostnameCodepage", false);
+  if (cp !== undefined) {
+    if (codepageKnown(cp)) server.hostnameCodepage = cp;
+    else s.error(s.pathOf("hostnameCodepage"), `"${cp}" is not a code page this build can decode (e.g. cp866, windows-1251, koi8-r)`);
   }
   for (const key of ["user", "group"] as const) {
     const v = s.text(key, false);
@@ -205,18 +212,25 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
   let metrics: Config["metrics"] = null;
   if (metricsNode) {
     const s = new Section(metricsNode, errors);
-    metrics = { host: s.ipv4("host", false, "127.0.0.1"), port: s.int("port", true, 9167, 1, 65535) };
+    metrics = { host: s.ipv4("host", false, "127.0.0.1"), port: s.int("port", true, 9167, 1, 65535), token: null };
+    const token = s.text("token", false);
+    if (token !== undefined) {
+      // printable ASCII without spaces: it travels in an HTTP header as is
+      if (/^[\x21-\x7e]{16,256}$/.test(token)) metrics.token = token;
+      else s.error(s.pathOf("token"), "must be 16 to 256 printable ASCII characters without spaces (e.g. openssl rand -hex 24)");
+    }
     s.finish();
   }
 
   // <leases>
   const leasesNode = root.child("leases");
-  let leases: Config["leases"] = { outageGraceSeconds: 3600, cleanupIntervalSeconds: 60 };
+  let leases: Config["leases"] = { outageGraceSeconds: 3600, cleanupIntervalSeconds: 60, syncIntervalSeconds: 1 };
   if (leasesNode) {
     const s = new Section(leasesNode, errors);
     leases = {
       outageGraceSeconds: s.int("outageGrace", false, 3600, 0, 0xffffffff, "seconds"),
       cleanupIntervalSeconds: s.int("cleanupInterval", false, 60, 1, 86400, "seconds"),
+      syncIntervalSeconds: s.int("syncInterval", false, 1, 1, 3600, "seconds"),
     };
     s.finish();
   }

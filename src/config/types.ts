@@ -52,6 +52,8 @@ export interface Config {
     /** drop privileges after binding, null = stay */
     user: string | null;
     group: string | null;
+    /** <hostnameCodepage>: how hostname_text reads a host name that is not UTF-8 (default cp866) */
+    hostnameCodepage: string;
   };
   database: DatabaseConfig;
   /** per-query timeout, ms (default 2000) */
@@ -66,13 +68,15 @@ export interface Config {
   /** optional per-event statements */
   historyEvents: Partial<Record<HistoryEvent, NamedSql>>;
   log: { level: "debug" | "info" | "warn" | "error"; format: "text" | "json" };
-  /** HTTP /metrics and /health listener; null = off */
-  metrics: { host: string; port: number } | null;
+  /** HTTP /metrics, /health, /api/ and the help-desk page; null = off */
+  metrics: { host: string; port: number; token: string | null } | null;
   leases: {
     /** renewals answered from lease memory while the database is down, seconds */
     outageGraceSeconds: number;
     /** how often expired leases are cleaned, seconds */
     cleanupIntervalSeconds: number;
+    /** how often lease rows changed in the database are read back, seconds (the staleness bound) */
+    syncIntervalSeconds: number;
   };
   /** history rows older than this are pruned; null = keep forever */
   historyRetentionDays: number | null;

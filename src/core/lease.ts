@@ -27,6 +27,10 @@ export interface Lease {
   answer: string;
   /** epoch seconds of the last change */
   updated: number;
+  /** giaddr of the relay that forwarded the request, "" when direct */
+  relay: string;
+  /** the client's host name (option 12) as hostname_text, "" when none */
+  hostname: string;
 }
 
 /** What respond needs of lease memory (server/leases.ts implements it). */
@@ -36,6 +40,12 @@ export interface LeaseBook {
   fetch(clientKey: string): Promise<Lease | null>;
   /** the client actively holding an address, if any */
   holder(ip: string, now: number): Lease | undefined;
+  /**
+   * holder(), confirmed by the lease table before the client `asking` (its
+   * clientKey) is refused: the database is the truth (server/leases.ts); a
+   * promise only when it asks the table
+   */
+  holderChecked(ip: string, now: number, asking: string): Lease | undefined | Promise<Lease | undefined>;
   /** an OFFERed address, held in memory only */
   hold(l: Lease): void;
   /** a lease to keep and persist */

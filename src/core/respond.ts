@@ -36,6 +36,8 @@ export interface RespondDeps {
   /** the statements each history event runs */
   history: Readonly<Record<HistoryEvent, readonly Statement[]>>;
   route: RouteConfig;
+  /** the client's host name as hostname_text, null without option 12 */
+  hostnameText?(msg: DhcpMessage): string | null;
   /** epoch seconds */
   now(): number;
 }
@@ -195,6 +197,9 @@ function leaseFrom(msg: DhcpMessage, key: string, answer: Answer, state: Lease["
     state,
     answer: JSON.stringify(answerToJson(answer)),
     updated: now,
+    // a renewal comes straight from the client: the relay and name it was granted through stay
+    relay: msg.giaddr !== ZERO ? msg.giaddr : (prev?.relay ?? ""),
+    hostname: d.hostnameText?.(msg) ?? prev?.hostname ?? "",
   };
 }
 
@@ -225,7 +230,7 @@ async function discover(ex: Exchange, d: RespondDeps): Promise<Outcome> {
   const r = await matchOrSilence(ex, d, vars, "discover");
   if (r.kind !== "match") return r;
   const now = d.now();
-  const holder = d.leases.holder(r.answer.ip, now);
+  const holder = await d.leases.holderChecked(r.answer.ip, now, key);
   if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
     return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
   }
@@ -289,7 +294,7 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
       message: "requested address not assigned to this client",
     });
   }
-  const holder = d.leases.holder(r.answer.ip, now);
+  const holder = await d.leases.holderChecked(r.answer.ip, now, key);
   if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
     return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
   }

@@ -26,6 +26,19 @@ export interface PreparedQuery {
   readonly columns?: readonly string[];
 }
 
+/** What `pydhcp leases` and GET /api/leases ask for; every field optional. */
+export interface LeaseFilter {
+  /** 12 lower-case hex digits */
+  mac?: string;
+  ip?: string;
+  /** giaddr */
+  relayIp?: string;
+  /** hex the stored option 82 contains (a switch MAC in the remote-id): narrows the rows before the views check it */
+  option82Contains?: string;
+  /** true: ended (expired, released, declined); false: current only; absent: all */
+  expired?: boolean;
+}
+
 export interface Backend {
   readonly kind: "sqlite" | "mysql" | "postgresql";
   /** Prepares once at load; rejects with DbError naming the query. */
@@ -67,6 +80,18 @@ export interface LeaseStore {
   upsert(leases: readonly Lease[]): Promise<void>;
   /** Deletes up to `limit` leases expired before `now`; returns how many. */
   deleteExpired(now: number, limit: number): Promise<number>;
+  /**
+   * Rows changed at or after `since` (epoch seconds, by any server): how the
+   * lease memory follows releases and other servers' grants.
+   */
+  changedSince(since: number): Promise<Lease[]>;
+  /** Leases matching the filter, newest change first, at most `limit`. */
+  list(filter: LeaseFilter, now: number, limit: number): Promise<Lease[]>;
+  /**
+   * Ends the current leases of a client (by MAC) or of an address, at once:
+   * state released, expiry now. Returns the leases as they were.
+   */
+  release(by: { mac: string } | { ip: string }, now: number): Promise<Lease[]>;
 }
 
 export type DbErrorKind = "connect" | "prepare" | "query" | "timeout";

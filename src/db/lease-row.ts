@@ -1,7 +1,8 @@
 /** The `pydhcp_lease` table's columns and row -> Lease, shared by both backends. */
-import type { Lease, Row } from "./backend.ts";
+import type { Lease, LeaseFilter, Row } from "./backend.ts";
 
-export const LEASE_COLUMNS = "client_key, mac, ip, option82, expires, state, answer, updated";
+export const LEASE_COLUMNS = "client_key, mac, ip, option82, expires, state, answer, updated, relay, hostname";
+export const LEASE_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 export function leaseFrom(r: Row): Lease {
   return {
@@ -13,5 +14,54 @@ export function leaseFrom(r: Row): Lease {
     state: String(r.state) as Lease["state"],
     answer: String(r.answer),
     updated: Number(r.updated),
+    relay: String(r.relay ?? ""),
+    hostname: String(r.hostname ?? ""),
   };
+}
+
+export function leaseValues(l: Lease): (string | number)[] {
+  return [l.clientKey, l.mac, l.ip, l.option82, l.expires, l.state, l.answer, l.updated, l.relay, l.hostname];
+}
+
+/**
+ * Columns added after the first release: a table created by an older
+ * pydhcp gains them at start (name, MySQL type, SQLite type).
+ */
+export const LEASE_ADDED_COLUMNS: readonly [string, string, string][] = [
+  ["relay", "varchar(15) NOT NULL DEFAULT ''", "TEXT NOT NULL DEFAULT ''"],
+  ["hostname", "varchar(255) NOT NULL DEFAULT ''", "TEXT NOT NULL DEFAULT ''"],
+];
+
+/** Most rows one list call returns: a CLI or API caller pages by narrowing the filter. */
+export const LIST_LIMIT = 1000;
+
+/**
+ * The WHERE clause and values of a lease listing. Only mac, ip, relay
+ * address and expiry go to SQL (all bound); relay MAC and switch port are
+ * read from option 82 by the caller.
+ */
+export function listWhere(f: LeaseFilter, now: number, num = "?"): { where: string; params: (string | number)[] } {
+  const parts: string[] = [];
+  const params: (string | number)[] = [];
+  if (f.mac !== undefined) parts.push("mac = ?"), params.push(f.mac);
+  if (f.ip !== undefined) parts.push("ip = ?"), params.push(f.ip);
+  if (f.relayIp !== undefined) parts.push("relay = ?"), params.push(f.relayIp);
+  // hex digits only (checked by the caller), so no LIKE wildcard can come from the value
+  if (f.option82Contains !== undefined) parts.push("option82 LIKE ?"), params.push(`%${f.option82Contains}%`);
+  // `num`: how the dialect binds an integer (PostgreSQL: CAST(? AS bigint), its values travel as text)
+  if (f.expired === true) parts.push(`(expires < ${num} OR state IN ('released', 'declined'))`), params.push(now);
+  else if (f.expired === false) parts.push(`expires >= ${num} AND state IN ('bound', 'offered')`), params.push(now);
+  return { where: parts.length ? "WHERE " + parts.join(" AND ") : "", params };
+}
+
+/** listWhere's test on one lease in memory (leases a server has not written yet). */
+export function matchesFilter(l: Lease, f: LeaseFilter, now: number): boolean {
+  if (f.mac !== undefined && l.mac !== f.mac) return false;
+  if (f.ip !== undefined && l.ip !== f.ip) return false;
+  if (f.relayIp !== undefined && l.relay !== f.relayIp) return false;
+  if (f.option82Contains !== undefined && !l.option82.includes(f.option82Contains)) return false;
+  const ended = l.expires < now || l.state === "released" || l.state === "declined";
+  if (f.expired === true && !ended) return false;
+  if (f.expired === false && ended) return false;
+  return true;
 }

@@ -14,7 +14,7 @@ import type { Logger } from "../log/types.ts";
 import { MysqlPool, errText, type MysqlOptions } from "./mysql/pool.ts";
 import { MysqlLookups } from "./mysql/lookups.ts";
 import { MysqlWrites } from "./mysql/writes.ts";
-import { mysqlLeaseStore } from "./mysql/leases.ts";
+import { migrateLeases, mysqlLeaseStore } from "./mysql/leases.ts";
 
 export type { MysqlOptions } from "./mysql/pool.ts";
 
@@ -35,6 +35,7 @@ export class MysqlBackend implements Backend {
     const pool = MysqlPool.create(opts);
     try {
       for (const stmt of leaseStatements(MYSQL_SCHEMA)) await pool.query(stmt);
+      await migrateLeases(pool);
     } catch (e) {
       await pool.end().catch(() => {});
       const where = opts.socket ?? `${opts.host}:${opts.port}`;

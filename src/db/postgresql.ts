@@ -20,7 +20,7 @@
  */
 
 import { SQL } from "bun";
-import { LEASE_COLUMNS, leaseFrom } from "./lease-row.ts";
+import { LEASE_COLUMNS, LEASE_PLACEHOLDERS, leaseFrom, listWhere } from "./lease-row.ts";
 import { chunkSizes, multiRowSql, splitSingleRowInsert } from "./multirow.ts";
 import { batchable, batchSql, LookupBatcher, type BatchRunner } from "./lookup-batch.ts";
 import { numberPlaceholders } from "./postgresql-sql.ts";
@@ -90,7 +90,7 @@ function safeParams(params: readonly Param[]): SqlValue[] {
   return out;
 }
 
-const UPSERT_ROWS = { head: `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES`, tuple: "(?, ?, ?, ?, ?, ?, ?, ?)" };
+const UPSERT_ROWS = { head: `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES`, tuple: LEASE_PLACEHOLDERS };
 
 /** Result of a statement: rows, plus the affected-row count Bun puts on the array. */
 type Result = Row[] & { count?: number | null };
@@ -478,7 +478,7 @@ export class PostgresqlBackend implements Backend {
         let i = 0;
         for (const n of chunkSizes(last.length)) {
           const chunk = last.slice(i, (i += n));
-          const values = chunk.flatMap((l) => [l.clientKey, l.mac, l.ip, l.option82, String(l.expires), l.state, l.answer, String(l.updated)]);
+          const values = chunk.flatMap((l) => [l.clientKey, l.mac, l.ip, l.option82, String(l.expires), l.state, l.answer, String(l.updated), l.relay, l.hostname]);
           await q("upsert", upsertSql(n), values);
         }
       },
@@ -489,6 +489,27 @@ export class PostgresqlBackend implements Backend {
           [String(now), String(Math.max(1, Math.floor(limit)))],
         );
         return Number(res.count ?? 0);
+      },
+      changedSince: async (since) =>
+        (await q("sync", `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE updated >= CAST(? AS bigint)`, [String(since)])).map(leaseFrom),
+      list: async (filter, now, limit) => {
+        const { where, params } = listWhere(filter, now, "CAST(? AS bigint)");
+        const sql = `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease ${where} ORDER BY updated DESC LIMIT CAST(? AS integer)`;
+        return (await q("list", sql, [...params.map(String), String(Math.max(1, Math.floor(limit)))])).map(leaseFrom);
+      },
+      release: async (by, now) => {
+        const [col, v] = "mac" in by ? ["mac", by.mac] : ["ip", by.ip];
+        // one statement: the rows as they were (o.was) and the update, atomically
+        const rows = await q(
+          "release",
+          `UPDATE pydhcp_lease AS p SET state = 'released', expires = CAST(? AS bigint), updated = CAST(? AS bigint)
+           FROM (SELECT client_key, state AS was FROM pydhcp_lease
+                 WHERE ${col} = ? AND expires >= CAST(? AS bigint) AND state IN ('bound', 'offered') FOR UPDATE) AS o
+           WHERE p.client_key = o.client_key
+           RETURNING p.client_key, p.mac, p.ip, p.option82, CAST(? AS bigint) AS expires, o.was AS state, p.answer, p.updated, p.relay, p.hostname`,
+          [String(now), String(now), v, String(now), String(now)],
+        );
+        return rows.map(leaseFrom);
       },
     };
   }
@@ -502,7 +523,8 @@ function upsertSql(n: number): string {
   if (sql === undefined) {
     sql = `${multiRowSql(UPSERT_ROWS, n)}
            ON CONFLICT (client_key) DO UPDATE SET mac = EXCLUDED.mac, ip = EXCLUDED.ip, option82 = EXCLUDED.option82,
-             expires = EXCLUDED.expires, state = EXCLUDED.state, answer = EXCLUDED.answer, updated = EXCLUDED.updated`;
+             expires = EXCLUDED.expires, state = EXCLUDED.state, answer = EXCLUDED.answer, updated = EXCLUDED.updated,
+             relay = EXCLUDED.relay, hostname = EXCLUDED.hostname`;
     UPSERT_SQL.set(n, sql);
   }
   return sql;

@@ -7,10 +7,10 @@
  * locked database (busy_timeout).
  */
 
-import { LEASE_COLUMNS, leaseFrom } from "./lease-row.ts";
+import { LEASE_ADDED_COLUMNS, LEASE_COLUMNS, LEASE_PLACEHOLDERS, leaseFrom, leaseValues, listWhere } from "./lease-row.ts";
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
-import { DbError, type Backend, type HistoryMark, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
+import { DbError, type Backend, type HistoryMark, type Lease, type LeaseFilter, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { SQLITE_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
 
@@ -29,17 +29,20 @@ class SqliteLeases implements LeaseStore {
   private readonly byIpStmt: Statement<Row, [number, string]>;
   private readonly put: Statement<Row, (string | number)[]>;
   private readonly prune: Statement<Row, [number, number]>;
+  private readonly changed: Statement<Row, [number]>;
 
   constructor(private readonly db: Database) {
+    this.changed = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE updated >= ?`);
     this.active = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE expires >= ?`);
     this.one = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE client_key = ?`);
     this.byIpStmt = db.prepare(
       `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE ip = ?2 ORDER BY (expires >= ?1) DESC, updated DESC LIMIT 1`,
     );
     this.put = db.prepare(
-      `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES ${LEASE_PLACEHOLDERS}
        ON CONFLICT (client_key) DO UPDATE SET mac = excluded.mac, ip = excluded.ip, option82 = excluded.option82,
-         expires = excluded.expires, state = excluded.state, answer = excluded.answer, updated = excluded.updated`,
+         expires = excluded.expires, state = excluded.state, answer = excluded.answer, updated = excluded.updated,
+         relay = excluded.relay, hostname = excluded.hostname`,
     );
     this.prune = db.prepare(
       "DELETE FROM pydhcp_lease WHERE client_key IN (SELECT client_key FROM pydhcp_lease WHERE expires < ? LIMIT ?)",
@@ -74,7 +77,7 @@ class SqliteLeases implements LeaseStore {
     return this.wrap("upsert", () => {
       this.db.transaction(() => {
         for (const l of leases) {
-          this.put.run(l.clientKey, l.mac, l.ip, l.option82, l.expires, l.state, l.answer, l.updated);
+          this.put.run(...leaseValues(l));
         }
       })();
     });
@@ -82,6 +85,35 @@ class SqliteLeases implements LeaseStore {
   deleteExpired(now: number, limit: number): Promise<number> {
     return this.wrap("cleanup", () => this.prune.run(now, Math.max(1, Math.floor(limit))).changes);
   }
+  changedSince(since: number): Promise<Lease[]> {
+    return this.wrap("sync", () => this.changed.all(since).map(leaseFrom));
+  }
+  list(filter: LeaseFilter, now: number, limit: number): Promise<Lease[]> {
+    const { where, params } = listWhere(filter, now);
+    return this.wrap("list", () =>
+      this.db
+        .query<Row, (string | number)[]>(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease ${where} ORDER BY updated DESC LIMIT ?`)
+        .all(...params, Math.max(1, Math.floor(limit)))
+        .map(leaseFrom),
+    );
+  }
+  release(by: { mac: string } | { ip: string }, now: number): Promise<Lease[]> {
+    const [col, v] = "mac" in by ? ["mac", by.mac] : ["ip", by.ip];
+    const current = `${col} = ? AND expires >= ? AND state IN ('bound', 'offered')`;
+    return this.wrap("release", () =>
+      this.db.transaction(() => {
+        const rows = this.db.query<Row, (string | number)[]>(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE ${current}`).all(v, now).map(leaseFrom);
+        this.db.query(`UPDATE pydhcp_lease SET state = 'released', expires = ?, updated = ? WHERE ${current}`).run(now, now, v, now);
+        return rows;
+      })(),
+    );
+  }
+}
+
+/** Adds the lease columns a table made by an older pydhcp lacks. */
+function migrateLeases(db: Database): void {
+  const have = new Set(db.query<{ name: string }, []>("PRAGMA table_info(pydhcp_lease)").all().map((r) => r.name));
+  for (const [name, , type] of LEASE_ADDED_COLUMNS) if (!have.has(name)) db.exec(`ALTER TABLE pydhcp_lease ADD COLUMN ${name} ${type}`);
 }
 
 export class SqliteBackend implements Backend {
@@ -103,7 +135,14 @@ export class SqliteBackend implements Backend {
       if (opts.path !== ":memory:") db.exec("PRAGMA journal_mode = WAL");
       // WAL + NORMAL: a crash may lose the last commits, never corrupts
       db.exec("PRAGMA synchronous = NORMAL");
-      for (const stmt of fresh ? SQLITE_SCHEMA : leaseStatements(SQLITE_SCHEMA)) db.exec(stmt);
+      if (fresh) for (const stmt of SQLITE_SCHEMA) db.exec(stmt);
+      else {
+        // the table first, then its columns, then indexes that may name new columns
+        const lease = leaseStatements(SQLITE_SCHEMA);
+        for (const stmt of lease.filter((x) => /^CREATE TABLE/i.test(x))) db.exec(stmt);
+        migrateLeases(db);
+        for (const stmt of lease.filter((x) => !/^CREATE TABLE/i.test(x))) db.exec(stmt);
+      }
     } catch (e) {
       throw new DbError("connect", "", `cannot open SQLite database ${opts.path}: ${(e as Error).message}`);
     }

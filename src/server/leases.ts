@@ -5,6 +5,19 @@
  * while the database is away. Persisted through Backend.leases in batches off
  * the reply path; warmed from it at start, so leases survive restarts and
  * servers sharing one MySQL share them.
+ *
+ * The database is the truth; this is a cache of `pydhcp_lease` with a
+ * bounded staleness (docs/leases.md):
+ *  - refusing an address because another client holds it is checked against
+ *    the table first (holderChecked), so a row deleted, released or expired
+ *    there frees the address for the very next packet;
+ *  - rows changed by anyone (`pydhcp lease release`, another server) are read
+ *    back every <leases><syncInterval> (sync), so renewals and lease lists see
+ *    them within that interval;
+ *  - SIGHUP and the cleanup timer reload the whole active set (resync), which
+ *    also drops leases whose rows were deleted by hand.
+ * What this server changed and has not written yet (dirty), and OFFER holds
+ * (memory only, 60 s), win over the table until written or expired.
  */
 import type { LeaseStore } from "../db/backend.ts";
 import type { Logger } from "../log/types.ts";
@@ -12,6 +25,13 @@ import type { Answer } from "../core/answer.ts";
 import { OFFER_HOLD_SECONDS, type Lease, type LeaseBook } from "../core/lease.ts";
 
 export { OFFER_HOLD_SECONDS };
+
+/** sync reads rows changed this many seconds before the last sync too (clock skew, same-second writes) */
+export const SYNC_SKEW_SECONDS = 2;
+
+function active(l: Lease): boolean {
+  return l.state === "bound" || l.state === "offered";
+}
 
 export class LeaseMemory implements LeaseBook {
   private readonly byKey = new Map<string, Lease>();
@@ -23,8 +43,13 @@ export class LeaseMemory implements LeaseBook {
   private flushing: Promise<void> | null = null;
   /** sees how long each lease write took, seconds (latency metrics) */
   onWrite: ((seconds: number) => void) | null = null;
+  /** sees each lease a sync found released elsewhere (the answer cache forgets the client) */
+  onReleased: ((lease: Lease) => void) | null = null;
   /** when lease writes started failing (ms), 0 while they work */
   private failingSince = 0;
+  /** epoch seconds of the last read of changed rows */
+  private syncedAt = 0;
+  private syncing: Promise<number> | null = null;
 
   constructor(
     private store: LeaseStore,
@@ -43,7 +68,107 @@ export class LeaseMemory implements LeaseBook {
   async warm(now: number): Promise<number> {
     const all = await this.store.loadActive(now);
     for (const l of all) this.index(l);
+    this.syncedAt = now;
     return all.length;
+  }
+
+  /**
+   * Reads back rows changed since the last sync (a margin of SYNC_SKEW
+   * seconds covers servers whose clocks differ a little, and rows written
+   * in the same second as the last read). Returns how many rows changed
+   * this memory. One sync at a time.
+   */
+  sync(now: number): Promise<number> {
+    if (this.syncing) return this.syncing;
+    const since = this.syncedAt - SYNC_SKEW_SECONDS;
+    this.syncing = this.store
+      .changedSince(since)
+      .then((rows) => {
+        this.syncedAt = now;
+        let n = 0;
+        for (const r of rows) {
+          if (!this.adopt(r)) continue;
+          n++;
+          // `pydhcp lease release` or the API ended it: the client starts over, with no answer remembered
+          if (r.state === "released") this.onReleased?.(r);
+        }
+        return n;
+      })
+      .finally(() => {
+        this.syncing = null;
+      });
+    return this.syncing;
+  }
+
+  /**
+   * Replaces memory with the table's active leases: what a reload (SIGHUP)
+   * does, so no lease the table no longer has survives it. Leases not yet
+   * written and OFFER holds are kept.
+   */
+  async resync(now: number): Promise<{ loaded: number; dropped: number }> {
+    const rows = await this.store.loadActive(now);
+    const inTable = new Set<string>();
+    for (const r of rows) {
+      inTable.add(r.clientKey);
+      this.adopt(r);
+    }
+    let dropped = 0;
+    for (const [k, l] of this.byKey) {
+      if (inTable.has(k) || this.dirty.has(k) || l.state === "offered") continue;
+      this.forget(k);
+      dropped++;
+    }
+    this.syncedAt = now;
+    return { loaded: rows.length, dropped };
+  }
+
+  /** A row from the table replaces the memory's copy unless ours is newer or unwritten. */
+  private adopt(r: Lease): boolean {
+    if (this.dirty.has(r.clientKey)) return false;
+    const mine = this.byKey.get(r.clientKey);
+    if (mine && (mine.updated > r.updated || (mine.state === "offered" && mine.ip === r.ip && mine.updated >= r.updated))) return false;
+    if (mine && mine.updated === r.updated && mine.state === r.state && mine.ip === r.ip && mine.expires === r.expires) return false;
+    this.index(r);
+    return true;
+  }
+
+  private forget(clientKey: string): void {
+    const l = this.byKey.get(clientKey);
+    if (!l) return;
+    this.byKey.delete(clientKey);
+    if (this.byIp.get(l.ip)?.clientKey === clientKey) this.byIp.delete(l.ip);
+  }
+
+  /**
+   * holder(), confirmed by the table before it refuses anyone: a lease the
+   * memory still has but the table has released, expired, deleted or moved
+   * does not hold the address. Unwritten leases and OFFER holds are this
+   * server's newest knowledge and stand. With the database away, memory
+   * decides (it was right when the database was last seen).
+   */
+  holderChecked(ip: string, now: number, asking: string): Lease | undefined | Promise<Lease | undefined> {
+    const l = this.holder(ip, now);
+    // no holder, or the client's own lease (every renewal): no query and no promise
+    if (!l || l.clientKey === asking || l.state === "offered" || this.dirty.has(l.clientKey)) return l;
+    return this.confirmHolder(ip, l, now);
+  }
+
+  private async confirmHolder(ip: string, l: Lease, now: number): Promise<Lease | undefined> {
+    let row: Lease | null;
+    try {
+      row = await this.store.byIp(ip);
+    } catch {
+      return l;
+    }
+    if (!row || row.clientKey !== l.clientKey) {
+      // the table no longer has this client on this address
+      const fresh = await this.store.get(l.clientKey).catch(() => undefined);
+      if (fresh === undefined) return l;
+      if (fresh) this.index(fresh);
+      else this.forget(l.clientKey);
+      if (row) this.adopt(row);
+    } else if (row.updated >= l.updated) this.index(row);
+    return this.holder(ip, now);
   }
 
   get(clientKey: string): Lease | undefined {
@@ -70,6 +195,23 @@ export class LeaseMemory implements LeaseBook {
     if (l.state === "bound" && l.expires > now) return l;
     if (l.state === "offered" && l.updated + OFFER_HOLD_SECONDS > now) return l;
     return undefined;
+  }
+
+  /**
+   * The same memory for a decision that must change nothing (GET /api/explain):
+   * reads see exactly what the server sees; grants, holds and offers are dropped.
+   */
+  readOnly(): LeaseBook {
+    return {
+      get: (k) => this.get(k),
+      fetch: (k) => this.fetch(k),
+      holder: (ip, now) => this.holder(ip, now),
+      holderChecked: (ip, now, asking) => this.holderChecked(ip, now, asking),
+      rememberOffer: () => {},
+      takeOffer: () => null,
+      set: () => {},
+      hold: () => {},
+    };
   }
 
   rememberOffer(clientKey: string, xid: number, answer: Answer, now: number, query = ""): void {
@@ -101,6 +243,9 @@ export class LeaseMemory implements LeaseBook {
     const old = this.byKey.get(l.clientKey);
     if (old && old.ip !== l.ip && this.byIp.get(old.ip)?.clientKey === l.clientKey) this.byIp.delete(old.ip);
     this.byKey.set(l.clientKey, l);
+    // an ended lease read back from the table must not hide the client holding the address now
+    const cur = this.byIp.get(l.ip);
+    if (cur && cur.clientKey !== l.clientKey && !active(l) && active(cur)) return;
     this.byIp.set(l.ip, l);
   }
 
@@ -131,6 +276,11 @@ export class LeaseMemory implements LeaseBook {
         this.flushing = null;
       });
     return this.flushing;
+  }
+
+  /** Leases changed here and not yet in the table (written within ~100 ms). */
+  unwritten(): Lease[] {
+    return [...this.dirty.values()];
   }
 
   get pending(): number {

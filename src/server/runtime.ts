@@ -16,6 +16,7 @@ import { runOfferChain, toLookup, type BoundQuery } from "../db/chain.ts";
 import { prepareQueries } from "../db/queries.ts";
 import type { CompiledTemplate } from "../db/template.ts";
 import { extractVariables } from "../variables/extract.ts";
+import { DEFAULT_HOSTNAME_CODEPAGE, hostnameText } from "../variables/text.ts";
 import { applySlices } from "../variables/slices.ts";
 import type { Vars } from "../variables/types.ts";
 import type { HistoryStatement } from "./history.ts";
@@ -88,8 +89,14 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
   };
   const slices = config.slices;
   const profiles = config.relayProfiles;
+  const codepage = config.server.hostnameCodepage;
   const variables = (msg: DhcpMessage, relay?: Option82Seen | null): Vars => {
     const v = extractVariables(msg, relay?.parsed);
+    // extract decodes with the default code page; another one is applied here
+    if (codepage !== DEFAULT_HOSTNAME_CODEPAGE) {
+      const h = msg.options.get(12);
+      if (h) v.set("hostname_text", hostnameText(h, codepage));
+    }
     if (slices.length) applySlices(v, slices);
     if (profiles.length) profileVariables(v, msg, profiles, relay?.parsed);
     return v;
@@ -103,6 +110,10 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     offerReuseSeconds: 5,
     leases: p.leases,
     variables,
+    hostnameText: (msg) => {
+      const h = msg.options.get(12);
+      return h ? hostnameText(h, codepage) : null;
+    },
     lookup: p.cache ? cachedLookup(p.cache, offers, chain) : chain,
     timeoutMs: config.queryTimeoutMs,
     history,

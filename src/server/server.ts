@@ -25,6 +25,7 @@ import { RateLimiter } from "./ratelimit.ts";
 import { parseRelayAgentInfo, type RelayAgentInfoResult } from "../option82/parse.ts";
 import type { Runtime } from "./runtime.ts";
 import { explanationOf, renderExplanation } from "./explain-render.ts";
+import { ringEntry, type ExchangeRing } from "./exchange-ring.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
 import { AdmissionQueue, kernelBacklog, type AdmissionOptions } from "./admission.ts";
@@ -60,6 +61,8 @@ interface Pending {
   /** option 53 and arrival (performance.now()): what admission orders and ages requests by */
   type: number;
   at: number;
+  /** the datagram as received (the exchange ring keeps it) */
+  buf: Uint8Array;
   key: string;
   /** the socket it came in on: per-interface sockets reply out of their own link */
   sock: DhcpSocket | undefined;
@@ -93,6 +96,8 @@ export class DhcpServer {
   private handledFrom = -1;
   private handledRate = 0;
   private discard = 0;
+  /** the last exchanges, for the HTTP API and the help-desk page; null when nobody reads them */
+  private ring: ExchangeRing | null = null;
 
   constructor(
     private rt: Runtime,
@@ -106,6 +111,11 @@ export class DhcpServer {
     this.debug = log.enabled("debug");
     this.lines = new ExchangeLog(log);
     this.queue = new AdmissionQueue(admissionOptions(rt));
+  }
+
+  /** Keeps every exchange from now on in `ring` (with the queries it ran). */
+  record(ring: ExchangeRing): void {
+    this.ring = ring;
   }
 
   get runtime(): Runtime {
@@ -213,7 +223,7 @@ export class DhcpServer {
     this.active.add(key);
     const req: Request = { msg, type, size: buf.length, from: { address, port }, arrived };
     if (relay) req.relay = relay;
-    const p: Pending = { req, type, at: arrived, key, sock };
+    const p: Pending = { req, type, at: arrived, key, sock, buf };
     if (this.inFlight < this.rt.maxInFlight) {
       void this.run(p);
       return;
@@ -277,6 +287,7 @@ export class DhcpServer {
     try {
       const ex = await respond(p.req, rt.deps);
       this.finish(p, ex, rt);
+      if (this.ring) this.ring.push(ringEntry(ex, p.buf, rt, performance.now() - p.req.arrived));
     } catch (e) {
       this.metrics.dropped("internal-error");
       this.log.error("request handling failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });

@@ -20,6 +20,10 @@ import { openBackend } from "../db/open.ts";
 import type { ServiceLogger } from "../log/logger.ts";
 import { CACHE_RESULTS, type PydhcpMetrics } from "../service/metrics.ts";
 import { startHttp, type HttpHandle } from "../service/http.ts";
+import { createApi } from "../service/api.ts";
+import { helpDeskPage } from "../service/page.ts";
+import { ExchangeRing } from "./exchange-ring.ts";
+import { SocketError } from "./socket.ts";
 import { dropPrivileges } from "../service/privileges.ts";
 import { HistoryWriter } from "./history.ts";
 import { LeaseMemory } from "./leases.ts";
@@ -61,6 +65,7 @@ const RESTART_ONLY: readonly [string, (c: Config) => unknown][] = [
   ["log", (c) => c.log],
   ["metrics", (c) => c.metrics],
   ["leases/cleanupInterval", (c) => c.leases.cleanupIntervalSeconds],
+  ["leases/syncInterval", (c) => c.leases.syncIntervalSeconds],
   ["history/spool", (c) => c.spoolPath],
 ];
 
@@ -159,12 +164,23 @@ export class Service {
       this.log.info("stopped", { signal: this.stopSignal });
       return 0;
     }
+    const c0 = this.config;
     const server = new DhcpServer(runtime, leases, history, this.log, this.sm);
     const s: Serving = { backend, server, leases, history, initial: this.config, http: null, timers: [] };
     this.serving = s;
     try {
       await server.listen();
     } catch (e) {
+      await server.drain(0);
+      if (e instanceof SocketError && e.inUse) {
+        const at = `${c0.server.host}:${c0.server.port}`;
+        this.log.error("cannot listen: the DHCP port is taken", { address: at, error: e.message });
+        process.stderr.write(
+          `pydhcp: another process already has UDP ${at} (a DHCP server or relay runs here); pydhcp does not share the DHCP port.\n` +
+            `pydhcp: stop the other one, or give this server another <host>/<port>. To watch a running pydhcp: pydhcp --dump -c FILE\n`,
+        );
+        return 2;
+      }
       this.log.error("cannot listen", { error: e instanceof Error ? e.message : String(e) });
       return 1;
     }
@@ -177,9 +193,15 @@ export class Service {
       }
     }
     if (c.metrics) {
+      const ring = new ExchangeRing();
+      server.record(ring);
+      const metrics = this.o.metrics;
       s.http = startHttp({
         host: c.metrics.host,
         port: c.metrics.port,
+        token: c.metrics.token,
+        api: createApi({ runtime: () => server.runtime, leases, ring, exposition: () => metrics.registry.expose(), startedAt: Date.now() }),
+        page: helpDeskPage,
         metrics: this.o.metrics,
         health: () => server.runtime.backend.ping().then(() => true, () => false),
         notes: () => {
@@ -211,6 +233,7 @@ export class Service {
         const leases = new LeaseMemory(b.leases, this.log);
         const history = new HistoryWriter(b, { journalPath: config.spoolPath, fsync: config.historyFsync }, this.log);
         leases.onWrite = (sec) => this.sm.query(LEASE_WRITE_SERIES, sec);
+        leases.onReleased = (l) => void this.cache.invalidate(l.mac);
         history.onBatch = (sec) => this.sm.query(HISTORY_SERIES, sec);
         // the config this attempt uses (a reload while waiting may have changed it)
         this.cache.configure(config.answerCache);
@@ -265,6 +288,22 @@ export class Service {
         m.historyWritable.set(history.problem === null ? 1 : 0);
       }, 100),
     );
+    // the database is the truth for leases: rows changed there come back within one interval
+    let syncWarned = false;
+    s.timers.push(
+      setInterval(() => {
+        leases.sync(Math.floor(Date.now() / 1000)).then(
+          () => {
+            if (syncWarned) this.log.info("lease sync resumed");
+            syncWarned = false;
+          },
+          (e: unknown) => {
+            if (!syncWarned) this.log.warn("lease sync failed; lease memory decides until it works again", { error: e instanceof Error ? e.message : String(e) });
+            syncWarned = true;
+          },
+        );
+      }, this.config.leases.syncIntervalSeconds * 1000),
+    );
     let cleaning = false;
     s.timers.push(
       setInterval(async () => {
@@ -274,6 +313,9 @@ export class Service {
           const now = Math.floor(Date.now() / 1000);
           const n = await leases.cleanup(now, 1000);
           if (n) this.log.info("expired leases removed", { leases: n });
+          // rows deleted by hand leave no trace for sync to read: a full pass drops them
+          const r = await leases.resync(now);
+          if (r.dropped) this.log.info("lease memory dropped leases the database no longer has", { leases: r.dropped });
           const days = server.runtime.config.historyRetentionDays;
           if (days) {
             const p = await pruneHistory(server.runtime.backend, days);
@@ -350,6 +392,12 @@ export class Service {
           setTimeout(() => void old.close().catch(() => {}), 5000);
         }
         this.config = nc;
+        // a reload starts from what the database holds: no lease it dropped survives
+        const rs = await s.leases.resync(Math.floor(Date.now() / 1000)).catch((e: unknown) => {
+          this.log.warn("lease reload from the database failed; lease memory kept", { error: e instanceof Error ? e.message : String(e) });
+          return null;
+        });
+        if (rs?.dropped) this.log.info("lease memory dropped leases the database no longer has", { leases: rs.dropped });
         m.reloads.labels("ok").inc();
         this.log.info("configuration reloaded", { file: nc.file, offers: rt.offers.length });
       } catch (e) {

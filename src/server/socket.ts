@@ -63,11 +63,29 @@ export interface DhcpSocketOptions {
   port: number;
   /** bind to this interface (SO_BINDTODEVICE) */
   iface?: string;
+  /** SO_REUSEADDR: share the address with other sockets that set it too (tests only) */
+  reuseAddress?: boolean;
   /** receive buffer in bytes (default 4 MiB) */
   receiveBuffer?: number;
   onPacket(buf: Uint8Array, port: number, address: string): void;
   onError?(e: Error): void;
 }
+
+/** Why a socket could not be opened; `errno` 98 (EADDRINUSE) means another process holds the address. */
+export class SocketError extends Error {
+  constructor(
+    message: string,
+    readonly errno: number,
+  ) {
+    super(message);
+    this.name = "SocketError";
+  }
+  get inUse(): boolean {
+    return this.errno === EADDRINUSE;
+  }
+}
+
+const EADDRINUSE = 98;
 
 /** errno is a thread-local int behind __errno_location(). */
 function errno(sym: ReturnType<typeof openLibc>): number {
@@ -98,9 +116,14 @@ export async function openDhcpSocket(o: DhcpSocketOptions): Promise<DhcpSocket> 
   const fail = (what: string): never => {
     const e = errno(sym);
     sym.close(fd);
-    throw new Error(`Cannot ${what} for ${o.host}:${o.port}${o.iface ? ` on ${o.iface}` : ""}: errno ${e}`);
+    const why = e === EADDRINUSE ? "address in use (another process has this UDP port)" : `errno ${e}`;
+    throw new SocketError(`Cannot ${what} for ${o.host}:${o.port}${o.iface ? ` on ${o.iface}` : ""}: ${why}`, e);
   };
-  if (setInt(sym, fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0) fail("set SO_REUSEADDR");
+  // No SO_REUSEADDR: on Linux it lets a second UDP socket bind the same
+  // address and take the unicast traffic from the first (a second server, or
+  // a --dump). Sockets bound to different devices (SO_BINDTODEVICE) share a
+  // port without it.
+  if (o.reuseAddress && setInt(sym, fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0) fail("set SO_REUSEADDR");
   if (setInt(sym, fd, SOL_SOCKET, SO_BROADCAST, 1) < 0) fail("set SO_BROADCAST");
   if (setInt(sym, fd, IPPROTO_IP, IP_RECVERR, 0) < 0) fail("clear IP_RECVERR");
   const rcv = o.receiveBuffer ?? 4 * 1024 * 1024;

@@ -1,12 +1,21 @@
 /**
- * The optional HTTP listener: GET /metrics (Prometheus text 0.0.4) and
+ * The optional HTTP listener: GET /metrics (Prometheus text 0.0.4),
  * GET /health (200 "ok" when the database answers, 200 "degraded" and the
- * reasons when it answers but history waits in the journal, 503 otherwise). Off unless
- * the configuration names a host and port; bind it to loopback or a
- * management address, never to a client-facing one.
+ * reasons when it answers but history waits in the journal, 503 otherwise), and when
+ * the server passes them, the help-desk page at / and the JSON API under
+ * /api/ (service/api.ts). Off unless the configuration names a host and port;
+ * bind it to loopback or a management address, never to a client-facing one.
+ *
+ * /api/ needs `Authorization: Bearer <token>` when <metrics><token> is set;
+ * on a listener that is not loopback it needs it always, so with no token
+ * configured there every /api/ request gets 401.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { Logger } from "../log/types.ts";
 import { CONTENT_TYPE } from "./registry.ts";
+import { startHttp1, type HttpRequest, type HttpResponse } from "./http1.ts";
+
+export type { HttpRequest, HttpResponse } from "./http1.ts";
 
 export interface HttpOptions {
   host: string;
@@ -24,6 +33,12 @@ export interface HttpOptions {
   log: Logger;
   /** how long /health waits for the callback before answering 503 (default 1000 ms) */
   healthTimeoutMs?: number;
+  /** <metrics><token>; null = none */
+  token?: string | null;
+  /** handles /api/... after the token check */
+  api?: (req: HttpRequest) => Promise<HttpResponse> | HttpResponse;
+  /** the help-desk page served at / */
+  page?: () => HttpResponse;
 }
 
 export interface HttpHandle {
@@ -33,8 +48,8 @@ export interface HttpHandle {
 
 const TEXT = "text/plain; charset=utf-8";
 
-function text(body: string, status: number, extra: Record<string, string> = {}): Response {
-  return new Response(body, { status, headers: { "content-type": TEXT, "cache-control": "no-store", ...extra } });
+export function text(body: string, status: number, extra: Record<string, string> = {}): HttpResponse {
+  return { status, headers: { "content-type": TEXT, "cache-control": "no-store", ...extra }, body };
 }
 
 type Verdict = "ok" | "down" | "timeout";
@@ -59,10 +74,30 @@ export async function checkHealth(health: () => Promise<boolean>, timeoutMs: num
   }
 }
 
+export function isLoopback(host: string): boolean {
+  return /^127\./.test(host) || host === "::1" || host === "localhost";
+}
+
+const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
+
+/**
+ * The /api/ gate: null when the request may pass, else why not. Compared
+ * as digests so the time taken says nothing about the token.
+ */
+export function authProblem(header: string | undefined, token: string | null, loopback: boolean): string | null {
+  if (token === null) return loopback ? null : "this listener is not loopback: set <metrics><token> to use /api/";
+  const m = /^Bearer +(\S+) *$/i.exec(header ?? "");
+  if (!m) return "missing Authorization: Bearer <token>";
+  return timingSafeEqual(digest(m[1]!), digest(token)) ? null : "wrong token";
+}
+
 export function startHttp(opts: HttpOptions): HttpHandle {
   const { log } = opts;
   const source = "registry" in opts.metrics ? opts.metrics.registry : opts.metrics;
   const timeoutMs = opts.healthTimeoutMs ?? 1000;
+  const token = opts.token ?? null;
+  const loopback = isLoopback(opts.host);
+  if (opts.api && token === null && !loopback) log.warn("http /api/ is closed: the listener is not loopback and <metrics><token> is not set", { host: opts.host });
   // /health is unauthenticated: one probe at a time, so a flood of checks
   // cannot pile database pings onto a sick database.
   let inFlight: Promise<Verdict> | null = null;
@@ -71,8 +106,8 @@ export function startHttp(opts: HttpOptions): HttpHandle {
       inFlight = null;
     }));
 
-  const routes: Record<string, () => Response | Promise<Response>> = {
-    "/metrics": () => new Response(source.expose(), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } }),
+  const routes: Record<string, () => HttpResponse | Promise<HttpResponse>> = {
+    "/metrics": () => ({ status: 200, headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" }, body: source.expose() }),
     "/health": async () => {
       const v = await probe();
       const notes = v === "ok" ? (opts.notes?.() ?? []) : [];
@@ -81,30 +116,35 @@ export function startHttp(opts: HttpOptions): HttpHandle {
       return text("database unavailable\n", 503);
     },
   };
+  const page = opts.page;
+  if (page) routes["/"] = page;
 
-  const server = Bun.serve({
-    hostname: opts.host,
+  const server = startHttp1({
+    host: opts.host,
     port: opts.port,
     // a health check from a supervisor should never wait on keep-alive idling
-    idleTimeout: 10,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      const route = routes[path];
+    idleSeconds: 10,
+    handler(req) {
+      if (opts.api && (req.path === "/api" || req.path.startsWith("/api/"))) {
+        const why = authProblem(req.headers.get("authorization"), token, loopback);
+        if (why !== null) return text(why + "\n", 401, { "www-authenticate": 'Bearer realm="pydhcp"' });
+        return opts.api(req);
+      }
+      const route = routes[req.path];
       if (route === undefined) return text("not found\n", 404);
       if (req.method !== "GET" && req.method !== "HEAD") return text("method not allowed\n", 405, { allow: "GET, HEAD" });
       return route();
     },
-    error(err) {
-      log.error("http handler failed", { err });
-      return text("internal error\n", 500);
+    onError(err) {
+      log.error("http handler failed", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     },
   });
-  const port = server.port ?? opts.port;
-  log.info("http listening", { host: opts.host, port, paths: "/metrics /health" });
+  const port = server.port;
+  log.info("http listening", { host: opts.host, port, paths: opts.api ? "/ /metrics /health /api/" : "/metrics /health" });
   return {
     port,
     async stop() {
-      await server.stop(true);
+      server.stop();
     },
   };
 }

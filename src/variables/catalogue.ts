@@ -123,6 +123,8 @@ export const VARIABLES: readonly VariableRow[] = [
   row("mac_hex", M, "header chaddr", "0025224ad764", "Client hardware address (first hlen bytes of chaddr), hex."),
   row("client_id_hex", M, "option 61", "010025224ad764", "Whole client identifier including its type byte, hex."),
   row("hostname", M, "option 12", "WIN-PC", "Host name as text (see text rule); absent when the option is."),
+  row("hostname_text", M, "option 12", "Сергей-ПК",
+    "Host name as a person reads it: UTF-8 when valid, else decoded with `<dhcpserver><hostnameCodepage>` (default cp866, the OEM code page Russian Windows sends); absent when the option is."),
   row("vendor_class", M, "option 60", "MSFT 5.0", "Vendor class identifier as text (see text rule)."),
   row("requested_ip", M, "option 50", "172.30.128.13", "Requested IP address, dotted quad; absent when the option is."),
   row("server_id", M, "option 54", "192.168.0.71", "Server identifier, dotted quad."),

@@ -9,7 +9,7 @@ import type { Vars } from "./types.ts";
 import { LEGACY_KNOWN_OPTIONS } from "./catalogue.ts";
 import { parseRelayAgentInfo, type RelayAgentInfoResult } from "../option82/parse.ts";
 import { formatIPv4Bytes as ipAt } from "../codec/ip.ts";
-import { DEC, HEX, hex, hexColons, isPrintableAscii, optionText, pythonBytesRepr, u32At } from "./text.ts";
+import { DEC, HEX, hex, hexColons, hostnameText, isPrintableAscii, optionText, pythonBytesRepr, u32At } from "./text.ts";
 
 /** Names built once per code so the hot path never concatenates them. */
 const names = (f: (n: number) => string): readonly string[] => Array.from({ length: 256 }, (_, n) => f(n));
@@ -70,6 +70,7 @@ HANDLERS[54] = firstIp("DHCPServerIP", "server_id");
 HANDLERS[12] = (v, val) => {
   const t = optionText(val);
   v.set("hostname", t);
+  v.set("hostname_text", hostnameText(val));
   if (t.length > 0) v.set("HostName", t);
 };
 HANDLERS[60] = (v, val) => {

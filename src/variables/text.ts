@@ -99,6 +99,42 @@ export function optionText(b: Uint8Array): string {
   return utf8.decode(v);
 }
 
+/** Windows clients send their name in the OEM code page: Russian Windows, CP866. */
+export const DEFAULT_HOSTNAME_CODEPAGE = "cp866";
+
+const decoders = new Map<string, TextDecoder>();
+
+function decoder(codepage: string): TextDecoder | null {
+  let d = decoders.get(codepage);
+  if (d) return d;
+  try {
+    d = new TextDecoder(codepage as ConstructorParameters<typeof TextDecoder>[0]);
+  } catch {
+    return null;
+  }
+  decoders.set(codepage, d);
+  return d;
+}
+
+/** True when `codepage` is a WHATWG encoding label this runtime decodes (cp866, windows-1251, koi8-r...). */
+export function codepageKnown(codepage: string): boolean {
+  return decoder(codepage) !== null;
+}
+
+/**
+ * hostname_text: a host name (option 12) as a person reads it. UTF-8 when the
+ * bytes are valid UTF-8, else the fallback code page (the seed's Windows
+ * client sends `Сергей-ПК` as CP866 bytes 91 a5 e0 a3 a5 a9 2d 8f 8a).
+ * Trailing NULs dropped as in optionText.
+ */
+export function hostnameText(b: Uint8Array, codepage: string = DEFAULT_HOSTNAME_CODEPAGE): string {
+  let end = b.length;
+  while (end > 0 && b[end - 1] === 0) end--;
+  const v = end === b.length ? b : b.subarray(0, end);
+  if (isValidUtf8(v)) return utf8.decode(v);
+  return (decoder(codepage) ?? decoder(DEFAULT_HOSTNAME_CODEPAGE)!).decode(v);
+}
+
 function latin1(b: Uint8Array): string {
   let s = "";
   for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);

@@ -190,3 +190,24 @@ test("through respond(): a hit is in the Exchange as query runs marked cached, a
   expect(text).toContain("offer_1  no rows  from the answer cache (not run)");
   expect(counted).toEqual(["miss", "hit"]);
 });
+
+test("a lease released elsewhere (`pydhcp lease release`, the API) empties the client's entries at the next sync", async () => {
+  const log = memoryLog();
+  const leases = new LeaseMemory(backend.leases, log);
+  leases.onReleased = (l) => void cache.invalidate(l.mac);
+  const now = Math.floor(Date.now() / 1000);
+  await backend.leases.upsert([
+    { clientKey: KNOWN, mac: KNOWN, ip: "198.18.0.19", option82: "", expires: now + 600, state: "bound", answer: "{}", updated: now - 10, relay: "", hostname: "" },
+  ]);
+  await leases.sync(now);
+  await lookup(KNOWN);
+  await lookup(STRANGER);
+  expect(cache.size).toBe(2);
+  // what `pydhcp lease release --mac` does from another process: the table only
+  expect((await backend.leases.release({ mac: KNOWN }, now)).length).toBe(1);
+  await leases.sync(now + 1);
+  expect(cache.size).toBe(1);
+  const n = ran.length;
+  await lookup(KNOWN);
+  expect(ran.length).toBe(n + 2);
+});

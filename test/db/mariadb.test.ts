@@ -140,7 +140,7 @@ describe("throwaway database loaded from pydhcp.sql", () => {
   test("leases: upsert, get, byIp, loadActive, deleteExpired", async () => {
     const now = Math.floor(Date.now() / 1000);
     const lease = (k: string, ip: string, expires: number): Lease => ({
-      clientKey: k, mac: k.slice(-12), ip, option82: "", expires, state: "bound", answer: '{"ip":"' + ip + '"}', updated: now,
+      clientKey: k, mac: k.slice(-12), ip, option82: "", expires, state: "bound", answer: '{"ip":"' + ip + '"}', updated: now, relay: "", hostname: "",
     });
     await backend.leases.upsert([lease("01aabbccddeeff", "192.0.2.10", now + 600), lease("01aabbccdd0000", "192.0.2.11", now - 10)]);
     expect(await backend.leases.get("01aabbccddeeff")).toEqual(lease("01aabbccddeeff", "192.0.2.10", now + 600));
@@ -162,7 +162,7 @@ describe("throwaway database loaded from pydhcp.sql", () => {
       const batch: Lease[] = [];
       for (let k = 0; k < size; k++, n++) {
         const mac = n.toString(16).padStart(12, "0");
-        batch.push({ clientKey: "01" + mac, mac, ip: `10.9.${n >> 8}.${n & 255}`, option82: "", expires: now + 600, state: "bound", answer: "{}", updated: now });
+        batch.push({ clientKey: "01" + mac, mac, ip: `10.9.${n >> 8}.${n & 255}`, option82: "", expires: now + 600, state: "bound", answer: "{}", updated: now, relay: "", hostname: "" });
       }
       await backend.leases.upsert(batch);
     }
@@ -287,6 +287,45 @@ describe("timeouts and lost connections", () => {
     } finally {
       await backend.close();
       proxy.stop();
+    }
+  });
+});
+
+describe("pydhcp_lease from an older pydhcp", () => {
+  test("gains relay, hostname and the updated/mac indexes at open; list, changedSince and release work on it", async () => {
+    const db = await createTempDb(root);
+    try {
+      await root.query(`CREATE TABLE \`${db.database}\`.pydhcp_lease (
+        client_key varchar(255) NOT NULL, mac varchar(64) NOT NULL, ip varchar(15) NOT NULL, option82 varchar(600) NOT NULL DEFAULT '',
+        expires bigint NOT NULL, state varchar(16) NOT NULL, answer text NOT NULL, updated bigint NOT NULL,
+        PRIMARY KEY (client_key), KEY pydhcp_lease_ip (ip), KEY pydhcp_lease_expires (expires)) ENGINE=InnoDB`);
+      const now = Math.floor(Date.now() / 1000);
+      await root.query(`INSERT INTO \`${db.database}\`.pydhcp_lease VALUES ('k1', '020000ee0001', '198.18.9.1', '', ?, 'bound', '{}', ?)`, [now + 600, now]);
+      const c = referenceConfigFor(db);
+      const backend = await openBackend(c.database, memoryLog(), c.queryTimeoutMs);
+      try {
+        expect(await backend.leases.get("k1")).toMatchObject({ ip: "198.18.9.1", relay: "", hostname: "" });
+        const [keys] = (await root.query(
+          "SELECT DISTINCT index_name AS k FROM information_schema.statistics WHERE table_schema = ? AND table_name = 'pydhcp_lease'",
+          [db.database],
+        )) as unknown as [{ k: string }[]];
+        expect(keys.map((r) => r.k).sort()).toEqual(["PRIMARY", "pydhcp_lease_expires", "pydhcp_lease_ip", "pydhcp_lease_mac", "pydhcp_lease_updated"]);
+        await backend.leases.upsert([{ clientKey: "k2", mac: "020000ee0002", ip: "198.18.9.2", option82: "", expires: now + 600, state: "bound", answer: "{}", updated: now + 1, relay: "198.18.1.1", hostname: "Сергей-ПК" }]);
+        expect((await backend.leases.list({ relayIp: "198.18.1.1" }, now, 10)).map((l) => l.hostname)).toEqual(["Сергей-ПК"]);
+        expect((await backend.leases.changedSince(now + 1)).map((l) => l.clientKey)).toEqual(["k2"]);
+        expect((await backend.leases.list({ mac: "' OR 1=1 --" }, now, 10))).toEqual([]);
+        const ended = await backend.leases.release({ mac: "020000ee0001" }, now + 2);
+        expect(ended.map((l) => l.ip)).toEqual(["198.18.9.1"]);
+        expect(await backend.leases.get("k1")).toMatchObject({ state: "released", expires: now + 2, updated: now + 2 });
+        expect(await backend.leases.release({ ip: "198.18.9.1" }, now + 3)).toEqual([]);
+      } finally {
+        await backend.close();
+      }
+      // a second open finds nothing to add
+      const again = await openBackend(c.database, memoryLog(), c.queryTimeoutMs);
+      await again.close();
+    } finally {
+      await db.drop();
     }
   });
 });

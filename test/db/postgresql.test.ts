@@ -111,7 +111,7 @@ describe("pydhcpdb's reference config on a database made from sql/postgresql.sql
   test("leases: upsert, get, byIp, loadActive, deleteExpired; one client twice in a batch: the last wins", async () => {
     const now = Math.floor(Date.now() / 1000);
     const lease = (k: string, ip: string, expires: number): Lease => ({
-      clientKey: k, mac: k.slice(-12), ip, option82: "", expires, state: "bound", answer: '{"ip":"' + ip + '"}', updated: now,
+      clientKey: k, mac: k.slice(-12), ip, option82: "", expires, state: "bound", answer: '{"ip":"' + ip + '"}', updated: now, relay: "", hostname: "",
     });
     await backend.leases.upsert([lease("01aabbccddeeff", "192.0.2.10", now + 600), lease("01aabbccdd0000", "192.0.2.11", now - 10)]);
     expect(await backend.leases.get("01aabbccddeeff")).toEqual(lease("01aabbccddeeff", "192.0.2.10", now + 600));
@@ -130,9 +130,9 @@ describe("pydhcpdb's reference config on a database made from sql/postgresql.sql
     const other = await openBackend(c.database, memoryLog(), c.queryTimeoutMs);
     try {
       const now = Math.floor(Date.now() / 1000);
-      await other.leases.upsert([{ clientKey: "01020000000077", mac: "020000000077", ip: "192.0.2.77", option82: "0006aabb", expires: now + 600, state: "bound", answer: "{}", updated: now }]);
+      await other.leases.upsert([{ clientKey: "01020000000077", mac: "020000000077", ip: "192.0.2.77", option82: "0006aabb", expires: now + 600, state: "bound", answer: "{}", updated: now, relay: "", hostname: "" }]);
       expect(await backend.leases.byIp("192.0.2.77")).toMatchObject({ clientKey: "01020000000077", option82: "0006aabb", state: "bound" });
-      await backend.leases.upsert([{ clientKey: "01020000000077", mac: "020000000077", ip: "192.0.2.77", option82: "0006aabb", expires: now + 600, state: "released", answer: "{}", updated: now + 1 }]);
+      await backend.leases.upsert([{ clientKey: "01020000000077", mac: "020000000077", ip: "192.0.2.77", option82: "0006aabb", expires: now + 600, state: "released", answer: "{}", updated: now + 1, relay: "", hostname: "" }]);
       expect(await other.leases.get("01020000000077")).toMatchObject({ state: "released", updated: now + 1 });
     } finally {
       await other.close();
@@ -146,7 +146,7 @@ describe("pydhcpdb's reference config on a database made from sql/postgresql.sql
       const batch: Lease[] = [];
       for (let k = 0; k < size; k++, n++) {
         const mac = n.toString(16).padStart(12, "0");
-        batch.push({ clientKey: "01" + mac, mac, ip: `10.9.${n >> 8}.${n & 255}`, option82: "", expires: now + 600, state: "bound", answer: "{}", updated: now });
+        batch.push({ clientKey: "01" + mac, mac, ip: `10.9.${n >> 8}.${n & 255}`, option82: "", expires: now + 600, state: "bound", answer: "{}", updated: now, relay: "", hostname: "" });
       }
       await backend.leases.upsert(batch);
     }
@@ -364,4 +364,39 @@ describe("password login (scram-sha-256, as a server set up for it asks)", () =>
       await pg.close();
     }
   }, 60_000);
+});
+
+describe("pydhcp_lease on PostgreSQL from an older pydhcp", () => {
+  test("gains relay, hostname and the updated/mac indexes at open; list, changedSince and release work on it", async () => {
+    const db = await createTempPgDb();
+    try {
+      // the table as an older pydhcp made it
+      await db.sql("DROP TABLE pydhcp_lease");
+      await db.sql(`CREATE TABLE pydhcp_lease (client_key varchar(255) PRIMARY KEY, mac varchar(64) NOT NULL, ip varchar(15) NOT NULL,
+        option82 varchar(600) NOT NULL DEFAULT '', expires bigint NOT NULL, state varchar(16) NOT NULL, answer text NOT NULL, updated bigint NOT NULL)`);
+      const now = Math.floor(Date.now() / 1000);
+      await db.sql(`INSERT INTO pydhcp_lease VALUES ('k1', '020000ee0001', '198.18.9.1', '', ${now + 600}, 'bound', '{}', ${now})`);
+      const c = configFrom(referencePgXml(db));
+      const backend = await openBackend(c.database, memoryLog(), c.queryTimeoutMs);
+      try {
+        expect(await backend.leases.get("k1")).toMatchObject({ ip: "198.18.9.1", relay: "", hostname: "" });
+        const idx = (await db.sql("SELECT indexname FROM pg_indexes WHERE tablename = 'pydhcp_lease' ORDER BY indexname")).map((r) => r.indexname);
+        expect(idx).toEqual(["pydhcp_lease_expires", "pydhcp_lease_ip", "pydhcp_lease_mac", "pydhcp_lease_pkey", "pydhcp_lease_updated"]);
+        await backend.leases.upsert([{ clientKey: "k2", mac: "020000ee0002", ip: "198.18.9.2", option82: "", expires: now + 600, state: "bound", answer: "{}", updated: now + 1, relay: "198.18.1.1", hostname: "Сергей-ПК" }]);
+        expect((await backend.leases.list({ relayIp: "198.18.1.1" }, now, 10)).map((l) => l.hostname)).toEqual(["Сергей-ПК"]);
+        expect((await backend.leases.list({ expired: false }, now, 10)).map((l) => l.clientKey).sort()).toEqual(["k1", "k2"]);
+        expect((await backend.leases.changedSince(now + 1)).map((l) => l.clientKey)).toEqual(["k2"]);
+        expect(await backend.leases.list({ mac: "' OR 1=1 --" }, now, 10)).toEqual([]);
+        const ended = await backend.leases.release({ mac: "020000ee0001" }, now + 2);
+        expect(ended.map((l) => [l.ip, l.state])).toEqual([["198.18.9.1", "bound"]]);
+        expect(await backend.leases.get("k1")).toMatchObject({ state: "released", expires: now + 2, updated: now + 2 });
+        expect(await backend.leases.release({ ip: "198.18.9.1" }, now + 3)).toEqual([]);
+        expect((await backend.leases.list({ expired: true }, now + 3, 10)).map((l) => l.clientKey)).toEqual(["k1"]);
+      } finally {
+        await backend.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
 });

@@ -102,7 +102,7 @@ describe("SQLite backend with pydhcpdb's reference queries", () => {
   test("leases: upsert, get, byIp prefers the current lease, loadActive, deleteExpired with a limit", async () => {
     const now = Math.floor(Date.now() / 1000);
     const lease = (k: string, ip: string, expires: number): Lease => ({
-      clientKey: k, mac: k.slice(-12), ip, option82: "0102", expires, state: "bound", answer: "{}", updated: now,
+      clientKey: k, mac: k.slice(-12), ip, option82: "0102", expires, state: "bound", answer: "{}", updated: now, relay: "", hostname: "",
     });
     await backend.leases.upsert([lease("a1", "192.0.2.10", now - 5), lease("a2", "192.0.2.10", now + 600), lease("a3", "192.0.2.11", now - 1)]);
     expect((await backend.leases.byIp("192.0.2.10"))?.clientKey).toBe("a2");

@@ -47,6 +47,8 @@ export interface ClientOptions {
   requestIp?: string;
   /** reuse a previous run's state dir (dhclient lease file: INIT-REBOOT) */
   stateDir?: string;
+  /** udhcpc -x hostname:NAME: option 12 in its requests */
+  hostname?: string;
 }
 
 /** Reasons each client gives its hook when it has an address. */
@@ -212,6 +214,7 @@ function commandFor(kind: ClientKind, ifname: string, dir: string, opts: ClientO
       return [
         "udhcpc", "-f", "-i", ifname, "-s", script, "-t", "10", "-T", "1", "-n",
         ...(opts.requestIp ? ["-r", opts.requestIp] : []),
+        ...(opts.hostname ? ["-x", `hostname:${opts.hostname}`] : []),
       ];
     case "dhclient":
       return [

@@ -45,6 +45,8 @@ export interface TestDb {
   /** SQL for "now" in this dialect */
   now: string;
   setUserIp(mac: string, port: string, ip: string): Promise<void>;
+  /** runs one statement with bound values (tests that edit pydhcp_lease by hand) */
+  run(sql: string, params: (string | number)[]): Promise<void>;
   history(): Promise<HistoryRow[]>;
   drop(): Promise<void>;
 }
@@ -64,6 +66,11 @@ export async function sqliteDb(dir: string, users: readonly UserRow[]): Promise<
     setUserIp: async (mac, port, ip) => {
       const d = open();
       d.prepare("update users set ip = ? where mac = ? and port = ?").run(ip, mac, port);
+      d.close();
+    },
+    run: async (sql, params) => {
+      const d = open();
+      d.prepare(sql).run(...params);
       d.close();
     },
     history: async () => {
@@ -108,6 +115,14 @@ export async function mysqlDb(users: readonly UserRow[]): Promise<TestDb> {
     now: "now()",
     setUserIp: async (mac, port, ip) => {
       await root.execute(`update \`${name}\`.users set ip = ? where mac = ? and port = ?`, [ip, mac, port]);
+    },
+    run: async (sql, params) => {
+      const c = await mysql.createConnection({ socketPath: MYSQL_SOCKET, user: "root", database: name });
+      try {
+        await c.execute(sql, params);
+      } finally {
+        await c.end();
+      }
     },
     history: async () => {
       const [rows] = await root.query(`select mac, ip, comment from \`${name}\`.history order by id`);
@@ -162,6 +177,11 @@ export async function postgresqlDb(users: readonly UserRow[]): Promise<TestDb> {
     now: "now()",
     setUserIp: async (mac, port, ip) => {
       await db.unsafe("update users set ip = $1 where mac = $2 and port = $3", [ip, mac, port]);
+    },
+    run: async (sql, params) => {
+      // `?` placeholders as the other databases take them -> $1, $2...
+      let n = 0;
+      await db.unsafe(sql.replace(/\?/g, () => `$${++n}`), params.map(String));
     },
     history: async () => (await db.unsafe("select mac, ip, comment from history order by id")) as HistoryRow[],
     drop,

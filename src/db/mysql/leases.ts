@@ -1,10 +1,11 @@
 /** pydhcp's own lease table `pydhcp_lease` on MySQL (servers sharing one database share leases). */
-import type { LeaseStore } from "../backend.ts";
-import { LEASE_COLUMNS, leaseFrom } from "../lease-row.ts";
+import type { Pool } from "mysql2/promise";
+import { DbError, type LeaseStore, type Row } from "../backend.ts";
+import { LEASE_ADDED_COLUMNS, LEASE_COLUMNS, LEASE_PLACEHOLDERS, leaseFrom, leaseValues, listWhere } from "../lease-row.ts";
 import { chunkSizes, multiRowSql } from "../multirow.ts";
-import type { MysqlPool, SqlValue } from "./pool.ts";
+import { errText, type MysqlPool, type SqlValue } from "./pool.ts";
 
-const UPSERT_ROWS = { head: `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES`, tuple: "(?, ?, ?, ?, ?, ?, ?, ?)" };
+const UPSERT_ROWS = { head: `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES`, tuple: LEASE_PLACEHOLDERS };
 const UPSERT_SQL = new Map<number, string>();
 
 /** The lease upsert for `n` rows (one text per chunk size). */
@@ -13,7 +14,8 @@ function upsertSql(n: number): string {
   if (sql === undefined) {
     sql = `${multiRowSql(UPSERT_ROWS, n)}
            ON DUPLICATE KEY UPDATE mac = VALUES(mac), ip = VALUES(ip), option82 = VALUES(option82),
-             expires = VALUES(expires), state = VALUES(state), answer = VALUES(answer), updated = VALUES(updated)`;
+             expires = VALUES(expires), state = VALUES(state), answer = VALUES(answer), updated = VALUES(updated),
+             relay = VALUES(relay), hostname = VALUES(hostname)`;
     UPSERT_SQL.set(n, sql);
   }
   return sql;
@@ -44,7 +46,7 @@ export function mysqlLeaseStore(db: MysqlPool): LeaseStore {
       let i = 0;
       for (const n of chunkSizes(leases.length)) {
         const chunk = leases.slice(i, (i += n));
-        const values = chunk.flatMap((l) => [l.clientKey, l.mac, l.ip, l.option82, l.expires, l.state, l.answer, l.updated]);
+        const values = chunk.flatMap(leaseValues);
         // each statement is its own implicit transaction; an upsert repeated after a failure is harmless
         await q("upsert", upsertSql(n), values);
       }
@@ -55,5 +57,40 @@ export function mysqlLeaseStore(db: MysqlPool): LeaseStore {
       };
       return Number(res.affectedRows ?? 0);
     },
+    changedSince: async (since) => (await q("sync", `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE updated >= ?`, [since])).map(leaseFrom),
+    list: async (filter, now, limit) => {
+      const { where, params } = listWhere(filter, now);
+      const sql = `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease ${where} ORDER BY updated DESC LIMIT ?`;
+      return (await q("list", sql, [...params, Math.max(1, Math.floor(limit))])).map(leaseFrom);
+    },
+    release: async (by, now) => {
+      const [col, v] = "mac" in by ? ["mac", by.mac] : ["ip", by.ip];
+      const current = `${col} = ? AND expires >= ? AND state IN ('bound', 'offered')`;
+      const conn = await db.pool.getConnection().catch((e: unknown) => {
+        throw new DbError("connect", "pydhcp_lease release", errText(e));
+      });
+      try {
+        await conn.beginTransaction();
+        const [rows] = await conn.execute(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE ${current} FOR UPDATE`, [v, now]);
+        await conn.execute(`UPDATE pydhcp_lease SET state = 'released', expires = ?, updated = ? WHERE ${current}`, [now, now, v, now]);
+        await conn.commit();
+        return (rows as Row[]).map(leaseFrom);
+      } catch (e) {
+        await conn.rollback().catch(() => {});
+        throw new DbError("query", "pydhcp_lease release", errText(e));
+      } finally {
+        conn.release();
+      }
+    },
   };
+}
+
+/** Adds the lease columns and indexes a table made by an older pydhcp lacks (MySQL has no ADD COLUMN IF NOT EXISTS). */
+export async function migrateLeases(pool: Pool): Promise<void> {
+  const [cols] = await pool.query("SELECT column_name AS c FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'pydhcp_lease'");
+  const have = new Set((cols as Row[]).map((r) => String(r.c ?? r.C ?? r.COLUMN_NAME).toLowerCase()));
+  for (const [name, type] of LEASE_ADDED_COLUMNS) if (!have.has(name)) await pool.query(`ALTER TABLE pydhcp_lease ADD COLUMN \`${name}\` ${type}`);
+  const [keys] = await pool.query("SELECT DISTINCT index_name AS k FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'pydhcp_lease'");
+  const haveKey = new Set((keys as Row[]).map((r) => String(r.k ?? r.K ?? r.INDEX_NAME)));
+  for (const col of ["updated", "mac"]) if (!haveKey.has(`pydhcp_lease_${col}`)) await pool.query(`ALTER TABLE pydhcp_lease ADD KEY \`pydhcp_lease_${col}\` (\`${col}\`)`);
 }

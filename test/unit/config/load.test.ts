@@ -21,7 +21,7 @@ describe("pydhcpdb's config.xml", () => {
     expect(c.server).toEqual({
       host: "0.0.0.0", port: 67, clientPort: 68, broadcast: "255.255.255.255", serverId: "192.168.0.71",
       leaseTime: 8600, threadLimit: 1, queueLimit: 1000, maxWaitMs: 1000, defaultMask: "255.255.255.0", defaultRouter: "192.168.0.1",
-      defaultDns: ["8.8.8.8"], interfaces: [], user: null, group: null,
+      defaultDns: ["8.8.8.8"], interfaces: [], user: null, group: null, hostnameCodepage: "cp866",
     });
     // no local socket: localhost falls back to TCP 127.0.0.1, as the mysql client does
     expect(c.database).toEqual({ kind: "mysql", host: "127.0.0.1", port: 3306, socket: null, user: "test", password: "test", database: "pydhcp", poolSize: 8, lookupBatch: 16 });
@@ -66,8 +66,8 @@ test("every extension is read", () => {
   expect(Object.keys(c.historyEvents).sort()).toEqual(["ack", "release"]);
   expect(c.queryTimeoutMs).toBe(750);
   expect(c.log).toEqual({ level: "debug", format: "json" });
-  expect(c.metrics).toEqual({ host: "127.0.0.1", port: 9167 });
-  expect(c.leases).toEqual({ outageGraceSeconds: 600, cleanupIntervalSeconds: 30 });
+  expect(c.metrics).toEqual({ host: "127.0.0.1", port: 9167, token: null });
+  expect(c.leases).toEqual({ outageGraceSeconds: 600, cleanupIntervalSeconds: 30, syncIntervalSeconds: 1 });
   expect(c.historyRetentionDays).toBe(90);
   expect(c.spoolPath).toBe(join(FIXTURES, "spool/history.spool"));
   expect(c.rateLimit).toEqual({ perMac: 5, perCircuit: 50 });

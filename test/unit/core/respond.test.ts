@@ -38,6 +38,9 @@ class Book implements LeaseBook {
     for (const l of this.leases.values()) if (l.ip === ipText && (l.state === "bound" ? l.expires > now : l.state === "offered")) return l;
     return undefined;
   }
+  holderChecked(ipText: string, now: number, _asking: string) {
+    return this.holder(ipText, now);
+  }
   hold(l: Lease) {
     this.leases.set(l.clientKey, l);
   }
@@ -91,7 +94,7 @@ function deps(book: Book, mode: LookupMode, seen: string[][]): RespondDeps {
 }
 
 function bound(over: Partial<Lease> = {}): Lease {
-  return { clientKey: KEY, mac: KEY, ip: ANSWER.ip, option82: "", expires: NOW + 1000, state: "bound", answer: JSON.stringify(answerToJson(ANSWER)), updated: NOW - 10, ...over };
+  return { clientKey: KEY, mac: KEY, ip: ANSWER.ip, option82: "", expires: NOW + 1000, state: "bound", answer: JSON.stringify(answerToJson(ANSWER)), updated: NOW - 10, relay: "", hostname: "", ...over };
 }
 
 interface Row {
