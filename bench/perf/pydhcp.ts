@@ -124,7 +124,7 @@ export function serviceEnvironment(unit = readFileSync(join(PYDHCP_ROOT, "contri
   return env;
 }
 
-function command(config: string): string[] {
+export function pydhcpCommand(config: string): string[] {
   const bunArgs = process.env.PYDHCP_BUN_ARGS;
   if (bunArgs !== undefined) return [BUN, ...bunArgs.split(" ").filter(Boolean), PYDHCP_ENTRY, "-c", config];
   return existsSync(PYDHCP_BINARY) ? [PYDHCP_BINARY, "-c", config] : [BUN, PYDHCP_ENTRY, "-c", config];
@@ -154,7 +154,7 @@ export async function setupPydhcpSqlite(ctx: ServerContext, opts: PydhcpOptions)
       sq.close();
     }
   };
-  return { argv: command(file), env: serviceEnvironment(), configFile: file, usesMariadb: false, counts };
+  return { argv: pydhcpCommand(file), env: serviceEnvironment(), configFile: file, usesMariadb: false, counts };
 }
 
 export async function setupPydhcpMysql(ctx: ServerContext, opts: PydhcpOptions): Promise<Prepared> {
@@ -172,7 +172,7 @@ export async function setupPydhcpMysql(ctx: ServerContext, opts: PydhcpOptions):
   );
   const file = join(ctx.dir, "pydhcp-mysql.xml");
   writeFileSync(file, pydhcpConfigXml({ serverAddr: ctx.netns.serverAddr, dir: ctx.dir }, { kind: "mysql", db }, opts));
-  return { argv: command(file), env: serviceEnvironment(), configFile: file, usesMariadb: true, counts: () => countRows(db, ["users", "history"]) };
+  return { argv: pydhcpCommand(file), env: serviceEnvironment(), configFile: file, usesMariadb: true, counts: () => countRows(db, ["users", "history"]) };
 }
 
 export async function setupPydhcpPostgresql(ctx: ServerContext, opts: PydhcpOptions): Promise<Prepared> {
@@ -186,5 +186,5 @@ export async function setupPydhcpPostgresql(ctx: ServerContext, opts: PydhcpOpti
   await pgExec(db, ["ANALYZE"]);
   const file = join(ctx.dir, "pydhcp-postgresql.xml");
   writeFileSync(file, pydhcpConfigXml({ serverAddr: ctx.netns.serverAddr, dir: ctx.dir }, { kind: "postgresql", db }, opts));
-  return { argv: command(file), env: serviceEnvironment(), configFile: file, usesMariadb: false, usesPostgresql: true, counts: () => pgCountRows(db, ["users", "history"]) };
+  return { argv: pydhcpCommand(file), env: serviceEnvironment(), configFile: file, usesMariadb: false, usesPostgresql: true, counts: () => pgCountRows(db, ["users", "history"]) };
 }

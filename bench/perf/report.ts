@@ -72,6 +72,16 @@ export function markdownReport(r: BenchResult): string {
         r.ratios.map((x) => [x.pydhcp, x.kea, n(x.dora, 2), n(x.doAvg, 2), n(x.raAvg, 2), n(x.cpuPerDora, 2)]),
       )
     : "No pydhcp row ran in this run, so there are no ratios.";
+  const overload = ok.filter((s) => s.unthrottled);
+  const unthrottled = overload.length
+    ? table(
+        ["server", "offered DORA/s", "goodput DORA/s", "share of its max", "loss %", "CPU server %", "CPU db %"],
+        overload.map((s) => {
+          const u = s.unthrottled!;
+          return [label(s), n(u.rate), n(u.achieved), u.share === null ? "-" : `${n(u.share * 100, 0)}%`, n(u.loss * 100, 1), n(u.cpuServer, 0), n(u.cpuDb, 0)];
+        }),
+      )
+    : "";
   const soaks = ok.filter((s) => s.soak);
   const soak = soaks.length
     ? table(
@@ -122,7 +132,14 @@ ${runs}
 
 ${tails}
 
-${soak ? `## Memory at the maximum rate
+${unthrottled ? `## Unthrottled
+
+Each server once more at the top of the ladder, far above what it sustains: the exchanges it still completes
+(goodput) as a share of its own maximum. Under 100% means overload costs it answers it could give.
+
+${unthrottled}
+
+` : ""}${soak ? `## Memory at the maximum rate
 
 Each pydhcp row runs once more at its maximum rate (the passing step of the median run) for the
 time below, with the server's RSS read every 5 s.

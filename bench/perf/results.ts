@@ -107,6 +107,23 @@ export interface ServerResult {
   summary?: Summary;
   tail?: TailResult;
   soak?: SoakResult;
+  unthrottled?: UnthrottledResult;
+}
+
+/**
+ * One step offered far above what the server sustains: goodput (completed
+ * DORA/s) as a share of its own maximum says whether overload collapses it.
+ */
+export interface UnthrottledResult {
+  /** DORA/s offered */
+  rate: number;
+  /** completed DORA/s */
+  achieved: number | null;
+  loss: number;
+  /** achieved over the row's own maximum (median of runs); null without one */
+  share: number | null;
+  cpuServer: number | null;
+  cpuDb: number | null;
 }
 
 export interface Ratio {

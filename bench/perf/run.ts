@@ -21,7 +21,7 @@ import { createNetns, GENERATOR_RMEM, raiseReceiveBuffer, type Netns } from "./n
 import { parsePerfdhcp, perfdhcpArgv, type PerfdhcpReport } from "./perfdhcp.ts";
 import { cpuMeter, cpuPressureMicros, memoryKb, type CpuSource } from "./proc.ts";
 import { markdownReport } from "./report.ts";
-import { ratios, soakMemory, summarize, type SoakResult, type BenchResult, type RunResult, type ServerResult, type StepResult, type TailResult, type VerifyResult } from "./results.ts";
+import { ratios, soakMemory, summarize, type SoakResult, type BenchResult, type RunResult, type ServerResult, type StepResult, type TailResult, type UnthrottledResult, type VerifyResult } from "./results.ts";
 import { SERVERS, serverByName, type Prepared, type ServerContext, type ServerRow } from "./servers.ts";
 import { median, percentile, round } from "./stats.ts";
 import { MAX_LOSS, RATE_STEPS, search } from "./steps.ts";
@@ -230,6 +230,21 @@ async function measureTail(ctx: ServerContext, rate: number, seconds: number): P
   };
 }
 
+/** The ladder's top: far above any row's maximum on this machine. */
+const UNTHROTTLED_RATE = RATE_STEPS[RATE_STEPS.length - 1]!;
+
+async function measureUnthrottled(ctx: ServerContext, live: Live, dbPid: CpuSource, max: number, seconds: number): Promise<UnthrottledResult> {
+  const s = await measureStep(ctx, live, dbPid, UNTHROTTLED_RATE, seconds, "unthrottled");
+  return {
+    rate: UNTHROTTLED_RATE,
+    achieved: s.achieved,
+    loss: s.loss,
+    share: s.achieved !== null && max > 0 ? round(s.achieved / max, 3) : null,
+    cpuServer: s.cpuServer,
+    cpuDb: s.cpuDb,
+  };
+}
+
 function mbText(kb: number | null): string {
   return kb == null ? "-" : (kb / 1024).toFixed(1);
 }
@@ -304,6 +319,11 @@ async function benchServer(row: ServerRow, ctx: ServerContext, o: Options): Prom
           log(`${row.name}: latency at 80% of max (${rate}/s)`);
           res.tail = await measureTail(ctx, rate, o.stepSeconds);
           log(`  DO p99 ${res.tail.doP99Ms} ms, RA p99 ${res.tail.raP99Ms} ms over ${res.tail.samples} exchanges`);
+          if (row.family !== "reference" && m > 0) {
+            log(`${row.name}: unthrottled, ${UNTHROTTLED_RATE}/s offered`);
+            res.unthrottled = await measureUnthrottled(ctx, live, dbPid, m, o.stepSeconds);
+            log(`  goodput ${res.unthrottled.achieved} DORA/s, ${((res.unthrottled.share ?? 0) * 100).toFixed(0)}% of its max`);
+          }
           if (row.family === "pydhcp" && o.soakSeconds > 0 && m > 0) {
             // the median run's passing step (achieved rates sit a hair under the step: 8,999.9 at 9,000)
             const soakRate = summarize(res.runs).stepRate ?? Math.round(m);

@@ -9,6 +9,7 @@ import type { Client } from "./clients.ts";
 import { setupKeaMemfile, setupKeaMysql, setupKeaPostgresql } from "./kea.ts";
 import type { Netns } from "./netns.ts";
 import { pydhcpMissing, setupPydhcpMysql, setupPydhcpPostgresql, setupPydhcpSqlite } from "./pydhcp.ts";
+import { setupPydhcpdbMysql, setupPydhcpdbSqlite } from "./pydhcpdb.ts";
 
 export interface ServerContext {
   /** unique prefix for everything this run creates */
@@ -132,6 +133,48 @@ export const SERVERS: ServerRow[] = [
     unavailable: pydhcpMissing,
     // the same sizing as the MariaDB row; bench/pg-drivers.ts measured grouping paying off on PostgreSQL too
     setup: (ctx) => setupPydhcpPostgresql(ctx, { threadLimit: 64, poolSize: 4 }),
+  },
+  {
+    name: "pydhcp-mysql-pydhcpdb",
+    family: "pydhcp",
+    backend: "mysql",
+    enabled: true,
+    baseline: "kea-mysql",
+    also: ["kea-memfile"],
+    description: "pydhcp with pydhcpdb's reference config.xml and pydhcp.sql unchanged but for addresses and credentials (upper(mac)=upper(..) queries, ThreadLimit 1, default log level), MariaDB",
+    unavailable: pydhcpMissing,
+    setup: (ctx) => setupPydhcpdbMysql(ctx, { fixed: false }),
+  },
+  {
+    name: "pydhcp-mysql-pydhcpdb-fixed",
+    family: "pydhcp",
+    backend: "mysql",
+    enabled: true,
+    baseline: "kea-mysql",
+    also: ["kea-memfile"],
+    description: "as pydhcp-mysql-pydhcpdb after applying exactly what --check printed: lower-case mac/port, an index on (mac, port), its equivalent queries, ThreadLimit 64",
+    unavailable: pydhcpMissing,
+    setup: (ctx) => setupPydhcpdbMysql(ctx, { fixed: true }),
+  },
+  {
+    name: "pydhcp-sqlite-pydhcpdb",
+    family: "pydhcp",
+    backend: "sqlite",
+    enabled: true,
+    baseline: "kea-memfile",
+    description: "pydhcp with pydhcpdb's reference config.xml unchanged but for the database (SQLite with pydhcp.sql's tables and keys only), ThreadLimit 1, default log level",
+    unavailable: pydhcpMissing,
+    setup: (ctx) => setupPydhcpdbSqlite(ctx, { fixed: false }),
+  },
+  {
+    name: "pydhcp-sqlite-pydhcpdb-fixed",
+    family: "pydhcp",
+    backend: "sqlite",
+    enabled: true,
+    baseline: "kea-memfile",
+    description: "as pydhcp-sqlite-pydhcpdb after applying exactly what --check printed: an index on (upper(mac), upper(port)), queries and ThreadLimit unchanged",
+    unavailable: pydhcpMissing,
+    setup: (ctx) => setupPydhcpdbSqlite(ctx, { fixed: true }),
   },
 ];
 

@@ -1,7 +1,9 @@
 /**
  * `pydhcp --check -c config.xml`: load the config, connect, compile and
- * prepare every query, and report. Nothing is served. The caller prints the
- * lines and exits 2 when `ok` is false.
+ * prepare every query, read each offer query's plan (cli/check-plan.ts), and
+ * report. Nothing is served and nothing is changed. The caller prints the
+ * lines and exits 2 when `ok` is false; a query that reads every row is a
+ * WARN line, not a failure: it answers, slowly.
  */
 
 import { loadConfig, formatConfigError, type LoadOptions } from "../config/load.ts";
@@ -9,6 +11,7 @@ import { openBackend } from "../db/open.ts";
 import { allStatements, prepareQueries } from "../db/queries.ts";
 import { postgresqlAdvice } from "../db/postgresql-sql.ts";
 import type { Logger } from "../log/types.ts";
+import { checkPlans } from "./check-plan.ts";
 
 /** Swallows the backend's own log lines; --check reports through its lines. */
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -36,8 +39,13 @@ export async function runCheck(path: string, opts: LoadOptions = {}): Promise<{ 
       ? allStatements(config).flatMap((n) => postgresqlAdvice(n.sql).map((a) => `config/query/${n.name}: needs a change for PostgreSQL: ${a}`))
       : [];
     if (!prepared.ok || advice.length > 0) return { ok: false, lines: [...lines, ...(prepared.ok ? [] : prepared.problems), ...advice] };
+    // offer queries: their plans (check-plan.ts); the rest: prepared, or why their events wait
+    const plans = await checkPlans(backend, config, prepared.queries.offers);
+    lines.push(...plans.lines);
+    const offers = new Set(config.offers.map((o) => o.name));
     const deferred = new Map(prepared.queries.historyDeferred.map((d) => [d.name, d.message]));
     for (const n of allStatements(config)) {
+      if (offers.has(n.name)) continue;
       const d = deferred.get(n.name);
       // a missing history table does not stop serving (events wait in the journal), but say it
       lines.push(d ? `query ${n.name}: WARN cannot be written now (events will wait in the journal): ${d}` : `query ${n.name}: OK`);

@@ -22,6 +22,9 @@ import { OPTION } from "../options/table.ts";
 const isIpv4 = (text: string): boolean => parseIPv4(text) !== null;
 import { codepageKnown, DEFAULT_HOSTNAME_CODEPAGE } from "../variables/text.ts";
 
+/** <answerCache> defaults: seconds an answer is reused, entries at most (~1 KB each) */
+export const DEFAULT_ANSWER_CACHE = { ttlSeconds: 5, maxEntries: 16_384 } as const;
+
 export type LoadResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
 export interface LoadOptions {
@@ -39,6 +42,13 @@ export interface LoadOptions {
  * switch or many CPEs behind it.
  */
 export const DEFAULT_PER_MAC = 20;
+
+/**
+ * How long a request may wait for a lookup slot. Clients retransmit after
+ * 1 s (perfdhcp's drop time) to 4 s (RFC 2131 4.1); an answer after a
+ * second's wait in the queue mostly arrives after the client moved on.
+ */
+export const DEFAULT_MAX_WAIT_MS = 1000;
 export const DEFAULT_PER_CIRCUIT = 200;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -66,6 +76,7 @@ function readServer(s: Section) {
     leaseTime: s.int("LeaseTime", true, 86400, 1, 0xffffffff, "seconds"),
     threadLimit: s.int("ThreadLimit", true, 1, 1, 100_000),
     queueLimit: s.int("queueLimit", false, 1000, 1, 1_000_000),
+    maxWaitMs: s.int("maxWait", false, DEFAULT_MAX_WAIT_MS, 10, 60_000, "milliseconds"),
     defaultMask: s.ipv4("defaultMask", true, "255.255.255.0"),
     defaultRouter: null as string | null,
     defaultDns: [] as string[],
@@ -183,7 +194,7 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
 
   const queryNode = root.child("query");
   const dialect = database.kind;
-  let queries = { offers: [], history: null, historyEvents: {}, queryTimeoutMs: 2000 } as ReturnType<typeof readQueries>;
+  let queries = { offers: [], history: null, historyEvents: {}, queryTimeoutMs: 2000, slowP99Ms: 50 } as ReturnType<typeof readQueries>;
   if (!queryNode) root.error(root.pathOf("query"), "missing");
   else queries = readQueries(new Section(queryNode, errors), dialect, extra);
 
@@ -257,6 +268,17 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
     };
     s.finish();
   }
+  // <answerCache>: on by default, a few seconds (docs/config.md says how stale that can be)
+  const cacheNode = root.child("answerCache");
+  let answerCache: Config["answerCache"] = { ...DEFAULT_ANSWER_CACHE };
+  if (cacheNode) {
+    const s = new Section(cacheNode, errors);
+    answerCache = {
+      ttlSeconds: s.int("ttl", false, DEFAULT_ANSWER_CACHE.ttlSeconds, 0, 3600, "seconds"),
+      maxEntries: s.int("maxEntries", false, DEFAULT_ANSWER_CACHE.maxEntries, 1, 10_000_000),
+    };
+    s.finish();
+  }
   root.finish();
 
   if (errors.length > 0) return { ok: false, errors };
@@ -267,6 +289,7 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
       server,
       database,
       queryTimeoutMs: queries.queryTimeoutMs,
+      slowP99Ms: queries.slowP99Ms,
       slices,
       offers: queries.offers,
       history: queries.history,
@@ -278,6 +301,7 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
       spoolPath,
       historyFsync,
       rateLimit,
+      answerCache,
       relayProfiles,
     },
   };

@@ -15,6 +15,8 @@ import { isHistoryStatement } from "../db/event-time.ts";
 export const HISTORY_EVENTS: readonly HistoryEvent[] = ["offer", "ack", "nak", "release", "decline", "unknown"];
 
 export { DEFAULT_QUERY_TIMEOUT_MS };
+/** a lookup's p99 above this is worth a line: a client waits seconds, the queue behind it grows */
+export const DEFAULT_SLOW_P99_MS = 50;
 const MAX_OFFERS = 64;
 
 export interface QueryConfig {
@@ -22,6 +24,8 @@ export interface QueryConfig {
   history: NamedSql | null;
   historyEvents: Partial<Record<HistoryEvent, NamedSql>>;
   queryTimeoutMs: number;
+  /** p99 of a minute over which a statement gets a WARN, ms; 0 = off */
+  slowP99Ms: number;
 }
 
 /** Compiles one statement and checks its variables; returns it or null (error recorded). */
@@ -77,6 +81,7 @@ export function readQueries(s: Section, dialect: Dialect, extra: ReadonlySet<str
     if (q) historyEvents[ev] = q;
   }
   const queryTimeoutMs = s.int("timeout", false, DEFAULT_QUERY_TIMEOUT_MS, 10, 600_000, "milliseconds");
+  const slowP99Ms = s.int("slowP99", false, DEFAULT_SLOW_P99_MS, 0, 600_000, "milliseconds");
   s.finish();
-  return { offers, history, historyEvents, queryTimeoutMs };
+  return { offers, history, historyEvents, queryTimeoutMs, slowP99Ms };
 }

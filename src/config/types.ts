@@ -40,8 +40,10 @@ export interface Config {
     leaseTime: number;
     /** <ThreadLimit>: lookups in flight at once */
     threadLimit: number;
-    /** packets waiting for a lookup slot before the oldest are dropped */
+    /** packets waiting for a lookup slot before the oldest are dropped (the queue's hard cap) */
     queueLimit: number;
+    /** <maxWait>: ms a request may wait for a lookup slot; older ones are dropped unanswered */
+    maxWaitMs: number;
     defaultMask: string;
     defaultRouter: string | null;
     defaultDns: string[];
@@ -56,6 +58,8 @@ export interface Config {
   database: DatabaseConfig;
   /** per-query timeout, ms (default 2000) */
   queryTimeoutMs: number;
+  /** <query><slowP99>: a statement whose p99 over a minute exceeds this gets a WARN, ms; 0 = off */
+  slowP99Ms: number;
   slices: Slice[];
   /** offer_1..offer_N in order */
   offers: NamedSql[];
@@ -80,6 +84,8 @@ export interface Config {
   spoolPath: string;
   /** <history><fsync>: always | never | milliseconds between syncs */
   historyFsync: FsyncPolicy;
+  /** <answerCache>: offer-chain answers reused for ttlSeconds (0 = off), at most maxEntries */
+  answerCache: { ttlSeconds: number; maxEntries: number };
   rateLimit: {
     /** packets per second per client MAC, 0 = off */
     perMac: number;

@@ -53,6 +53,11 @@ export interface QueryRun {
   ms: number;
   /** why it failed, or why its row was refused */
   error?: string;
+  /**
+   * Not run for this request: the answer cache (server/answer-cache.ts) held
+   * the chain's result, and this is the run that produced it (`ms` 0).
+   */
+  cached?: true;
 }
 
 /** Where the Option 82 behind the variables came from. */

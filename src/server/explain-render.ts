@@ -40,6 +40,8 @@ export interface ExplainedQuery {
   rows: readonly Row[] | null;
   error: string | null;
   ms: number;
+  /** from the answer cache: the run that produced the cached answer, not run for this request */
+  cached?: boolean;
 }
 
 export interface Explanation {
@@ -86,6 +88,7 @@ export function explanationOf(
       rows: q.error !== undefined && q.result === undefined ? null : (q.result ?? []),
       error: q.error ?? null,
       ms: q.ms,
+      ...(q.cached ? { cached: true } : {}),
     })),
     outcome: ex.outcome,
     dest: ex.dest,
@@ -159,7 +162,8 @@ function describeOption(code: number, v: Uint8Array, request: DhcpMessage): stri
 function queryLines(q: ExplainedQuery, decided: boolean, vars: Vars): string[] {
   const n = q.rows?.length ?? 0;
   const status = q.error !== null ? "FAILED" : n === 0 ? "no rows" : `${n} row${n === 1 ? "" : "s"}`;
-  const out = [`  ${q.name}  ${status}  ${q.ms.toFixed(2)} ms${decided ? "  <- decided" : ""}`];
+  const took = q.cached ? "from the answer cache (not run)" : `${q.ms.toFixed(2)} ms`;
+  const out = [`  ${q.name}  ${status}  ${took}${decided ? "  <- decided" : ""}`];
   out.push(`    sql:    ${displayValue(q.sql)}`);
   out.push(`    values: ${displayValue(JSON.stringify(q.params))}`);
   if (q.names.length) {

@@ -63,6 +63,8 @@ export class HistoryWriter {
   private isolate = 0;
   /** the single row that was refused once */
   private suspect: string | null = null;
+  /** sees how long each batch took, seconds, written or failed (latency metrics) */
+  onBatch: ((seconds: number) => void) | null = null;
 
   constructor(
     private backend: Backend,
@@ -289,7 +291,14 @@ export class HistoryWriter {
       );
     }
     const markList: HistoryMark[] = [...marks].map(([run, seq]) => ({ run, seq }));
-    if (rows.length || markList.length) await this.backend.runBatch(rows, markList);
+    if (rows.length || markList.length) {
+      const t0 = performance.now();
+      try {
+        await this.backend.runBatch(rows, markList);
+      } finally {
+        this.onBatch?.((performance.now() - t0) / 1000);
+      }
+    }
     for (const [run, seq] of marks) this.marks.set(run, seq);
     this.stats.written += rows.length;
     this.stats.duplicates += skipped;

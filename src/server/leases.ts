@@ -41,6 +41,10 @@ export class LeaseMemory implements LeaseBook {
   /** answers just offered, by client, for the REQUEST that follows (not persisted) */
   private readonly offers = new Map<string, { xid: number; answer: Answer; at: number; query: string }>();
   private flushing: Promise<void> | null = null;
+  /** sees how long each lease write took, seconds (latency metrics) */
+  onWrite: ((seconds: number) => void) | null = null;
+  /** sees each lease a sync found released elsewhere (the answer cache forgets the client) */
+  onReleased: ((lease: Lease) => void) | null = null;
   /** when lease writes started failing (ms), 0 while they work */
   private failingSince = 0;
   /** epoch seconds of the last read of changed rows */
@@ -82,7 +86,12 @@ export class LeaseMemory implements LeaseBook {
       .then((rows) => {
         this.syncedAt = now;
         let n = 0;
-        for (const r of rows) if (this.adopt(r)) n++;
+        for (const r of rows) {
+          if (!this.adopt(r)) continue;
+          n++;
+          // `pydhcp lease release` or the API ended it: the client starts over, with no answer remembered
+          if (r.state === "released") this.onReleased?.(r);
+        }
         return n;
       })
       .finally(() => {
@@ -246,8 +255,11 @@ export class LeaseMemory implements LeaseBook {
     if (this.dirty.size === 0) return Promise.resolve();
     const batch = this.dirty;
     this.dirty = new Map();
+    const t0 = performance.now();
+    const took = () => this.onWrite?.((performance.now() - t0) / 1000);
     this.flushing = this.store
       .upsert([...batch.values()])
+      .finally(took)
       .then(() => {
         if (this.failingSince === 0) return;
         this.log.info("lease writes resumed", { downMs: Date.now() - this.failingSince });

@@ -21,6 +21,7 @@ import { applySlices } from "../variables/slices.ts";
 import type { Vars } from "../variables/types.ts";
 import type { HistoryStatement } from "./history.ts";
 import { profileVariables } from "./profile.ts";
+import { cachedLookup, type AnswerCache } from "./answer-cache.ts";
 
 export interface Runtime {
   config: Config;
@@ -53,6 +54,8 @@ export interface RuntimeParts {
   config: Config;
   backend: Backend;
   leases: LeaseBook;
+  /** the answer cache; absent = every lookup runs the chain (--explain) */
+  cache?: AnswerCache;
 }
 
 /** Compiles and prepares every statement; throws RuntimeError (config problems) or DbError (connection). */
@@ -99,6 +102,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     return v;
   };
 
+  const chain = async (vars: Vars, deadline: number) => toLookup(await runOfferChain(offers, vars, deadline - performance.now(), defaults));
   const deps: RespondDeps = {
     serverId: config.server.serverId,
     leaseTime: config.server.leaseTime,
@@ -110,7 +114,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
       const h = msg.options.get(12);
       return h ? hostnameText(h, codepage) : null;
     },
-    lookup: async (vars, deadline) => toLookup(await runOfferChain(offers, vars, deadline - performance.now(), defaults)),
+    lookup: p.cache ? cachedLookup(p.cache, offers, chain) : chain,
     timeoutMs: config.queryTimeoutMs,
     history,
     route: { broadcast: config.server.broadcast, relayPort: RELAY_PORT, clientPort: config.server.clientPort },

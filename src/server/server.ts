@@ -8,13 +8,14 @@
  */
 import { toHex } from "../codec/hex.ts";
 import { decode } from "../codec/decode.ts";
-import { MESSAGE_TYPE_NAME, MessageType, type DhcpMessage } from "../codec/message.ts";
+import { MESSAGE_TYPE_NAME, MessageType } from "../codec/message.ts";
 import { OPTION } from "../options/table.ts";
 import { SUBOPTION } from "../option82/suboptions.ts";
 import type { Exchange, Request } from "../core/exchange.ts";
 import { LEASE_MEMORY } from "../core/exchange.ts";
 import { macHex } from "../core/lease.ts";
 import { respond } from "../core/respond.ts";
+import { peekMessageType } from "../codec/peek.ts";
 import type { ServiceLogger } from "../log/logger.ts";
 import type { HistoryWriter } from "./history.ts";
 import { recordExchange } from "./history-event.ts";
@@ -27,6 +28,13 @@ import { explanationOf, renderExplanation } from "./explain-render.ts";
 import { ringEntry, type ExchangeRing } from "./exchange-ring.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
+import { AdmissionQueue, kernelBacklog, type AdmissionOptions } from "./admission.ts";
+import { ExchangeLog } from "./exchange-log.ts";
+
+function admissionOptions(rt: Runtime): AdmissionOptions {
+  const s = rt.config.server;
+  return { maxWaitMs: s.maxWaitMs, hardLimit: s.queueLimit, concurrency: rt.maxInFlight };
+}
 
 const TYPE_NAMES = MESSAGE_TYPE_NAME;
 
@@ -47,10 +55,12 @@ const NOT_DROPPED: ReadonlySet<string> = new Set(["recorded"]);
 const OPT_MESSAGE_TYPE = OPTION.MESSAGE_TYPE;
 const OPT_RAI = OPTION.RELAY_AGENT_INFO;
 const SUB_CIRCUIT_ID = SUBOPTION.CIRCUIT_ID;
-const SUB_REMOTE_ID = SUBOPTION.REMOTE_ID;
 
 interface Pending {
   req: Request;
+  /** option 53 and arrival (performance.now()): what admission orders and ages requests by */
+  type: number;
+  at: number;
   /** the datagram as received (the exchange ring keeps it) */
   buf: Uint8Array;
   key: string;
@@ -69,8 +79,7 @@ function subOptions(p: RelayAgentInfoResult | undefined): Map<number, Uint8Array
 
 export class DhcpServer {
   private sockets: DhcpSocket[] = [];
-  private readonly queue: Pending[] = [];
-  private queueHead = 0;
+  private readonly queue: AdmissionQueue<Pending>;
   private inFlight = 0;
   private readonly active = new Set<string>();
   private perMac: RateLimiter;
@@ -78,7 +87,15 @@ export class DhcpServer {
   private accepting = true;
   /** -d: per-packet variables and replies; fixed at start so the packet path pays one branch */
   private readonly debug: boolean;
+  /** the per-exchange lines (exchange-log.ts) */
+  private readonly lines: ExchangeLog;
   private idleWaiters: (() => void)[] = [];
+  /** the kernel's queue: when last looked at, packets handled since and when the first of them came, the handling rate, packets to drop unread */
+  private checkedAt = performance.now();
+  private handledSince = 0;
+  private handledFrom = -1;
+  private handledRate = 0;
+  private discard = 0;
   /** the last exchanges, for the HTTP API and the help-desk page; null when nobody reads them */
   private ring: ExchangeRing | null = null;
 
@@ -92,6 +109,8 @@ export class DhcpServer {
     this.perMac = new RateLimiter(rt.config.rateLimit.perMac);
     this.perCircuit = new RateLimiter(rt.config.rateLimit.perCircuit);
     this.debug = log.enabled("debug");
+    this.lines = new ExchangeLog(log);
+    this.queue = new AdmissionQueue(admissionOptions(rt));
   }
 
   /** Keeps every exchange from now on in `ring` (with the queries it ran). */
@@ -127,10 +146,11 @@ export class DhcpServer {
     this.rt = rt;
     this.perMac = new RateLimiter(rt.config.rateLimit.perMac);
     this.perCircuit = new RateLimiter(rt.config.rateLimit.perCircuit);
+    this.queue.configure(admissionOptions(rt));
   }
 
   get queued(): number {
-    return this.queue.length - this.queueHead;
+    return this.queue.length;
   }
 
   get lookupsInFlight(): number {
@@ -142,6 +162,25 @@ export class DhcpServer {
       this.metrics.dropped("shutdown");
       return;
     }
+    // looked at before dropping anything: a count left from a backlog that has since drained must not outlive it
+    const now0 = performance.now();
+    // every 100 ms, every 10 ms while dropping: a count from one look must not run far past the backlog
+    if (sock && now0 - this.checkedAt >= (this.discard > 0 ? 10 : 100)) this.checkKernelQueue(now0, sock);
+    // a backlog's oldest DISCOVERs go unread; anything else (a REQUEST completing an exchange) is handled
+    if (this.discard > 0 && peekMessageType(buf) === MessageType.DISCOVER) {
+      this.discard--;
+      this.metrics.received("DISCOVER");
+      this.metrics.dropped("stale");
+      return;
+    }
+    // a full queue takes no new DISCOVER: dropped before decoding, the cheapest way to say no under a storm
+    if (this.inFlight >= this.rt.maxInFlight && this.queue.length >= this.queue.limit && peekMessageType(buf) === MessageType.DISCOVER) {
+      this.metrics.received("DISCOVER");
+      this.metrics.dropped("queue-full");
+      return;
+    }
+    this.handledSince++;
+    if (this.handledFrom < 0) this.handledFrom = now0;
     const res = decode(buf);
     if (!res.ok) {
       this.metrics.received("malformed");
@@ -184,30 +223,52 @@ export class DhcpServer {
     this.active.add(key);
     const req: Request = { msg, type, size: buf.length, from: { address, port }, arrived };
     if (relay) req.relay = relay;
-    const p: Pending = { req, key, sock, buf };
+    const p: Pending = { req, type, at: arrived, key, sock, buf };
     if (this.inFlight < this.rt.maxInFlight) {
       void this.run(p);
       return;
     }
-    this.queue.push(p);
-    if (this.queued > this.rt.config.server.queueLimit) {
-      // the oldest waiter is the one most likely already given up by its client
-      const old = this.queue[this.queueHead]!;
-      this.queue[this.queueHead++] = undefined as never;
-      this.active.delete(old.key);
+    const out = this.queue.push(p);
+    if (out) {
+      this.active.delete(out.key);
       this.metrics.dropped("queue-full");
     }
     this.metrics.queueDepth(this.queued);
   }
 
+  /**
+   * Every 100 ms: how long the kernel's queue makes packets wait at the rate
+   * they are handled, measured (admission.ts, kernelBacklog). Until a rate
+   * is measured nothing is dropped. With a synchronous
+   * database a storm waits there, not in our queue, and first come first
+   * served would answer only clients that gave up; the oldest DISCOVERs are
+   * dropped undecoded instead, counted as stale. Other packets (REQUESTs
+   * completing exchanges) are still handled.
+   */
+  private checkKernelQueue(now: number, sock: DhcpSocket): void {
+    // the rate over the time packets were coming, not over an idle stretch before them
+    const seconds = this.handledFrom < 0 ? 0 : (now - this.handledFrom) / 1000;
+    if (this.handledSince >= 10 && seconds >= 0.05) {
+      const rate = this.handledSince / seconds;
+      this.handledRate = this.handledRate === 0 ? rate : this.handledRate * 0.7 + rate * 0.3;
+    }
+    this.checkedAt = now;
+    this.handledSince = 0;
+    this.handledFrom = -1;
+    const bytes = sock.queuedBytes();
+    if (bytes === null) return;
+    this.discard = kernelBacklog(bytes, this.handledRate, this.rt.config.server.maxWaitMs).discard;
+  }
+
+  private readonly dropStale = (p: Pending): void => {
+    this.active.delete(p.key);
+    this.metrics.dropped("stale");
+  };
+
   private next(): void {
-    while (this.inFlight < this.rt.maxInFlight && this.queueHead < this.queue.length) {
-      const p = this.queue[this.queueHead]!;
-      this.queue[this.queueHead++] = undefined as never;
-      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-        this.queue.splice(0, this.queueHead);
-        this.queueHead = 0;
-      }
+    while (this.inFlight < this.rt.maxInFlight) {
+      const p = this.queue.take(performance.now(), this.dropStale);
+      if (!p) break;
       void this.run(p);
     }
     this.metrics.queueDepth(this.queued);
@@ -219,6 +280,7 @@ export class DhcpServer {
   }
 
   private async run(p: Pending): Promise<void> {
+    const started = performance.now();
     this.inFlight++;
     this.metrics.inFlight(this.inFlight);
     const rt = this.rt;
@@ -231,29 +293,19 @@ export class DhcpServer {
       this.log.error("request handling failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     } finally {
       this.active.delete(p.key);
+      this.queue.done(performance.now() - started);
       this.inFlight--;
       this.metrics.inFlight(this.inFlight);
       this.next();
     }
   }
 
-  /** The fields every exchange line starts with; built only for a line that is written. */
-  private exchangeFields(msg: DhcpMessage, subs: Map<number, Uint8Array>): Record<string, unknown> {
-    const fields: Record<string, unknown> = {
-      mac: macHex(msg),
-      xid: msg.xid.toString(16).padStart(8, "0"),
-    };
-    if (msg.giaddr !== "0.0.0.0") fields.relay = msg.giaddr;
-    if (subs.has(SUB_CIRCUIT_ID)) fields.circuit_id = hex(subs.get(SUB_CIRCUIT_ID));
-    if (subs.has(SUB_REMOTE_ID)) fields.remote_id = hex(subs.get(SUB_REMOTE_ID));
-    return fields;
-  }
-
   /** Reads the Exchange: journals its history event, sends its bytes, counts and logs it. */
   private finish(p: Pending, ex: Exchange, rt: Runtime): void {
     const { req } = p;
     const ms = performance.now() - req.arrived;
-    for (const q of ex.queries) this.metrics.query(q.name, q.ms / 1000);
+    // a query answered from the answer cache did not run: it has no time to count
+    for (const q of ex.queries) if (!q.cached) this.metrics.query(q.name, q.ms / 1000);
     if (ex.failure) this.metrics.dbError(ex.failure);
     try {
       // the reply leaves only once its event is in the journal
@@ -280,9 +332,9 @@ export class DhcpServer {
       const level = SILENT_LEVEL[o.reason] ?? "debug";
       if (!NOT_DROPPED.has(o.reason)) this.metrics.dropped(o.reason);
       if (o.reason === "no-match") this.metrics.noMatch();
-      if (this.log.enabled(level)) {
+      if (this.lines.enabled(level)) {
         const typeName = TYPE_NAMES[req.type] ?? String(req.type);
-        this.log[level](o.reason === "recorded" ? `${typeName} recorded` : `${typeName} no reply: ${o.reason}`, { ...this.exchangeFields(req.msg, subs), ...(o.query ? { query: o.query } : {}), note: o.note, ms: +ms.toFixed(2) });
+        this.lines.write(level, o.reason === "recorded" ? `${typeName} recorded` : `${typeName} no reply: ${o.reason}`, req.msg, subs, o.query, undefined, o.note, ms);
       }
       return;
     }
@@ -291,7 +343,7 @@ export class DhcpServer {
     if (!enc || !enc.ok || !dest) {
       this.metrics.dropped("encode-error");
       const typeName = TYPE_NAMES[req.type] ?? String(req.type);
-      this.log.error(`${typeName} reply not sent: ${enc && !enc.ok ? enc.message : "not encoded"}`, this.exchangeFields(req.msg, subs));
+      this.lines.write("error", `${typeName} reply not sent: ${enc && !enc.ok ? enc.message : "not encoded"}`, req.msg, subs, undefined, undefined, undefined, undefined);
       return;
     }
     const replyName = TYPE_NAMES[o.type] ?? String(o.type);
@@ -303,15 +355,12 @@ export class DhcpServer {
     }
     this.metrics.sent(replyName);
     if (o.query === LEASE_MEMORY) this.metrics.outageAnswer();
-    if (!this.log.enabled("info")) return;
+    if (!this.lines.enabled("info")) return;
     const typeName = TYPE_NAMES[req.type] ?? String(req.type);
-    this.log.info(`${typeName} -> ${replyName}${o.ip ? " " + o.ip : ""}`, {
-      ...this.exchangeFields(req.msg, subs),
-      ...(o.query ? { query: o.query } : {}),
-      to: `${dest.address}:${dest.port}`,
-      ...(o.type === MessageType.NAK ? { note: o.note } : {}),
-      ms: +ms.toFixed(2),
-    });
+    const text = o.ip ? `${typeName} -> ${replyName} ${o.ip}` : `${typeName} -> ${replyName}`;
+    // an answer the cache held names its query so: the decisive run is the last one, marked cached
+    const query = o.query && ex.queries.at(-1)?.cached ? `${o.query} (cached)` : o.query;
+    this.lines.write("info", text, req.msg, subs, query, `${dest.address}:${dest.port}`, o.type === MessageType.NAK ? o.note : undefined, ms);
   }
 
   /**

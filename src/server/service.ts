@@ -18,7 +18,7 @@ import type { Backend } from "../db/backend.ts";
 import { DbError } from "../db/backend.ts";
 import { openBackend } from "../db/open.ts";
 import type { ServiceLogger } from "../log/logger.ts";
-import type { PydhcpMetrics } from "../service/metrics.ts";
+import { CACHE_RESULTS, type PydhcpMetrics } from "../service/metrics.ts";
 import { startHttp, type HttpHandle } from "../service/http.ts";
 import { createApi } from "../service/api.ts";
 import { helpDeskPage } from "../service/page.ts";
@@ -30,7 +30,9 @@ import { LeaseMemory } from "./leases.ts";
 import { pruneHistory } from "./retention.ts";
 import { buildRuntime, RuntimeError, type Runtime } from "./runtime.ts";
 import { DhcpServer } from "./server.ts";
-import { serverMetrics } from "./stats.ts";
+import { HISTORY_SERIES, LEASE_WRITE_SERIES, serverMetrics, type ServerMetrics } from "./stats.ts";
+import { LatencyWatch } from "./latency.ts";
+import { AnswerCache } from "./answer-cache.ts";
 
 export interface ServiceOptions {
   configPath: string;
@@ -96,7 +98,11 @@ interface Serving {
 export class Service {
   private config: Config;
   private readonly log: ServiceLogger;
-  private readonly sm: ReturnType<typeof serverMetrics>;
+  private readonly sm: ServerMetrics;
+  /** every statement's time feeds its histogram and the once-a-minute slow-p99 line */
+  private readonly watch: LatencyWatch;
+  /** the offer chain's answers per tuple of bound values; emptied by every reload */
+  private readonly cache: AnswerCache;
   private serving: Serving | null = null;
   private stopping = false;
   private stopSignal = "";
@@ -113,7 +119,18 @@ export class Service {
   ) {
     this.config = config;
     this.log = o.log;
-    this.sm = serverMetrics(o.metrics);
+    const sm = serverMetrics(o.metrics);
+    const watch = new LatencyWatch(this.log, config.slowP99Ms);
+    this.watch = watch;
+    this.sm = {
+      ...sm,
+      query: (name, seconds) => {
+        sm.query(name, seconds);
+        watch.observe(name, seconds);
+      },
+    };
+    const lookups = new Map(CACHE_RESULTS.map((r) => [r, o.metrics.answerCacheLookups.labels(r)] as const));
+    this.cache = new AnswerCache(config.answerCache, (r) => lookups.get(r)!.inc());
   }
 
   /** Starts and serves; resolves with the exit code once stopped. */
@@ -215,7 +232,13 @@ export class Service {
         backend = b;
         const leases = new LeaseMemory(b.leases, this.log);
         const history = new HistoryWriter(b, { journalPath: config.spoolPath, fsync: config.historyFsync }, this.log);
-        const runtime = await buildRuntime({ config, backend: b, leases });
+        leases.onWrite = (sec) => this.sm.query(LEASE_WRITE_SERIES, sec);
+        leases.onReleased = (l) => void this.cache.invalidate(l.mac);
+        history.onBatch = (sec) => this.sm.query(HISTORY_SERIES, sec);
+        // the config this attempt uses (a reload while waiting may have changed it)
+        this.cache.configure(config.answerCache);
+        this.watch.setThreshold(config.slowP99Ms);
+        const runtime = await buildRuntime({ config, backend: b, leases, cache: this.cache });
         const warmed = await leases.warm(Math.floor(Date.now() / 1000));
         if (warmed) this.log.info("lease memory loaded", { leases: warmed });
         // the journal opens before the first packet (every reply's event needs a place to go), and
@@ -254,6 +277,7 @@ export class Service {
       setInterval(() => {
         void leases.flush();
         m.leasesInMemory.set(leases.size);
+        m.answerCacheEntries.set(this.cache.size);
         const st = history.stats;
         m.historyRowsWritten.inc(st.written - counted.written);
         m.historyRowsJournaled.inc(st.journaled - counted.journaled);
@@ -348,13 +372,16 @@ export class Service {
       const reuse = sameDatabase(this.config, nc);
       const nb = reuse ? s.backend : await openBackend(nc.database, this.log, nc.queryTimeoutMs);
       try {
-        const rt = await buildRuntime({ config: nc, backend: nb, leases: s.leases });
+        const rt = await buildRuntime({ config: nc, backend: nb, leases: s.leases, cache: this.cache });
         if (this.stopping) throw new Error("stopping");
         const later = restartOnlyChanges(s.initial, nc);
         if (later.length) this.log.warn("some changes take effect only at restart; the rest is reloaded", { settings: later.join(" ") });
         // rows of exchanges answered so far belong to the old database; no await between this and the swap
         if (!reuse) await s.history.flush();
         s.server.swap(rt);
+        // answers learned under the old queries or database are not the new config's answers
+        this.cache.configure(nc.answerCache);
+        this.watch.setThreshold(nc.slowP99Ms);
         s.history.setStatements(rt.historyStatements);
         if (rt.historyDeferred.length) s.history.deferred(rt.historyDeferred);
         if (!reuse) {

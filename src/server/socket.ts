@@ -24,6 +24,7 @@ const SO_SNDBUF = 7;
 const SO_BINDTODEVICE = 25;
 const SO_RCVBUFFORCE = 33;
 const SO_SNDBUFFORCE = 32;
+const SO_MEMINFO = 55;
 const IPPROTO_IP = 0;
 const IP_RECVERR = 11;
 
@@ -36,6 +37,10 @@ function openLibc() {
       returns: FFIType.i32,
     },
     bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    getsockopt: {
+      args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr],
+      returns: FFIType.i32,
+    },
     close: { args: [FFIType.i32], returns: FFIType.i32 },
     __errno_location: { args: [], returns: FFIType.ptr },
   }).symbols;
@@ -46,6 +51,8 @@ export interface DhcpSocket {
   send(buf: Uint8Array, port: number, address: string): boolean;
   /** Sends a batch: [buf, port, address, buf, port, address, ...]; returns how many went out. */
   sendMany(packets: (Uint8Array | number | string)[]): number;
+  /** Bytes waiting in the kernel's receive queue (SO_MEMINFO), null when unknown. */
+  queuedBytes(): number | null;
   close(): void;
   readonly iface: string | null;
   readonly port: number;
@@ -136,6 +143,8 @@ export async function openDhcpSocket(o: DhcpSocketOptions): Promise<DhcpSocket> 
   if (sym.bind(fd, ptr(addr), 16) < 0) fail("bind");
 
   const onError = o.onError ?? (() => {});
+  const meminfo = new Uint32Array(16);
+  const meminfoLen = new Uint32Array(1);
   const sock = await Bun.udpSocket({
     fd,
     socket: {
@@ -166,6 +175,11 @@ export async function openDhcpSocket(o: DhcpSocketOptions): Promise<DhcpSocket> 
         onError(e instanceof Error ? e : new Error(String(e)));
         return 0;
       }
+    },
+    queuedBytes() {
+      // SK_MEMINFO_RMEM_ALLOC is the first of the u32 values (linux/sock_diag.h)
+      meminfoLen[0] = meminfo.byteLength;
+      return sym.getsockopt(fd, SOL_SOCKET, SO_MEMINFO, ptr(meminfo), ptr(meminfoLen)) < 0 ? null : meminfo[0]!;
     },
     close() {
       sock.close();

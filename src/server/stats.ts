@@ -4,6 +4,10 @@
  */
 import { DROP_REASONS, type DropReason, type PydhcpMetrics } from "../service/metrics.ts";
 
+/** pydhcp_query_duration_seconds series beside offer_N: a history batch, a lease write */
+export const HISTORY_SERIES = "history";
+export const LEASE_WRITE_SERIES = "lease_write";
+
 export interface ServerMetrics {
   received(type: string): void;
   sent(type: string): void;
@@ -11,6 +15,7 @@ export interface ServerMetrics {
   noMatch(): void;
   queueDepth(n: number): void;
   inFlight(n: number): void;
+  /** a statement's time: offer_N per run, history per batch, lease_write per write */
   query(name: string, seconds: number): void;
   dbError(kind: "connect" | "prepare" | "query" | "timeout"): void;
   outageAnswer(): void;
@@ -25,6 +30,7 @@ const DROP_LABEL: Record<string, DropReason> = {
   "unknown-type": "unsupported",
   "history-unrecorded": "history_unrecorded",
   "queue-full": "queue_full",
+  stale: "stale",
   "rate-limit-mac": "rate_limit",
   "rate-limit-circuit": "rate_limit",
   "duplicate-in-flight": "duplicate",

@@ -32,7 +32,8 @@ export const DROP_REASONS = [
   "not_request", // op is not BOOTREQUEST (RFC 2131 2), or no option 53 (BOOTP)
   "not_for_us", // REQUEST naming another server (RFC 2131 4.3.2), or unicast meant elsewhere
   "unsupported", // a message type this server does not answer
-  "queue_full", // the lookup queue was at its limit
+  "queue_full", // the lookup queue was at its limit (about a second of work)
+  "stale", // waited in the queue longer than a client waits for its answer
   "rate_limit", // the client MAC or relay circuit sent too fast
   "duplicate", // a retransmission of a request whose lookup is still running
   "db_error", // the database failed or timed out and lease memory could not answer
@@ -46,6 +47,7 @@ export type DropReason = (typeof DROP_REASONS)[number];
 
 export const DB_ERROR_KINDS = ["connect", "prepare", "query", "timeout"] as const satisfies readonly DbErrorKind[];
 export const RELOAD_RESULTS = ["ok", "failed"] as const;
+export const CACHE_RESULTS = ["hit", "negative_hit", "miss"] as const;
 
 /** Seconds, 0.1 ms .. 2 s: SQLite answers in tens of µs, MySQL in ~1 ms, timeouts at 2 s. */
 export const QUERY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2] as const;
@@ -103,9 +105,22 @@ export const METRIC_TABLE = {
   queryDuration: {
     kind: "histogram",
     name: "pydhcp_query_duration_seconds",
-    help: "Time each configured query took, by query name, failures included.",
+    help: "Time each statement took, failures included: offer_N per lookup, history per batch of history rows, lease_write per lease write.",
     labels: ["query"],
     buckets: QUERY_BUCKETS,
+  },
+  answerCacheLookups: {
+    kind: "counter",
+    name: "pydhcp_answer_cache_lookups_total",
+    help: "Offer-chain lookups by answer-cache result: hit (an answer reused), negative_hit (a remembered no-match), miss (the chain ran).",
+    labels: ["result"],
+    init: CACHE_RESULTS,
+  },
+  answerCacheEntries: {
+    kind: "gauge",
+    name: "pydhcp_answer_cache_entries",
+    help: "Answers (and no-matches) held in the answer cache.",
+    labels: [],
   },
   dbErrors: {
     kind: "counter",

@@ -9,6 +9,7 @@
  * serve yet).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { DEFAULT_ANSWER_CACHE } from "../../src/config/load.ts";
 import { seen, startCapture, type UdpDatagram } from "./capture.ts";
 import { CLIENT_BINARIES, CLIENT_KINDS, type ClientKind, disposeAllClients, RENEW_REASONS, obtain, startClient } from "./clients.ts";
 import { MSG, build, hex, macHex, msgType, opt, parse, type WirePacket } from "./dhcpwire.ts";
@@ -379,6 +380,8 @@ describe.skipIf(skip !== null)("pydhcp end to end", () => {
           await first.waitBound(15_000);
           await first.stop();
           await db.setUserIp(macHex(MAC.dhclient), "", "198.18.0.99");
+          // the answer cache (<answerCache><ttl>, 5 s by default) gives the old address until its entry expires
+          await Bun.sleep(DEFAULT_ANSWER_CACHE.ttlSeconds * 1000 + 200);
           const cap = await startCapture(topo.serverNs, topo.server.ifname);
           const again = await startClient("dhclient", topo.clientNs, topo.client.ifname, {
             mac: MAC.dhclient, stateDir: first.dir,

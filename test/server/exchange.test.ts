@@ -35,6 +35,8 @@ const config = (serverPort: number, clientPort: number) => `<?xml version="1.0" 
   </dhcpserver>
   <database><sqlite><path>{dir}/t.db</path></sqlite></database>
   <relay_profiles><default>auto</default></relay_profiles>
+  <!-- rows change between exchanges here: every lookup asks the database (the cache has its own tests) -->
+  <answerCache><ttl>0</ttl></answerCache>
   <query>
     <offer_count>2</offer_count>
     <offer_1>select ip, mask, router, dns from users where mac = '{relay_mac_hex}' and port = '{port}'</offer_1>

@@ -60,16 +60,16 @@ describe("/metrics counts what the client sent", () => {
       expect(await discover(c, port, macOf(i, 0x0a), 300)).toBeNull();
       queries += 2;
     }
-    // a REQUEST (INIT-REBOOT) for an address the database does not give: NAK
+    // the first unknown again, within the answer cache's TTL: its no-match is remembered, no query runs
+    expect(await discover(c, port, macOf(0, 0x0a), 300)).toBeNull();
+    // a REQUEST (INIT-REBOOT) for an address the database does not give: NAK, the answer from the cache
     const nx = nextXid();
     c.send(buildRequest({ type: MessageType.REQUEST, mac: macOf(0), xid: nx, options: [[50, ip("198.18.77.77")]] }), port);
     expect(messageType(await c.reply(nx))).toBe(MessageType.NAK);
-    queries += 2;
-    // an INFORM from a known client: ACK without an address, unicast to ciaddr (RFC 2131 4.3.5)
+    // an INFORM from a known client: ACK without an address, unicast to ciaddr (RFC 2131 4.3.5); cached too
     const ix = nextXid();
     c.send(buildRequest({ type: MessageType.INFORM, mac: macOf(1), xid: ix, ciaddr: "127.0.0.1" }), port);
     expect(messageType(await c.reply(ix))).toBe(MessageType.ACK);
-    queries += 2;
     // a REQUEST naming another server: not for us, no lookup
     const ox = nextXid();
     c.send(buildRequest({ type: MessageType.REQUEST, mac: macOf(2), xid: ox, options: [[54, ip("198.18.0.2")], [50, ip(ipOf(2))]] }), port);
@@ -95,13 +95,22 @@ describe("/metrics counts what the client sent", () => {
       inform: got('pydhcp_packets_received_total{type="INFORM"}'),
       offerIn: got('pydhcp_packets_received_total{type="OFFER"}'),
       other: got('pydhcp_packets_received_total{type="other"}'),
-    }).toEqual({ discover: KNOWN + UNKNOWN, request: KNOWN + 2, inform: 1, offerIn: 1, other: 2 });
+    }).toEqual({ discover: KNOWN + UNKNOWN + 1, request: KNOWN + 2, inform: 1, offerIn: 1, other: 2 });
     expect({
       offer: got('pydhcp_replies_sent_total{type="OFFER"}'),
       ack: got('pydhcp_replies_sent_total{type="ACK"}'),
       nak: got('pydhcp_replies_sent_total{type="NAK"}'),
     }).toEqual({ offer: KNOWN, ack: KNOWN + 1, nak: 1 });
-    expect(got("pydhcp_no_match_total")).toBe(UNKNOWN);
+    expect(got("pydhcp_no_match_total")).toBe(UNKNOWN + 1);
+    expect({
+      hit: got('pydhcp_answer_cache_lookups_total{result="hit"}'),
+      negative: got('pydhcp_answer_cache_lookups_total{result="negative_hit"}'),
+      miss: got('pydhcp_answer_cache_lookups_total{result="miss"}'),
+    }).toEqual({ hit: 2, negative: 1, miss: KNOWN + UNKNOWN });
+    expect(got("pydhcp_answer_cache_entries")).toBe(KNOWN + UNKNOWN);
+    // history batches and lease writes have their series beside the offer queries
+    expect(got('pydhcp_query_duration_seconds_count{query="history"}')).toBeGreaterThan(0);
+    expect(got('pydhcp_query_duration_seconds_count{query="lease_write"}')).toBeGreaterThan(0);
     expect({
       decode: got('pydhcp_dropped_total{reason="decode_error"}'),
       notRequest: got('pydhcp_dropped_total{reason="not_request"}'),

@@ -121,6 +121,25 @@ describe("SIGHUP reload", () => {
     expect(m.get('pydhcp_reloads_total{result="failed"}')).toBe(0);
   });
 
+  test("the answer cache: a changed row is answered from the cache until SIGHUP empties it", async () => {
+    const { spec } = await setup({ extra: "<answerCache><ttl>600</ttl></answerCache>" });
+    expect((await discover(client!, spec.port, MAC))?.yiaddr).toBe(A);
+    const db = new Database(join(dir!, "t.db"));
+    try {
+      db.run("update users set ip = '198.18.9.9' where mac = ?", [MAC.replaceAll(":", "")]);
+    } finally {
+      db.close();
+    }
+    // within the TTL the remembered answer stands (documented staleness)
+    expect((await discover(client!, spec.port, MAC))?.yiaddr).toBe(A);
+    await server!.waitFor(/query="?offer_1 \(cached\)/, 3000);
+    expect(await reloaded(server!, /configuration reloaded|reload failed|reload refused/)).toContain("configuration reloaded");
+    expect((await discover(client!, spec.port, MAC))?.yiaddr).toBe("198.18.9.9");
+    const m = await scrape(spec.metricsPort!);
+    expect(m.get('pydhcp_answer_cache_lookups_total{result="hit"}')).toBe(1);
+    expect(m.get('pydhcp_answer_cache_lookups_total{result="miss"}')).toBe(2);
+  });
+
   test("a reload naming another database serves from it, history included", async () => {
     const { spec, write } = await setup();
     const before = await discover(client!, spec.port, MAC);

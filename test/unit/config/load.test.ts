@@ -20,7 +20,7 @@ describe("pydhcpdb's config.xml", () => {
     const c = r.config;
     expect(c.server).toEqual({
       host: "0.0.0.0", port: 67, clientPort: 68, broadcast: "255.255.255.255", serverId: "192.168.0.71",
-      leaseTime: 8600, threadLimit: 1, queueLimit: 1000, defaultMask: "255.255.255.0", defaultRouter: "192.168.0.1",
+      leaseTime: 8600, threadLimit: 1, queueLimit: 1000, maxWaitMs: 1000, defaultMask: "255.255.255.0", defaultRouter: "192.168.0.1",
       defaultDns: ["8.8.8.8"], interfaces: [], user: null, group: null, hostnameCodepage: "cp866",
     });
     // no local socket: localhost falls back to TCP 127.0.0.1, as the mysql client does
@@ -35,6 +35,8 @@ describe("pydhcpdb's config.xml", () => {
     expect(c.history?.name).toBe("history_sql");
     expect(c.historyEvents).toEqual({});
     expect(c.queryTimeoutMs).toBe(2000);
+    expect(c.slowP99Ms).toBe(50);
+    expect(c.answerCache).toEqual({ ttlSeconds: 5, maxEntries: 16384 });
     expect(c.metrics).toBeNull();
     // no <relay_profiles>: Option 82 vendor profiles decoded by auto, as with <default>auto</default>
     expect(c.relayProfiles).toEqual([{ kind: "default", profile: "auto" }]);

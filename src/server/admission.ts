@@ -1,0 +1,158 @@
+/**
+ * The wait for a lookup slot, kept steady under overload:
+ *
+ * - a request that waited longer than a client waits for its answer
+ *   (`maxWaitMs`) is dropped, not answered: its client has retransmitted or
+ *   given up, and the work would only delay the requests behind it;
+ * - REQUESTs (and RELEASE, DECLINE, INFORM) go before DISCOVERs: a REQUEST
+ *   completes an exchange already half done, a DISCOVER only starts one;
+ * - when the queue is long (its oldest DISCOVER waited over a quarter of
+ *   maxWaitMs) the newest DISCOVER goes first: its client waits longest
+ *   still, where first come first served under overload answers every
+ *   client just after it gave up (the "adaptive LIFO" of request queues);
+ * - the queue holds about `maxWaitMs` of work, measured: with `concurrency`
+ *   lookups in flight each taking `t` ms (smoothed), the server finishes
+ *   concurrency / t per ms when saturated (Little's law), so the queue holds
+ *   maxWaitMs * concurrency / t, never more than `hardLimit`. Past that the
+ *   oldest DISCOVER (else the oldest request) makes room for a REQUEST; the
+ *   server drops a new DISCOVER before decoding it (the newest waiting are
+ *   served first when the queue is long, so it is the next slot's).
+ *
+ * - the kernel's receive buffer is a queue too, and with a synchronous
+ *   database (SQLite) the only one that grows: kernelBacklog() says how long
+ *   its newest packet has waited and how many of its oldest to drop unread.
+ *
+ * No sockets, no clock of its own: callers pass `now` (ms, monotonic).
+ */
+import { MessageType } from "../codec/message.ts";
+
+export interface Waiting {
+  /** option 53 */
+  type: number;
+  /** arrival, ms (performance.now()) */
+  at: number;
+}
+
+export interface AdmissionOptions {
+  maxWaitMs: number;
+  hardLimit: number;
+  /** lookups in flight at once (ThreadLimit) */
+  concurrency: number;
+}
+
+/** Never below this, so a slow start or a lull does not shrink the queue to nothing. */
+const MIN_LIMIT = 16;
+/**
+ * What the kernel charges a queued DHCP datagram (its buffer, not its
+ * length): 1,280 bytes for a 300-byte packet on loopback (measured with
+ * SO_MEMINFO: 10 packets, 12,800 bytes), more on some drivers. Counting
+ * 2,048 errs towards fewer packets, so towards dropping too few (the wait
+ * then runs to at most 80% of maxWait) rather than too many.
+ */
+export const KERNEL_BYTES_PER_PACKET = 2048;
+
+/**
+ * The kernel's receive queue seen from here: `queuedBytes` waiting
+ * (SO_MEMINFO), drained at `perSecond`. When the newest of them will have
+ * waited longer than maxWaitMs by the time it is read, the oldest are read
+ * and dropped unhandled until half of maxWaitMs of them is left: they are
+ * stale, and reading past them is the only way to reach packets that are not.
+ * (The server drops only DISCOVERs among them: it counts `discard` down on
+ * DISCOVERs alone.)
+ */
+export function kernelBacklog(queuedBytes: number, perSecond: number, maxWaitMs: number): { waitMs: number; discard: number } {
+  const queued = queuedBytes / KERNEL_BYTES_PER_PACKET;
+  if (queued < 1) return { waitMs: 0, discard: 0 };
+  if (!(perSecond > 0)) return { waitMs: Infinity, discard: 0 };
+  const waitMs = (queued / perSecond) * 1000;
+  if (waitMs <= maxWaitMs) return { waitMs, discard: 0 };
+  return { waitMs, discard: Math.floor(queued - (perSecond * maxWaitMs) / 2000) };
+}
+
+/** Weight of one finished request in the smoothed service time. */
+const ALPHA = 1 / 64;
+
+/** An array queue with a moving head: O(1) push and shift, compacted now and then. */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(x: T): void {
+    this.items.push(x);
+  }
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+  pop(): T | undefined {
+    return this.items.length > this.head ? this.items.pop() : undefined;
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const x = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return x;
+  }
+}
+
+export class AdmissionQueue<T extends Waiting> {
+  private readonly first = new Fifo<T>();
+  private readonly later = new Fifo<T>();
+  /** ms one request takes from slot to finish, smoothed; 0 until measured */
+  private serviceMs = 0;
+
+  constructor(private opts: AdmissionOptions) {}
+
+  configure(opts: AdmissionOptions): void {
+    this.opts = opts;
+  }
+
+  get length(): number {
+    return this.first.length + this.later.length;
+  }
+
+  /** Most requests waiting: about maxWaitMs of work at the measured rate. */
+  get limit(): number {
+    if (this.serviceMs <= 0) return this.opts.hardLimit;
+    const work = Math.round((this.opts.maxWaitMs * this.opts.concurrency) / this.serviceMs);
+    return Math.min(this.opts.hardLimit, Math.max(MIN_LIMIT, work));
+  }
+
+  /** Queues `p`; returns the request that made room for it, if one had to. */
+  push(p: T): T | undefined {
+    (p.type === MessageType.DISCOVER ? this.later : this.first).push(p);
+    if (this.length <= this.limit) return undefined;
+    return this.later.length ? this.later.shift() : this.first.shift();
+  }
+
+  /** The next request to run; those that waited too long go to `stale` on the way. */
+  take(now: number, stale: (p: T) => void): T | undefined {
+    const max = this.opts.maxWaitMs;
+    // the oldest of each class leave first when too old: what is left is fresh
+    for (const q of [this.first, this.later]) {
+      for (let p = q.peek(); p && now - p.at > max; p = q.peek()) {
+        q.shift();
+        stale(p);
+      }
+    }
+    if (this.first.length) return this.first.shift();
+    const oldest = this.later.peek();
+    if (!oldest) return undefined;
+    return now - oldest.at > max / 4 ? this.later.pop() : this.later.shift();
+  }
+
+  /** Requests finished per second when every slot is busy; null until measured. */
+  get capacity(): number | null {
+    return this.serviceMs > 0 ? (this.opts.concurrency * 1000) / this.serviceMs : null;
+  }
+
+  /** A request finished (answered or not) `ms` after it got its slot: sizes the queue. */
+  done(ms: number): void {
+    this.serviceMs = this.serviceMs === 0 ? ms : this.serviceMs + (ms - this.serviceMs) * ALPHA;
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The answer cache on a real SQLite database through the runtime's lookup:
+ * hit, miss, negative hit, TTL expiry (a changed row is seen after the TTL,
+ * not before), invalidation (all, by value, by reload), bounded size, and
+ * failures never remembered.
+ */
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseConfig } from "../../src/config/load.ts";
+import { openBackend } from "../../src/db/open.ts";
+import type { Backend } from "../../src/db/backend.ts";
+import { AnswerCache, type CacheResult } from "../../src/server/answer-cache.ts";
+import { LeaseMemory } from "../../src/server/leases.ts";
+import { buildRuntime, type Runtime } from "../../src/server/runtime.ts";
+import type { Lookup } from "../../src/core/exchange.ts";
+import { respond } from "../../src/core/respond.ts";
+import { decode } from "../../src/codec/decode.ts";
+import { explanationOf, renderExplanation } from "../../src/server/explain-render.ts";
+import { buildRequest } from "../support/client.ts";
+import { memoryLog } from "./mariadb.ts";
+
+const KNOWN = "080027059ed0";
+const STRANGER = "0800270000ff";
+
+let dir: string;
+let backend: Backend;
+let db: Database;
+let rt: Runtime;
+let cache: AnswerCache;
+let clock: number;
+let ran: string[];
+let counted: CacheResult[];
+
+const xml = (path: string) => `<?xml version="1.0" ?>
+<config>
+  <dhcpserver>
+    <host>127.0.0.1</host><broadcast>127.0.0.1</broadcast><DHCPServer>198.18.0.1</DHCPServer>
+    <LeaseTime>600</LeaseTime><ThreadLimit>4</ThreadLimit>
+    <defaultMask>255.255.255.0</defaultMask><defaultRouter>198.18.0.1</defaultRouter><defaultDNS>198.18.0.53</defaultDNS>
+  </dhcpserver>
+  <database><sqlite><path>${path}</path></sqlite></database>
+  <query>
+    <offer_count>2</offer_count>
+    <offer_1>select ip,mask,router,dns from users where mac='{ClientMacAddress}' and port='{option_82_AgentCircuitId_port_hex}'</offer_1>
+    <offer_2>select ip,mask,router,dns from users where mac='{ClientMacAddress}'</offer_2>
+  </query>
+  <answerCache><ttl>5</ttl><maxEntries>3</maxEntries></answerCache>
+</config>`;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), `pdc-cache-${process.pid}-`));
+  const path = join(dir, "t.db");
+  const cfgPath = join(dir, "config.xml");
+  writeFileSync(cfgPath, xml(path));
+  const loaded = parseConfig(xml(path), cfgPath);
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+  const config = loaded.config;
+  const log = memoryLog();
+  backend = await openBackend(config.database, log);
+  db = new Database(path);
+  db.run("insert into users (ip, mask, router, dns, mac, port) values ('198.18.0.19', '255.255.255.0', '198.18.0.1', '198.18.0.53', ?, '')", [KNOWN]);
+  clock = 1_000_000;
+  ran = [];
+  counted = [];
+  cache = new AnswerCache(config.answerCache, (r) => counted.push(r), () => clock);
+  rt = await buildRuntime({ config, backend, leases: new LeaseMemory(backend.leases, log), cache });
+});
+afterEach(async () => {
+  db.close();
+  await backend.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const lookup = (mac: string, port?: string): Promise<Lookup> => {
+  const v = new Map([["ClientMacAddress", mac]]);
+  if (port !== undefined) v.set("option_82_AgentCircuitId_port_hex", port);
+  // the queries that ran for this lookup: a hit hands back the runs that found it, marked cached
+  return rt.deps.lookup(v, performance.now() + 2000).then((l) => {
+    for (const q of l.tried) if (!q.cached) ran.push(q.name);
+    return l;
+  });
+};
+const ip = (l: Lookup) => (l.kind === "match" ? l.answer.ip : l.kind);
+
+test("miss, then hit: the second lookup runs no query and says it came from the cache", async () => {
+  const a = await lookup(KNOWN);
+  expect(a).toMatchObject({ kind: "match", query: "offer_2" });
+  expect(a.tried.map((q) => q.cached)).toEqual([undefined, undefined]);
+  expect(ran).toEqual(["offer_1", "offer_2"]);
+  const b = await lookup(KNOWN);
+  // the decision still names the offer query (history's answer_query); the runs say they came from the cache
+  expect(b).toMatchObject({ kind: "match", query: "offer_2" });
+  expect(b.tried.map((q) => [q.name, q.cached, q.ms, q.rows])).toEqual([
+    ["offer_1", true, 0, 0],
+    ["offer_2", true, 0, 1],
+  ]);
+  expect(ip(b)).toBe("198.18.0.19");
+  expect(ran).toEqual(["offer_1", "offer_2"]);
+  expect(counted).toEqual(["miss", "hit"]);
+  // another tuple of bound values is another entry
+  await lookup(KNOWN, "06");
+  expect(ran.length).toBe(4);
+  expect(counted.at(-1)).toBe("miss");
+});
+
+test("negative hit: a client no query knows is asked once per TTL", async () => {
+  expect((await lookup(STRANGER)).kind).toBe("none");
+  expect((await lookup(STRANGER)).kind).toBe("none");
+  expect(ran).toEqual(["offer_1", "offer_2"]);
+  expect(counted).toEqual(["miss", "negative_hit"]);
+});
+
+test("TTL expiry: a changed row is answered stale until the TTL passes, then fresh", async () => {
+  expect(ip(await lookup(KNOWN))).toBe("198.18.0.19");
+  db.run("update users set ip = '198.18.0.77' where mac = ?", [KNOWN]);
+  db.run("insert into users (ip, mask, router, dns, mac, port) values ('198.18.0.88', '', '', '', ?, '')", [STRANGER]);
+  clock += 4_999;
+  expect(ip(await lookup(KNOWN))).toBe("198.18.0.19");
+  clock += 1;
+  expect(ip(await lookup(KNOWN))).toBe("198.18.0.77");
+  expect(counted).toEqual(["miss", "hit", "miss"]);
+});
+
+test("invalidation: by a bound value (what `pydhcp lease release` calls), all, and by reload", async () => {
+  await lookup(KNOWN);
+  await lookup(STRANGER);
+  db.run("update users set ip = '198.18.0.77' where mac = ?", [KNOWN]);
+  expect(cache.invalidate(KNOWN)).toBe(1);
+  expect(ip(await lookup(KNOWN))).toBe("198.18.0.77");
+  expect(cache.size).toBe(2);
+  expect(cache.invalidate()).toBe(2);
+  expect(cache.size).toBe(0);
+  await lookup(KNOWN);
+  expect(cache.size).toBe(1);
+  // a reload reconfigures and empties it
+  cache.configure({ ttlSeconds: 5, maxEntries: 3 });
+  expect(cache.size).toBe(0);
+  const n = ran.length;
+  await lookup(KNOWN);
+  expect(ran.length).toBe(n + 2);
+});
+
+test("bounded: the oldest entry makes room; ttl 0 turns it off", async () => {
+  for (const m of ["0800270000a1", "0800270000a2", "0800270000a3", "0800270000a4"]) await lookup(m);
+  expect(cache.size).toBe(3);
+  const before = ran.length;
+  await lookup("0800270000a1"); // evicted: asked again
+  await lookup("0800270000a4"); // kept: a hit
+  expect(ran.length).toBe(before + 2);
+  cache.configure({ ttlSeconds: 0, maxEntries: 3 });
+  await lookup(KNOWN);
+  await lookup(KNOWN);
+  expect(cache.size).toBe(0);
+  expect(ran.length).toBe(before + 6);
+});
+
+test("failures are never remembered and empty the cache: a query error is asked again", async () => {
+  await lookup(STRANGER);
+  expect(cache.size).toBe(1);
+  db.run("alter table users rename to users_away");
+  expect((await lookup(KNOWN)).kind).toBe("error");
+  expect(cache.size).toBe(0);
+  db.run("alter table users_away rename to users");
+  expect(ip(await lookup(KNOWN))).toBe("198.18.0.19");
+  expect(cache.size).toBe(1);
+});
+
+test("through respond(): a hit is in the Exchange as query runs marked cached, and -d's rendering says so", async () => {
+  const discover = async (xid: number) => {
+    const m = decode(buildRequest({ type: 1, mac: KNOWN, xid }));
+    if (!m.ok) throw new Error("decode");
+    return respond({ msg: m.msg, type: 1, from: { address: "0.0.0.0", port: 68 }, arrived: performance.now() }, rt.deps);
+  };
+  const render = (ex: Awaited<ReturnType<typeof discover>>) =>
+    renderExplanation(explanationOf(ex, { configured: ["offer_1", "offer_2"], sender: "0.0.0.0:68", historyHeading: "history statements queued:" }));
+  const first = await discover(1);
+  expect(first.queries.map((q) => q.cached ?? false)).toEqual([false, false]);
+  expect(render(first)).not.toContain("answer cache");
+  const second = await discover(2);
+  expect(second.outcome).toMatchObject({ kind: "reply", query: "offer_2", ip: "198.18.0.19" });
+  expect(second.queries.map((q) => [q.name, q.cached, q.ms])).toEqual([
+    ["offer_1", true, 0],
+    ["offer_2", true, 0],
+  ]);
+  const text = render(second);
+  expect(text).toContain("offer_2  1 row  from the answer cache (not run)  <- decided");
+  expect(text).toContain("offer_1  no rows  from the answer cache (not run)");
+  expect(counted).toEqual(["miss", "hit"]);
+});
+
+test("a lease released elsewhere (`pydhcp lease release`, the API) empties the client's entries at the next sync", async () => {
+  const log = memoryLog();
+  const leases = new LeaseMemory(backend.leases, log);
+  leases.onReleased = (l) => void cache.invalidate(l.mac);
+  const now = Math.floor(Date.now() / 1000);
+  await backend.leases.upsert([
+    { clientKey: KNOWN, mac: KNOWN, ip: "198.18.0.19", option82: "", expires: now + 600, state: "bound", answer: "{}", updated: now - 10, relay: "", hostname: "" },
+  ]);
+  await leases.sync(now);
+  await lookup(KNOWN);
+  await lookup(STRANGER);
+  expect(cache.size).toBe(2);
+  // what `pydhcp lease release --mac` does from another process: the table only
+  expect((await backend.leases.release({ mac: KNOWN }, now)).length).toBe(1);
+  await leases.sync(now + 1);
+  expect(cache.size).toBe(1);
+  const n = ran.length;
+  await lookup(KNOWN);
+  expect(ran.length).toBe(n + 2);
+});

@@ -1,0 +1,68 @@
+/**
+ * The per-exchange line through lineOf(): the same text and JSON as the
+ * generic path, hostile values escaped alike, ms as a number, and the
+ * timestamp shortcut equal to toISOString() for every millisecond.
+ */
+import { expect, test } from "bun:test";
+import { decode } from "../../../src/codec/decode.ts";
+import { createLogger, type LogFormat } from "../../../src/log/logger.ts";
+import { memorySink } from "../../../src/log/sink.ts";
+import { ExchangeLog, msText } from "../../../src/server/exchange-log.ts";
+import { buildRequest } from "../../support/client.ts";
+
+const T0 = Date.UTC(2026, 11, 1, 22, 30, 0, 7);
+const r = decode(buildRequest({ type: 1, mac: "0c0100000001", xid: 0x1234 }));
+if (!r.ok) throw new Error("fixture");
+const relayed = { ...r.msg, giaddr: "198.18.0.1" };
+const subs = new Map<number, Uint8Array>([[1, Uint8Array.of(0, 4, 0, 1, 0, 6)], [2, Uint8Array.of(0, 6, 0, 0x1e, 0x58, 0x9e, 0xb2, 0xad)]]);
+
+function make(format: LogFormat, now = () => T0) {
+  const out = memorySink();
+  const err = memorySink();
+  const log = createLogger({ level: "info", format, out, err, now });
+  return { log, lines: new ExchangeLog(log), out, err };
+}
+
+test("text: the reply line, fields in order, absent ones left out", () => {
+  const { lines, out } = make("text");
+  lines.write("info", "DISCOVER -> OFFER 198.18.128.1", relayed, subs, "offer_1 (cached)", "198.18.0.1:67", undefined, 0.4213);
+  lines.write("info", "REQUEST -> ACK 198.18.128.1", r.msg, new Map(), "offer_1", "127.0.0.1:68", undefined, 12);
+  expect(out.lines()).toEqual([
+    '2026-12-01T22:30:00.007Z INFO DISCOVER -> OFFER 198.18.128.1 mac=0c0100000001 xid=00001234 relay=198.18.0.1 circuit_id=000400010006 remote_id=0006001e589eb2ad query="offer_1 (cached)" to=198.18.0.1:67 ms=0.42',
+    "2026-12-01T22:30:00.007Z INFO REQUEST -> ACK 198.18.128.1 mac=0c0100000001 xid=00001234 query=offer_1 to=127.0.0.1:68 ms=12",
+  ]);
+});
+
+test("json: same fields, ms a number, hostile note escaped as the generic path escapes it", () => {
+  const { log, lines, out, err } = make("json");
+  lines.write("warn", "DISCOVER no reply: db-error", r.msg, new Map(), "offer_2", undefined, 'bad\r\n"row"\x1b[2J', 1.5);
+  log.warn("DISCOVER no reply: db-error", { mac: "0c0100000001", xid: "00001234", query: "offer_2", note: 'bad\r\n"row"\x1b[2J', ms: 1.5 });
+  expect(out.lines()).toEqual([]);
+  const [a, b] = err.lines();
+  expect(a).toBe(b!);
+  expect(JSON.parse(a!)).toEqual({ ts: "2026-12-01T22:30:00.007Z", level: "warn", msg: "DISCOVER no reply: db-error", mac: "0c0100000001", xid: "00001234", query: "offer_2", note: 'bad\r\n"row"\x1b[2J', ms: 1.5 });
+});
+
+test("a disabled level writes nothing and says so", () => {
+  const { lines, out } = make("text");
+  expect(lines.enabled("debug")).toBe(false);
+  lines.write("debug", "x", r.msg, new Map(), null, undefined, undefined, 1);
+  expect(out.text()).toBe("");
+});
+
+test("msText matches String(+ms.toFixed(2))", () => {
+  for (const ms of [0, 0.001, 0.004, 0.005, 0.1, 0.42, 0.4213, 1, 1.5, 1.05, 9.999, 12, 99.99, 100.1, 2500.07, 123456.78]) {
+    expect(msText(ms)).toBe(String(+ms.toFixed(2)));
+  }
+});
+
+test("the timestamp shortcut equals toISOString for every millisecond across seconds", () => {
+  let t = Date.UTC(2026, 11, 31, 23, 59, 58, 990);
+  const { log, out } = make("text", () => t);
+  const want: string[] = [];
+  for (let i = 0; i < 2100; i++, t += 1) {
+    log.info("x");
+    want.push(`${new Date(t).toISOString()} INFO x`);
+  }
+  expect(out.lines()).toEqual(want);
+});
