@@ -92,17 +92,15 @@ test("test sockets (test/support/udp.ts) meet ICMP errors the same way: no error
 });
 
 test("queuedBytes reports what waits in the kernel's receive queue (SO_MEMINFO) and drops to 0 once read", async () => {
-  const probe = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.port;
-  probe.close();
+  const port = await freeUdpPort();
   let got = 0;
   const s = await openDhcpSocket({ host: "127.0.0.1", port, onPacket: () => void got++ });
   open.push(s);
-  const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+  const tx = await openUdp();
   open.push(tx);
   expect(s.queuedBytes()).toBe(0);
   // sent and measured in one turn of the event loop: nothing has been read yet
-  for (let i = 0; i < 10; i++) tx.send(new Uint8Array(300), port, "127.0.0.1");
+  for (let i = 0; i < 10; i++) tx.send(new Uint8Array(300), port);
   const queued = s.queuedBytes()!;
   expect(queued).toBeGreaterThanOrEqual(10 * 300);
   expect(queued).toBeLessThanOrEqual(10 * 4096);

@@ -18,9 +18,17 @@ async function bindPrivileged(): Promise<{ sock: { close(): void }; port: number
         hostname: "127.0.0.1",
         port,
         socket: {
+          // Bun's own socket on purpose: this checks Bun's bind across a privilege drop
           data(s, buf, rport, raddr) {
-            s.send(Buffer.concat([Buffer.from("echo:"), buf]), rport, raddr);
+            try {
+              s.send(Buffer.concat([Buffer.from("echo:"), buf]), rport, raddr);
+            } catch (e) {
+              console.error(`echo failed: ${String(e)}`);
+            }
             setTimeout(() => process.exit(0), 20);
+          },
+          error(e: unknown) {
+            console.error(`socket error: ${String(e)}`);
           },
         },
       });
