@@ -187,9 +187,10 @@ export async function dora(topo: Topology, clients: RawClient[], giaddr: string)
   return { offers, acks, naks: byType(replies, MSG.NAK).length };
 }
 
-/** The server's /metrics, fetched inside its namespace. */
+/** The server's /metrics, fetched inside its namespace (by bun itself: no curl needed). */
 export async function metricsText(ns: string, port: number): Promise<string> {
-  const r = await nsRun(ns, ["curl", "-s", "--max-time", "5", `http://127.0.0.1:${port}/metrics`]);
+  const script = `const r = await fetch("http://127.0.0.1:${Math.floor(port)}/metrics", { signal: AbortSignal.timeout(5000) }); process.stdout.write(await r.text());`;
+  const r = await nsRun(ns, [process.execPath, "-e", script], { timeoutMs: 10_000 });
   return r.stdout;
 }
 
