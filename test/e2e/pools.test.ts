@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { disposeAllClients, obtain } from "./clients.ts";
-import { MSG, macHex } from "./dhcpwire.ts";
+import { MSG, build, macHex } from "./dhcpwire.ts";
 import { gate } from "./gate.ts";
 import { type Topology, createDirect, destroyAll, sweepStale, waitFor } from "./netns.ts";
 import { type PydhcpServer, pydhcpCommand, startPydhcp, sweepStaleMysql } from "./pydhcp.ts";
@@ -269,6 +269,19 @@ for (const kind of ["sqlite", "mysql"] as const) {
       const nak = await relayed(topo, [renew(a, GIADDR, "198.18.0.200")], 1, 2000);
       expect(byType(nak, MSG.NAK).length).toBe(1);
       expect(byType(nak, MSG.ACK).length).toBe(0);
+    }), T);
+
+    test("INFORM from a pool client: an ACK with the pool's options and no address (RFC 2131 4.3.5)", async () => withLog(async () => {
+      const c = clients(1, 8)[7]!;
+      const held = (await leases()).find((x) => x.client_key === c.mac)!.ip;
+      const before = await leases();
+      const inform = build({ xid: 0x51000001, chaddr: c.mac, giaddr: GIADDR, hops: 1, ciaddr: held, options: [[53, [MSG.INFORM]], [55, [1, 3, 6, 15]]] });
+      const acks = byType(await relayed(topo, [inform], 1, 3000), MSG.ACK);
+      expect(acks.length).toBe(1);
+      expect(acks[0]!.yiaddr).toBe("0.0.0.0");
+      expect(Buffer.from(acks[0]!.options.find(([k]) => k === 15)?.[1] ?? []).toString()).toBe("guest.example");
+      expect(acks[0]!.options.some(([k]) => k === 51)).toBe(false);
+      expect(await leases()).toEqual(before);
     }), T);
 
     test("--explain shows the pool decision and the address it would offer, and reserves nothing", async () => withLog(async () => {
