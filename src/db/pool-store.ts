@@ -77,10 +77,37 @@ const MYSQL_DDL = [
 ) ENGINE=InnoDB DEFAULT CHARSET=ascii COLLATE=ascii_bin`,
 ];
 
+const POSTGRESQL_DDL = [
+  `CREATE TABLE IF NOT EXISTS pydhcp_pool_lease (
+  pool       varchar(64) NOT NULL,
+  ipnum      bigint NOT NULL,
+  ip         varchar(15) NOT NULL,
+  client_key varchar(600),
+  mac        varchar(64) NOT NULL DEFAULT '',
+  state      varchar(16) NOT NULL,
+  expires    bigint NOT NULL,
+  updated    bigint NOT NULL,
+  server     varchar(15) NOT NULL DEFAULT '',
+  PRIMARY KEY (pool, ipnum),
+  UNIQUE (pool, client_key)
+)`,
+  "CREATE INDEX IF NOT EXISTS pydhcp_pool_lease_expires ON pydhcp_pool_lease (pool, expires)",
+];
+
+const DDL: Readonly<Record<string, readonly string[]>> = { sqlite: SQLITE_DDL, mysql: MYSQL_DDL, postgresql: POSTGRESQL_DDL };
+
 const COLUMNS = "pool, ipnum, ip, client_key, mac, state, expires, updated, server";
 
-/** Statement texts per dialect: SQLite says OR IGNORE, MySQL says IGNORE. */
-function statements(kind: string) {
+/**
+ * Statement texts per dialect: SQLite says OR IGNORE, MySQL IGNORE,
+ * PostgreSQL ON CONFLICT DO NOTHING (and binds text only, so its numbers
+ * are cast; a take-over that would give a client a second row fails there
+ * with a unique violation, read as "not taken").
+ */
+type Statements = Record<"mine" | "row" | "insert" | "renew" | "takeOver" | "taken" | "expired" | "release" | "decline" | "forget" | "inUse", string>;
+
+function statements(kind: string): Statements {
+  if (kind === "postgresql") return postgresqlStatements();
   const ignore = kind === "sqlite" ? "OR IGNORE" : "IGNORE";
   return {
     mine: `SELECT ${COLUMNS} FROM pydhcp_pool_lease WHERE pool = ? AND client_key = ?`,
@@ -103,6 +130,31 @@ function statements(kind: string) {
     inUse: "SELECT pool, COUNT(*) AS n FROM pydhcp_pool_lease WHERE expires >= ? GROUP BY pool",
   };
 }
+
+function postgresqlStatements(): Statements {
+  const n = "CAST(? AS bigint)";
+  return {
+    mine: `SELECT ${COLUMNS} FROM pydhcp_pool_lease WHERE pool = ? AND client_key = ?`,
+    row: `SELECT ${COLUMNS} FROM pydhcp_pool_lease WHERE pool = ? AND ipnum = ${n}`,
+    insert: `INSERT INTO pydhcp_pool_lease (${COLUMNS}) VALUES (?, ${n}, ?, ?, ?, ?, ${n}, ${n}, ?) ON CONFLICT DO NOTHING`,
+    renew: `UPDATE pydhcp_pool_lease SET state = ?, expires = ${n}, updated = ${n}, mac = ?, server = ?
+            WHERE pool = ? AND ipnum = ${n} AND client_key = ?`,
+    takeOver: `UPDATE pydhcp_pool_lease SET client_key = ?, mac = ?, state = ?, expires = ${n}, updated = ${n}, server = ?
+               WHERE pool = ? AND ipnum = ${n} AND expires < ${n}`,
+    taken: `SELECT ipnum FROM pydhcp_pool_lease WHERE pool = ? AND ipnum BETWEEN ${n} AND ${n}`,
+    expired: `SELECT ipnum FROM pydhcp_pool_lease WHERE pool = ? AND expires < ${n} ORDER BY expires LIMIT CAST(? AS integer)`,
+    release: `UPDATE pydhcp_pool_lease SET state = 'released', expires = ${n}, updated = ${n}
+              WHERE pool = ? AND ipnum = ${n} AND client_key = ? AND state <> 'declined'`,
+    decline: `UPDATE pydhcp_pool_lease SET state = 'declined', client_key = NULL, expires = ${n}, updated = ${n}
+              WHERE pool = ? AND ipnum = ${n} AND client_key = ?`,
+    forget: `UPDATE pydhcp_pool_lease SET client_key = NULL, state = 'released', expires = 0, updated = ${n}
+             WHERE pool = ? AND ipnum = ${n} AND client_key = ?`,
+    inUse: `SELECT pool, COUNT(*) AS n FROM pydhcp_pool_lease WHERE expires >= ${n} GROUP BY pool`,
+  };
+}
+
+/** PostgreSQL's unique_violation: the write would break a unique key, so it did not happen. */
+const UNIQUE_VIOLATION = "23505";
 
 function num(v: unknown): number {
   return typeof v === "number" ? v : Number(v);
@@ -127,14 +179,18 @@ function fromRow(r: Row): PoolLeaseRow {
  * step again": InnoDB deadlock and lock wait, Galera certification failure
  * (reported as a deadlock), SQLite busy.
  */
-const RETRY_CODES = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT", "ER_CHECKREAD", "SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT"]);
+const RETRY_CODES = new Set([
+  "ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT", "ER_CHECKREAD", "SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT",
+  // PostgreSQL SQLSTATEs: deadlock_detected, serialization_failure
+  "40P01", "40001",
+]);
 
 export function isRetryable(e: unknown): boolean {
   return e instanceof DbError && RETRY_CODES.has(e.code);
 }
 
 export class PoolStore {
-  private readonly sql: ReturnType<typeof statements>;
+  private readonly sql: Statements;
 
   private constructor(
     private readonly db: Backend,
@@ -150,8 +206,7 @@ export class PoolStore {
       const there = await db.internal("pydhcp_pool_lease probe", "SELECT 1 FROM pydhcp_pool_lease LIMIT 1", []).then(() => true, () => false);
       return new PoolStore(db, !there);
     }
-    if (db.kind === "postgresql") throw new DbError("query", "pydhcp_pool_lease", "pools are not available on PostgreSQL yet");
-    for (const ddl of db.kind === "sqlite" ? SQLITE_DDL : MYSQL_DDL) await db.internal("pydhcp_pool_lease create", ddl, []);
+    for (const ddl of DDL[db.kind] ?? []) await db.internal("pydhcp_pool_lease create", ddl, []);
     return new PoolStore(db);
   }
 
@@ -166,7 +221,12 @@ export class PoolStore {
   }
 
   private async write(name: string, sql: string, params: (string | number | null)[]): Promise<boolean> {
-    return (await this.run(name, sql, params)).changes > 0;
+    try {
+      return (await this.run(name, sql, params)).changes > 0;
+    } catch (e) {
+      if (e instanceof DbError && e.code === UNIQUE_VIOLATION) return false;
+      throw e;
+    }
   }
 
   /** The client's row in the pool, if it has one. */
