@@ -18,6 +18,7 @@ import { openBackend } from "../src/db/open.ts";
 import { createLogger } from "../src/log/logger.ts";
 import { respond } from "../src/core/respond.ts";
 import { HistoryWriter } from "../src/server/history.ts";
+import { recordExchange } from "../src/server/history-event.ts";
 import { LeaseMemory } from "../src/server/leases.ts";
 import { buildRuntime } from "../src/server/runtime.ts";
 import { buildRequest, ip } from "../test/support/client.ts";
@@ -45,8 +46,10 @@ const config = parsed.config;
 const log = createLogger({ level: "warn", format: "text" });
 const backend = await openBackend(config.database, log, 2000);
 const leases = new LeaseMemory(backend.leases, log);
-const history = new HistoryWriter(backend, join(dir, "spool"), log);
+const history = new HistoryWriter(backend, { journalPath: join(dir, "journal"), fsync: config.historyFsync }, log);
 const rt = await buildRuntime({ config, backend, leases, log });
+history.start();
+history.setStatements(rt.historyStatements);
 const mac = (i: number) => "0c02" + i.toString(16).padStart(8, "0");
 const PRL: [number, Uint8Array] = [55, Uint8Array.of(1, 3, 6, 15)];
 let xid = 1;
@@ -58,7 +61,8 @@ async function one(buf: Uint8Array) {
   const o = ex.outcome;
   if (o.kind !== "reply") throw new Error(`no reply: ${o.reason} ${o.note}`);
   if (!ex.encoded?.ok) throw new Error("not encoded");
-  for (const h of ex.history) history.add(rt.historyQuery.get(h.statement)!, h.params);
+  // as the server does: the Exchange's history event journaled before the reply
+  recordExchange(history, ex, config.server.leaseTime);
   return o;
 }
 
@@ -74,7 +78,7 @@ async function run(): Promise<number> {
   for (let k = 0; k < N; k++) await exchange(k % CLIENTS);
   const s = (performance.now() - t0) / 1000;
   await leases.flush();
-  await history.close();
+  await history.flush();
   return N / s;
 }
 
@@ -89,5 +93,6 @@ console.log(`pool hot path, no network: ${N} DORA exchanges per run, ${CLIENTS} 
 console.log(`  median ${Math.round(rates[2]!).toLocaleString("en-US")} exchanges/s; runs ${rates.map((r) => Math.round(r)).join(", ")}`);
 console.log(`  CPU ${(((cpu.user + cpu.system) / 1000) / (6 * N)).toFixed(3)} ms per exchange (user+system over all runs)`);
 console.log(`  pool rows ${rows.n}, distinct addresses ${rows.d}`);
+await history.close();
 await backend.close();
 rmSync(dir, { recursive: true, force: true });
