@@ -13,6 +13,8 @@ import { parseSpan } from "../../src/config/pools.ts";
 import type { PoolConfig, PoolsConfig } from "../../src/config/types.ts";
 import type { Backend } from "../../src/db/backend.ts";
 import { MysqlBackend } from "../../src/db/mysql.ts";
+import { PostgresqlBackend } from "../../src/db/postgresql.ts";
+import { PG_SOCKET_DIR, closeAdmin, createTempPgDb, type TempPgDb } from "./postgresql.ts";
 import { PoolStore } from "../../src/db/pool-store.ts";
 import { SqliteBackend } from "../../src/db/sqlite.ts";
 import { PoolAllocator, poolProblems, poolRow, type PoolClient } from "../../src/server/pools.ts";
@@ -45,12 +47,15 @@ interface Kind {
 let dir: string;
 let root: Pool | null = null;
 const temps: TempDb[] = [];
+const pgTemps: TempPgDb[] = [];
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "pdc-pools-"));
 });
 afterAll(async () => {
   for (const t of temps) await t.drop().catch(() => {});
+  for (const t of pgTemps) await t.drop().catch(() => {});
+  if (pgTemps.length) await closeAdmin();
   await root?.end();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -70,6 +75,18 @@ const KINDS: Kind[] = [
       temps.push(t);
       return MysqlBackend.open(
         { host: "localhost", port: 3306, socket: SOCKET, user: t.user, password: t.password, database: t.database, poolSize: 4, lookupBatch: 1, timeoutMs: 5000 },
+        memoryLog(),
+      );
+    },
+    cleanup: async () => {},
+  },
+  {
+    name: "postgresql",
+    open: async () => {
+      const t = await createTempPgDb("pdpl");
+      pgTemps.push(t);
+      return PostgresqlBackend.open(
+        { host: "127.0.0.1", port: 5432, socket: PG_SOCKET_DIR, user: t.user, password: t.password, database: t.database, poolSize: 4, lookupBatch: 1, timeoutMs: 5000 },
         memoryLog(),
       );
     },
