@@ -139,6 +139,8 @@ test("an offer query returning a pool column instead of ip passes --check (SQLit
   const path = join(dir, "pool-col.xml");
   writeFileSync(path, xml);
   const r = await runCheck(path);
-  expect(r.lines.filter((l) => /offer_3/.test(l))).toEqual(["query offer_3: OK"]);
+  const line = r.lines.filter((l) => /offer_3/.test(l));
+  expect(line.length).toBe(1);
+  expect(line[0]).toStartWith("query offer_3: OK");
   expect(r.ok).toBe(true);
 });
