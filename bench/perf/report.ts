@@ -44,6 +44,17 @@ export function markdownReport(r: BenchResult): string {
       ];
     }),
   );
+  // % of one core at N DORA/s -> CPU milliseconds per exchange
+  const perDora = (cpu: number | null | undefined, dora: number | null | undefined) => (cpu == null || !dora ? null : (cpu * 10) / dora);
+  const cpuPer = table(
+    ["server", "DORA/s", "server CPU ms per DORA", "DB CPU ms per DORA", "together"],
+    ok.filter((s) => s.family !== "reference").map((s) => {
+      const m = s.summary!;
+      const a = perDora(m.cpuServer, m.doraPerSec);
+      const b = perDora(m.cpuDb, m.doraPerSec);
+      return [label(s), n(m.doraPerSec), n(a, 3), n(b, 3), n(a === null ? null : a + (b ?? 0), 3)];
+    }),
+  );
   const runs = table(
     ["server", ...Array.from({ length: r.runsPerServer }, (_, i) => `run ${i + 1} DORA/s (step)`), "first failing step"],
     ok.map((s) => [
@@ -107,7 +118,9 @@ Machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${(r.machine.memTotalK
 Versions: ${versions}.
 
 perfdhcp runs full DORA exchanges as a relay (giaddr 198.18.0.2, port 67) from its own network namespace to the server's
-namespace over a veth pair; ${n(r.clients)} known clients (MACs from \`-b mac=${r.baseMac} -R ${r.clients}\`), all reserved.
+namespace over a veth pair; ${r.scenario === "pool"
+    ? `${n(r.clients)} clients nobody knows (MACs from \`-b mac=${r.baseMac} -R ${r.clients}\`), each drawing an address from one /16 pool (198.19.0.10 - 198.19.255.250), the same pool on every server; no reservations.`
+    : `${n(r.clients)} known clients (MACs from \`-b mac=${r.baseMac} -R ${r.clients}\`), all reserved.`}
 Rate ladder (DORA/s): ${r.ladder.join(", ")}; ${r.stepSeconds} s per step; a step passes with under ${r.lossThreshold * 100}% of
 exchanges lost (DISCOVERs sent minus ACKs received). Each server: ${r.runsPerServer} run(s), median reported.
 
@@ -119,6 +132,10 @@ DORA/s max: completed exchanges per second measured by perfdhcp at the highest p
 the other columns are from that run's step. CPU is % of one core over the step (${r.machine.cores} cores = ${r.machine.cores * 100}%).
 DB CPU is the whole MariaDB server, or the whole PostgreSQL server with its per-connection processes (shared with anything else running on the machine). CPU pressure: share of
 the step during which some task waited for a CPU (Linux PSI); high values mean a contended machine.
+
+### CPU per exchange (at that step)
+
+${cpuPer}
 
 ## pydhcp over Kea
 
@@ -146,10 +163,13 @@ time below, with the server's RSS read every 5 s.
 
 ${soak}
 
-` : ""}## Reservation check
+` : ""}${r.scenario === "pool" ? `## Lease check
+
+Each server first runs a short load with perfdhcp printing every lease; every address handed out must be in the pool,
+and no address may go to two clients.` : `## Reservation check
 
 Each server first runs a short load with perfdhcp printing every lease; every address handed out must be the one
-reserved for that client's MAC.
+reserved for that client's MAC.`}
 
 ${verify}
 ${skipped.length ? `\n## Not measured\n\n${skipped.join("\n")}\n` : ""}${r.notes.length ? `\n## Notes\n\n${r.notes.map((x) => `- ${x}`).join("\n")}\n` : ""}`;

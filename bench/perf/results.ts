@@ -145,6 +145,8 @@ export interface BenchResult {
   ladder: number[];
   clients: number;
   baseMac: string;
+  /** absent in results from before pools: reserved */
+  scenario?: "reserved" | "pool";
   lossThreshold: number;
   machine: { cpuModel: string; cores: number; kernel: string; memTotalKb: number; loadAvgAtStart: string; loadAvgAtEnd?: string };
   versions: Record<string, string>;

@@ -2,7 +2,7 @@
  * DHCPv4 load benchmark: perfdhcp against Kea and pydhcp, in network
  * namespaces. One command:
  *
- *   bun bench/perf/run.ts [--quick] [--servers kea-memfile,kea-mysql,...] [--runs N]
+ *   bun bench/perf/run.ts [--quick] [--scenario reserved|pool] [--servers kea-memfile,kea-mysql,...] [--runs N]
  *                         [--step-seconds S] [--max-rate R] [--soak S] [--no-scout] [--out DIR]
  *   bun bench/perf/run.ts --report bench/results/<date>-<host>.json   (rewrite .md/.svg from a JSON)
  *
@@ -22,6 +22,7 @@ import { parsePerfdhcp, perfdhcpArgv, type PerfdhcpReport } from "./perfdhcp.ts"
 import { cpuMeter, cpuPressureMicros, memoryKb, type CpuSource } from "./proc.ts";
 import { markdownReport } from "./report.ts";
 import { ratios, soakMemory, summarize, type SoakResult, type BenchResult, type RunResult, type ServerResult, type StepResult, type TailResult, type UnthrottledResult, type VerifyResult } from "./results.ts";
+import { inPool, POOL_BASE_MAC } from "./pools.ts";
 import { SERVERS, serverByName, type Prepared, type ServerContext, type ServerRow } from "./servers.ts";
 import { median, percentile, round } from "./stats.ts";
 import { MAX_LOSS, RATE_STEPS, search } from "./steps.ts";
@@ -31,6 +32,7 @@ const CLIENTS = 10_000;
 
 interface Options {
   quick: boolean;
+  scenario: "reserved" | "pool";
   servers: ServerRow[];
   runs: number;
   stepSeconds: number;
@@ -47,7 +49,8 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const o: Options = {
     quick: false,
-    servers: SERVERS.filter((s) => s.enabled),
+    scenario: "reserved",
+    servers: [],
     runs: 2,
     stepSeconds: 20,
     ladder: [...RATE_STEPS],
@@ -67,6 +70,11 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     if (a === "--quick") o.quick = true;
+    else if (a === "--scenario") {
+      const v = val();
+      if (v !== "reserved" && v !== "pool") throw new Error("--scenario is reserved or pool");
+      o.scenario = v;
+    }
     else if (a === "--servers") {
       o.servers = val().split(",").map((n) => {
         const row = serverByName(n.trim());
@@ -85,6 +93,7 @@ function parseArgs(argv: string[]): Options {
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
+  if (o.servers.length === 0) o.servers = SERVERS.filter((s) => s.enabled && (s.scenario ?? "reserved") === o.scenario);
   if (o.quick && !stepSet) o.stepSeconds = 5;
   if (o.quick && !soakSet) o.soakSeconds = 0;
   o.ladder = o.ladder.filter((r) => r <= maxRate);
@@ -96,6 +105,9 @@ function log(msg: string): void {
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 }
 
+/** the MAC base perfdhcp draws from: known clients, or (pool scenario) clients nobody knows */
+let baseMac = DEFAULT_BASE_MAC;
+
 async function perfdhcp(
   ns: Netns,
   rate: number,
@@ -103,7 +115,7 @@ async function perfdhcp(
   x: { timestamps?: boolean; leases?: boolean } = {},
 ): Promise<{ report: PerfdhcpReport; cpuSeconds: number | null; raw: string }> {
   const argv = perfdhcpArgv({
-    local: ns.clientAddr, server: ns.serverAddr, baseMac: DEFAULT_BASE_MAC, clients: CLIENTS, rate, seconds, ...x,
+    local: ns.clientAddr, server: ns.serverAddr, baseMac, clients: CLIENTS, rate, seconds, ...x,
   });
   // exit 3 = some exchanges not completed, which is what we measure
   const r = await runAsync([...ns.exec(ns.client), ...argv], [0, 3]);
@@ -153,6 +165,23 @@ async function verifyReservations(ctx: ServerContext): Promise<VerifyResult> {
       mismatches++;
       example ??= `${cid} got ${ip}, reserved ${want.get(cid) ?? "(no such client)"}`;
     }
+  }
+  return { leases: p.report.ra.received, distinctClients: p.report.ackLeases.size, mismatches, example };
+}
+
+/** Pool scenario: every address handed out is in the pool, and no address went to two clients. */
+async function verifyPool(ctx: ServerContext): Promise<VerifyResult> {
+  const p = await perfdhcp(ctx.netns, 100, 3, { leases: true });
+  let mismatches = 0;
+  let example: string | null = null;
+  const holder = new Map<string, string>();
+  for (const [cid, ip] of p.report.ackLeases) {
+    const other = holder.get(ip);
+    if (!inPool(ip) || (other !== undefined && other !== cid)) {
+      mismatches++;
+      example ??= inPool(ip) ? `${ip} ACKed to ${other} and ${cid}` : `${cid} got ${ip}, outside the pool`;
+    }
+    holder.set(ip, cid);
   }
   return { leases: p.report.ra.received, distinctClients: p.report.ackLeases.size, mismatches, example };
 }
@@ -295,10 +324,10 @@ async function benchServer(row: ServerRow, ctx: ServerContext, o: Options): Prom
       const live = await startServer(ctx, prep, `${row.name}-run${k}`);
       try {
         if (k === 1) {
-          res.verify = await verifyReservations(ctx);
-          log(`  reservations: ${res.verify.leases} leases, ${res.verify.distinctClients} clients, ${res.verify.mismatches} wrong`);
+          res.verify = o.scenario === "pool" ? await verifyPool(ctx) : await verifyReservations(ctx);
+          log(`  ${o.scenario === "pool" ? "lease check" : "reservations"}: ${res.verify.leases} leases, ${res.verify.distinctClients} clients, ${res.verify.mismatches} wrong`);
           if (res.verify.leases === 0 || res.verify.mismatches > 0) {
-            throw new Error(`reservation check failed: ${res.verify.example ?? "no lease handed out"}`);
+            throw new Error(`${o.scenario === "pool" ? "lease" : "reservation"} check failed: ${res.verify.example ?? "no lease handed out"}`);
           }
           // perfdhcp lists leases by the client identifier echoed in the ACK; without it nothing was checked
           if (res.verify.distinctClients === 0) {
@@ -375,7 +404,8 @@ async function main(): Promise<number> {
   const netns = createNetns(tag);
   const rmem = raiseReceiveBuffer(GENERATOR_RMEM);
   if (rmem) log(`net.core.rmem_default ${rmem.was} -> ${GENERATOR_RMEM} for the run (perfdhcp's socket), restored at the end`);
-  const clients: Client[] = knownClients(CLIENTS, DEFAULT_BASE_MAC);
+  if (o.scenario === "pool") baseMac = POOL_BASE_MAC;
+  const clients: Client[] = knownClients(CLIENTS, baseMac);
   const ctx: ServerContext = { tag, dir, netns, clients };
   const servers: ServerResult[] = [];
   for (const row of o.servers) servers.push(await benchServer(row, ctx, o));
@@ -388,7 +418,8 @@ async function main(): Promise<number> {
     runsPerServer: o.runs,
     ladder: o.ladder,
     clients: CLIENTS,
-    baseMac: DEFAULT_BASE_MAC,
+    baseMac,
+    scenario: o.scenario,
     lossThreshold: MAX_LOSS,
     machine: { ...meta.machine, loadAvgAtEnd: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") },
     versions: meta.versions,
@@ -408,7 +439,8 @@ async function main(): Promise<number> {
 
 function writeResults(r: BenchResult, o: Options): void {
   mkdirSync(o.outDir, { recursive: true });
-  const base = `${r.date.slice(0, 10)}-${r.host}${o.quick ? "-quick" : ""}`;
+  const pool = r.scenario === "pool";
+  const base = `${r.date.slice(0, 10)}-${r.host}${pool ? "-pool" : ""}${o.quick ? "-quick" : ""}`;
   const md = markdownReport(r);
   writeFileSync(join(o.outDir, `${base}.json`), JSON.stringify(r, null, 2) + "\n");
   writeFileSync(join(o.outDir, `${base}.md`), md);
@@ -425,9 +457,10 @@ function writeResults(r: BenchResult, o: Options): void {
   // quick runs are for development: they do not replace the published latest.*
   const files = [`${base}.json`, `${base}.md`];
   if (!o.quick) {
-    writeFileSync(join(o.outDir, "latest.md"), md);
-    writeFileSync(join(o.outDir, "latest.svg"), svg);
-    files.push("latest.md", "latest.svg");
+    const latest = pool ? "latest-pool" : "latest";
+    writeFileSync(join(o.outDir, `${latest}.md`), md);
+    writeFileSync(join(o.outDir, `${latest}.svg`), svg);
+    files.push(`${latest}.md`, `${latest}.svg`);
   } else {
     writeFileSync(join(o.outDir, `${base}.svg`), svg);
     files.push(`${base}.svg`);

@@ -10,6 +10,7 @@ import { setupKeaMemfile, setupKeaMysql, setupKeaPostgresql } from "./kea.ts";
 import type { Netns } from "./netns.ts";
 import { pydhcpMissing, setupPydhcpMysql, setupPydhcpPostgresql, setupPydhcpSqlite } from "./pydhcp.ts";
 import { setupPydhcpdbMysql, setupPydhcpdbSqlite } from "./pydhcpdb.ts";
+import { setupKeaMemfilePool, setupKeaMysqlPool, setupPydhcpMysqlPool, setupPydhcpSqlitePool } from "./pools.ts";
 
 export interface ServerContext {
   /** unique prefix for everything this run creates */
@@ -38,8 +39,10 @@ export interface ServerRow {
   /** "reference": not a server under test, it marks what the harness can measure */
   family: "reference" | "kea" | "pydhcp";
   backend: "none" | "memfile" | "mysql" | "sqlite" | "postgresql";
-  /** part of the default set */
+  /** part of the default set (of its scenario) */
   enabled: boolean;
+  /** reserved: 10,000 known clients, one address each; pool: 10,000 unknown clients drawing from a /16 pool */
+  scenario?: "reserved" | "pool";
   /** the Kea row a pydhcp row is compared with */
   baseline?: string;
   /** further Kea rows it is compared with */
@@ -175,6 +178,49 @@ export const SERVERS: ServerRow[] = [
     description: "as pydhcp-sqlite-pydhcpdb after applying exactly what --check printed: an index on (upper(mac), upper(port)), queries and ThreadLimit unchanged",
     unavailable: pydhcpMissing,
     setup: (ctx) => setupPydhcpdbSqlite(ctx, { fixed: true }),
+  },
+  {
+    name: "kea-memfile-pool",
+    family: "kea",
+    backend: "memfile",
+    enabled: true,
+    scenario: "pool",
+    description: "kea-dhcp4, memfile leases (persisted CSV), one /16 pool, no reservations, single-threaded",
+    unavailable: always,
+    setup: setupKeaMemfilePool,
+  },
+  {
+    name: "kea-mysql-pool",
+    family: "kea",
+    backend: "mysql",
+    enabled: true,
+    scenario: "pool",
+    description: "kea-dhcp4, MySQL lease backend in the local MariaDB, one /16 pool, single-threaded",
+    unavailable: always,
+    setup: setupKeaMysqlPool,
+  },
+  {
+    name: "pydhcp-sqlite-pool",
+    family: "pydhcp",
+    backend: "sqlite",
+    enabled: true,
+    scenario: "pool",
+    baseline: "kea-memfile-pool",
+    description: "pydhcp, SQLite (WAL): subscriber lookup by MAC (no match), then `select 'guest' as pool` from the same /16, history on",
+    unavailable: pydhcpMissing,
+    setup: (ctx) => setupPydhcpSqlitePool(ctx, { threadLimit: 1, poolSize: 1 }),
+  },
+  {
+    name: "pydhcp-mysql-pool",
+    family: "pydhcp",
+    backend: "mysql",
+    enabled: true,
+    scenario: "pool",
+    baseline: "kea-mysql-pool",
+    also: ["kea-memfile-pool"],
+    description: "pydhcp, the local MariaDB: subscriber lookup by MAC (no match), then the /16 pool, history on, 64 lookups in flight on 4 connections",
+    unavailable: pydhcpMissing,
+    setup: (ctx) => setupPydhcpMysqlPool(ctx, { threadLimit: 64, poolSize: 4 }),
   },
 ];
 

@@ -10,6 +10,7 @@ import { loadConfig, formatConfigError, type LoadOptions } from "../config/load.
 import { openBackend } from "../db/open.ts";
 import { allStatements, prepareQueries } from "../db/queries.ts";
 import { postgresqlAdvice } from "../db/postgresql-sql.ts";
+import { poolProblems } from "../server/pools.ts";
 import type { Logger } from "../log/types.ts";
 import { checkPlans } from "./check-plan.ts";
 
@@ -39,6 +40,8 @@ export async function runCheck(path: string, opts: LoadOptions = {}): Promise<{ 
       ? allStatements(config).flatMap((n) => postgresqlAdvice(n.sql).map((a) => `config/query/${n.name}: needs a change for PostgreSQL: ${a}`))
       : [];
     if (!prepared.ok || advice.length > 0) return { ok: false, lines: [...lines, ...(prepared.ok ? [] : prepared.problems), ...advice] };
+    const pools = poolProblems(config.pools.pools);
+    if (pools.length) return { ok: false, lines: [...lines, ...pools] };
     // offer queries: their plans (check-plan.ts); the rest: prepared, or why their events wait
     const plans = await checkPlans(backend, config, prepared.queries.offers);
     lines.push(...plans.lines);

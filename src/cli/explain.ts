@@ -76,7 +76,7 @@ export async function explainCommand(f: Flags, configPath: string): Promise<numb
     // lease memory as the server has it at start; respond may change it here, but it is never flushed
     const leases = new LeaseMemory(backend.leases, log);
     await leases.warm(Math.floor(Date.now() / 1000));
-    const rt = await buildRuntime({ config, backend, leases });
+    const rt = await buildRuntime({ config, backend, leases, readOnlyPools: true });
     const t = msg.options.get(53);
     const type = t && t.length === 1 ? t[0]! : 0;
     // the source port is not known offline: a relay sends from 67, a client from 68

@@ -14,6 +14,7 @@ import { PROFILE_VARIABLES } from "../option82/profiles.ts";
 import { Section, ipv4List } from "./reader.ts";
 import { readDatabase } from "./database.ts";
 import { readQueries } from "./queries.ts";
+import { readPools } from "./pools.ts";
 import { parseSlice } from "../variables/slices.ts";
 import { maskToPrefix, parseIPv4 } from "../codec/ip.ts";
 import { encodeOptionText } from "../options/types.ts";
@@ -279,6 +280,7 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
     };
     s.finish();
   }
+  const pools = readPools(root.child("pools"), errors, { mask: server.defaultMask, router: server.defaultRouter, dns: server.defaultDns });
   root.finish();
 
   if (errors.length > 0) return { ok: false, errors };
@@ -303,6 +305,7 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
       rateLimit,
       answerCache,
       relayProfiles,
+      pools,
     },
   };
 }

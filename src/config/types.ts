@@ -98,6 +98,32 @@ export interface Config {
    * <default>, the default is auto; <default>none</default> turns it off.
    */
   relayProfiles: readonly ProfileRule[];
+  /** <pools>: address pools offer rows choose by a `pool` column */
+  pools: PoolsConfig;
+}
+
+/** One <pools><pool>: addresses as unsigned 32-bit numbers, inclusive spans. */
+export interface PoolConfig {
+  name: string;
+  /** XML path, for problems found after load (config/pools/pool[guest]) */
+  path: string;
+  ranges: [first: number, last: number][];
+  exclude: [first: number, last: number][];
+  mask: string;
+  router: string | null;
+  dns: string[];
+  /** option 51; null = <LeaseTime> */
+  leaseTime: number | null;
+  /** further options as [code, text]: text read by the option's type, or 0x hex */
+  options: [number, string][];
+}
+
+export interface PoolsConfig {
+  pools: PoolConfig[];
+  /** how long an OFFER reserves its address for the REQUEST, seconds */
+  offerHoldSeconds: number;
+  /** how long a DECLINEd address stays out of use, seconds */
+  declineProbationSeconds: number;
 }
 
 /** A config problem, named by its XML path: `config/query/offer_3: missing (offer_count is 3)`. */

@@ -35,6 +35,8 @@ export interface Answer {
   nextServer?: string;
   /** further options by code, value bytes (no code/length) */
   options: Map<number, Uint8Array>;
+  /** the pool the address came from (server/pools.ts); absent for a row's own ip */
+  pool?: string;
 }
 
 export interface AnswerDefaults {
@@ -71,6 +73,12 @@ function columns(row: Row): Map<string, unknown> {
 /** The ip column of a row as text ("" when absent), for "first row with an ip decides". */
 export function rowIp(row: Row): string {
   for (const key in row) if (key.toLowerCase() === "ip") return text(row[key]);
+  return "";
+}
+
+/** The pool column of a row as text ("" when absent): the row asks for an address from that pool. */
+export function rowPool(row: Row): string {
+  for (const key in row) if (key.toLowerCase() === "pool") return text(row[key]);
   return "";
 }
 

@@ -74,6 +74,7 @@ export type SilentReason =
   | "db-error"
   | "bad-answer"
   | "address-in-use"
+  | "pool-exhausted"
   | "recorded"
   /** the history event could not be journaled: no reply may leave (server/history-event.ts) */
   | "history-unrecorded"
@@ -115,12 +116,43 @@ export interface HistoryDecision {
 
 /** What the offer chain found, with every query it ran. */
 export type Lookup = { tried: QueryRun[] } & (
-  | { kind: "match"; answer: Answer; query: string }
+  | { kind: "match"; answer: Answer; query: string; /** how a pool chose the address */ note?: string }
   | { kind: "none" }
   | { kind: "error"; query: string; message: string; failure: FailureKind }
   /** a row came back but is not a usable answer (core/answer.ts refused it) */
   | { kind: "refused"; query: string; message: string; row: number }
+  /** the row named a pool with no address left */
+  | { kind: "exhausted"; query: string; pool: string }
+  /** the row named a pool, and the REQUEST asks for an address that pool cannot give this client */
+  | { kind: "pool-nak"; query: string; message: string }
 );
+
+/** Who asks a pool for an address. */
+export interface PoolClient {
+  /** option 61 as hex when sent, else the MAC (core/lease.ts clientKey) */
+  clientKey: string;
+  mac: string;
+  /** option 50, or null */
+  requested: string | null;
+}
+
+/** What a row naming a pool is asked for: an address to offer, or the one a REQUEST/INFORM names. */
+export interface PoolAsk {
+  type: "discover" | "request" | "inform";
+  client: PoolClient;
+  /** REQUEST: requested ip or ciaddr; INFORM: ciaddr */
+  wanted: string | null;
+}
+
+/**
+ * The pool lease table as respond uses it (server/pools.ts): the REQUEST
+ * commits an address, RELEASE and DECLINE give it back.
+ */
+export interface PoolLeases {
+  commit(pool: string, ip: string, client: PoolClient, leaseTime: number, now: number): Promise<{ ok: true } | { ok: false; why: string }>;
+  release(client: PoolClient, ip: string, now: number): Promise<boolean>;
+  decline(client: PoolClient, ip: string, now: number): Promise<boolean>;
+}
 
 export interface Exchange {
   request: Request;

@@ -13,7 +13,7 @@ import { SUBOPTION } from "../option82/suboptions.ts";
 import { OPTION } from "../options/table.ts";
 import type { Vars } from "../variables/types.ts";
 import type { Answer } from "./answer.ts";
-import type { Exchange, HistoryEvent, Lookup, Option82Seen, Outcome, Request, Statement } from "./exchange.ts";
+import type { Exchange, HistoryEvent, Lookup, Option82Seen, Outcome, PoolAsk, PoolClient, PoolLeases, Request, Statement } from "./exchange.ts";
 import { LEASE_MEMORY } from "./exchange.ts";
 import { answerFromJson, answerToJson, clientKey, macHex, OFFER_HOLD_SECONDS, type Lease, type LeaseBook } from "./lease.ts";
 import { buildReply, type ReplyInput } from "./reply.ts";
@@ -29,8 +29,10 @@ export interface RespondDeps {
   leases: LeaseBook;
   /** variables for a message whose Option 82 (if any) is already parsed */
   variables(msg: DhcpMessage, relay: Option82Seen | null): Vars;
-  /** runs the offer chain; every query must finish by `deadline` (performance.now() ms) */
-  lookup(vars: Vars, deadline: number): Promise<Lookup>;
+  /** runs the offer chain; every query must finish by `deadline` (performance.now() ms); a row naming a pool draws from it for `ask` */
+  lookup(vars: Vars, deadline: number, ask?: PoolAsk): Promise<Lookup>;
+  /** the pool lease table; absent or null when the config has no pools */
+  pools?: PoolLeases | null;
   /** <timeout>: each lookup is bounded by this from the moment its packet arrived */
   timeoutMs: number;
   /** the statements each history event runs */
@@ -163,8 +165,8 @@ function history(ex: Exchange, d: RespondDeps, event: HistoryEvent, answer: Answ
   for (const s of list) ex.history.push({ event, statement: s, params: [] });
 }
 
-async function lookup(ex: Exchange, d: RespondDeps, vars: Vars): Promise<Lookup> {
-  const r = await d.lookup(vars, ex.request.arrived + d.timeoutMs);
+async function lookup(ex: Exchange, d: RespondDeps, vars: Vars, ask?: PoolAsk): Promise<Lookup> {
+  const r = await d.lookup(vars, ex.request.arrived + d.timeoutMs, ask);
   for (const q of r.tried) ex.queries.push(q);
   if (r.kind === "error") ex.failure = r.failure;
   if (r.kind === "refused") ex.refusedRow = r.tried.at(-1)?.result?.[r.row] ?? null;
@@ -213,10 +215,21 @@ function sameLine(holder: Lease, msg: DhcpMessage): boolean {
   return !!rai && holder.option82 !== "" && holder.option82 === toHex(rai);
 }
 
+function poolClient(msg: DhcpMessage, key: string): PoolClient {
+  return { clientKey: key, mac: macHex(msg), requested: ipText(msg.options.get(OPT_REQUESTED_IP)) };
+}
+
+/** What a pool row is asked for; nothing to build when the config has no pools. */
+function poolAsk(d: RespondDeps, msg: DhcpMessage, key: string, type: PoolAsk["type"], wanted: string | null): PoolAsk | undefined {
+  return d.pools ? { type, client: poolClient(msg, key), wanted } : undefined;
+}
+
 /** The offer chain's answer, or the silence anything else means (unknown clients get no reply). */
-async function matchOrSilence(ex: Exchange, d: RespondDeps, vars: Vars, what: string): Promise<{ kind: "match"; answer: Answer; query: string } | Outcome> {
-  const r = await lookup(ex, d, vars);
+async function matchOrSilence(ex: Exchange, d: RespondDeps, vars: Vars, what: string, ask: PoolAsk | undefined): Promise<{ kind: "match"; answer: Answer; query: string; note?: string } | Outcome> {
+  const r = await lookup(ex, d, vars, ask);
   if (r.kind === "match") return r;
+  if (r.kind === "exhausted") return { kind: "silent", reason: "pool-exhausted", note: `pool ${r.pool} has no free address`, query: r.query };
+  if (r.kind === "pool-nak") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
   if (r.kind === "error") return { kind: "silent", reason: "db-error", note: r.message, query: r.query };
   if (r.kind === "refused") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
   history(ex, d, "unknown");
@@ -227,10 +240,11 @@ async function discover(ex: Exchange, d: RespondDeps): Promise<Outcome> {
   const msg = ex.request.msg;
   const key = clientKey(msg);
   const vars = bind(ex, d, null);
-  const r = await matchOrSilence(ex, d, vars, "discover");
+  const r = await matchOrSilence(ex, d, vars, "discover", poolAsk(d, msg, key, "discover", null));
   if (r.kind !== "match") return r;
   const now = d.now();
-  const holder = await d.leases.holderChecked(r.answer.ip, now, key);
+  // a pool's address was arbitrated by the database, which knows more than this server's memory
+  const holder = r.answer.pool === undefined ? await d.leases.holderChecked(r.answer.ip, now, key) : undefined;
   if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
     return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
   }
@@ -241,7 +255,7 @@ async function discover(ex: Exchange, d: RespondDeps): Promise<Outcome> {
   }
   d.leases.rememberOffer(key, msg.xid, r.answer, now, r.query);
   history(ex, d, "offer", r.answer, r.query);
-  return reply(ex, d, MessageType.OFFER, r.answer, { query: r.query, note: "offer" });
+  return reply(ex, d, MessageType.OFFER, r.answer, { query: r.query, note: r.note ? `offer, ${r.note}` : "offer" });
 }
 
 async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promise<Outcome> {
@@ -260,7 +274,7 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
 
   // the REQUEST that follows our OFFER within seconds reuses its lookup
   const reused = state === "selecting" ? d.leases.takeOffer(key, msg.xid, now, d.offerReuseSeconds) : null;
-  const r: Lookup = reused ? { kind: "match", answer: reused.answer, query: "offer (reused)", tried: [] } : await lookup(ex, d, vars);
+  const r: Lookup = reused ? { kind: "match", answer: reused.answer, query: "offer (reused)", tried: [] } : await lookup(ex, d, vars, poolAsk(d, msg, key, "request", wanted));
   /** the query that decided, for history: the OFFER's when its answer is reused */
   const decided = reused ? reused.query : r.kind === "match" ? r.query : null;
 
@@ -277,6 +291,11 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
     return { kind: "silent", reason: "db-error", note: r.message, query: r.query };
   }
   if (r.kind === "refused") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
+  if (r.kind === "exhausted") return { kind: "silent", reason: "pool-exhausted", note: `pool ${r.pool} has no free address`, query: r.query };
+  if (r.kind === "pool-nak") {
+    history(ex, d, "nak", null, r.query);
+    return reply(ex, d, MessageType.NAK, null, { query: r.query, note: `${state}: ${r.message}`, message: "requested address not available" });
+  }
   if (r.kind === "none") {
     // a client we leased to but the database no longer knows: take the address back
     if (lease && lease.ip === wanted && lease.state === "bound") {
@@ -294,9 +313,23 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
       message: "requested address not assigned to this client",
     });
   }
-  const holder = await d.leases.holderChecked(r.answer.ip, now, key);
+  const pool = r.answer.pool;
+  const holder = pool === undefined ? await d.leases.holderChecked(r.answer.ip, now, key) : undefined;
   if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
     return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
+  }
+  if (pool !== undefined && d.pools) {
+    // the database decides who holds a pool address; the REQUEST commits it
+    let c;
+    try {
+      c = await d.pools.commit(pool, r.answer.ip, poolClient(msg, key), r.answer.leaseTime ?? d.leaseTime, now);
+    } catch (e) {
+      return { kind: "silent", reason: "db-error", note: `pool ${pool}: ${e instanceof Error ? e.message : String(e)}`, query: r.query };
+    }
+    if (!c.ok) {
+      history(ex, d, "nak", null, decided);
+      return reply(ex, d, MessageType.NAK, null, { query: r.query, note: `${state}: pool ${pool}: ${c.why}`, message: "requested address not available" });
+    }
   }
   d.leases.set(leaseFrom(msg, key, r.answer, "bound", d, lease));
   history(ex, d, "ack", r.answer, decided);
@@ -304,8 +337,9 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
 }
 
 async function inform(ex: Exchange, d: RespondDeps): Promise<Outcome> {
+  const msg = ex.request.msg;
   const vars = bind(ex, d, null);
-  const r = await matchOrSilence(ex, d, vars, "inform");
+  const r = await matchOrSilence(ex, d, vars, "inform", poolAsk(d, msg, clientKey(msg), "inform", msg.ciaddr !== ZERO ? msg.ciaddr : null));
   if (r.kind !== "match") return r;
   history(ex, d, "ack", r.answer, r.query);
   return reply(ex, d, MessageType.ACK, r.answer, { inform: true, query: r.query, note: "inform" });
@@ -313,23 +347,28 @@ async function inform(ex: Exchange, d: RespondDeps): Promise<Outcome> {
 
 async function release(ex: Exchange, d: RespondDeps): Promise<Outcome> {
   const msg = ex.request.msg;
-  const lease = await d.leases.fetch(clientKey(msg));
+  const key = clientKey(msg);
+  const lease = await d.leases.fetch(key);
   bind(ex, d, lease);
   if (lease && lease.ip === msg.ciaddr && lease.state !== "released") {
     d.leases.set({ ...lease, state: "released", expires: d.now(), updated: d.now() });
   }
+  // pool addresses are freed in the shared table, whichever server granted them
+  if (d.pools && msg.ciaddr !== ZERO) await d.pools.release(poolClient(msg, key), msg.ciaddr, d.now()).catch(() => false);
   history(ex, d, "release");
   return { kind: "silent", reason: "recorded", note: `release of ${msg.ciaddr}` };
 }
 
 async function decline(ex: Exchange, d: RespondDeps): Promise<Outcome> {
   const msg = ex.request.msg;
-  const lease = await d.leases.fetch(clientKey(msg));
+  const key = clientKey(msg);
+  const lease = await d.leases.fetch(key);
   bind(ex, d, lease);
   const ip = ipText(msg.options.get(OPT_REQUESTED_IP));
   if (lease && ip && lease.ip === ip) {
     d.leases.set({ ...lease, state: "declined", updated: d.now() });
   }
+  if (d.pools && ip) await d.pools.decline(poolClient(msg, key), ip, d.now()).catch(() => false);
   history(ex, d, "decline");
   return { kind: "silent", reason: "recorded", note: `decline of ${ip ?? "?"}: address conflict reported by the client` };
 }

@@ -58,6 +58,13 @@ export interface Backend {
    * older than `days` days; returns how many (housekeeping, small batches).
    */
   pruneHistory(days: number, limit: number): Promise<number>;
+  /**
+   * Runs one of pydhcp's own statements (the pool lease table, db/pool-store.ts):
+   * rows for a SELECT, changed-row count for a write. Rejects with DbError
+   * carrying the driver's error code (unique-key and certification conflicts
+   * are told apart by it).
+   */
+  internal(name: string, sql: string, params: readonly (string | number | null)[]): Promise<{ rows: Row[]; changes: number }>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -102,6 +109,8 @@ export class DbError extends Error {
     /** the query's config name, or "" for connection-level errors */
     readonly query: string,
     message: string,
+    /** the driver's error code when there is one (ER_LOCK_DEADLOCK, SQLITE_BUSY ...) */
+    readonly code: string = "",
   ) {
     super(message);
     this.name = "DbError";

@@ -1,7 +1,7 @@
 /**
  * pydhcpdb's offer chain: run offer_1..offer_N in order with the packet's
- * variables; the first row with a non-empty ip decides. A query error or
- * timeout ends the chain with no answer (the caller logs it): answering
+ * variables; the first row with a non-empty ip (or pool) decides. A query
+ * error or timeout ends the chain with no answer (the caller logs it): answering
  * from a later, less specific query while an earlier one is failing could
  * hand a subscriber the wrong address. The whole chain shares one time
  * budget: respond gives it what is left of <timeout> since the packet
@@ -11,7 +11,7 @@
 import type { PreparedQuery } from "./backend.ts";
 import { DbError } from "./backend.ts";
 import type { CompiledTemplate } from "./template.ts";
-import { isBadAnswer, rowIp, toAnswer, type Answer, type AnswerDefaults } from "../core/answer.ts";
+import { isBadAnswer, rowIp, rowPool, toAnswer, type Answer, type AnswerDefaults, type Row } from "../core/answer.ts";
 import type { FailureKind, Lookup, QueryRun } from "../core/exchange.ts";
 import type { Vars } from "../variables/types.ts";
 
@@ -28,9 +28,17 @@ export type ChainFailure =
   | { kind: FailureKind; query: string; message: string }
   | { kind: "bad-answer"; query: string; row: number; message: string };
 
+/** A row that names a pool instead of an address (server/pools.ts allocates). */
+export interface PoolChoice {
+  pool: string;
+  row: Row;
+  rowIndex: number;
+}
+
 export type ChainResult =
-  | { answer: Answer; query: string; rows: number; tried: Tried[] }
-  | { answer: null; tried: Tried[]; failure?: ChainFailure };
+  | { answer: Answer; query: string; rows: number; tried: Tried[]; pool?: undefined }
+  | { answer: null; pool: PoolChoice; query: string; rows: number; tried: Tried[]; failure?: undefined }
+  | { answer: null; pool?: undefined; tried: Tried[]; failure?: ChainFailure };
 
 /**
  * Runs the chain within `timeoutMs` in all: each query gets what is left. A
@@ -61,8 +69,11 @@ export async function runOfferChain(
     }
     tried.push({ name, sql, names, params, rows: rows.length, result: rows, ms: performance.now() - t0 });
     let i = 0;
-    while (i < rows.length && rowIp(rows[i]!) === "") i++;
+    while (i < rows.length && rowIp(rows[i]!) === "" && rowPool(rows[i]!) === "") i++;
     if (i === rows.length) continue;
+    // an ip wins over a pool in the same row: the address is the row's own
+    const pool = rowIp(rows[i]!) === "" ? rowPool(rows[i]!) : "";
+    if (pool !== "") return { answer: null, pool: { pool, row: rows[i]!, rowIndex: i }, query: name, rows: rows.length, tried };
     const a = toAnswer(rows[i]!, i, name, defaults);
     if (isBadAnswer(a)) {
       tried[tried.length - 1]!.error = a.message;
@@ -73,7 +84,7 @@ export async function runOfferChain(
   return { answer: null, tried };
 }
 
-/** The chain's result as respond reads it. */
+/** The chain's result as respond reads it (a row naming a pool is resolved before this, by server/runtime.ts). */
 export function toLookup(r: ChainResult): Lookup {
   if (r.answer) return { kind: "match", answer: r.answer, query: r.query, tried: r.tried };
   const f = r.failure;

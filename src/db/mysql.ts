@@ -7,8 +7,9 @@
  *   mysql/lookups.ts  offer queries: prepared at load, grouped while the pool is busy
  *   mysql/writes.ts   history batches in one transaction, retention
  *   mysql/leases.ts   the pydhcp_lease table
+ * and `internal`, pydhcp's own statements (the pool lease table, db/pool-store.ts).
  */
-import { DbError, type Backend, type HistoryMark, type LeaseStore, type Param, type PreparedQuery } from "./backend.ts";
+import { DbError, type Backend, type HistoryMark, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { MYSQL_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
 import { MysqlPool, errText, type MysqlOptions } from "./mysql/pool.ts";
@@ -58,6 +59,12 @@ export class MysqlBackend implements Backend {
 
   pruneHistory(days: number, limit: number): Promise<number> {
     return this.writes.pruneHistory(days, limit);
+  }
+
+  async internal(name: string, sql: string, params: readonly (string | number | null)[]): Promise<{ rows: Row[]; changes: number }> {
+    const r = await this.db.executeRaw(name, sql, params, this.db.opts.timeoutMs);
+    if (Array.isArray(r)) return { rows: r as Row[], changes: 0 };
+    return { rows: [], changes: Number((r as { affectedRows?: number }).affectedRows ?? 0) };
   }
 
   ping(): Promise<void> {

@@ -225,7 +225,8 @@ export class PostgresqlBackend implements Backend {
     }
     // cancelled on the server (statement_timeout, or another client's cancel)
     if (errState(e) === CANCELLED) return new DbError("timeout", name, `${name}: timed out after ${timeoutMs} ms`);
-    return new DbError("query", name, `${name}: ${errText(e)}`);
+    // the SQLSTATE travels with the error: pool writes tell a unique violation or a deadlock by it
+    return new DbError("query", name, `${name}: ${errText(e)}`, errState(e));
   }
 
   /** Takes a slot for one statement: null when one is free now, else a promise of one. */
@@ -437,6 +438,12 @@ export class PostgresqlBackend implements Backend {
       this.opts.timeoutMs,
     );
     return Number(res.count ?? 0);
+  }
+
+  /** pydhcp's own statements (db/pool-store.ts): numbers bound as text, as the lease store does. */
+  async internal(name: string, sql: string, params: readonly (string | number | null)[]): Promise<{ rows: Row[]; changes: number }> {
+    const res = await this.execute(name, sql, params.map((v) => (typeof v === "number" ? String(v) : v)), this.opts.timeoutMs);
+    return { rows: res, changes: Number(res.count ?? 0) };
   }
 
   async ping(): Promise<void> {

@@ -65,11 +65,12 @@ export async function prepareQueries(backend: Backend, config: StatementSet): Pr
       problems.push(`config/query/${n.name}: the database cannot prepare it: ${msg}`);
     }
   }
-  // the first row with an ip decides: an offer query without that column can never answer
+  // the first row with an ip (or a pool) decides: an offer query without either column can never answer
   for (const n of config.offers) {
     const cols = bound.get(n.name)?.query.columns;
-    if (cols && cols.length > 0 && !cols.some((c) => c.toLowerCase() === "ip")) {
-      problems.push(`config/query/${n.name}: its result has no ip column (it has ${cols.join(", ")}), so it can never answer; name the address column ip`);
+    // a row names its address (ip) or the pool to draw one from (pool, docs/pools.md)
+    if (cols && cols.length > 0 && !cols.some((c) => c.toLowerCase() === "ip" || c.toLowerCase() === "pool")) {
+      problems.push(`config/query/${n.name}: its result has no ip column (it has ${cols.join(", ")}), so it can never answer; name the address column ip (or return a pool column to draw from <pools>)`);
     }
   }
   if (problems.length > 0) return { ok: false, problems };

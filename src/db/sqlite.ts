@@ -234,6 +234,20 @@ export class SqliteBackend implements Backend {
     }
   }
 
+  private readonly own = new Map<string, Statement<Row, (string | number | null)[]>>();
+
+  internal(name: string, sql: string, params: readonly (string | number | null)[]): Promise<{ rows: Row[]; changes: number }> {
+    try {
+      let st = this.own.get(sql);
+      if (!st) this.own.set(sql, (st = this.db.prepare<Row, (string | number | null)[]>(sql)));
+      if (st.columnNames.length > 0) return Promise.resolve({ rows: st.all(...(params as (string | number | null)[])), changes: 0 });
+      return Promise.resolve({ rows: [], changes: st.run(...(params as (string | number | null)[])).changes });
+    } catch (e) {
+      const code = typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : "";
+      return Promise.reject(new DbError("query", name, `${name}: ${(e as Error).message}`, code));
+    }
+  }
+
   ping(): Promise<void> {
     try {
       this.db.query("SELECT 1").get();
@@ -245,7 +259,9 @@ export class SqliteBackend implements Backend {
 
   close(): Promise<void> {
     for (const s of this.statements.values()) s.finalize();
+    for (const s of this.own.values()) s.finalize();
     this.statements.clear();
+    this.own.clear();
     this.db.close(false);
     return Promise.resolve();
   }

@@ -7,9 +7,9 @@
 import type { DhcpMessage } from "../codec/message.ts";
 import type { Config } from "../config/types.ts";
 import type { Backend } from "../db/backend.ts";
-import { DbError } from "../db/backend.ts";
-import type { AnswerDefaults } from "../core/answer.ts";
-import type { HistoryEvent, Option82Seen } from "../core/exchange.ts";
+import { DbError, type Row } from "../db/backend.ts";
+import { isBadAnswer, toAnswer, type AnswerDefaults } from "../core/answer.ts";
+import type { HistoryEvent, Lookup, Option82Seen, PoolAsk, QueryRun } from "../core/exchange.ts";
 import type { LeaseBook } from "../core/lease.ts";
 import type { RespondDeps } from "../core/respond.ts";
 import { runOfferChain, toLookup, type BoundQuery } from "../db/chain.ts";
@@ -22,6 +22,9 @@ import type { Vars } from "../variables/types.ts";
 import type { HistoryStatement } from "./history.ts";
 import { profileVariables } from "./profile.ts";
 import { cachedLookup, type AnswerCache } from "./answer-cache.ts";
+import { PoolStore } from "../db/pool-store.ts";
+import type { Logger } from "../log/types.ts";
+import { PoolAllocator, poolProblems, poolRow, type PoolGauges } from "./pools.ts";
 
 export interface Runtime {
   config: Config;
@@ -35,6 +38,8 @@ export interface Runtime {
   historyDeferred: { name: string; message: string }[];
   maxInFlight: number;
   deps: RespondDeps;
+  /** the config's pools; null when it has none */
+  pools: PoolAllocator | null;
   /** the variables of a message as respond binds them (catalogue, slices, vendor profiles) */
   variables(msg: DhcpMessage, relay?: Option82Seen | null): Vars;
 }
@@ -56,6 +61,12 @@ export interface RuntimeParts {
   leases: LeaseBook;
   /** the answer cache; absent = every lookup runs the chain (--explain) */
   cache?: AnswerCache;
+  /** where pools say they are exhausted or an address was declined */
+  log?: Logger;
+  /** pool size/free gauges and conflict counts */
+  poolGauges?: PoolGauges;
+  /** --explain: pools pick addresses but reserve nothing */
+  readOnlyPools?: boolean;
 }
 
 /** Compiles and prepares every statement; throws RuntimeError (config problems) or DbError (connection). */
@@ -103,6 +114,42 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
   };
 
   const chain = async (vars: Vars, deadline: number) => toLookup(await runOfferChain(offers, vars, deadline - performance.now(), defaults));
+  const pools = await buildPools(p);
+  /** A row naming a pool: the address the ask gets from it, as an Answer built like a row's own. */
+  const fromPool = async (name: string, row: Row, rowIndex: number, query: string, tried: QueryRun[], ask: PoolAsk | undefined): Promise<Lookup> => {
+    const pool = pools?.pool(name);
+    if (!pools || !pool) return { kind: "refused", query, row: rowIndex, message: `row names pool "${name}", which the config does not define`, tried };
+    let ip: string;
+    let note: string | undefined;
+    try {
+      if (!ask || ask.type === "inform") {
+        // INFORM: the client has its address (ciaddr) and wants the options only
+        if (!ask?.wanted) return { kind: "refused", query, row: rowIndex, message: `pool ${name}: INFORM without ciaddr`, tried };
+        ip = ask.wanted;
+      } else if (ask.type === "request") {
+        if (!ask.wanted || !pools.contains(name, ask.wanted)) {
+          return { kind: "pool-nak", query, message: `${ask.wanted ?? "no address"} is not an address of pool ${name}`, tried };
+        }
+        ip = ask.wanted;
+      } else {
+        const o = await pools.offer(name, ask.client, Math.floor(Date.now() / 1000));
+        if (!o.ok) {
+          if (o.why === "exhausted") return { kind: "exhausted", query, pool: name, tried };
+          return { kind: "error", query, message: `pool ${name}: conflicting writes, gave up on this request`, failure: "query", tried };
+        }
+        ip = o.ip;
+        note = `pool ${name}: ${HOW[o.how]}${p.readOnlyPools ? " (not reserved: --explain)" : ""}`;
+      }
+    } catch (e) {
+      const message = `pool ${name}: ${e instanceof Error ? e.message : String(e)}`;
+      return { kind: "error", query, message, failure: e instanceof DbError ? e.kind : "query", tried };
+    }
+    const a = toAnswer(poolRow(pool, row, ip), rowIndex, query, { mask: pool.mask, router: pool.router, dns: pool.dns });
+    if (isBadAnswer(a)) return { kind: "refused", query, row: rowIndex, message: `pool ${name}: ${a.message}`, tried };
+    a.pool = name;
+    return note ? { kind: "match", answer: a, query, note, tried } : { kind: "match", answer: a, query, tried };
+  };
+
   const deps: RespondDeps = {
     serverId: config.server.serverId,
     leaseTime: config.server.leaseTime,
@@ -114,7 +161,16 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
       const h = msg.options.get(12);
       return h ? hostnameText(h, codepage) : null;
     },
-    lookup: p.cache ? cachedLookup(p.cache, offers, chain) : chain,
+    // a pool's answer is an allocation, not a row to remember: with pools the answer cache is not used
+    lookup: pools
+      ? async (vars, deadline, ask) => {
+          const r = await runOfferChain(offers, vars, deadline - performance.now(), defaults);
+          return r.answer === null && r.pool ? fromPool(r.pool.pool, r.pool.row, r.pool.rowIndex, r.query, r.tried, ask) : toLookup(r);
+        }
+      : p.cache
+        ? cachedLookup(p.cache, offers, chain)
+        : chain,
+    pools,
     timeoutMs: config.queryTimeoutMs,
     history,
     route: { broadcast: config.server.broadcast, relayPort: RELAY_PORT, clientPort: config.server.clientPort },
@@ -129,6 +185,35 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     historyDeferred: prepared.queries.historyDeferred,
     maxInFlight: Math.max(1, config.server.threadLimit),
     deps,
+    pools,
     variables,
   };
+}
+
+/** How the allocator found the address, as --explain and -d say it. */
+const HOW = {
+  free: "free address",
+  reclaimed: "reclaimed expired address",
+  requested: "requested address",
+  bound: "client's bound address",
+  affinity: "client's previous address",
+} as const;
+
+const QUIET: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * The pool allocator, with its table created when missing (not by
+ * --explain). Each pool's lease time and options are checked first, so a
+ * bad <option> fails the load naming the pool.
+ */
+async function buildPools(p: RuntimeParts): Promise<PoolAllocator | null> {
+  const { config, backend } = p;
+  if (config.pools.pools.length === 0) return null;
+  const problems = poolProblems(config.pools.pools);
+  if (problems.length) throw new RuntimeError(problems);
+  const log = p.log ?? QUIET;
+  const store = await PoolStore.open(backend, p.readOnlyPools === true);
+  const allocator = new PoolAllocator(config.pools, store, { serverId: config.server.serverId, readOnly: p.readOnlyPools === true }, log, p.poolGauges ?? null);
+  await allocator.recount(Math.floor(Date.now() / 1000)).catch((e: unknown) => log.warn("pool lease count failed", { error: String(e) }));
+  return allocator;
 }

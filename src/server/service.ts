@@ -29,6 +29,7 @@ import { HistoryWriter } from "./history.ts";
 import { LeaseMemory } from "./leases.ts";
 import { pruneHistory } from "./retention.ts";
 import { buildRuntime, RuntimeError, type Runtime } from "./runtime.ts";
+import type { PoolGauges } from "./pools.ts";
 import { DhcpServer } from "./server.ts";
 import { HISTORY_SERIES, LEASE_WRITE_SERIES, serverMetrics, type ServerMetrics } from "./stats.ts";
 import { LatencyWatch } from "./latency.ts";
@@ -103,6 +104,8 @@ export class Service {
   private readonly watch: LatencyWatch;
   /** the offer chain's answers per tuple of bound values; emptied by every reload */
   private readonly cache: AnswerCache;
+  /** pool gauges and conflict counts, shared by every runtime a reload builds */
+  private readonly poolGauges: PoolGauges;
   private serving: Serving | null = null;
   private stopping = false;
   private stopSignal = "";
@@ -131,6 +134,7 @@ export class Service {
     };
     const lookups = new Map(CACHE_RESULTS.map((r) => [r, o.metrics.answerCacheLookups.labels(r)] as const));
     this.cache = new AnswerCache(config.answerCache, (r) => lookups.get(r)!.inc());
+    this.poolGauges = { set: (pool, size, free) => this.sm.pool(pool, size, free), conflict: (pool) => this.sm.poolConflict(pool) };
   }
 
   /** Starts and serves; resolves with the exit code once stopped. */
@@ -238,7 +242,7 @@ export class Service {
         // the config this attempt uses (a reload while waiting may have changed it)
         this.cache.configure(config.answerCache);
         this.watch.setThreshold(config.slowP99Ms);
-        const runtime = await buildRuntime({ config, backend: b, leases, cache: this.cache });
+        const runtime = await buildRuntime({ config, backend: b, leases, cache: this.cache, log: this.log, poolGauges: this.poolGauges });
         const warmed = await leases.warm(Math.floor(Date.now() / 1000));
         if (warmed) this.log.info("lease memory loaded", { leases: warmed });
         // the journal opens before the first packet (every reply's event needs a place to go), and
@@ -328,6 +332,12 @@ export class Service {
         }
       }, this.config.leases.cleanupIntervalSeconds * 1000),
     );
+    // pool gauges: leases expire without a packet, so recount on a clock too
+    s.timers.push(
+      setInterval(() => {
+        void server.runtime.pools?.recount(Math.floor(Date.now() / 1000)).catch(() => {});
+      }, 5000),
+    );
   }
 
   /** SIGHUP. Never overlaps another reload: queued while one runs, and the queue holds one. */
@@ -372,7 +382,7 @@ export class Service {
       const reuse = sameDatabase(this.config, nc);
       const nb = reuse ? s.backend : await openBackend(nc.database, this.log, nc.queryTimeoutMs);
       try {
-        const rt = await buildRuntime({ config: nc, backend: nb, leases: s.leases, cache: this.cache });
+        const rt = await buildRuntime({ config: nc, backend: nb, leases: s.leases, cache: this.cache, log: this.log, poolGauges: this.poolGauges });
         if (this.stopping) throw new Error("stopping");
         const later = restartOnlyChanges(s.initial, nc);
         if (later.length) this.log.warn("some changes take effect only at restart; the rest is reloaded", { settings: later.join(" ") });

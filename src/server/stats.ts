@@ -19,6 +19,10 @@ export interface ServerMetrics {
   query(name: string, seconds: number): void;
   dbError(kind: "connect" | "prepare" | "query" | "timeout"): void;
   outageAnswer(): void;
+  /** a pool's size and free addresses (gauges) */
+  pool(name: string, size: number, free: number): void;
+  /** a pool write lost to a concurrent one and retried */
+  poolConflict(name: string): void;
 }
 
 /** The loop's own reasons -> the documented metric label. */
@@ -37,6 +41,7 @@ const DROP_LABEL: Record<string, DropReason> = {
   "db-error": "db_error",
   "bad-answer": "bad_answer",
   "address-in-use": "bad_answer",
+  "pool-exhausted": "pool_exhausted",
   "send-error": "send_error",
   "encode-error": "send_error",
   "internal-error": "internal_error",
@@ -72,6 +77,11 @@ export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
     query: (name, s) => queryChild(name).observe(s),
     dbError: (k) => dbErrorChild(k).inc(),
     outageAnswer: () => m.outageAnswers.inc(),
+    pool: (name, size, free) => {
+      m.poolSize.labels(name).set(size);
+      m.poolFree.labels(name).set(free);
+    },
+    poolConflict: (name) => m.poolConflicts.labels(name).inc(),
   };
 }
 

@@ -38,6 +38,7 @@ export const DROP_REASONS = [
   "duplicate", // a retransmission of a request whose lookup is still running
   "db_error", // the database failed or timed out and lease memory could not answer
   "bad_answer", // a query row was unusable (bad address, mask, option value)
+  "pool_exhausted", // the row named a pool with no free address
   "send_error", // the reply could not be encoded or sent
   "internal_error", // a bug: handling threw; the packet is dropped, the server goes on
   "shutdown", // arrived while the server was draining to stop
@@ -183,6 +184,24 @@ export const METRIC_TABLE = {
     name: "pydhcp_outage_answers_total",
     help: "Replies answered from lease memory because the database was unavailable.",
     labels: [],
+  },
+  poolSize: {
+    kind: "gauge",
+    name: "pydhcp_pool_size",
+    help: "Addresses a pool can hand out (ranges minus excludes).",
+    labels: ["pool"],
+  },
+  poolFree: {
+    kind: "gauge",
+    name: "pydhcp_pool_free",
+    help: "Addresses of a pool neither leased, offered nor on probation.",
+    labels: ["pool"],
+  },
+  poolConflicts: {
+    kind: "counter",
+    name: "pydhcp_pool_conflicts_total",
+    help: "Pool lease writes that lost to a concurrent write (deadlock, Galera certification) and were retried.",
+    labels: ["pool"],
   },
   startTime: {
     kind: "gauge",

@@ -126,6 +126,21 @@ test("an offer query whose result has no ip column fails --check (SQLite and Mar
   for (const path of [sqlite, mysql]) {
     const r = await runCheck(path);
     expect(r.ok).toBe(false);
-    expect(r.lines.at(-1)).toBe("config/query/offer_3: its result has no ip column (it has address, mask, router, dns), so it can never answer; name the address column ip");
+    expect(r.lines.at(-1)).toBe("config/query/offer_3: its result has no ip column (it has address, mask, router, dns), so it can never answer; name the address column ip (or return a pool column to draw from <pools>)");
   }
+});
+
+test("an offer query returning a pool column instead of ip passes --check (SQLite)", async () => {
+  const xml = readFileSync(REFERENCE, "utf8")
+    .replace("select ip,mask,router,dns from users where upper(mac)=upper('{ClientMacAddress}')", "select 'guest' as pool, mask from users where upper(mac)=upper('{ClientMacAddress}')")
+    .replace(/<mysql>[\s\S]*<\/mysql>/, "<database><sqlite><path>pool-col.db</path></sqlite></database>")
+    .replace("</config>", "<pools><pool name=\"guest\"><range>198.18.64.0/24</range></pool></pools></config>");
+  expect(xml).toContain("'guest' as pool");
+  const path = join(dir, "pool-col.xml");
+  writeFileSync(path, xml);
+  const r = await runCheck(path);
+  const line = r.lines.filter((l) => /offer_3/.test(l));
+  expect(line.length).toBe(1);
+  expect(line[0]).toStartWith("query offer_3: OK");
+  expect(r.ok).toBe(true);
 });

@@ -176,9 +176,10 @@ export class MysqlPool {
     if (e instanceof DbError) return e;
     if (CONNECTION_CODES.has(errCode(e))) {
       this.lost(e);
-      return new DbError("connect", name, `${name}: ${errText(e)}`);
+      return new DbError("connect", name, `${name}: ${errText(e)}`, errCode(e));
     }
-    return new DbError("query", name, `${name}: ${errText(e)}`);
+    // the code travels with the error: pool writes retry deadlocks and certification conflicts by it
+    return new DbError("query", name, `${name}: ${errText(e)}`, errCode(e));
   }
 
   /** Gives up on a connection whose query timed out; frees the server side too. */
