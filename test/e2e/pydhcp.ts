@@ -58,7 +58,12 @@ export async function sqliteDb(dir: string, users: readonly UserRow[]): Promise<
   const ins = db.prepare("insert into users (ip, mask, router, dns, mac, port) values (?, ?, ?, ?, ?, ?)");
   for (const u of users) ins.run(u.ip, u.mask, u.router, u.dns, u.mac, u.port);
   db.close();
-  const open = () => new Database(path);
+  // the running server writes too (leases, journal replay): wait for its lock as an operator's sqlite3 -cmd '.timeout' would
+  const open = () => {
+    const d = new Database(path);
+    d.exec("PRAGMA busy_timeout = 5000");
+    return d;
+  };
   return {
     kind: "sqlite",
     xml: `<database><sqlite><path>${path}</path></sqlite></database>`,
