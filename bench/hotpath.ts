@@ -105,7 +105,9 @@ const ring = new ExchangeRing();
 const sampleEx = await respond({ msg: sample.msg, type: 1, size: discovers[7]!.length, from: { address: "198.18.0.2", port: 67 }, arrived: performance.now() }, rt.deps);
 const stages = [
   stage("decode", () => decode(discovers[7]!)),
-  stage("variables (extract + slices)", () => rt.variables(sample.msg)),
+  // PacketVars: what a query reads is computed when it reads it; this is the map and the slices
+  stage("variables (lazy) + slices", () => rt.variables(sample.msg)),
+  stage("variables + offer_1's names", () => offer.template.bind(rt.variables(sample.msg))),
   stage("extract only", () => extractVariables(sample.msg)),
   stage("template bind", () => offer.template.bind(vars)),
   stage("SQLite offer query", () => void offer.query.run(offer.template.bind(vars)), 50_000),

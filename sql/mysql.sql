@@ -40,10 +40,11 @@ CREATE TABLE IF NOT EXISTS `pydhcp_lease` (
   `updated`    bigint NOT NULL,
   `relay`      varchar(15) NOT NULL DEFAULT '',
   `hostname`   varchar(255) NOT NULL DEFAULT '',
+  `writer`     varchar(40) NOT NULL DEFAULT '',
   PRIMARY KEY (`client_key`),
   KEY `pydhcp_lease_ip` (`ip`),
   KEY `pydhcp_lease_expires` (`expires`),
-  KEY `pydhcp_lease_updated` (`updated`),
+  KEY `pydhcp_lease_updated_writer` (`updated`, `writer`),
   KEY `pydhcp_lease_mac` (`mac`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 

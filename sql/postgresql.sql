@@ -50,14 +50,18 @@ CREATE TABLE IF NOT EXISTS pydhcp_lease (
   answer     text NOT NULL,
   updated    bigint NOT NULL,
   relay      varchar(15) NOT NULL DEFAULT '',
-  hostname   varchar(255) NOT NULL DEFAULT ''
+  hostname   varchar(255) NOT NULL DEFAULT '',
+  writer     varchar(40) NOT NULL DEFAULT ''
 );
 -- a table made by an older pydhcp gains the columns added since
 ALTER TABLE pydhcp_lease ADD COLUMN IF NOT EXISTS relay varchar(15) NOT NULL DEFAULT '';
 ALTER TABLE pydhcp_lease ADD COLUMN IF NOT EXISTS hostname varchar(255) NOT NULL DEFAULT '';
+ALTER TABLE pydhcp_lease ADD COLUMN IF NOT EXISTS writer varchar(40) NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS pydhcp_lease_ip ON pydhcp_lease (ip);
 CREATE INDEX IF NOT EXISTS pydhcp_lease_expires ON pydhcp_lease (expires);
-CREATE INDEX IF NOT EXISTS pydhcp_lease_updated ON pydhcp_lease (updated);
+-- the sync reads changed rows through (updated, writer); it replaced the index on updated alone
+CREATE INDEX IF NOT EXISTS pydhcp_lease_updated_writer ON pydhcp_lease (updated, writer);
+DROP INDEX IF EXISTS pydhcp_lease_updated;
 CREATE INDEX IF NOT EXISTS pydhcp_lease_mac ON pydhcp_lease (mac);
 
 -- The last journal sequence number written per pydhcp run, updated in

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS pydhcp_lease (
   answer     TEXT NOT NULL,
   updated    INTEGER NOT NULL,
   relay      TEXT NOT NULL DEFAULT '',
-  hostname   TEXT NOT NULL DEFAULT ''
+  hostname   TEXT NOT NULL DEFAULT '',
+  writer     TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS pydhcp_lease_ip ON pydhcp_lease (ip);
 CREATE INDEX IF NOT EXISTS pydhcp_lease_expires ON pydhcp_lease (expires);
@@ -56,5 +57,7 @@ CREATE TABLE IF NOT EXISTS pydhcp_history_mark (
   seq     INTEGER NOT NULL,
   updated INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS pydhcp_lease_updated ON pydhcp_lease (updated);
+-- the sync reads changed rows through (updated, writer); it replaced the index on updated alone
+CREATE INDEX IF NOT EXISTS pydhcp_lease_updated_writer ON pydhcp_lease (updated, writer);
+DROP INDEX IF EXISTS pydhcp_lease_updated;
 CREATE INDEX IF NOT EXISTS pydhcp_lease_mac ON pydhcp_lease (mac);

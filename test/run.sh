@@ -18,13 +18,4 @@ rc1=${PIPESTATUS[0]}
 PYDHCP_LONG=1 $BUN test --timeout 900000 ./test/long 2>&1 | tee -a "$log"
 rc2=${PIPESTATUS[0]}
 
-p=$(grep -E '^ *[0-9]+ pass$' "$log" | awk '{s+=$1} END {print s+0}')
-f=$(grep -E '^ *[0-9]+ fail$' "$log" | awk '{s+=$1} END {print s+0}')
-if [ "$rc1" != 0 ] || [ "$rc2" != 0 ]; then [ "$f" = 0 ] && f=1; fi
-# which file failed, last, where a reader of the CI log looks first
-if [ "$f" != 0 ]; then
-  echo "--- failures ---"
-  awk -f test/failures.awk "$log" | head -n 40
-fi
-echo "$p passed, $f failed"
-[ "$f" = 0 ]
+bash test/summary.sh "$log" "$rc1" "$rc2"

@@ -4,9 +4,11 @@
  */
 import mysql from "mysql2/promise";
 import { randomBytes } from "node:crypto";
-import { onCleanup, run } from "./sys.ts";
+import { readFileSync } from "node:fs";
+import { onCleanup } from "./sys.ts";
 
-export const MARIADB_SOCKET = "/run/mysqld/mysqld.sock";
+/** the shared MariaDB; PYDHCP_BENCH_MARIADB_SOCKET names another (a private one for profiling) */
+export const MARIADB_SOCKET = process.env.PYDHCP_BENCH_MARIADB_SOCKET || "/run/mysqld/mysqld.sock";
 
 export interface Db {
   database: string;
@@ -63,10 +65,23 @@ export async function bulkInsert(db: Db, sqlPrefix: string, rows: unknown[][]): 
   }
 }
 
-export function mariadbPid(): number | null {
-  const r = run(["pidof", "mariadbd"], { allow: [1] });
-  const pid = Number(r.stdout.trim().split(/\s+/)[0]);
-  return Number.isFinite(pid) && pid > 0 ? pid : null;
+/**
+ * The process of the MariaDB server the benchmark uses (the one behind
+ * MARIADB_SOCKET), from its own pid file: `pidof mariadbd` also finds any
+ * other MariaDB on the machine (a test's private server, a Galera node).
+ */
+export async function mariadbPid(): Promise<number | null> {
+  const c = await rootConnection();
+  try {
+    const [rows] = await c.query("SELECT @@pid_file AS f");
+    const file = String((rows as { f: string }[])[0]?.f ?? "");
+    const pid = Number(readFileSync(file, "utf8").trim());
+    return Number.isFinite(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  } finally {
+    await c.end();
+  }
 }
 
 export async function mariadbVersion(): Promise<string> {

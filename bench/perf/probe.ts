@@ -52,7 +52,7 @@ try {
     await Bun.sleep(300);
   }
   const serverPid = Number((await runAsync(["pgrep", "-n", "-f", prep.configFile])).stdout.trim()) || d.proc.pid;
-  const dbPid = prep.usesMariadb ? mariadbPid() : prep.usesPostgresql ? postgresqlCpu() : null;
+  const dbPid = prep.usesMariadb ? await mariadbPid() : prep.usesPostgresql ? postgresqlCpu() : null;
   for (const rate of rates.split(",").map(Number)) {
     const m = cpuMeter({ server: serverPid, db: dbPid });
     const us0 = userSys(serverPid);

@@ -97,7 +97,8 @@ export async function setupPydhcpdbMysql(ctx: ServerContext, opts: { fixed: bool
   );
   const file = join(ctx.dir, `pydhcpdb-mysql${opts.fixed ? "-fixed" : ""}.xml`);
   const credentials = `<mysql>
-        <host>localhost</host>
+        <host>localhost</host>${MARIADB_SOCKET === "/run/mysqld/mysqld.sock" ? "" : `
+	<socket>${esc(MARIADB_SOCKET)}</socket>`}
 	<username>${esc(db.user)}</username>
 	<password>${esc(db.password)}</password>
 	<basename>${esc(db.database)}</basename>

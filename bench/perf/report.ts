@@ -1,9 +1,14 @@
 /** BenchResult -> Markdown. Pure. */
 import type { BenchResult, ServerResult } from "./results.ts";
 
+/** 12345.6 -> "12,346"; by hand, since the first Intl call loads ICU data
+ * and once stalled a report for seconds on a loaded machine */
 function n(v: number | null | undefined, digits = 0): string {
   if (v == null || !Number.isFinite(v)) return "-";
-  return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const [whole, frac] = Math.abs(v).toFixed(digits).split(".");
+  const grouped = whole!.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const sign = v < 0 && Number(whole + "." + (frac ?? "0")) !== 0 ? "-" : "";
+  return sign + grouped + (frac === undefined ? "" : "." + frac);
 }
 
 function mb(kb: number | null | undefined): string {

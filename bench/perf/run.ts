@@ -3,7 +3,7 @@
  * namespaces. One command:
  *
  *   bun bench/perf/run.ts [--quick] [--scenario reserved|pool] [--servers kea-memfile,kea-mysql,...] [--runs N]
- *                         [--step-seconds S] [--max-rate R] [--soak S] [--no-scout] [--out DIR]
+ *                         [--step-seconds S] [--max-rate R] [--soak S] [--no-scout] [--keep] [--out DIR]
  *   bun bench/perf/run.ts --report bench/results/<date>-<host>.json   (rewrite .md/.svg from a JSON)
  *
  * See docs/benchmark.md for how to read the output.
@@ -44,6 +44,8 @@ interface Options {
   outDir: string;
   /** only re-render this result file */
   report: string | null;
+  /** leave the work directory (server logs, configs) in place */
+  keep: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -58,6 +60,7 @@ function parseArgs(argv: string[]): Options {
     scoutSeconds: 3,
     outDir: resolve(import.meta.dir, "../results"),
     report: null,
+    keep: false,
   };
   let stepSet = false;
   let soakSet = false;
@@ -86,6 +89,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--max-rate") maxRate = Number(val());
     else if (a === "--soak") (o.soakSeconds = Math.max(0, Number(val()) | 0)), (soakSet = true);
     else if (a === "--no-scout") o.scoutSeconds = 0;
+    else if (a === "--keep") o.keep = true;
     else if (a === "--out") o.outDir = resolve(val());
     else if (a === "--report") o.report = resolve(val());
     else if (a === "-h" || a === "--help") {
@@ -318,7 +322,7 @@ async function benchServer(row: ServerRow, ctx: ServerContext, o: Options): Prom
     log(`${row.name}: setting up`);
     const prep = await row.setup(ctx);
     res.command = prep.argv;
-    const dbPid = prep.usesMariadb ? mariadbPid() : prep.usesPostgresql ? postgresqlCpu() : null;
+    const dbPid = prep.usesMariadb ? await mariadbPid() : prep.usesPostgresql ? postgresqlCpu() : null;
     for (let k = 1; k <= o.runs; k++) {
       log(`${row.name}: run ${k}/${o.runs}`);
       const live = await startServer(ctx, prep, `${row.name}-run${k}`);
@@ -396,7 +400,9 @@ async function main(): Promise<number> {
   installSignalCleanup();
   const tag = `pdb${process.pid % 100000}`;
   const dir = mkdtempSync(join(tmpdir(), `${tag}-`));
-  onCleanup(`rm ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  // --keep: the servers' logs and configs stay for reading afterwards
+  if (o.keep) log(`work directory kept: ${dir}`);
+  else onCleanup(`rm ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   const started = new Date();
   const meta = { machine: machine(), versions: await versions() };
   log(`${meta.machine.cpuModel}, ${meta.machine.cores} cores; ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(", ")}`);

@@ -206,9 +206,10 @@ export const SERVERS: ServerRow[] = [
     enabled: true,
     scenario: "pool",
     baseline: "kea-memfile-pool",
-    description: "pydhcp, SQLite (WAL): subscriber lookup by MAC (no match), then `select 'guest' as pool` from the same /16, history on",
+    description: "pydhcp, SQLite (WAL): subscriber lookup by MAC (no match), then `select 'guest' as pool` from the same /16, history on, 16 exchanges in flight (renewals share a commit)",
     unavailable: pydhcpMissing,
-    setup: (ctx) => setupPydhcpSqlitePool(ctx, { threadLimit: 1, poolSize: 1 }),
+    // with pools, exchanges in flight together share the renewals' commit (docs/pools.md); ThreadLimit 1 leaves nothing to share
+    setup: (ctx) => setupPydhcpSqlitePool(ctx, { threadLimit: 16, poolSize: 1 }),
   },
   {
     name: "pydhcp-mysql-pool",

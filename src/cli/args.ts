@@ -67,6 +67,14 @@ function splitEq(s: string): [string, string | undefined] {
   return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
 }
 
+/** One help line per flag: `  -c, --config FILE    what it does`. */
+export function flagLines(table: readonly FlagRow[]): string[] {
+  return table.map((f) => {
+    const name = `${f.short ? `-${f.short}, ` : "    "}--${f.long}${f.value ? ` ${f.value}` : ""}`;
+    return `  ${name.padEnd(28)} ${f.help}`;
+  });
+}
+
 export function helpText(version: string): string {
   const lines = [
     `pydhcp ${version}: a DHCPv4 server whose answers come from SQL (MySQL/MariaDB, PostgreSQL or embedded SQLite)`,
@@ -81,10 +89,7 @@ export function helpText(version: string): string {
     "",
     "Options:",
   ];
-  for (const f of FLAGS) {
-    const name = `${f.short ? `-${f.short}, ` : "    "}--${f.long}${f.value ? ` ${f.value}` : ""}`;
-    lines.push(`  ${name.padEnd(28)} ${f.help}`);
-  }
+  lines.push(...flagLines(FLAGS));
   lines.push(
     "",
     "Signals: SIGHUP reloads the config (a bad one is logged and the old one keeps serving);",

@@ -1,15 +1,16 @@
 /**
  * `--check`, second half: how each offer query will run. EXPLAIN (MySQL,
- * MariaDB) or EXPLAIN QUERY PLAN (SQLite) with sample values (PostgreSQL: not
- * read yet, each offer query is reported prepared), the table's row
- * count, a timed run, and the settings that cap throughput. It only reads:
- * the fixes are printed for the operator to apply.
+ * MariaDB), EXPLAIN QUERY PLAN (SQLite) or EXPLAIN (FORMAT JSON) with
+ * sequential scans priced out (PostgreSQL) with sample values, the table's
+ * row count, a timed run, and the settings that cap throughput. It only
+ * reads: the fixes are printed for the operator to apply.
  */
 
 import type { Config } from "../config/types.ts";
 import type { Backend, Row } from "../db/backend.ts";
 import type { BoundQuery } from "../db/chain.ts";
-import { advise, lowerCaseSql, mergeIndexes, mysqlAccesses, sqliteAccesses, type TableAccess } from "../db/plan.ts";
+import { advise, lowerCaseSql, mergeIndexes, mysqlAccesses, postgresqlAccesses, sqliteAccesses, type TableAccess } from "../db/plan.ts";
+import { PostgresqlBackend } from "../db/postgresql.ts";
 import { VARIABLES } from "../variables/catalogue.ts";
 import { applySlices } from "../variables/slices.ts";
 import type { Vars } from "../variables/types.ts";
@@ -22,6 +23,9 @@ const RUNS = 15;
  * measured best (docs/benchmark.md, pydhcp-mysql).
  */
 const SUGGESTED_THREADS = 64;
+
+/** SQLite with pools: exchanges in flight whose renewals share a commit (the benchmark's pool row). */
+const SQLITE_POOL_THREADS = 16;
 
 export interface PlanReport {
   lines: string[];
@@ -46,6 +50,9 @@ function plural(n: number, one: string): string {
 }
 
 async function explain(backend: Backend, q: BoundQuery, vars: Vars): Promise<TableAccess[]> {
+  if (backend instanceof PostgresqlBackend) {
+    return postgresqlAccesses(await backend.explain(`${q.template.name} (plan)`, q.template.sql, q.template.bind(vars)));
+  }
   const prefix = backend.kind === "sqlite" ? "EXPLAIN QUERY PLAN " : "EXPLAIN ";
   const p = await backend.prepare(`${q.template.name} (plan)`, prefix + q.template.sql);
   const rows = await p.run(q.template.bind(vars));
@@ -55,7 +62,7 @@ async function explain(backend: Backend, q: BoundQuery, vars: Vars): Promise<Tab
 async function rowCount(backend: Backend, table: string): Promise<number | null> {
   // the name comes from the database's own plan; refuse anything that is not a plain identifier
   if (!/^[A-Za-z_][A-Za-z0-9_$]*$/.test(table)) return null;
-  const quoted = backend.kind === "sqlite" ? `"${table}"` : "`" + table + "`";
+  const quoted = backend.kind === "mysql" ? "`" + table + "`" : `"${table}"`;
   try {
     const p = await backend.prepare(`${table} (count)`, `SELECT COUNT(*) AS n FROM ${quoted}`);
     const rows: Row[] = await p.run([]);
@@ -82,17 +89,13 @@ async function medianMs(q: BoundQuery, vars: Vars, timeoutMs: number): Promise<n
 const fmtMs = (ms: number) => (ms < 1 ? ms.toFixed(3) : ms.toFixed(2));
 
 export async function checkPlans(backend: Backend, config: Config, offers: readonly BoundQuery[]): Promise<PlanReport> {
-  // PostgreSQL plans are not read yet (its planner also picks a sequential scan for a small table whatever the indexes)
-  if (backend.kind === "postgresql") {
-    return { lines: offers.map((q) => `query ${q.template.name}: OK (plan not read: --check reads plans on MySQL/MariaDB and SQLite)`), scanning: [], settings: [] };
-  }
   const vars = sampleVars(config, offers);
   const lines: string[] = [];
   const scanning: string[] = [];
   const settings: string[] = [];
   const indexes: { table: string; columns: string[]; sql: string }[] = [];
   const lower = new Map<string, Set<string>>();
-  const db = backend.kind === "sqlite" ? "SQLite" : "MySQL";
+  const db = { sqlite: "SQLite", mysql: "MySQL", postgresql: "PostgreSQL" }[backend.kind];
   let chainMs = 0;
   for (const q of offers) {
     const name = q.template.name;
@@ -143,15 +146,22 @@ export async function checkPlans(backend: Backend, config: Config, offers: reado
     for (const c of create) lines.push(`  ${c}`);
   }
 
-  // SQLite answers synchronously, one statement at a time whatever ThreadLimit says: only MySQL is capped by it
+  // SQLite answers synchronously, one statement at a time whatever ThreadLimit says: only a database server is capped by it
   const threads = config.server.threadLimit;
-  if (config.database.kind === "mysql" && threads < SUGGESTED_THREADS) {
+  if (config.database.kind !== "sqlite" && threads < SUGGESTED_THREADS) {
     settings.push("ThreadLimit");
     const cap = chainMs > 0 ? Math.floor((1000 / chainMs) * threads) : null;
     lines.push(
       `setting ThreadLimit ${threads}: WARN ${threads === 1 ? "one lookup at a time" : `${threads} lookups at a time`}` +
         (cap !== null ? `; a client no query knows costs ${fmtMs(chainMs)} ms here (all ${offers.length === 1 ? "1 offer query" : `${offers.length} offer queries`}), so at most ~${cap} such lookups/s` : "") +
         `; fix: <ThreadLimit>${SUGGESTED_THREADS}</ThreadLimit> (lookups in flight share <poolSize>${config.database.poolSize}</poolSize> connections)`,
+    );
+  }
+  // with pools, renewals of exchanges in flight together share one commit (db/pool-batch.ts): one at a time shares nothing
+  if (config.database.kind === "sqlite" && config.pools.pools.length > 0 && threads === 1) {
+    settings.push("ThreadLimit");
+    lines.push(
+      `setting ThreadLimit 1: WARN with <pools>, each renewal commits alone; exchanges in flight together share one commit; fix: <ThreadLimit>${SQLITE_POOL_THREADS}</ThreadLimit>`,
     );
   }
   if (config.log.level === "debug") {

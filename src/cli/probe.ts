@@ -16,7 +16,7 @@ import { encode } from "../codec/encode.ts";
 import { parseIPv4 } from "../codec/ip.ts";
 import type { DhcpMessage } from "../codec/message.ts";
 import { openDhcpSocket, type DhcpSocket } from "../server/socket.ts";
-import { type FlagRow, parseArgs, UsageError } from "./args.ts";
+import { type FlagRow, flagLines, parseArgs, UsageError } from "./args.ts";
 import {
   discover,
   hexOrText,
@@ -62,10 +62,7 @@ export function probeHelp(): string {
     "",
     "Options:",
   ];
-  for (const f of PROBE_FLAGS) {
-    const name = `${f.short ? `-${f.short}, ` : "    "}--${f.long}${f.value ? ` ${f.value}` : ""}`;
-    lines.push(`  ${name.padEnd(28)} ${f.help}`);
-  }
+  lines.push(...flagLines(PROBE_FLAGS));
   lines.push(
     "",
     "Examples:",

@@ -1,11 +1,17 @@
 /** Lower-case hex without separators, the form pydhcpdb's variables use. */
 export const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
-/** Table-driven: no Buffer or view per call, it runs several times per packet. */
+/** Buffer's native hex encoder, applied to any Uint8Array: no Buffer or view per call. */
+const encodeHex = Buffer.prototype.toString as (this: Uint8Array, encoding: "hex", start: number, end: number) => string;
+
+/**
+ * Bytes start..end as lower-case hex. It runs several times per packet: the
+ * native encoder makes one flat string, where appending two digits at a
+ * time made a rope node per byte (bench/alloc.ts: a 20-byte value cost
+ * about 570 heap bytes that way, about 8 now, and a fifth of the time).
+ */
 export function toHex(b: Uint8Array, start = 0, end = b.length): string {
-  let s = "";
-  for (let i = start; i < end; i++) s += HEX[b[i]!];
-  return s;
+  return end > start ? encodeHex.call(b, "hex", start, end) : "";
 }
 
 /**

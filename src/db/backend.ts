@@ -88,8 +88,9 @@ export interface LeaseStore {
   /** Deletes up to `limit` leases expired before `now`; returns how many. */
   deleteExpired(now: number, limit: number): Promise<number>;
   /**
-   * Rows changed at or after `since` (epoch seconds, by any server): how the
-   * lease memory follows releases and other servers' grants.
+   * Rows changed at or after `since` (epoch seconds) by anyone but this
+   * store's writer (the server process, db/lease-row.ts LEASE_WRITER):
+   * how the lease memory follows releases and other servers' grants.
    */
   changedSince(since: number): Promise<Lease[]>;
   /** Leases matching the filter, newest change first, at most `limit`. */

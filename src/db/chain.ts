@@ -8,7 +8,7 @@
  * arrived.
  */
 
-import type { PreparedQuery } from "./backend.ts";
+import type { Param, PreparedQuery } from "./backend.ts";
 import { DbError } from "./backend.ts";
 import type { CompiledTemplate } from "./template.ts";
 import { isBadAnswer, rowIp, rowPool, toAnswer, type Answer, type AnswerDefaults, type Row } from "../core/answer.ts";
@@ -24,6 +24,20 @@ export interface BoundQuery {
 /** One query's run, for --explain and debug logs (core/exchange.ts). */
 export type Tried = QueryRun;
 
+/**
+ * Single queries' runs that found no row deciding, remembered for a while
+ * (server/answer-cache.ts keeps them under its TTL): a query asked again
+ * with the same bound values is not run again. A query whose values do not
+ * depend on the client (an Option 82 variable empty for every client a
+ * relay sends without it, say) then runs once per TTL for all of them,
+ * where the whole chain's answer is remembered per client.
+ */
+export interface QueryMemo {
+  /** the earlier run of this query with these values that found nothing deciding, marked cached */
+  empty(name: string, sql: string, params: readonly Param[]): Tried | undefined;
+  rememberEmpty(name: string, sql: string, params: readonly Param[], run: Tried): void;
+}
+
 export type ChainFailure =
   | { kind: FailureKind; query: string; message: string }
   | { kind: "bad-answer"; query: string; row: number; message: string };
@@ -36,7 +50,7 @@ export interface PoolChoice {
 }
 
 export type ChainResult =
-  | { answer: Answer; query: string; rows: number; tried: Tried[]; pool?: undefined }
+  | { answer: Answer; query: string; rows: number; tried: Tried[]; pool?: undefined; failure?: undefined }
   | { answer: null; pool: PoolChoice; query: string; rows: number; tried: Tried[]; failure?: undefined }
   | { answer: null; pool?: undefined; tried: Tried[]; failure?: ChainFailure };
 
@@ -49,12 +63,18 @@ export async function runOfferChain(
   vars: Vars,
   timeoutMs: number,
   defaults: AnswerDefaults,
+  memo?: QueryMemo,
 ): Promise<ChainResult> {
   const deadline = performance.now() + timeoutMs;
   const tried: Tried[] = [];
   for (const q of queries) {
     const { name, sql, names } = q.template;
     const params = q.template.bind(vars);
+    const seen = memo?.empty(name, sql, params);
+    if (seen) {
+      tried.push(seen);
+      continue;
+    }
     const t0 = performance.now();
     const left = Math.floor(deadline - t0);
     let rows;
@@ -70,7 +90,10 @@ export async function runOfferChain(
     tried.push({ name, sql, names, params, rows: rows.length, result: rows, ms: performance.now() - t0 });
     let i = 0;
     while (i < rows.length && rowIp(rows[i]!) === "" && rowPool(rows[i]!) === "") i++;
-    if (i === rows.length) continue;
+    if (i === rows.length) {
+      memo?.rememberEmpty(name, sql, params, tried[tried.length - 1]!);
+      continue;
+    }
     // an ip wins over a pool in the same row: the address is the row's own
     const pool = rowIp(rows[i]!) === "" ? rowPool(rows[i]!) : "";
     if (pool !== "") return { answer: null, pool: { pool, row: rows[i]!, rowIndex: i }, query: name, rows: rows.length, tried };

@@ -93,38 +93,76 @@ function parts(d: Date, utc: boolean) {
 
 function fraction(ms: number, digits: number): string {
   if (digits === 0) return "";
+  // an integer time (Date.now(), what events carry) takes its digits from a table
+  if (Number.isInteger(ms)) return fractions(digits)[((ms % 1000) + 1000) % 1000]!;
   // milliseconds are all the event time holds; finer digits are zeros
   return "." + String(((ms % 1000) + 1000) % 1000).padStart(3, "0").padEnd(6, "0").slice(0, digits);
 }
 
-/** The event time `ms` (epoch milliseconds) in a slot's format. */
-export function formatEventTime(slot: TimeSlot, ms: number): string {
-  const d = new Date(ms);
-  switch (slot.time) {
-    case "unix":
-      return String(Math.floor(ms / 1000));
-    case "sqlite-now": {
-      const u = parts(d, true);
-      return `${u.y}-${p2(u.mo)}-${p2(u.d)} ${p2(u.h)}:${p2(u.mi)}:${p2(u.s)}${fraction(ms, 3)}`;
-    }
+/** ".117", ".1170", ... by millisecond, per digit count, built on first use. */
+const FRACTIONS: (readonly string[] | undefined)[] = [];
+function fractions(digits: number): readonly string[] {
+  return (FRACTIONS[digits] ??= Array.from({ length: 1000 }, (_, m) => "." + String(m).padStart(3, "0").padEnd(6, "0").slice(0, digits)));
+}
+
+/**
+ * A format's text up to whole seconds for the second holding `ms`, kept
+ * while that second lasts: events come thousands a second, and a Date and
+ * its fields per event were most of what recording one allocated. The local
+ * fields of a second do not change within it (offsets are whole seconds),
+ * so the cached text is the text. Only integer times are kept: Date cuts a
+ * fraction toward zero, so -0.5 ms falls in second 0, not -1.
+ */
+const lastSecond: Partial<Record<TimeFormat, { sec: number; text: string }>> = {};
+function upToSeconds(format: Exclude<TimeFormat, "unix">, ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  const c = lastSecond[format];
+  if (c !== undefined && c.sec === sec) return c.text;
+  const text = secondsText(format, new Date(ms));
+  if (Number.isInteger(ms)) lastSecond[format] = { sec, text };
+  return text;
+}
+
+function secondsText(format: Exclude<TimeFormat, "unix">, d: Date): string {
+  if (format === "sqlite-now") {
+    const u = parts(d, true);
+    return `${u.y}-${p2(u.mo)}-${p2(u.d)} ${p2(u.h)}:${p2(u.mi)}:${p2(u.s)}`;
   }
-  const utc = slot.time.startsWith("utc-");
-  const t = parts(d, utc);
+  const t = parts(d, format.startsWith("utc-"));
   const date = `${t.y}-${p2(t.mo)}-${p2(t.d)}`;
-  const time = `${p2(t.h)}:${p2(t.mi)}:${p2(t.s)}${fraction(ms, slot.frac)}`;
-  if (slot.time === "date" || slot.time === "utc-date") return date;
-  if (slot.time === "time" || slot.time === "utc-time") return time;
+  const time = `${p2(t.h)}:${p2(t.mi)}:${p2(t.s)}`;
+  if (format === "date" || format === "utc-date") return date;
+  if (format === "time" || format === "utc-time") return time;
   return `${date} ${time}`;
 }
 
+/** The event time `ms` (epoch milliseconds) in a slot's format. */
+export function formatEventTime(slot: TimeSlot, ms: number): string {
+  const f = slot.time;
+  if (f === "unix") return String(Math.floor(ms / 1000));
+  const head = upToSeconds(f, ms);
+  if (f === "date" || f === "utc-date") return head;
+  return head + fraction(ms, f === "sqlite-now" ? 3 : slot.frac);
+}
+
+/** isoWithOffset's second: its text up to the seconds, and the offset after the milliseconds. */
+let isoSec = NaN;
+let isoHead = "";
+let isoTail = "";
+
 /** ISO 8601 with the server's offset and milliseconds: 2026-12-01T21:29:04.117+01:00 */
 export function isoWithOffset(ms: number): string {
-  const d = new Date(ms);
-  const off = -d.getTimezoneOffset();
-  const sign = off < 0 ? "-" : "+";
-  const a = Math.abs(off);
-  const t = parts(d, false);
-  return `${t.y}-${p2(t.mo)}-${p2(t.d)}T${p2(t.h)}:${p2(t.mi)}:${p2(t.s)}${fraction(ms, 3)}${sign}${p2(Math.floor(a / 60))}:${p2(a % 60)}`;
+  const sec = Math.floor(ms / 1000);
+  if (sec !== isoSec || !Number.isInteger(ms)) {
+    const d = new Date(ms);
+    const off = -d.getTimezoneOffset();
+    const a = Math.abs(off);
+    const t = parts(d, false);
+    isoHead = `${t.y}-${p2(t.mo)}-${p2(t.d)}T${p2(t.h)}:${p2(t.mi)}:${p2(t.s)}`;
+    isoTail = `${off < 0 ? "-" : "+"}${p2(Math.floor(a / 60))}:${p2(a % 60)}`;
+    isoSec = Number.isInteger(ms) ? sec : NaN;
+  }
+  return isoHead + fraction(ms, 3) + isoTail;
 }
 
 /** History statements are the ones whose time functions mean the event time. */

@@ -1,8 +1,23 @@
 /** The `pydhcp_lease` table's columns and row -> Lease, shared by both backends. */
+import { randomBytes } from "node:crypto";
 import type { Lease, LeaseFilter, Row } from "./backend.ts";
 
+/** The columns a Lease is read from (`writer` is written, never read back). */
 export const LEASE_COLUMNS = "client_key, mac, ip, option82, expires, state, answer, updated, relay, hostname";
-export const LEASE_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/** The columns an upsert writes: the lease and who wrote it. */
+export const LEASE_WRITE_COLUMNS = `${LEASE_COLUMNS}, writer`;
+export const LEASE_WRITE_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/**
+ * This process's `writer` id, stored with every lease it upserts so its
+ * sync can leave its own rows out (changedSince). Start time and
+ * randomness, like the history journal's run id: a restarted server has a
+ * new one and reads its previous run's rows like any other server's.
+ */
+export const LEASE_WRITER: string = Date.now().toString(36) + randomBytes(4).toString("hex");
+
+/** The `writer` of rows changed by a release (CLI, API): no server's id, so every server reads them back. */
+export const RELEASE_WRITER = "release";
 
 export function leaseFrom(r: Row): Lease {
   return {
@@ -19,8 +34,25 @@ export function leaseFrom(r: Row): Lease {
   };
 }
 
-export function leaseValues(l: Lease): (string | number)[] {
-  return [l.clientKey, l.mac, l.ip, l.option82, l.expires, l.state, l.answer, l.updated, l.relay, l.hostname];
+/** rows converted per event-loop turn by leasesFrom */
+export const LEASE_SLICE = 1000;
+
+/**
+ * leaseFrom over a large result (a sync reads every row changed in the last
+ * seconds: tens of thousands on a busy server), a slice per event-loop turn.
+ */
+export async function leasesFrom(rows: readonly Row[]): Promise<Lease[]> {
+  const out: Lease[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    if (i > 0 && i % LEASE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    out[i] = leaseFrom(rows[i]!);
+  }
+  return out;
+}
+
+/** An upsert's values, in LEASE_WRITE_COLUMNS order. */
+export function leaseValues(l: Lease, writer: string): (string | number)[] {
+  return [l.clientKey, l.mac, l.ip, l.option82, l.expires, l.state, l.answer, l.updated, l.relay, l.hostname, writer];
 }
 
 /**
@@ -30,7 +62,17 @@ export function leaseValues(l: Lease): (string | number)[] {
 export const LEASE_ADDED_COLUMNS: readonly [string, string, string][] = [
   ["relay", "varchar(15) NOT NULL DEFAULT ''", "TEXT NOT NULL DEFAULT ''"],
   ["hostname", "varchar(255) NOT NULL DEFAULT ''", "TEXT NOT NULL DEFAULT ''"],
+  // rows from before it have '' (no server's id): every server reads them back
+  ["writer", "varchar(40) NOT NULL DEFAULT ''", "TEXT NOT NULL DEFAULT ''"],
 ];
+
+/**
+ * The index a sync reads through: `updated` for the window, `writer` so the
+ * server leaves its own rows out in the index (MariaDB's index condition
+ * pushdown) without reading them. It replaced `pydhcp_lease_updated`
+ * (updated alone), which the migration drops.
+ */
+export const LEASE_SYNC_INDEX = "pydhcp_lease_updated_writer";
 
 /** Most rows one list call returns: a CLI or API caller pages by narrowing the filter. */
 export const LIST_LIMIT = 1000;

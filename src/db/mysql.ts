@@ -28,7 +28,7 @@ export class MysqlBackend implements Backend {
   private constructor(private readonly db: MysqlPool) {
     this.lookups = new MysqlLookups(db);
     this.writes = new MysqlWrites(db);
-    this.leases = mysqlLeaseStore(db);
+    this.leases = mysqlLeaseStore(db, db.opts.leaseWriter);
   }
 
   /** Connects, checks the server answers, creates pydhcp_lease when missing. */

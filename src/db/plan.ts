@@ -54,6 +54,31 @@ export function sqliteAccesses(rows: readonly Row[]): TableAccess[] {
   return out;
 }
 
+/**
+ * PostgreSQL `EXPLAIN (FORMAT JSON)` -> accesses, walking the plan tree: a
+ * Seq Scan reads every row; an Index (Only) Scan or a Bitmap Heap Scan over
+ * a Bitmap Index Scan does not.
+ */
+export function postgresqlAccesses(plan: unknown): TableAccess[] {
+  const out: TableAccess[] = [];
+  const walk = (node: unknown): void => {
+    if (!node || typeof node !== "object") return;
+    const n = node as Record<string, unknown>;
+    const type = typeof n["Node Type"] === "string" ? (n["Node Type"] as string) : "";
+    const table = typeof n["Relation Name"] === "string" ? (n["Relation Name"] as string) : null;
+    const children = Array.isArray(n.Plans) ? (n.Plans as unknown[]) : [];
+    if (table) {
+      const bitmap = children.find((c) => (c as Record<string, unknown>)?.["Node Type"] === "Bitmap Index Scan") as Record<string, unknown> | undefined;
+      const index = typeof n["Index Name"] === "string" ? (n["Index Name"] as string) : typeof bitmap?.["Index Name"] === "string" ? (bitmap["Index Name"] as string) : null;
+      const filter = typeof n.Filter === "string" ? `, filter ${n.Filter}` : "";
+      out.push({ table, scan: type === "Seq Scan", index, detail: `${type} on ${table}${index ? ` using ${index}` : ""}${filter}` });
+    }
+    for (const c of children) walk(c);
+  };
+  for (const top of Array.isArray(plan) ? plan : [plan]) walk((top as Record<string, unknown> | null)?.Plan);
+  return out;
+}
+
 function text(r: Row, key: string): string | null {
   for (const [k, v] of Object.entries(r)) if (k.toLowerCase() === key) return v === null || v === undefined ? null : String(v);
   return null;
@@ -137,8 +162,8 @@ function quoteIdent(d: Dialect, name: string): string {
 }
 
 /**
- * The fix for a scanning query on `table`. On SQLite an index on the very
- * expression (upper(mac)) serves the query unchanged. MariaDB has no such
+ * The fix for a scanning query on `table`. On SQLite and PostgreSQL an index
+ * on the very expression (upper(mac)) serves the query unchanged. MariaDB has no such
  * index (MySQL 8 has, MariaDB 10 needs a generated column), so the portable
  * fix is to store one case, index the columns and compare them bare.
  */
@@ -149,7 +174,8 @@ export function advise(sql: string, table: string, dialect: Dialect): Advice {
   const cols = terms.map((t) => t.column.split(".").pop()!);
   if (!terms.length) return { defeating, indexColumns: [], createIndex: null, lowerCase: [], query: null };
   const q = (c: string) => quoteIdent(dialect, c);
-  if (dialect === "sqlite") {
+  // SQLite and PostgreSQL index the very expression: the query can stay as written
+  if (dialect !== "mysql") {
     const exprs = terms.map((t) => (t.fn ? `${t.fn}(${q(t.column.split(".").pop()!)})` : q(t.column.split(".").pop()!)));
     const name = indexName(table, terms.map((t) => (t.fn ? `${t.fn}_${t.column}` : t.column)));
     return { defeating, indexColumns: exprs, createIndex: `CREATE INDEX ${q(name)} ON ${q(table)} (${exprs.join(", ")});`, lowerCase: [], query: null };

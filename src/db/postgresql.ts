@@ -20,7 +20,7 @@
  */
 
 import { SQL } from "bun";
-import { LEASE_COLUMNS, LEASE_PLACEHOLDERS, leaseFrom, listWhere } from "./lease-row.ts";
+import { LEASE_COLUMNS, LEASE_WRITE_COLUMNS, LEASE_WRITE_PLACEHOLDERS, LEASE_WRITER, RELEASE_WRITER, leaseFrom, leasesFrom, listWhere } from "./lease-row.ts";
 import { chunkSizes, multiRowSql, splitSingleRowInsert } from "./multirow.ts";
 import { batchable, batchSql, LookupBatcher, type BatchRunner } from "./lookup-batch.ts";
 import { numberPlaceholders } from "./postgresql-sql.ts";
@@ -33,6 +33,8 @@ import type { PostgresqlSettings } from "./settings.ts";
 export type PostgresqlOptions = Omit<PostgresqlSettings, "kind"> & {
   /** query timeout, ms */
   timeoutMs: number;
+  /** the `writer` id of this process's lease upserts (db/lease-row.ts LEASE_WRITER unless given) */
+  leaseWriter?: string;
 };
 
 /** Bun.SQL error codes that mean "no working connection" rather than "bad query". */
@@ -90,7 +92,7 @@ function safeParams(params: readonly Param[]): SqlValue[] {
   return out;
 }
 
-const UPSERT_ROWS = { head: `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES`, tuple: LEASE_PLACEHOLDERS };
+const UPSERT_ROWS = { head: `INSERT INTO pydhcp_lease (${LEASE_WRITE_COLUMNS}) VALUES`, tuple: LEASE_WRITE_PLACEHOLDERS };
 
 /** Result of a statement: rows, plus the affected-row count Bun puts on the array. */
 type Result = Row[] & { count?: number | null };
@@ -446,6 +448,26 @@ export class PostgresqlBackend implements Backend {
     return { rows: res, changes: Number(res.count ?? 0) };
   }
 
+  /**
+   * `EXPLAIN (FORMAT JSON)` of a statement (`?` placeholders) with its values
+   * (--check). Sequential scans are priced out for it (enable_seqscan off, in
+   * its own transaction): the planner rightly scans a small table whatever
+   * the indexes, so a Seq Scan left in this plan means no index can serve the
+   * query at any size.
+   */
+  async explain(name: string, sql: string, params: readonly Param[]): Promise<unknown> {
+    const text = this.text(sql).trim().replace(/;\s*$/, "");
+    try {
+      return await this.sql.begin(async (tx) => {
+        await tx.unsafe("SET LOCAL enable_seqscan = off");
+        const rows = (await tx.unsafe(`EXPLAIN (FORMAT JSON) ${text}`, safeParams(params))) as Row[];
+        return rows[0]?.["QUERY PLAN"] ?? null;
+      });
+    } catch (e) {
+      throw this.fail(name, e, this.opts.timeoutMs);
+    }
+  }
+
   async ping(): Promise<void> {
     try {
       await this.sql.unsafe("SELECT 1");
@@ -463,9 +485,10 @@ export class PostgresqlBackend implements Backend {
   private leaseStore(): LeaseStore {
     const t = () => this.opts.timeoutMs;
     const q = (name: string, sql: string, params: SqlValue[]) => this.execute(`pydhcp_lease ${name}`, sql, params, t());
+    const writer = this.opts.leaseWriter ?? LEASE_WRITER;
     return {
       loadActive: async (now) =>
-        (await q("load", `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE expires >= CAST(? AS bigint)`, [String(now)])).map(leaseFrom),
+        leasesFrom(await q("load", `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE expires >= CAST(? AS bigint)`, [String(now)])),
       get: async (key) => {
         const rows = await q("get", `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE client_key = ?`, [key]);
         return rows[0] ? leaseFrom(rows[0]) : null;
@@ -485,7 +508,7 @@ export class PostgresqlBackend implements Backend {
         let i = 0;
         for (const n of chunkSizes(last.length)) {
           const chunk = last.slice(i, (i += n));
-          const values = chunk.flatMap((l) => [l.clientKey, l.mac, l.ip, l.option82, String(l.expires), l.state, l.answer, String(l.updated), l.relay, l.hostname]);
+          const values = chunk.flatMap((l) => [l.clientKey, l.mac, l.ip, l.option82, String(l.expires), l.state, l.answer, String(l.updated), l.relay, l.hostname, writer]);
           await q("upsert", upsertSql(n), values);
         }
       },
@@ -497,8 +520,11 @@ export class PostgresqlBackend implements Backend {
         );
         return Number(res.count ?? 0);
       },
+      // without this server's own rows: why that loses nothing, db/mysql/leases.ts changedSince
       changedSince: async (since) =>
-        (await q("sync", `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE updated >= CAST(? AS bigint)`, [String(since)])).map(leaseFrom),
+        leasesFrom(
+          await q("sync", `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE updated >= CAST(? AS bigint) AND writer <> ?`, [String(since), writer]),
+        ),
       list: async (filter, now, limit) => {
         const { where, params } = listWhere(filter, now, "CAST(? AS bigint)");
         const sql = `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease ${where} ORDER BY updated DESC LIMIT CAST(? AS integer)`;
@@ -509,12 +535,12 @@ export class PostgresqlBackend implements Backend {
         // one statement: the rows as they were (o.was) and the update, atomically
         const rows = await q(
           "release",
-          `UPDATE pydhcp_lease AS p SET state = 'released', expires = CAST(? AS bigint), updated = CAST(? AS bigint)
+          `UPDATE pydhcp_lease AS p SET state = 'released', expires = CAST(? AS bigint), updated = CAST(? AS bigint), writer = ?
            FROM (SELECT client_key, state AS was FROM pydhcp_lease
                  WHERE ${col} = ? AND expires >= CAST(? AS bigint) AND state IN ('bound', 'offered') FOR UPDATE) AS o
            WHERE p.client_key = o.client_key
            RETURNING p.client_key, p.mac, p.ip, p.option82, CAST(? AS bigint) AS expires, o.was AS state, p.answer, p.updated, p.relay, p.hostname`,
-          [String(now), String(now), v, String(now), String(now)],
+          [String(now), String(now), RELEASE_WRITER, v, String(now), String(now)],
         );
         return rows.map(leaseFrom);
       },
@@ -531,7 +557,7 @@ function upsertSql(n: number): string {
     sql = `${multiRowSql(UPSERT_ROWS, n)}
            ON CONFLICT (client_key) DO UPDATE SET mac = EXCLUDED.mac, ip = EXCLUDED.ip, option82 = EXCLUDED.option82,
              expires = EXCLUDED.expires, state = EXCLUDED.state, answer = EXCLUDED.answer, updated = EXCLUDED.updated,
-             relay = EXCLUDED.relay, hostname = EXCLUDED.hostname`;
+             relay = EXCLUDED.relay, hostname = EXCLUDED.hostname, writer = EXCLUDED.writer`;
     UPSERT_SQL.set(n, sql);
   }
   return sql;

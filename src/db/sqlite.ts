@@ -7,42 +7,66 @@
  * locked database (busy_timeout).
  */
 
-import { LEASE_ADDED_COLUMNS, LEASE_COLUMNS, LEASE_PLACEHOLDERS, leaseFrom, leaseValues, listWhere } from "./lease-row.ts";
+import {
+  LEASE_ADDED_COLUMNS, LEASE_COLUMNS, LEASE_WRITE_COLUMNS, LEASE_WRITE_PLACEHOLDERS, LEASE_WRITER, RELEASE_WRITER,
+  leaseFrom, leaseValues, listWhere,
+} from "./lease-row.ts";
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { DbError, type Backend, type HistoryMark, type Lease, type LeaseFilter, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { SQLITE_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
+import { BACKSTOP_PAGES, BackgroundCheckpoint } from "./sqlite-checkpoint.ts";
 
 export interface SqliteOptions {
   path: string;
   /** busy_timeout, ms */
   timeoutMs: number;
+  /** checkpoint the WAL from a worker thread this often, ms (the server); none: SQLite's own, on the committing connection */
+  checkpointMs?: number;
+  /** the `writer` id of this process's lease upserts (db/lease-row.ts LEASE_WRITER unless given) */
+  leaseWriter?: string;
 }
 
 type Stmt = Statement<Row, Param[]>;
 
+/** lease rows per read or write transaction; the serving thread gets a turn between pages */
+const PAGE_ROWS = 250;
+
+/** Lets pending I/O (packets) run before the next page. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 
 class SqliteLeases implements LeaseStore {
-  private readonly active: Statement<Row, [number]>;
+  private readonly activePage: Statement<Row, [number, string, number]>;
   private readonly one: Statement<Row, [string]>;
   private readonly byIpStmt: Statement<Row, [number, string]>;
   private readonly put: Statement<Row, (string | number)[]>;
   private readonly prune: Statement<Row, [number, number]>;
-  private readonly changed: Statement<Row, [number]>;
+  private readonly changed: Statement<Row, [number, string]>;
+  private readonly version: Statement<Row, []>;
+  /** PRAGMA data_version at the last sync: it moves only when another connection commits */
+  private seenVersion = -1;
+  /** a release through this connection since the last sync (data_version does not see it) */
+  private releasedHere = false;
 
-  constructor(private readonly db: Database) {
-    this.changed = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE updated >= ?`);
-    this.active = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE expires >= ?`);
+  constructor(
+    private readonly db: Database,
+    private readonly writer: string,
+  ) {
+    // without this server's own rows: why that loses nothing, db/mysql/leases.ts changedSince
+    this.changed = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE updated >= ? AND writer <> ?`);
+    this.version = db.prepare("PRAGMA data_version");
+    this.activePage = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE expires >= ? AND client_key > ? ORDER BY client_key LIMIT ?`);
     this.one = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE client_key = ?`);
     this.byIpStmt = db.prepare(
       `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE ip = ?2 ORDER BY (expires >= ?1) DESC, updated DESC LIMIT 1`,
     );
     this.put = db.prepare(
-      `INSERT INTO pydhcp_lease (${LEASE_COLUMNS}) VALUES ${LEASE_PLACEHOLDERS}
+      `INSERT INTO pydhcp_lease (${LEASE_WRITE_COLUMNS}) VALUES ${LEASE_WRITE_PLACEHOLDERS}
        ON CONFLICT (client_key) DO UPDATE SET mac = excluded.mac, ip = excluded.ip, option82 = excluded.option82,
          expires = excluded.expires, state = excluded.state, answer = excluded.answer, updated = excluded.updated,
-         relay = excluded.relay, hostname = excluded.hostname`,
+         relay = excluded.relay, hostname = excluded.hostname, writer = excluded.writer`,
     );
     this.prune = db.prepare(
       "DELETE FROM pydhcp_lease WHERE client_key IN (SELECT client_key FROM pydhcp_lease WHERE expires < ? LIMIT ?)",
@@ -57,8 +81,16 @@ class SqliteLeases implements LeaseStore {
     }
   }
 
-  loadActive(now: number): Promise<Lease[]> {
-    return this.wrap("load", () => this.active.all(now).map(leaseFrom));
+  /** Every current lease, read a page at a time (a busy server holds tens of thousands). */
+  async loadActive(now: number): Promise<Lease[]> {
+    const out: Lease[] = [];
+    for (let after = ""; ; ) {
+      const page = await this.wrap("load", () => this.activePage.all(now, after, PAGE_ROWS).map(leaseFrom));
+      for (const l of page) out.push(l);
+      if (page.length < PAGE_ROWS) return out;
+      after = page.at(-1)!.clientKey;
+      await yieldToLoop();
+    }
   }
   get(clientKey: string): Promise<Lease | null> {
     return this.wrap("get", () => {
@@ -73,20 +105,41 @@ class SqliteLeases implements LeaseStore {
       return r ? leaseFrom(r) : null;
     });
   }
-  upsert(leases: readonly Lease[]): Promise<void> {
-    return this.wrap("upsert", () => {
-      this.db.transaction(() => {
-        for (const l of leases) {
-          this.put.run(...leaseValues(l));
-        }
-      })();
-    });
+  /**
+   * One transaction per PAGE_ROWS leases, with packets let through between
+   * them: a second of grants at thousands a second is one write of several
+   * milliseconds otherwise. A failure leaves the rest unwritten; the caller
+   * writes the whole set again (an upsert repeated is harmless).
+   */
+  async upsert(leases: readonly Lease[]): Promise<void> {
+    for (let i = 0; i < leases.length; i += PAGE_ROWS) {
+      if (i > 0) await yieldToLoop();
+      const page = leases.slice(i, i + PAGE_ROWS);
+      await this.wrap("upsert", () => {
+        this.db.transaction(() => {
+          for (const l of page) this.put.run(...leaseValues(l, this.writer));
+        })();
+      });
+    }
   }
   deleteExpired(now: number, limit: number): Promise<number> {
     return this.wrap("cleanup", () => this.prune.run(now, Math.max(1, Math.floor(limit))).changes);
   }
+  /**
+   * Rows changed since `since`, read only when someone else can have changed
+   * any: another connection committed (data_version moved: the CLI, a
+   * checkpoint does not count) or a release ran here. Otherwise every such
+   * row is one lease memory wrote itself, and reading them back (all of a
+   * busy server's leases, every second) only stalled the serving thread.
+   */
   changedSince(since: number): Promise<Lease[]> {
-    return this.wrap("sync", () => this.changed.all(since).map(leaseFrom));
+    return this.wrap("sync", () => {
+      const v = Number(this.version.get()?.data_version ?? -2);
+      if (v === this.seenVersion && !this.releasedHere) return [];
+      this.seenVersion = v;
+      this.releasedHere = false;
+      return this.changed.all(since, this.writer).map(leaseFrom);
+    });
   }
   list(filter: LeaseFilter, now: number, limit: number): Promise<Lease[]> {
     const { where, params } = listWhere(filter, now);
@@ -100,10 +153,11 @@ class SqliteLeases implements LeaseStore {
   release(by: { mac: string } | { ip: string }, now: number): Promise<Lease[]> {
     const [col, v] = "mac" in by ? ["mac", by.mac] : ["ip", by.ip];
     const current = `${col} = ? AND expires >= ? AND state IN ('bound', 'offered')`;
+    this.releasedHere = true;
     return this.wrap("release", () =>
       this.db.transaction(() => {
         const rows = this.db.query<Row, (string | number)[]>(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE ${current}`).all(v, now).map(leaseFrom);
-        this.db.query(`UPDATE pydhcp_lease SET state = 'released', expires = ?, updated = ? WHERE ${current}`).run(now, now, v, now);
+        this.db.query(`UPDATE pydhcp_lease SET state = 'released', expires = ?, updated = ?, writer = ? WHERE ${current}`).run(now, now, RELEASE_WRITER, v, now);
         return rows;
       })(),
     );
@@ -120,9 +174,16 @@ export class SqliteBackend implements Backend {
   readonly kind = "sqlite" as const;
   readonly leases: LeaseStore;
   private readonly statements = new Map<string, Stmt>();
+  /** the worker checkpointing the WAL, when the server asked for one */
+  readonly checkpoint: BackgroundCheckpoint | null;
 
-  private constructor(private readonly db: Database) {
-    this.leases = new SqliteLeases(db);
+  private constructor(
+    private readonly db: Database,
+    checkpoint: BackgroundCheckpoint | null,
+    leaseWriter: string,
+  ) {
+    this.leases = new SqliteLeases(db, leaseWriter);
+    this.checkpoint = checkpoint;
   }
 
   /** Opens (creating when missing) the database file. */
@@ -152,7 +213,13 @@ export class SqliteBackend implements Backend {
         hint: `add a subscriber: sqlite3 ${opts.path} "insert into users (ip, mask, router, dns, mac, port) values ('192.0.2.10', '255.255.255.0', '192.0.2.1', '192.0.2.53', '080027059ed0', '')"`,
       });
     }
-    return new SqliteBackend(db);
+    let checkpoint: BackgroundCheckpoint | null = null;
+    if (opts.checkpointMs !== undefined && opts.path !== ":memory:") {
+      // commits here no longer copy the WAL into the file (and fsync it) unless the worker falls far behind
+      db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+      checkpoint = BackgroundCheckpoint.start(opts.path, opts.checkpointMs, Math.max(0, Math.floor(opts.timeoutMs)), log);
+    }
+    return new SqliteBackend(db, checkpoint, opts.leaseWriter ?? LEASE_WRITER);
   }
 
   prepare(name: string, sql: string): Promise<PreparedQuery> {
@@ -257,13 +324,13 @@ export class SqliteBackend implements Backend {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.checkpoint?.stop();
     for (const s of this.statements.values()) s.finalize();
     for (const s of this.own.values()) s.finalize();
     this.statements.clear();
     this.own.clear();
     this.db.close(false);
-    return Promise.resolve();
   }
 
   /** For tests and tools: run SQL with bound values directly. */

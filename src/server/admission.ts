@@ -21,6 +21,11 @@
  * - the kernel's receive buffer is a queue too, and with a synchronous
  *   database (SQLite) the only one that grows: kernelBacklog() says how long
  *   its newest packet has waited and how many of its oldest to drop unread.
+ *   REQUESTs cannot jump that queue, so it is kept short: past a quarter of
+ *   maxWaitMs (where the queue above turns to newest-first) the oldest
+ *   DISCOVERs go until a tenth is left. A standing queue of a second under
+ *   sustained overload adds its wait to both halves of every exchange and
+ *   serves no more of them.
  *
  * No sockets, no clock of its own: callers pass `now` (ms, monotonic).
  */
@@ -51,12 +56,18 @@ const MIN_LIMIT = 16;
  */
 export const KERNEL_BYTES_PER_PACKET = 2048;
 
+/** The kernel's queue may make its newest packet wait this share of maxWaitMs... */
+const KERNEL_TRIGGER = 1 / 4;
+/** ...and is then cut back to this share, oldest DISCOVERs first. */
+const KERNEL_KEEP = 1 / 10;
+
 /**
  * The kernel's receive queue seen from here: `queuedBytes` waiting
  * (SO_MEMINFO), drained at `perSecond`. When the newest of them will have
- * waited longer than maxWaitMs by the time it is read, the oldest are read
- * and dropped unhandled until half of maxWaitMs of them is left: they are
- * stale, and reading past them is the only way to reach packets that are not.
+ * waited longer than a quarter of maxWaitMs by the time it is read, the
+ * oldest are read and dropped unhandled until a tenth of maxWaitMs of them
+ * is left: reading past them is the only way to reach packets that are
+ * fresher, and every REQUEST behind them waits as long as they do.
  * (The server drops only DISCOVERs among them: it counts `discard` down on
  * DISCOVERs alone.)
  */
@@ -65,8 +76,8 @@ export function kernelBacklog(queuedBytes: number, perSecond: number, maxWaitMs:
   if (queued < 1) return { waitMs: 0, discard: 0 };
   if (!(perSecond > 0)) return { waitMs: Infinity, discard: 0 };
   const waitMs = (queued / perSecond) * 1000;
-  if (waitMs <= maxWaitMs) return { waitMs, discard: 0 };
-  return { waitMs, discard: Math.floor(queued - (perSecond * maxWaitMs) / 2000) };
+  if (waitMs <= maxWaitMs * KERNEL_TRIGGER) return { waitMs, discard: 0 };
+  return { waitMs, discard: Math.max(0, Math.floor(queued - (perSecond * maxWaitMs * KERNEL_KEEP) / 1000)) };
 }
 
 /** Weight of one finished request in the smoothed service time. */

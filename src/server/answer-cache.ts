@@ -12,8 +12,20 @@
  * that fails empties it too: while the database is away, renewals are
  * lease memory's to answer, within its grace, not the cache's.
  *
+ * With pools, a row naming a pool is remembered the same way: the choice
+ * of pool, not an address. Each request still goes to the allocator (an
+ * OFFER reserves, a REQUEST commits), so only the operator's queries are
+ * saved, as for any other answer.
+ *
  * Bounded: at most `maxEntries`; the oldest entry makes room (insertion
  * order, which with one TTL for all is also expiry order).
+ *
+ * Single queries are remembered too (QueryMemo, db/chain.ts): a query that
+ * found no row deciding, by its name, text and bound values, under the same
+ * TTL, bound and invalidation. A chain asked for a client the cache does not
+ * hold then skips the queries known to find nothing for these values, e.g.
+ * Option 82 queries whose variables are empty for every client of a relay
+ * that sends none: one run per TTL for all of them instead of one per DISCOVER.
  *
  * A hit hands respond() the runs that produced the entry, each marked
  * `cached` (QueryRun.cached, ms 0): the Exchange, -d and the metrics see
@@ -21,11 +33,11 @@
  * (history's answer_query names the offer query, not the cache).
  */
 import type { Param } from "../db/backend.ts";
-import type { BoundQuery } from "../db/chain.ts";
-import type { Lookup } from "../core/exchange.ts";
+import type { BoundQuery, ChainResult, QueryMemo, Tried } from "../db/chain.ts";
 import type { Vars } from "../variables/types.ts";
 
-export type CacheableLookup = Extract<Lookup, { kind: "match" | "none" }>;
+/** A chain that found an answer, a pool, or nothing: what is remembered (cachedChain never stores a failure). */
+export type CacheableChain = ChainResult;
 export type CacheResult = "hit" | "negative_hit" | "miss";
 
 export interface AnswerCacheOptions {
@@ -36,13 +48,21 @@ export interface AnswerCacheOptions {
 
 
 interface Entry {
-  value: CacheableLookup;
+  value: CacheableChain;
+  expires: number;
+  params: readonly Param[];
+}
+
+interface RunEntry {
+  run: Tried;
   expires: number;
   params: readonly Param[];
 }
 
 export class AnswerCache {
   private readonly entries = new Map<string, Entry>();
+  /** single queries' runs that found nothing deciding (QueryMemo), by name, text and bound values */
+  private readonly runs = new Map<string, RunEntry>();
   /** bumped by every invalidation: a lookup that started before one does not store its answer */
   generation = 0;
   private ttlMs: number;
@@ -62,8 +82,14 @@ export class AnswerCache {
     return this.ttlMs > 0;
   }
 
+  /** whole answers held */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** single queries' runs held (QueryMemo) */
+  get queriesRemembered(): number {
+    return this.runs.size;
   }
 
   /** A reload: new settings, and nothing learned under the old queries survives. */
@@ -88,10 +114,10 @@ export class AnswerCache {
     return JSON.stringify(params);
   }
 
-  get(key: string): CacheableLookup | undefined {
+  get(key: string): CacheableChain | undefined {
     const e = this.entries.get(key);
     if (e && e.expires > this.now()) {
-      this.count(e.value.kind === "match" ? "hit" : "negative_hit");
+      this.count(e.value.answer !== null || e.value.pool !== undefined ? "hit" : "negative_hit");
       return e.value;
     }
     if (e) this.entries.delete(key);
@@ -99,7 +125,7 @@ export class AnswerCache {
     return undefined;
   }
 
-  set(key: string, params: readonly Param[], value: CacheableLookup): void {
+  set(key: string, params: readonly Param[], value: CacheableChain): void {
     if (!this.enabled) return;
     this.entries.delete(key);
     while (this.entries.size >= this.maxEntries) {
@@ -113,8 +139,41 @@ export class AnswerCache {
   }
 
   /**
+   * The single-query memory for one chain run; undefined when the cache is
+   * off. What it learns after an invalidation that happened since it was
+   * taken is not kept (as for whole answers).
+   */
+  memo(): QueryMemo | undefined {
+    if (!this.enabled) return undefined;
+    const gen = this.generation;
+    const key = (name: string, sql: string, params: readonly Param[]) => JSON.stringify([name, sql, ...params]);
+    return {
+      empty: (name, sql, params) => {
+        const k = key(name, sql, params);
+        const e = this.runs.get(k);
+        if (!e) return undefined;
+        if (e.expires > this.now()) return { ...e.run };
+        this.runs.delete(k);
+        return undefined;
+      },
+      rememberEmpty: (name, sql, params, run) => {
+        if (this.generation !== gen || !this.enabled) return;
+        const k = key(name, sql, params);
+        this.runs.delete(k);
+        while (this.runs.size >= this.maxEntries) {
+          const oldest = this.runs.keys().next();
+          if (oldest.done) break;
+          this.runs.delete(oldest.value);
+        }
+        this.runs.set(k, { run: { ...run, ms: 0, cached: true }, expires: this.now() + this.ttlMs, params: [...params] });
+      },
+    };
+  }
+
+  /**
    * Drops every entry, or those whose bound values include `value` exactly
-   * (e.g. a client's MAC as ClientMacAddress gives it). Returns how many.
+   * (e.g. a client's MAC as ClientMacAddress gives it), single queries'
+   * runs alike. Returns how many whole answers.
    * What `pydhcp lease release` and a reload call.
    */
   invalidate(value?: string): number {
@@ -122,8 +181,10 @@ export class AnswerCache {
     if (value === undefined) {
       const n = this.entries.size;
       this.entries.clear();
+      this.runs.clear();
       return n;
     }
+    for (const [k, e] of this.runs) if (e.params.includes(value)) this.runs.delete(k);
     let n = 0;
     for (const [k, e] of this.entries) {
       if (e.params.includes(value)) {
@@ -135,24 +196,26 @@ export class AnswerCache {
   }
 }
 
-type LookupFn = (vars: Vars, deadline: number) => Promise<Lookup>;
+type ChainFn = (vars: Vars, deadline: number) => Promise<ChainResult>;
 
 /**
- * Wraps respond()'s lookup with the cache: the narrow hook runtime.ts uses.
- * Only `match` and `none` are remembered.
+ * Wraps the offer chain with the cache: the narrow hook runtime.ts uses.
+ * Answers, pool choices and "no row" are remembered; a failed chain is not.
  */
-export function cachedLookup(cache: AnswerCache, offers: readonly BoundQuery[], lookup: LookupFn): LookupFn {
+export function cachedChain(cache: AnswerCache, offers: readonly BoundQuery[], chain: ChainFn): ChainFn {
   return async (vars, deadline) => {
-    if (!cache.enabled) return lookup(vars, deadline);
+    if (!cache.enabled) return chain(vars, deadline);
     const params = cache.params(offers, vars);
     const key = cache.key(params);
     const hit = cache.get(key);
     if (hit) return hit;
     const gen = cache.generation;
-    const r = await lookup(vars, deadline);
-    if ((r.kind === "match" || r.kind === "none") && cache.generation === gen) cache.set(key, params, r);
+    const r = await chain(vars, deadline);
+    if (!r.failure) {
+      if (cache.generation === gen) cache.set(key, params, r);
+    }
     // a failing database cannot confirm what the cache holds: from here on, lease memory and its grace decide
-    else if (r.kind === "error") cache.invalidate();
+    else if (r.failure.kind !== "bad-answer") cache.invalidate();
     return r;
   };
 }

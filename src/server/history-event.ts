@@ -7,6 +7,7 @@ import type { Answer } from "../core/answer.ts";
 import type { Exchange, HistoryEvent } from "../core/exchange.ts";
 import { isoWithOffset } from "../db/event-time.ts";
 import type { Vars } from "../variables/types.ts";
+import { PacketVars } from "../variables/lazy.ts";
 import type { JournalEntry } from "./journal.ts";
 
 /** What a history statement can say about a decision: one value per exchange. */
@@ -44,31 +45,101 @@ function eventAddress(label: string, h: HistoryInput): string | undefined {
   return undefined;
 }
 
-/** Adds answer_* and event* to `h.vars`; `at` is the event time (epoch ms). */
-export function addEventVars(h: HistoryInput, at: number, id: string, defaultLeaseTime: number): void {
-  const v = h.vars;
-  const label = eventLabel(h.event, v);
-  v.set("event", label);
-  v.set("event_time", isoWithOffset(at));
-  v.set("event_unixtime", String(Math.floor(at / 1000)));
-  v.set("event_id", id);
-  const ip = eventAddress(label, h);
-  if (ip) v.set("answer_ip", ip);
-  if (h.query) v.set("answer_query", h.query);
+/** The answer and event names, in the order they are set. */
+const EVENT_ORDER = [
+  "event", "event_time", "event_unixtime", "event_id",
+  "answer_ip", "answer_query", "answer_mask", "answer_router", "answer_dns", "answer_lease_time",
+] as const;
+const EVENT_NAMES_SET: ReadonlySet<string> = new Set(EVENT_ORDER);
+
+/** One answer or event name's text; undefined: not set for this event. */
+function eventValue(name: string, h: HistoryInput, label: string, ip: string | undefined, at: number, id: string, defaultLeaseTime: number): string | undefined {
+  switch (name) {
+    case "event":
+      return label;
+    case "event_time":
+      return isoWithOffset(at);
+    case "event_unixtime":
+      return String(Math.floor(at / 1000));
+    case "event_id":
+      return id;
+    case "answer_ip":
+      return ip ? ip : undefined;
+    case "answer_query":
+      return h.query ? h.query : undefined;
+  }
   const a = h.answer;
-  if (!a || (label !== "OFFER" && label !== "ACK" && label !== "INFORM")) return;
-  v.set("answer_mask", a.mask);
-  if (a.router) v.set("answer_router", a.router);
-  if (a.dns.length) v.set("answer_dns", a.dns.join(","));
-  if (label !== "INFORM") v.set("answer_lease_time", String(a.leaseTime ?? defaultLeaseTime));
+  if (!a || (label !== "OFFER" && label !== "ACK" && label !== "INFORM")) return undefined;
+  switch (name) {
+    case "answer_mask":
+      return a.mask;
+    case "answer_router":
+      return a.router ? a.router : undefined;
+    case "answer_dns":
+      return a.dns.length ? a.dns.join(",") : undefined;
+    case "answer_lease_time":
+      return label !== "INFORM" ? String(a.leaseTime ?? defaultLeaseTime) : undefined;
+  }
+  return undefined;
 }
 
 /**
- * Records an Exchange's history event (core/respond.ts names it; this binds
- * it): answer_* and event* set on `vars` (the packet's own by default), every
- * statement bound at one event time and appended to the journal as one
- * event. The bound values stay on the Exchange for -d and --explain. Throws
- * (JournalError) when the journal cannot take them: then no reply may leave.
+ * Adds answer_* and event* to `h.vars`; `at` is the event time (epoch ms).
+ * A packet's own variables (PacketVars) compute them when a statement, a
+ * view or --explain reads them: most history statements name none.
+ */
+export function addEventVars(h: HistoryInput, at: number, id: string, defaultLeaseTime: number): void {
+  const v = h.vars;
+  // what they depend on in the variables is read now, as when they were set
+  const label = eventLabel(h.event, v);
+  const ip = eventAddress(label, h);
+  if (v instanceof PacketVars) {
+    v.setComputed({
+      covers: (name) => EVENT_NAMES_SET.has(name),
+      value: (name) => eventValue(name, h, label, ip, at, id, defaultLeaseTime),
+      *entries() {
+        for (const name of EVENT_ORDER) {
+          const x = eventValue(name, h, label, ip, at, id, defaultLeaseTime);
+          if (x !== undefined) yield [name, x] as const;
+        }
+      },
+    });
+    return;
+  }
+  for (const name of EVENT_ORDER) {
+    const x = eventValue(name, h, label, ip, at, id, defaultLeaseTime);
+    if (x !== undefined) v.set(name, x);
+  }
+}
+
+/**
+ * An Exchange's history event (core/respond.ts names it; this binds it) as
+ * the journal takes it: given the event id, answer_* and event* set on
+ * `vars` (the packet's own by default), every statement bound at one event
+ * time `at`. The bound values stay on the Exchange for -d and --explain.
+ * Null when the exchange has nothing to record.
+ */
+export function eventEntries(
+  ex: Exchange,
+  defaultLeaseTime: number,
+  vars: Vars | null = ex.vars,
+  at: number = Date.now(),
+): ((eventId: string) => JournalEntry[]) | null {
+  const e = ex.event;
+  if (e === null || ex.history.length === 0 || vars === null) return null;
+  return (id) => {
+    addEventVars({ event: e.event, vars, answer: e.answer, query: e.query }, at, id, defaultLeaseTime);
+    ex.historyVars = vars;
+    return ex.history.map((h) => {
+      h.params = h.statement.bind(vars, at);
+      return { s: h.statement.name, v: h.params };
+    });
+  };
+}
+
+/**
+ * Records an Exchange's history event (eventEntries) as one event. Throws
+ * (JournalError) when the journal cannot take it: then no reply may leave.
  */
 export function recordExchange(
   journal: { record(build: (eventId: string) => JournalEntry[]): string },
@@ -76,17 +147,8 @@ export function recordExchange(
   defaultLeaseTime: number,
   vars: Vars | null = ex.vars,
 ): void {
-  const e = ex.event;
-  if (e === null || ex.history.length === 0 || vars === null) return;
-  const at = Date.now();
-  journal.record((id) => {
-    addEventVars({ event: e.event, vars, answer: e.answer, query: e.query }, at, id, defaultLeaseTime);
-    ex.historyVars = vars;
-    return ex.history.map((h) => {
-      h.params = h.statement.bind(vars, at);
-      return { s: h.statement.name, v: h.params };
-    });
-  });
+  const build = eventEntries(ex, defaultLeaseTime, vars);
+  if (build) journal.record(build);
 }
 
 /** The event's variables as `name = value` lines, for --explain. */

@@ -13,7 +13,7 @@
 import type { Backend, HistoryMark, Param, PreparedQuery } from "../db/backend.ts";
 import { DbError } from "../db/backend.ts";
 import type { Logger } from "../log/types.ts";
-import { Journal, type FsyncPolicy, type JournalEntry, type JournalLimits, type Position, type ReadItem } from "./journal.ts";
+import { Journal, type FsyncPolicy, type JournalEntry, type JournalLimits, type Position, type ReadItem, type Recorded } from "./journal.ts";
 
 export interface HistoryStats {
   /** statements appended to the journal */
@@ -118,15 +118,17 @@ export class HistoryWriter {
    * journal cannot be written, and then the reply must not be sent.
    */
   record(build: (eventId: string) => JournalEntry[]): string {
-    let n = 0;
-    const id = this.journal.record((eventId) => {
-      const e = build(eventId);
-      n = e.length;
-      return e;
-    });
-    this.stats.journaled += n;
-    this.kick(FLUSH_MS);
-    return id;
+    const r = this.recordMany([build]);
+    if (r.error) throw r.error;
+    return r.ids[0]!;
+  }
+
+  /** Appends several events with one write (Journal.recordMany); the replies of the first `written` may leave. */
+  recordMany(builds: readonly ((eventId: string) => JournalEntry[])[]): Recorded {
+    const r = this.journal.recordMany(builds);
+    this.stats.journaled += r.lines;
+    if (r.lines > 0) this.kick(FLUSH_MS);
+    return r;
   }
 
   private kick(ms: number): void {
@@ -174,6 +176,12 @@ export class HistoryWriter {
       this.journal.commit(next, items.length);
       if (this.isolate > 0) this.isolate--;
       this.recovered();
+      // a backlog is many batches; with SQLite each is synchronous: packets get the loop between them
+      if (items.length === BATCH) await new Promise<void>((resolve) => setImmediate(resolve));
+      // rows that came while this batch was written wait FLUSH_MS for more, as the first row of a
+      // batch does: under load one transaction per FLUSH_MS, not one per round trip (unless
+      // someone waits for the journal to be written: flush(), close())
+      else if (this.isolate === 0 && !this.journal.caughtUp && this.idleWaiters.length === 0) await new Promise<void>((resolve) => setTimeout(resolve, FLUSH_MS));
     }
   }
 

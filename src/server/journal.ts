@@ -1,6 +1,6 @@
 /**
  * The history journal: an append-only local file of history events, written
- * before the reply leaves (one write() per event), read back in order by the
+ * before the reply leaves (one write() for the events of an event-loop turn), read back in order by the
  * history writer (history.ts). Each line is one statement to run:
  *
  *   {"i":"mi5x2kq0a1f3-4711","s":"history_sql","v":["0025224ad764","198.51.100.7","2026-12-01 21:29:04"]}
@@ -94,6 +94,39 @@ export class JournalError extends Error {
   }
 }
 
+/** What recordMany did: the events' ids, how many of them (in order) are wholly in the file, the lines that are. */
+export interface Recorded {
+  ids: string[];
+  /** events, from the first, wholly written: the ones whose replies may leave */
+  written: number;
+  /** complete lines in the file (the backlog grew by these) */
+  lines: number;
+  error: JournalError | null;
+}
+
+/**
+ * After a write that stopped at byte `done`: the events wholly in the file
+ * and the complete lines (an event cut mid-way may have some).
+ */
+function wholeEvents(parts: readonly string[], ends: readonly number[], lines: readonly number[], done: number): { events: number; lines: number } {
+  let bytes = 0;
+  let p = 0;
+  let complete = 0;
+  let events = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const first = ends[i]! - lines[i]!;
+    // the parts before the event's first line (the "\n" that ends a cut line)
+    for (; p < first; p++) bytes += Buffer.byteLength(parts[p]!);
+    for (; p < ends[i]!; p++) {
+      bytes += Buffer.byteLength(parts[p]!);
+      if (bytes > done) return { events, lines: complete };
+      complete++;
+    }
+    events++;
+  }
+  return { events, lines: complete };
+}
+
 /** A new run id: start time and randomness, so runs never collide (several servers, clock steps). */
 export function newRunId(): string {
   return Date.now().toString(36) + randomBytes(3).toString("hex");
@@ -140,6 +173,8 @@ export class Journal {
   private committed: Position = { ino: 0, offset: 0, line: 1 };
   /** damaged lines before this (per inode) were already quarantined */
   private quarantinedTo = new Map<number, number>();
+  /** the last position save failed (warned once until one succeeds) */
+  private posFailing = false;
   /** lines after `committed`: what the database still has to get */
   backlog = 0;
   private readBuf: Buffer | null = null;
@@ -250,18 +285,42 @@ export class Journal {
    * Throws when the file cannot be written: the caller must not reply.
    */
   record(build: (eventId: string) => JournalEntry[]): string {
-    const first = this.seq + 1;
-    const id = `${this.run}-${first}`;
-    const entries = build(id);
-    // ids are used once, written or not: a line that reached the file must never share its id
-    this.seq = first + entries.length - 1;
+    const r = this.recordMany([build]);
+    if (r.error) throw r.error;
+    return r.ids[0]!;
+  }
+
+  /**
+   * Appends several events, in order, with one write() (the events of one
+   * event-loop turn). Never throws: when the write fails or stops short,
+   * `written` says how many events (a prefix) are wholly in the file, and so
+   * may be answered; `error` says why the rest are not. With fsync "always"
+   * a failed fdatasync leaves none answerable.
+   */
+  recordMany(builds: readonly ((eventId: string) => JournalEntry[])[]): Recorded {
+    const ids: string[] = [];
     // a line cut by a failed write is ended first; it is quarantined when read
-    let text = this.cut ? "\n" : "";
-    for (let k = 0; k < entries.length; k++) {
-      const e = entries[k]!;
-      // statement names are config names (history_[a-z_]+): nothing to escape; values are
-      text += `{"i":"${this.run}-${first + k}","s":"${e.s}","v":${JSON.stringify(e.v)}}\n`;
+    const parts: string[] = this.cut ? ["\n"] : [];
+    /** per event: its index in `parts` after its last line, and its lines */
+    const ends: number[] = [];
+    const lines: number[] = [];
+    for (const build of builds) {
+      const first = this.seq + 1;
+      ids.push(`${this.run}-${first}`);
+      const entries = build(`${this.run}-${first}`);
+      // ids are used once, written or not: a line that reached the file must never share its id
+      this.seq = first + entries.length - 1;
+      for (let k = 0; k < entries.length; k++) {
+        const e = entries[k]!;
+        // statement names are config names (history_[a-z_]+): nothing to escape; values are
+        parts.push(`{"i":"${this.run}-${first + k}","s":"${e.s}","v":${JSON.stringify(e.v)}}\n`);
+      }
+      ends.push(parts.length);
+      lines.push(entries.length);
     }
+    const all = builds.length;
+    if (parts.length === 0) return { ids, written: all, lines: 0, error: null };
+    const text = parts.length === 1 ? parts[0]! : parts.join("");
     const total = Buffer.byteLength(text);
     let done = 0;
     try {
@@ -276,16 +335,20 @@ export class Journal {
     } catch (e) {
       this.size += done;
       if (done > 0 && done < total) this.cut = true;
-      // complete lines are in the file and will be written; count them
-      if (done === total) this.backlog += entries.length;
-      throw new JournalError(`cannot write the history journal ${this.path}: ${e instanceof Error ? e.message : String(e)}`);
+      const error = new JournalError(`cannot write the history journal ${this.path}: ${e instanceof Error ? e.message : String(e)}`);
+      // complete lines are in the file and will be written: they count in the backlog
+      const whole = done === total ? { events: all, lines: lines.reduce((a, b) => a + b, 0) } : wholeEvents(parts, ends, lines, done);
+      this.backlog += whole.lines;
+      // unsynced under "always": in the file, but not answerable
+      return { ids, written: done === total ? 0 : whole.events, lines: whole.lines, error };
     }
     this.size += total;
-    this.backlog += entries.length;
+    let n = 0;
+    for (const l of lines) n += l;
+    this.backlog += n;
     if (this.fsync.kind !== "always") this.dirty = true;
-    return id;
+    return { ids, written: all, lines: n, error: null };
   }
-
 
   private syncSoon(): void {
     if (!this.dirty || this.fd < 0) return;
@@ -395,8 +458,16 @@ export class Journal {
   commit(p: Position, lines: number): void {
     this.committed = { ...p };
     this.backlog = Math.max(0, this.backlog - lines);
-    this.savePos(p);
-    this.compact();
+    try {
+      this.savePos(p);
+      this.compact();
+      this.posFailing = false;
+    } catch (e) {
+      // the position is a hint (the database's marks decide what was written): a full
+      // disk must not stop the writer; the file is emptied only after the position is saved
+      if (!this.posFailing) this.log.warn("cannot save the history journal position; rows are still written", { journal: this.posPath, error: e instanceof Error ? e.message : String(e) });
+      this.posFailing = true;
+    }
   }
 
   /** True when every line read so far is committed and nothing is left to read. */

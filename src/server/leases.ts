@@ -26,6 +26,12 @@ import { OFFER_HOLD_SECONDS, type Lease, type LeaseBook } from "../core/lease.ts
 
 export { OFFER_HOLD_SECONDS };
 
+/** rows adopted per event-loop turn by sync and resync: a larger set yields to packets between slices */
+export const ADOPT_SLICE = 1000;
+
+/** Lets pending I/O (packets) run before the next slice. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** sync reads rows changed this many seconds before the last sync too (clock skew, same-second writes) */
 export const SYNC_SKEW_SECONDS = 2;
 
@@ -50,6 +56,12 @@ export class LeaseMemory implements LeaseBook {
   /** epoch seconds of the last read of changed rows */
   private syncedAt = 0;
   private syncing: Promise<number> | null = null;
+  /** while a resync runs: the clients indexed since it began reading the table */
+  private touched: Set<string> | null = null;
+  /** the batch flush is writing now */
+  private writing: ReadonlyMap<string, Lease> | null = null;
+  /** while a sync runs: the clients whose writes were in flight or began since it read the table */
+  private racing: Set<string> | null = null;
 
   constructor(
     private store: LeaseStore,
@@ -77,24 +89,43 @@ export class LeaseMemory implements LeaseBook {
    * seconds covers servers whose clocks differ a little, and rows written
    * in the same second as the last read). Returns how many rows changed
    * this memory. One sync at a time.
+   *
+   * The store leaves out the rows this server wrote (a row names its
+   * writer), so a row read while this server's write of the same client
+   * was in flight may be older than that write, which the next sync will
+   * not show: such a row is not adopted here, and the next sync reads from
+   * its time again (if another server's write came last, it is still
+   * theirs in the table and comes back then).
    */
   sync(now: number): Promise<number> {
     if (this.syncing) return this.syncing;
     const since = this.syncedAt - SYNC_SKEW_SECONDS;
+    const racing = new Set(this.writing?.keys() ?? []);
+    this.racing = racing;
     this.syncing = this.store
       .changedSince(since)
-      .then((rows) => {
+      .then(async (rows) => {
         this.syncedAt = now;
         let n = 0;
-        for (const r of rows) {
+        let again = now;
+        for (let i = 0; i < rows.length; i++) {
+          // a busy server's rows of the last seconds: packets get the loop between slices
+          if (i > 0 && i % ADOPT_SLICE === 0) await yieldToLoop();
+          const r = rows[i]!;
+          if (racing.has(r.clientKey)) {
+            again = Math.min(again, r.updated + SYNC_SKEW_SECONDS);
+            continue;
+          }
           if (!this.adopt(r)) continue;
           n++;
           // `pydhcp lease release` or the API ended it: the client starts over, with no answer remembered
           if (r.state === "released") this.onReleased?.(r);
         }
+        if (again < now) this.syncedAt = Math.min(this.syncedAt, again);
         return n;
       })
       .finally(() => {
+        this.racing = null;
         this.syncing = null;
       });
     return this.syncing;
@@ -106,15 +137,33 @@ export class LeaseMemory implements LeaseBook {
    * written and OFFER holds are kept.
    */
   async resync(now: number): Promise<{ loaded: number; dropped: number }> {
+    // leases indexed from here on are newer than the read can show: they stand
+    const touched = new Set<string>();
+    this.touched = touched;
+    try {
+      return await this.resyncFrom(now, touched);
+    } finally {
+      this.touched = null;
+    }
+  }
+
+  private async resyncFrom(now: number, touched: ReadonlySet<string>): Promise<{ loaded: number; dropped: number }> {
     const rows = await this.store.loadActive(now);
     const inTable = new Set<string>();
-    for (const r of rows) {
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0 && i % ADOPT_SLICE === 0) await yieldToLoop();
+      const r = rows[i]!;
       inTable.add(r.clientKey);
       this.adopt(r);
     }
     let dropped = 0;
-    for (const [k, l] of this.byKey) {
-      if (inTable.has(k) || this.dirty.has(k) || l.state === "offered") continue;
+    // a snapshot of the keys: the map changes while packets run between slices
+    const keys = [...this.byKey.keys()];
+    for (let i = 0; i < keys.length; i++) {
+      if (i > 0 && i % ADOPT_SLICE === 0) await yieldToLoop();
+      const k = keys[i]!;
+      const l = this.byKey.get(k);
+      if (!l || inTable.has(k) || touched.has(k) || this.dirty.has(k) || l.state === "offered") continue;
       this.forget(k);
       dropped++;
     }
@@ -240,6 +289,7 @@ export class LeaseMemory implements LeaseBook {
   }
 
   private index(l: Lease): void {
+    this.touched?.add(l.clientKey);
     const old = this.byKey.get(l.clientKey);
     if (old && old.ip !== l.ip && this.byIp.get(old.ip)?.clientKey === l.clientKey) this.byIp.delete(old.ip);
     this.byKey.set(l.clientKey, l);
@@ -255,6 +305,8 @@ export class LeaseMemory implements LeaseBook {
     if (this.dirty.size === 0) return Promise.resolve();
     const batch = this.dirty;
     this.dirty = new Map();
+    this.writing = batch;
+    if (this.racing) for (const k of batch.keys()) this.racing.add(k);
     const t0 = performance.now();
     const took = () => this.onWrite?.((performance.now() - t0) / 1000);
     this.flushing = this.store
@@ -273,6 +325,7 @@ export class LeaseMemory implements LeaseBook {
         this.log.warn("lease write failed, will retry", { leases: batch.size, error: String(e) });
       })
       .finally(() => {
+        this.writing = null;
         this.flushing = null;
       });
     return this.flushing;

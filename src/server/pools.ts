@@ -198,6 +198,8 @@ export class PoolAllocator {
     private readonly gauges: PoolGauges | null,
   ) {
     for (const p of config.pools) this.states.set(p.name, new PoolState(p, startOffset(opts.serverId, p.name)));
+    // a grouped write that lost is run again member by member: a conflict retried, as a single write's
+    store.onConflict((pool) => gauges?.conflict(pool));
   }
 
   has(pool: string): boolean {
@@ -240,6 +242,11 @@ export class PoolAllocator {
         if (mine && s.usable(mine.ipnum) && inRanges(s.cfg, mine.ipnum)) {
           // a bound lease stays bound: a DISCOVER must not shorten it
           if (mine.state === "bound" && mine.expires > now) return { ok: true, ip: mine.ip, how: "bound" };
+          // offered a moment ago (the other server's copy of this DISCOVER, a retransmission): the hold
+          // stands as written, nobody can take the address before it ends; with half of it left, no write
+          if (mine.state === "offered" && mine.mac === c.mac && mine.expires - now >= this.config.offerHoldSeconds / 2) {
+            return { ok: true, ip: mine.ip, how: "affinity" };
+          }
           if (ro || (await this.store.renew(this.claim(pool, mine.ipnum, c, "offered", hold, now)))) {
             return { ok: true, ip: mine.ip, how: "affinity" };
           }
@@ -379,7 +386,7 @@ export class PoolAllocator {
     if (this.counting) return this.counting;
     this.lastCount = now;
     this.counting = this.store
-      .inUse(now)
+      .inUse([...this.states.keys()], now)
       .then((used) => {
         for (const s of this.states.values()) {
           s.inUse = Math.min(s.size, used.get(s.cfg.name) ?? 0);

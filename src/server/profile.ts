@@ -3,7 +3,8 @@
  * variables, choosing the profile by the relay rules from <relay_profiles>.
  */
 import type { DhcpMessage } from "../codec/message.ts";
-import { decodeOption82Profile, remoteIdMac, selectProfile, type ProfileRule } from "../option82/profiles.ts";
+import { decodeOption82Profile, PROFILE_VARIABLES, remoteIdMac, selectProfile, type ProfileRule } from "../option82/profiles.ts";
+import { PacketVars } from "../variables/lazy.ts";
 import type { Vars } from "../variables/types.ts";
 import { OPTION } from "../options/table.ts";
 import { parseRelayAgentInfo, type RelayAgentInfoResult } from "../option82/parse.ts";
@@ -13,14 +14,28 @@ const OPT_RAI = OPTION.RELAY_AGENT_INFO;
 export function profileVariables(vars: Vars, msg: DhcpMessage, rules: readonly ProfileRule[], relay?: RelayAgentInfoResult): void {
   const rai = msg.options.get(OPT_RAI);
   if (!rai) return;
+  // a packet's own variables decode the profile when one of its names is read
+  if (vars instanceof PacketVars) {
+    let decoded: ReadonlyMap<string, string> | null = null;
+    const all = () => (decoded ??= new Map(profileVars(msg, rules, relay ?? parseRelayAgentInfo(rai))));
+    vars.setComputed({
+      covers: (name) => PROFILE_VARIABLES.has(name),
+      value: (name) => all().get(name),
+      entries: all,
+    });
+    return;
+  }
+  for (const [name, value] of profileVars(msg, rules, relay ?? parseRelayAgentInfo(rai))) vars.set(name, value);
+}
+
+/** The profile's names and values, in the order they are set; none when no profile decodes the option. */
+function profileVars(msg: DhcpMessage, rules: readonly ProfileRule[], p: RelayAgentInfoResult): readonly (readonly [string, string])[] {
   // a malformed option 82 gives no sub-option variables, as in variables/extract.ts
-  const p = relay ?? parseRelayAgentInfo(rai);
-  if (!p.ok) return;
+  if (!p.ok) return [];
   const circuit = p.subs.get(1);
   const remote = p.subs.get(2);
   const id = selectProfile(rules, msg.giaddr, remoteIdMac(remote));
-  if (id === null) return;
+  if (id === null) return [];
   const r = decodeOption82Profile(id, circuit, remote, msg.giaddr);
-  if (!r) return;
-  for (const [name, value] of r.vars) vars.set(name, value);
+  return r ? r.vars : [];
 }

@@ -15,13 +15,13 @@ import type { RespondDeps } from "../core/respond.ts";
 import { runOfferChain, toLookup, type BoundQuery } from "../db/chain.ts";
 import { prepareQueries } from "../db/queries.ts";
 import type { CompiledTemplate } from "../db/template.ts";
-import { extractVariables } from "../variables/extract.ts";
-import { DEFAULT_HOSTNAME_CODEPAGE, hostnameText } from "../variables/text.ts";
+import { PacketVars } from "../variables/lazy.ts";
+import { hostnameText } from "../variables/text.ts";
 import { applySlices } from "../variables/slices.ts";
 import type { Vars } from "../variables/types.ts";
 import type { HistoryStatement } from "./history.ts";
 import { profileVariables } from "./profile.ts";
-import { cachedLookup, type AnswerCache } from "./answer-cache.ts";
+import { cachedChain, type AnswerCache } from "./answer-cache.ts";
 import { PoolStore } from "../db/pool-store.ts";
 import type { Logger } from "../log/types.ts";
 import { PoolAllocator, poolProblems, poolRow, type PoolGauges } from "./pools.ts";
@@ -102,18 +102,16 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
   const profiles = config.relayProfiles;
   const codepage = config.server.hostnameCodepage;
   const variables = (msg: DhcpMessage, relay?: Option82Seen | null): Vars => {
-    const v = extractVariables(msg, relay?.parsed);
-    // extract decodes with the default code page; another one is applied here
-    if (codepage !== DEFAULT_HOSTNAME_CODEPAGE) {
-      const h = msg.options.get(12);
-      if (h) v.set("hostname_text", hostnameText(h, codepage));
-    }
+    // computed as they are read: a config names a few of a packet's variables (variables/lazy.ts)
+    const v = new PacketVars(msg, relay?.parsed, codepage);
     if (slices.length) applySlices(v, slices);
     if (profiles.length) profileVariables(v, msg, profiles, relay?.parsed);
     return v;
   };
 
-  const chain = async (vars: Vars, deadline: number) => toLookup(await runOfferChain(offers, vars, deadline - performance.now(), defaults));
+  // with the answer cache, single queries that found nothing are remembered too (QueryMemo)
+  const run = (vars: Vars, deadline: number) => runOfferChain(offers, vars, deadline - performance.now(), defaults, p.cache?.memo());
+  const chain = p.cache ? cachedChain(p.cache, offers, run) : run;
   const pools = await buildPools(p);
   /** A row naming a pool: the address the ask gets from it, as an Answer built like a row's own. */
   const fromPool = async (name: string, row: Row, rowIndex: number, query: string, tried: QueryRun[], ask: PoolAsk | undefined): Promise<Lookup> => {
@@ -161,15 +159,13 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
       const h = msg.options.get(12);
       return h ? hostnameText(h, codepage) : null;
     },
-    // a pool's answer is an allocation, not a row to remember: with pools the answer cache is not used
+    // with pools the cache holds the chain's choice of pool; the allocation runs for every request
     lookup: pools
       ? async (vars, deadline, ask) => {
-          const r = await runOfferChain(offers, vars, deadline - performance.now(), defaults);
+          const r = await chain(vars, deadline);
           return r.answer === null && r.pool ? fromPool(r.pool.pool, r.pool.row, r.pool.rowIndex, r.query, r.tried, ask) : toLookup(r);
         }
-      : p.cache
-        ? cachedLookup(p.cache, offers, chain)
-        : chain,
+      : async (vars, deadline) => toLookup(await chain(vars, deadline)),
     pools,
     timeoutMs: config.queryTimeoutMs,
     history,
@@ -212,7 +208,8 @@ async function buildPools(p: RuntimeParts): Promise<PoolAllocator | null> {
   const problems = poolProblems(config.pools.pools);
   if (problems.length) throw new RuntimeError(problems);
   const log = p.log ?? QUIET;
-  const store = await PoolStore.open(backend, p.readOnlyPools === true);
+  // with one exchange in flight there is nothing to group with: grouping would only cost a loop turn
+  const store = await PoolStore.open(backend, { readOnly: p.readOnlyPools === true, group: config.server.threadLimit > 1 });
   const allocator = new PoolAllocator(config.pools, store, { serverId: config.server.serverId, readOnly: p.readOnlyPools === true }, log, p.poolGauges ?? null);
   await allocator.recount(Math.floor(Date.now() / 1000)).catch((e: unknown) => log.warn("pool lease count failed", { error: String(e) }));
   return allocator;

@@ -1,9 +1,10 @@
 /**
  * The serving loop: socket -> decode -> flood control -> bounded queue ->
- * respond -> send. respond (core/respond.ts) decides, routes and encodes;
- * this file only reads the Exchange it returns: the bytes and destination
- * to send, the history to journal (before the reply), the metrics and log lines, and with -d
- * the explanation. Holds the only mutable serving state (the runtime,
+ * respond -> outbox -> send. respond (core/respond.ts) decides, routes and
+ * encodes; this file only reads the Exchange it returns: the bytes and
+ * destination to send, the history to journal (before the reply; the
+ * outbox, outbox.ts, does both once per event-loop turn), the metrics and
+ * log lines, and with -d the explanation. Holds the only mutable serving state (the runtime,
  * swapped whole on reload; the queue; the in-flight set).
  */
 import { toHex } from "../codec/hex.ts";
@@ -18,8 +19,8 @@ import { respond } from "../core/respond.ts";
 import { peekMessageType } from "../codec/peek.ts";
 import type { ServiceLogger } from "../log/logger.ts";
 import type { HistoryWriter } from "./history.ts";
-import { recordExchange } from "./history-event.ts";
-import { JournalError } from "./journal.ts";
+import { eventEntries } from "./history-event.ts";
+import { Outbox, type Parcel } from "./outbox.ts";
 import type { LeaseMemory } from "./leases.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { parseRelayAgentInfo, type RelayAgentInfoResult } from "../option82/parse.ts";
@@ -68,6 +69,13 @@ interface Pending {
   sock: DhcpSocket | undefined;
 }
 
+/** A finished exchange waiting in the outbox for its turn's journal write and sendMany. */
+interface Finished extends Parcel {
+  p: Pending;
+  ex: Exchange;
+  rt: Runtime;
+}
+
 const hex = (b: Uint8Array | undefined): string => (b ? toHex(b) : "");
 
 const NO_SUBS = new Map<number, Uint8Array>();
@@ -98,6 +106,10 @@ export class DhcpServer {
   private discard = 0;
   /** the last exchanges, for the HTTP API and the help-desk page; null when nobody reads them */
   private ring: ExchangeRing | null = null;
+  /** told of every datagram (the event-loop lag monitor samples while packets flow) */
+  onPacket: (() => void) | null = null;
+  /** finished exchanges: journaled, sent and logged together once per event-loop turn */
+  private readonly outbox: Outbox<Finished>;
 
   constructor(
     private rt: Runtime,
@@ -111,6 +123,7 @@ export class DhcpServer {
     this.debug = log.enabled("debug");
     this.lines = new ExchangeLog(log);
     this.queue = new AdmissionQueue(admissionOptions(rt));
+    this.outbox = new Outbox<Finished>(history, (f) => this.deliver(f));
   }
 
   /** Keeps every exchange from now on in `ring` (with the queries it ran). */
@@ -143,6 +156,8 @@ export class DhcpServer {
 
   /** Swaps in a new runtime between packets; in-flight packets finish with the one they started with. */
   swap(rt: Runtime): void {
+    // replies decided under the old configuration leave before the new one serves
+    this.outbox.flush();
     this.rt = rt;
     this.perMac = new RateLimiter(rt.config.rateLimit.perMac);
     this.perCircuit = new RateLimiter(rt.config.rateLimit.perCircuit);
@@ -158,6 +173,7 @@ export class DhcpServer {
   }
 
   private receive(buf: Uint8Array, port: number, address: string, sock: DhcpSocket | undefined): void {
+    this.onPacket?.();
     if (!this.accepting) {
       this.metrics.dropped("shutdown");
       return;
@@ -284,15 +300,17 @@ export class DhcpServer {
     this.inFlight++;
     this.metrics.inFlight(this.inFlight);
     const rt = this.rt;
+    // once in the outbox the exchange stays in flight until its reply has left (deliver)
+    let handed = false;
     try {
       const ex = await respond(p.req, rt.deps);
       this.finish(p, ex, rt);
-      if (this.ring) this.ring.push(ringEntry(ex, p.buf, rt, performance.now() - p.req.arrived));
+      handed = true;
     } catch (e) {
       this.metrics.dropped("internal-error");
       this.log.error("request handling failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     } finally {
-      this.active.delete(p.key);
+      if (!handed) this.active.delete(p.key);
       this.queue.done(performance.now() - started);
       this.inFlight--;
       this.metrics.inFlight(this.inFlight);
@@ -300,25 +318,60 @@ export class DhcpServer {
     }
   }
 
-  /** Reads the Exchange: journals its history event, sends its bytes, counts and logs it. */
+  /**
+   * Reads the Exchange and hands it to the outbox: its history event, and
+   * its bytes when it has a reply. The outbox journals the events of the
+   * turn, then sends the replies, then calls deliver().
+   */
   private finish(p: Pending, ex: Exchange, rt: Runtime): void {
-    const { req } = p;
-    const ms = performance.now() - req.arrived;
     // a query answered from the answer cache did not run: it has no time to count
     for (const q of ex.queries) if (!q.cached) this.metrics.query(q.name, q.ms / 1000);
     if (ex.failure) this.metrics.dbError(ex.failure);
+    const enc = ex.encoded;
+    const dest = ex.dest;
+    const reply = ex.outcome.kind !== "silent" && enc && enc.ok && dest ? enc.bytes : null;
+    this.outbox.add({
+      p,
+      ex,
+      rt,
+      event: eventEntries(ex, rt.config.server.leaseTime),
+      bytes: reply,
+      port: dest?.port ?? 0,
+      address: dest?.address ?? "",
+      sock: p.sock ?? this.sockets[0],
+      unrecorded: null,
+      sent: false,
+      failed: null,
+    });
+  }
+
+  /** After the turn's journal write and sends: counts and logs one exchange, -d, the exchange ring. */
+  private deliver(f: Finished): void {
+    const { p, ex, rt } = f;
+    // a retransmission read before this reply left was dropped as a duplicate; one read from now on is answered
+    this.active.delete(p.key);
     try {
-      // the reply leaves only once its event is in the journal
-      recordExchange(this.history, ex, rt.config.server.leaseTime);
+      if (f.failed) throw f.failed;
+      if (f.unrecorded) {
+        // the reply's history event has nowhere to go: no reply (docs/reliability.md)
+        ex.outcome = { kind: "silent", reason: "history-unrecorded", note: f.unrecorded.message };
+        ex.reply = null;
+        ex.dest = null;
+        ex.encoded = null;
+      }
+      if (this.debug) this.explain(ex, rt);
+      this.account(p, ex, f.sent);
+      if (this.ring) this.ring.push(ringEntry(ex, p.buf, rt, performance.now() - p.req.arrived));
     } catch (e) {
-      if (!(e instanceof JournalError)) throw e;
-      // the reply's history event has nowhere to go: no reply (docs/reliability.md)
-      ex.outcome = { kind: "silent", reason: "history-unrecorded", note: e.message };
-      ex.reply = null;
-      ex.dest = null;
-      ex.encoded = null;
+      this.metrics.dropped("internal-error");
+      this.log.error("request handling failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     }
-    if (this.debug) this.explain(ex, rt);
+  }
+
+  /** Metrics and the exchange's log line; `sent`: its reply left. */
+  private account(p: Pending, ex: Exchange, sent: boolean): void {
+    const { req } = p;
+    const ms = performance.now() - req.arrived;
     const o = ex.outcome;
     const subs = subOptions(req.relay);
     if (o.kind === "silent") {
@@ -347,8 +400,6 @@ export class DhcpServer {
       return;
     }
     const replyName = TYPE_NAMES[o.type] ?? String(o.type);
-    const out = p.sock ?? this.sockets[0];
-    const sent = out ? out.send(enc.bytes, dest.port, dest.address) : false;
     if (!sent) {
       this.metrics.dropped("send-error");
       return;
@@ -402,6 +453,8 @@ export class DhcpServer {
               resolve(true);
             });
           });
+    // what finished in this turn is journaled and sent before the sockets close
+    this.outbox.flush();
     for (const s of this.sockets) s.close();
     this.sockets = [];
     return idle;

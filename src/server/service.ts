@@ -34,6 +34,7 @@ import { DhcpServer } from "./server.ts";
 import { HISTORY_SERIES, LEASE_WRITE_SERIES, serverMetrics, type ServerMetrics } from "./stats.ts";
 import { LatencyWatch } from "./latency.ts";
 import { AnswerCache } from "./answer-cache.ts";
+import { LoopLag } from "./loop-lag.ts";
 
 export interface ServiceOptions {
   configPath: string;
@@ -43,6 +44,8 @@ export interface ServiceOptions {
   metrics: PydhcpMetrics;
 }
 
+/** how often the event-loop lag is sampled, ms: a stall is seen within this much of its length */
+const LAG_INTERVAL_MS = 5;
 /** Lookups in flight get this long to finish at stop; then they are abandoned. */
 const DRAIN_MS = 2500;
 /** each closing step (leases, history, HTTP, database) after the drain */
@@ -94,6 +97,8 @@ interface Serving {
   initial: Config;
   http: HttpHandle | null;
   timers: ReturnType<typeof setInterval>[];
+  /** event-loop lag, measured while metrics are served */
+  lag: LoopLag | null;
 }
 
 export class Service {
@@ -170,7 +175,7 @@ export class Service {
     }
     const c0 = this.config;
     const server = new DhcpServer(runtime, leases, history, this.log, this.sm);
-    const s: Serving = { backend, server, leases, history, initial: this.config, http: null, timers: [] };
+    const s: Serving = { backend, server, leases, history, initial: this.config, http: null, timers: [], lag: null };
     this.serving = s;
     try {
       await server.listen();
@@ -200,6 +205,11 @@ export class Service {
       const ring = new ExchangeRing();
       server.record(ring);
       const metrics = this.o.metrics;
+      const lagMax = metrics.eventLoopLagMax;
+      const lag = new LoopLag(LAG_INTERVAL_MS, (ms) => metrics.eventLoopLag.observe(ms / 1000));
+      s.lag = lag;
+      server.onPacket = () => lag.poke();
+      s.timers.push(setInterval(() => lagMax.set((s.lag?.maxMs ?? 0) / 1000), 1000));
       s.http = startHttp({
         host: c.metrics.host,
         port: c.metrics.port,
@@ -232,7 +242,7 @@ export class Service {
       const config = this.config;
       let backend: Backend | null = null;
       try {
-        const b = await openBackend(config.database, this.log, config.queryTimeoutMs);
+        const b = await openBackend(config.database, this.log, config.queryTimeoutMs, { serving: true });
         backend = b;
         const leases = new LeaseMemory(b.leases, this.log);
         const history = new HistoryWriter(b, { journalPath: config.spoolPath, fsync: config.historyFsync }, this.log);
@@ -380,7 +390,7 @@ export class Service {
     }
     try {
       const reuse = sameDatabase(this.config, nc);
-      const nb = reuse ? s.backend : await openBackend(nc.database, this.log, nc.queryTimeoutMs);
+      const nb = reuse ? s.backend : await openBackend(nc.database, this.log, nc.queryTimeoutMs, { serving: true });
       try {
         const rt = await buildRuntime({ config: nc, backend: nb, leases: s.leases, cache: this.cache, log: this.log, poolGauges: this.poolGauges });
         if (this.stopping) throw new Error("stopping");
@@ -443,6 +453,7 @@ export class Service {
     const drained = await s.server.drain(DRAIN_MS);
     if (!drained) this.log.warn("lookups still in flight at shutdown were abandoned; their clients will retry", { abandoned: s.server.lookupsInFlight + s.server.queued, atStop: inFlight });
     for (const t of s.timers) clearInterval(t);
+    s.lag?.stop();
     if (this.reloading) await bounded(this.reloading, CLOSE_STEP_MS, undefined);
     await bounded(s.leases.flush(), CLOSE_STEP_MS, undefined);
     // what cannot be written in time waits in the journal for the next start

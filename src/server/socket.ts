@@ -49,8 +49,13 @@ function openLibc() {
 export interface DhcpSocket {
   /** Sends one datagram; false (and onError) instead of throwing. */
   send(buf: Uint8Array, port: number, address: string): boolean;
-  /** Sends a batch: [buf, port, address, buf, port, address, ...]; returns how many went out. */
-  sendMany(packets: (Uint8Array | number | string)[]): number;
+  /**
+   * Sends a batch in order, [buf, port, address, buf, port, address, ...],
+   * with one sendmmsg when all goes well; per datagram, whether it went. A
+   * datagram that fails fails as send() does (false, onError) and the ones
+   * after it still go.
+   */
+  sendMany(packets: (Uint8Array | number | string)[]): boolean[];
   /** Bytes waiting in the kernel's receive queue (SO_MEMINFO), null when unknown. */
   queuedBytes(): number | null;
   close(): void;
@@ -157,24 +162,37 @@ export async function openDhcpSocket(o: DhcpSocketOptions): Promise<DhcpSocket> 
       },
     },
   } as never as Parameters<typeof Bun.udpSocket>[0]);
+  const send = (buf: Uint8Array, port: number, address: string): boolean => {
+    try {
+      return sock.send(buf, port, address);
+    } catch (e) {
+      onError(e instanceof Error ? e : new Error(String(e)));
+      return false;
+    }
+  };
   return {
     iface: o.iface ?? null,
     port: o.port,
-    send(buf, port, address) {
-      try {
-        return sock.send(buf, port, address);
-      } catch (e) {
-        onError(e instanceof Error ? e : new Error(String(e)));
-        return false;
-      }
-    },
+    send,
     sendMany(packets) {
-      try {
-        return sock.sendMany(packets as never);
-      } catch (e) {
-        onError(e instanceof Error ? e : new Error(String(e)));
-        return 0;
+      const n = packets.length / 3;
+      const sent = new Array<boolean>(n).fill(false);
+      for (let i = 0; i < n; ) {
+        let k = 0;
+        try {
+          // sendmmsg stops at the first datagram that fails (Bun throws when it is the first of the call)
+          k = sock.sendMany((i === 0 ? packets : packets.slice(i * 3)) as never);
+        } catch {
+          k = 0;
+        }
+        for (let j = 0; j < k; j++) sent[i + j] = true;
+        i += k;
+        if (i >= n) break;
+        // the one that stopped it goes alone, so it fails (or, the queue drained, goes) exactly as send() would
+        sent[i] = send(packets[i * 3] as Uint8Array, packets[i * 3 + 1] as number, packets[i * 3 + 2] as string);
+        i++;
       }
+      return sent;
     },
     queuedBytes() {
       // SK_MEMINFO_RMEM_ALLOC is the first of the u32 values (linux/sock_diag.h)

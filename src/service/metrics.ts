@@ -53,6 +53,9 @@ export const CACHE_RESULTS = ["hit", "negative_hit", "miss"] as const;
 /** Seconds, 0.1 ms .. 2 s: SQLite answers in tens of µs, MySQL in ~1 ms, timeouts at 2 s. */
 export const QUERY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2] as const;
 
+/** Seconds, 1 ms .. 1 s: the latency target is 5 ms at p99. */
+export const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1] as const;
+
 interface Row {
   kind: "counter" | "gauge" | "histogram";
   name: string;
@@ -109,6 +112,19 @@ export const METRIC_TABLE = {
     help: "Time each statement took, failures included: offer_N per lookup, history per batch of history rows, lease_write per lease write.",
     labels: ["query"],
     buckets: QUERY_BUCKETS,
+  },
+  eventLoopLag: {
+    kind: "histogram",
+    name: "pydhcp_event_loop_lag_seconds",
+    help: "How late a 5 ms timer fired, sampled while packets arrive: while one piece of work holds the event loop, every packet waits that long.",
+    labels: [],
+    buckets: LAG_BUCKETS,
+  },
+  eventLoopLagMax: {
+    kind: "gauge",
+    name: "pydhcp_event_loop_lag_max_seconds",
+    help: "The longest event-loop lag of the last minute.",
+    labels: [],
   },
   answerCacheLookups: {
     kind: "counter",

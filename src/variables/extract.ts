@@ -21,21 +21,21 @@ const UNKNOWN_LEN = names((n) => `unknown_option_${n}_len`);
 const UNKNOWN_STR = names((n) => `unknown_option_${n}_str`);
 const RELAY_SUB_HEX = names((n) => `relay_sub_${n}_hex`);
 /** LEGACY_KNOWN_OPTIONS as a flag per code: one index instead of a hash. */
-const LEGACY_KNOWN = Uint8Array.from({ length: 256 }, (_, n) => (LEGACY_KNOWN_OPTIONS.has(n) ? 1 : 0));
+export const LEGACY_KNOWN = Uint8Array.from({ length: 256 }, (_, n) => (LEGACY_KNOWN_OPTIONS.has(n) ? 1 : 0));
 
 /** RFC 2132 9.6, RFC 3203, RFC 4388, RFC 6926, RFC 7724 message type names. */
-const MSG_TYPE: readonly string[] = [
+export const MSG_TYPE: readonly string[] = [
   "", "DISCOVER", "OFFER", "REQUEST", "DECLINE", "ACK", "NAK", "RELEASE", "INFORM",
   "FORCERENEW", "LEASEQUERY", "LEASEUNASSIGNED", "LEASEUNKNOWN", "LEASEACTIVE",
   "BULKLEASEQUERY", "LEASEQUERYDONE", "ACTIVELEASEQUERY", "LEASEQUERYSTATUS", "TLS",
 ];
 /** pydhcpdb named only types 1..8; other values kept its header-op fallback. */
-const LEGACY_OP_MAX = 8;
+export const LEGACY_OP_MAX = 8;
 /** pydhcpdb's `op` before (or without) option 53, by header op. */
-const HEADER_OP: readonly string[] = ["", "DHCPDISCOVER/DHCPREQUEST", "DHCPOFFER/DHCPACK"];
+export const HEADER_OP: readonly string[] = ["", "DHCPDISCOVER/DHCPREQUEST", "DHCPOFFER/DHCPACK"];
 
 /** Option 55 codes pydhcpdb turned into ReqList* variables, with their value. */
-const REQ_LIST: readonly (readonly [string, string] | undefined)[] = (() => {
+export const REQ_LIST: readonly (readonly [string, string] | undefined)[] = (() => {
   const t: (readonly [string, string] | undefined)[] = new Array(256);
   t[1] = ["ReqListSubnetMask", "True"];
   t[3] = ["ReqListRouter", "True"];
@@ -115,7 +115,7 @@ HANDLERS[116] = (v) => {
 HANDLERS[82] = (v, val, h) => relayAgentInfo(v, val, h);
 
 /** The length byte pydhcpdb put first; >255 only after RFC 3396 concatenation. */
-function lengthByteValue(n: number): number {
+export function lengthByteValue(n: number): number {
   return n > 255 ? 255 : n;
 }
 function lengthByte(n: number): string {

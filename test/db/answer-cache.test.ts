@@ -6,26 +6,21 @@
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { parseConfig } from "../../src/config/load.ts";
-import { openBackend } from "../../src/db/open.ts";
 import type { Backend } from "../../src/db/backend.ts";
 import { AnswerCache, type CacheResult } from "../../src/server/answer-cache.ts";
 import { LeaseMemory } from "../../src/server/leases.ts";
-import { buildRuntime, type Runtime } from "../../src/server/runtime.ts";
+import type { Runtime } from "../../src/server/runtime.ts";
 import type { Lookup } from "../../src/core/exchange.ts";
 import { respond } from "../../src/core/respond.ts";
 import { decode } from "../../src/codec/decode.ts";
 import { explanationOf, renderExplanation } from "../../src/server/explain-render.ts";
 import { buildRequest } from "../support/client.ts";
 import { memoryLog } from "./mariadb.ts";
+import { openCacheRig, type CacheRig } from "./cache-rig.ts";
 
 const KNOWN = "080027059ed0";
 const STRANGER = "0800270000ff";
 
-let dir: string;
 let backend: Backend;
 let db: Database;
 let rt: Runtime;
@@ -34,45 +29,24 @@ let clock: number;
 let ran: string[];
 let counted: CacheResult[];
 
-const xml = (path: string) => `<?xml version="1.0" ?>
-<config>
-  <dhcpserver>
-    <host>127.0.0.1</host><broadcast>127.0.0.1</broadcast><DHCPServer>198.18.0.1</DHCPServer>
-    <LeaseTime>600</LeaseTime><ThreadLimit>4</ThreadLimit>
-    <defaultMask>255.255.255.0</defaultMask><defaultRouter>198.18.0.1</defaultRouter><defaultDNS>198.18.0.53</defaultDNS>
-  </dhcpserver>
-  <database><sqlite><path>${path}</path></sqlite></database>
-  <query>
-    <offer_count>2</offer_count>
-    <offer_1>select ip,mask,router,dns from users where mac='{ClientMacAddress}' and port='{option_82_AgentCircuitId_port_hex}'</offer_1>
-    <offer_2>select ip,mask,router,dns from users where mac='{ClientMacAddress}'</offer_2>
-  </query>
-  <answerCache><ttl>5</ttl><maxEntries>3</maxEntries></answerCache>
-</config>`;
-
+let rig: CacheRig;
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), `pdc-cache-${process.pid}-`));
-  const path = join(dir, "t.db");
-  const cfgPath = join(dir, "config.xml");
-  writeFileSync(cfgPath, xml(path));
-  const loaded = parseConfig(xml(path), cfgPath);
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  const config = loaded.config;
-  const log = memoryLog();
-  backend = await openBackend(config.database, log);
-  db = new Database(path);
-  db.run("insert into users (ip, mask, router, dns, mac, port) values ('198.18.0.19', '255.255.255.0', '198.18.0.1', '198.18.0.53', ?, '')", [KNOWN]);
   clock = 1_000_000;
   ran = [];
   counted = [];
-  cache = new AnswerCache(config.answerCache, (r) => counted.push(r), () => clock);
-  rt = await buildRuntime({ config, backend, leases: new LeaseMemory(backend.leases, log), cache });
+  rig = await openCacheRig({
+    offers: [
+      "select ip,mask,router,dns from users where mac='{ClientMacAddress}' and port='{option_82_AgentCircuitId_port_hex}'",
+      "select ip,mask,router,dns from users where mac='{ClientMacAddress}'",
+    ],
+    maxEntries: 3,
+    users: [["198.18.0.19", KNOWN]],
+    now: () => clock,
+    count: (r) => counted.push(r),
+  });
+  ({ backend, db, rt, cache } = rig);
 });
-afterEach(async () => {
-  db.close();
-  await backend.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => rig.close());
 
 const lookup = (mac: string, port?: string): Promise<Lookup> => {
   const v = new Map([["ClientMacAddress", mac]]);
@@ -210,4 +184,50 @@ test("a lease released elsewhere (`pydhcp lease release`, the API) empties the c
   const n = ran.length;
   await lookup(KNOWN);
   expect(ran.length).toBe(n + 2);
+});
+
+test("with pools: the chain's choice of pool is remembered, the address is not: a DISCOVER again runs no query and the allocator still answers", async () => {
+  const pr = await openCacheRig({
+    offers: [
+      "select ip,mask,router,dns from users where mac='{ClientMacAddress}' and port='{option_82_AgentCircuitId_port_hex}'",
+      "select ip,mask,router,dns from users where mac='{ClientMacAddress}'",
+      "select 'guest' as pool",
+    ],
+    maxEntries: 3,
+    users: [],
+    now: () => clock,
+    count: (r) => counted.push(r),
+    extra: `<pools><pool name="guest"><range>198.18.64.10-198.18.64.20</range><mask>255.255.255.0</mask><router>198.18.64.1</router><dns>198.18.0.53</dns></pool></pools>`,
+  });
+  try {
+    const prt = pr.rt;
+    const send = async (type: number, mac: string, xid: number, requested?: string) => {
+      const options: [number, Uint8Array][] = requested ? [[50, Uint8Array.from(requested.split(".").map(Number))], [54, Uint8Array.of(198, 18, 0, 1)]] : [];
+      const m = decode(buildRequest({ type, mac, xid, options }));
+      if (!m.ok) throw new Error("decode");
+      return respond({ msg: m.msg, type, from: { address: "0.0.0.0", port: 68 }, arrived: performance.now() }, prt.deps);
+    };
+    const ranIn = (ex: Awaited<ReturnType<typeof send>>) => ex.queries.filter((q) => !q.cached).map((q) => q.name);
+    const offer = await send(1, STRANGER, 1);
+    expect(offer.outcome).toMatchObject({ kind: "reply", query: "offer_3" });
+    expect(ranIn(offer)).toEqual(["offer_1", "offer_2", "offer_3"]);
+    const offered = (offer.outcome.kind === "reply" ? offer.outcome.ip : null) ?? "";
+    expect(offered).toMatch(/^198\.18\.64\./);
+    // a DISCOVER again (a client that lost the OFFER): the pool choice from the cache, the address from the allocator
+    const again = await send(1, STRANGER, 3);
+    expect(again.outcome).toMatchObject({ kind: "reply", type: 2, query: "offer_3", ip: offered });
+    expect(ranIn(again)).toEqual([]);
+    expect(again.queries.map((q) => q.cached)).toEqual([true, true, true]);
+    const ack = await send(3, STRANGER, 3, offered);
+    expect(ack.outcome).toMatchObject({ kind: "reply", type: 5, ip: offered });
+    const row = pr.db.query("select state, ip from pydhcp_pool_lease where client_key like ?").get(`%${STRANGER}%`) as { state: string; ip: string } | null;
+    expect(row).toEqual({ state: "bound", ip: offered });
+    // another client is another tuple of bound values: its own lookup, its own address
+    const other = await send(1, "0800270000fe", 2);
+    expect(ranIn(other)).toEqual(["offer_1", "offer_2", "offer_3"]);
+    expect(other.outcome.kind === "reply" ? other.outcome.ip : "").not.toBe(offered);
+    expect(counted).toEqual(["miss", "hit", "miss"]);
+  } finally {
+    await pr.close();
+  }
 });

@@ -1,7 +1,8 @@
 /**
  * --check reads each offer query's plan: a query that reads every row is
  * named with its table, row count and the expression that hides the column,
- * with the fix; an indexed one is OK. Both backends, real EXPLAIN output.
+ * with the fix; an indexed one is OK. MariaDB, SQLite and PostgreSQL, real
+ * EXPLAIN output.
  */
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -13,6 +14,7 @@ import type { Pool } from "mysql2/promise";
 import { runCheck } from "../../src/cli/check.ts";
 import { createTempDb, loadPydhcpSql, rootPool, type TempDb } from "./mariadb.ts";
 import { REFERENCE_CONFIG } from "../fixtures/reference.ts";
+import { closeAdmin, createTempPgDb, referencePgXml, type TempPgDb } from "./postgresql.ts";
 
 const REFERENCE_XML = readFileSync(REFERENCE_CONFIG, "utf8");
 const OFFER_1 = "select ip,mask,router,dns from users where upper(mac)=upper('{option_82_AgentRemoteId_hex}') and upper(port)=upper('{option_82_AgentCircuitId_port_hex}')";
@@ -163,6 +165,58 @@ describe("SQLite", () => {
     expect(lineOf(r.lines, "query offer_1: ")).toMatch(/^query offer_1: OK, uses an index \(users by users_mac\), [0-9.]+ ms$/);
     expect(lineOf(r.lines, "query offer_2: ")).toContain("WARN reads every row of users (300 rows) on each lookup: no index on \"port\"");
     expect(r.lines).toContain(`  CREATE INDEX "users_port" ON "users" ("port");`);
+  });
+});
+
+describe("PostgreSQL", () => {
+  let db: TempPgDb;
+  let pgXml: string;
+  beforeAll(async () => {
+    db = await createTempPgDb("pdcplan");
+    // 300 subscribers more; no index but the primary key, as pydhcp.sql made it
+    await db.sql(
+      "INSERT INTO users (ip, mask, router, dns, mac, port) SELECT '10.0.' || (i >> 8) || '.' || (i & 255), '255.255.0.0', '10.0.0.1', '10.0.0.53', '0800270' || substr(to_hex(65536 + i), 2) || '0', '' FROM generate_series(0, 299) AS i",
+    );
+    pgXml = referencePgXml(db).match(/<database>[\s\S]*<\/database>/)![0];
+  });
+  afterAll(async () => {
+    await db?.drop();
+    await closeAdmin();
+  });
+
+  test("sql/postgresql.sql's indexes serve the reference queries as written: nothing flagged", async () => {
+    const r = await runCheck(write("ref-pg.xml", configWith(pgXml, undefined, 64)));
+    expect(r.ok).toBe(true);
+    for (const n of ["offer_1", "offer_2", "offer_3"]) expect(lineOf(r.lines, `query ${n}: `)).toMatch(new RegExp(`^query ${n}: OK, uses an index \\(users by users_upper_mac(_port)?\\), [0-9.]+ ms$`));
+    expect(r.lines.some((l) => l.includes("WARN"))).toBe(false);
+  });
+
+  test("without them (a table moved over from pydhcp.sql) all three read every row, however small the table; the fix is an expression index, queries unchanged", async () => {
+    await db.sql("DROP INDEX users_mac, users_mac_port, users_upper_mac, users_upper_mac_port");
+    const r = await runCheck(write("ref-pg.xml", configWith(pgXml)));
+    expect(r.lines.join("\n")).not.toContain("ERROR");
+    expect(r.ok).toBe(true);
+    for (const n of ["offer_1", "offer_2", "offer_3"]) {
+      const l = lineOf(r.lines, `query ${n}: `)!;
+      expect(l).toContain("WARN reads every row of users (301 rows) on each lookup");
+      expect(l).toContain("PostgreSQL: Seq Scan on users, filter ");
+    }
+    expect(lineOf(r.lines, "query offer_3: ")).toContain("upper(mac) hides its column from every index");
+    const fix = r.lines.slice(r.lines.findIndex((l) => l.startsWith("fix ")), r.lines.findIndex((l) => l.startsWith("setting ThreadLimit")));
+    expect(fix).toEqual([
+      "fix (run by you; --check changes nothing), then use the equivalent queries above:",
+      `  CREATE INDEX "users_upper_mac_upper_port" ON "users" (upper("mac"), upper("port"));`,
+    ]);
+    // a database server is capped by ThreadLimit as MariaDB is
+    expect(lineOf(r.lines, "setting ThreadLimit 1: WARN one lookup at a time")).toBeDefined();
+
+    // applied as printed, the unchanged queries use the index
+    await db.sql(fix[1]!.trim());
+    const r2 = await runCheck(write("ref-pg.xml", configWith(pgXml, undefined, 64)));
+    for (const n of ["offer_1", "offer_2", "offer_3"]) {
+      expect(lineOf(r2.lines, `query ${n}: `)).toMatch(new RegExp(`^query ${n}: OK, uses an index \\(users by users_upper_mac_upper_port\\), [0-9.]+ ms$`));
+    }
+    expect(r2.lines.some((l) => l.includes("WARN"))).toBe(false);
   });
 });
 

@@ -94,8 +94,9 @@ test("PostgreSQL: pydhcpdb's queries prepare unchanged; MySQL spellings are name
       lines: [
         `config ${path}: OK`,
         `database PostgreSQL ${pg.user}@${PG_SOCKET_DIR}/${pg.database}: OK`,
-        // plans are read on MySQL/MariaDB and SQLite only; here each offer query is reported prepared
-        ...["offer_1", "offer_2", "offer_3"].map((n) => `query ${n}: OK (plan not read: --check reads plans on MySQL/MariaDB and SQLite)`),
+        // sql/postgresql.sql's expression indexes serve the queries as written (check-plan.test.ts has the scanning case)
+        ...["offer_1", "offer_2", "offer_3"].map((n) => expect.stringMatching(new RegExp(`^query ${n}: OK, uses an index \\(users by users_upper_mac(_port)?\\), [0-9.]+ ms$`))),
+        expect.stringMatching(/^setting ThreadLimit 1: WARN one lookup at a time/),
         "query history_sql: OK",
       ],
     });
@@ -143,4 +144,8 @@ test("an offer query returning a pool column instead of ip passes --check (SQLit
   expect(line.length).toBe(1);
   expect(line[0]).toStartWith("query offer_3: OK");
   expect(r.ok).toBe(true);
+  // ThreadLimit 1 (the reference's) leaves pool renewals nothing to share a commit with
+  expect(r.lines).toContain("setting ThreadLimit 1: WARN with <pools>, each renewal commits alone; exchanges in flight together share one commit; fix: <ThreadLimit>16</ThreadLimit>");
+  writeFileSync(path, xml.replace("<ThreadLimit>1</ThreadLimit>", "<ThreadLimit>16</ThreadLimit>"));
+  expect((await runCheck(path)).lines.some((l) => l.startsWith("setting ThreadLimit"))).toBe(false);
 });

@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Pool } from "mysql2/promise";
 import { MysqlBackend } from "../../src/db/mysql.ts";
-import { batchable, batchSize, batchSql, splitBySlot } from "../../src/db/lookup-batch.ts";
-import type { Row } from "../../src/db/backend.ts";
+import { batchable, batchSize, batchSql, LookupBatcher, shareable, splitBySlot, type BatchRunner } from "../../src/db/lookup-batch.ts";
+import type { Param, Row } from "../../src/db/backend.ts";
 import { createTempDb, memoryLog, rootPool, SOCKET, type TempDb } from "./mariadb.ts";
 import { PostgresqlBackend } from "../../src/db/postgresql.ts";
 import { adminSql, closeAdmin, createTempPgDb, PG_SOCKET_DIR, type TempPgDb } from "./postgresql.ts";
@@ -18,8 +18,12 @@ let db: TempDb;
 const USERS = 400;
 const mac = (i: number) => "02" + i.toString(16).padStart(10, "0");
 
+let userstatBefore = 1;
 beforeAll(async () => {
   root = await rootPool();
+  const [u] = (await root.query("SELECT @@GLOBAL.userstat AS on_")) as unknown as [{ on_: number }[]];
+  userstatBefore = Number(u[0]!.on_);
+  if (!userstatBefore) await root.query("SET GLOBAL userstat = 1");
   db = await createTempDb(root, "pdlb");
   await root.query(
     `CREATE TABLE \`${db.database}\`.users (id int auto_increment primary key, ip varchar(50) not null, mask varchar(50) not null, mac varchar(50) not null, port varchar(10) not null, key mac (mac))`,
@@ -31,6 +35,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await db?.drop();
+  if (!userstatBefore) await root?.query("SET GLOBAL userstat = 0");
   await root?.end();
 });
 
@@ -41,9 +46,16 @@ async function open(poolSize: number, lookupBatch: number): Promise<MysqlBackend
   );
 }
 
+/**
+ * Statements this test's own database user ran (MariaDB's per-user
+ * statistics), so other clients of the shared server cannot move the count;
+ * grouped or not, each lookup statement is one SELECT.
+ */
 async function executes(): Promise<number> {
-  const [r] = (await root.query("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'")) as unknown as [{ Value: string }[]];
-  return Number(r[0]!.Value);
+  const [r] = (await root.query("SELECT SELECT_COMMANDS AS n FROM information_schema.USER_STATISTICS WHERE USER = ?", [db.user])) as unknown as [
+    { n: number | string }[],
+  ];
+  return Number(r[0]?.n ?? 0);
 }
 
 const sortRows = (rows: Row[]) => rows.map((r) => JSON.stringify(r)).sort();
@@ -71,6 +83,27 @@ describe("grouped offer lookups (MariaDB)", () => {
       expect(statements).toBeLessThan(60);
       const [n] = (await root.query(`SELECT COUNT(*) AS n FROM \`${db.database}\`.users`)) as unknown as [{ n: number }[]];
       expect(Number(n[0]!.n)).toBe(USERS + 1);
+    } finally {
+      await b.close();
+    }
+  });
+
+  test("lookups asked for in one turn with connections free go as one statement; one asked alone goes alone", async () => {
+    const b = await open(8, 16);
+    try {
+      const q = await b.prepare("offer_1", "select ip, mask, port from users where mac = ?");
+      const keys = [mac(1), mac(2), "ffffffffffff", mac(5), mac(9)];
+      const alone = new Map<string, Row[]>();
+      for (const k of keys) alone.set(k, await q.run([k]));
+      // one at a time, each awaited: every lookup is a turn of its own, one statement each
+      let before = await executes();
+      for (const k of keys) await q.run([k]);
+      expect((await executes()) - before).toBe(keys.length);
+      // the five in one turn, eight connections free: one grouped statement
+      before = await executes();
+      const got = await Promise.all(keys.map((k) => q.run([k])));
+      expect((await executes()) - before).toBe(1);
+      keys.forEach((k, i) => expect(sortRows(got[i]!)).toEqual(sortRows(alone.get(k)!)));
     } finally {
       await b.close();
     }
@@ -251,6 +284,83 @@ describe("slow rows among grouped lookups (MariaDB)", () => {
       await b.close();
     }
   }, 30_000);
+});
+
+describe("lookups with the same values share a slot", () => {
+  /** A runner whose connection is busy until `free`; it answers each slot with its first value (or "guest"). */
+  function rig() {
+    const calls: { sql: string; params: readonly Param[] }[] = [];
+    let free = false;
+    let n = 0;
+    const runner: BatchRunner = {
+      exec: async (sql, params) => {
+        calls.push({ sql, params });
+        const slots = sql.split(" UNION ALL ").length;
+        const per = params.length / slots;
+        if (slots === 1) return [{ v: params[0] ?? "guest", run: ++n }];
+        return Array.from({ length: slots }, (_, i) => ({ __pydhcp_slot: i, v: params[i * per] ?? "guest", run: ++n }));
+      },
+      idle: () => free,
+      idleForWaiting: () => free,
+      onSpare: () => false,
+      budgetMs: () => 1000,
+      waiting() {},
+      retryAlone: () => true,
+      isTimeout: () => false,
+      timeout: () => new Error("timeout"),
+      takeSlowSlot: () => true,
+      releaseSlowSlot() {},
+    };
+    return { calls, runner, open: () => void (free = true) };
+  }
+
+  test("a query without placeholders: the waiting lookups run it once, as the plain query; each gets its own copy of the rows", async () => {
+    const r = rig();
+    const b = new LookupBatcher("select 'guest' as pool", 16, r.runner);
+    const got = Array.from({ length: 5 }, () => b.run([], 1000));
+    r.open();
+    b.kick();
+    const rows = await Promise.all(got);
+    expect(r.calls).toEqual([{ sql: "select 'guest' as pool", params: [] }]);
+    for (const x of rows) expect(x).toEqual([{ v: "guest", run: 1 }]);
+    rows[0]![0]!.v = "changed";
+    expect(rows[1]![0]!.v).toBe("guest");
+  });
+
+  test("the same values share a slot, other values get theirs: six lookups of three relays are one statement of three slots (padded to four)", async () => {
+    const r = rig();
+    const b = new LookupBatcher("select pool from relays where giaddr = ?", 16, r.runner);
+    const relays = ["198.18.4.1", "198.18.4.1", "198.18.5.1", "198.18.4.1", "198.18.5.1", "198.18.6.1"];
+    const got = relays.map((g) => b.run([g], 1000));
+    r.open();
+    b.kick();
+    const rows = await Promise.all(got);
+    expect(r.calls.length).toBe(1);
+    expect(r.calls[0]!.sql).toBe(batchSql("select pool from relays where giaddr = ?", 4));
+    expect(r.calls[0]!.params).toEqual(["198.18.4.1", "198.18.5.1", "198.18.6.1", "198.18.6.1"]);
+    rows.forEach((x, i) => expect(x.map((y) => y.v)).toEqual([relays[i]]));
+  });
+
+  test("a value of each run's own (RAND(), UUID(), a user variable) keeps a slot per lookup; NULL and empty text are not the same value", async () => {
+    for (const sql of ["select rand() as r", "select uuid() as u", "select @n := @n + 1 as n"]) {
+      const r = rig();
+      const b = new LookupBatcher(sql, 16, r.runner);
+      const got = Array.from({ length: 3 }, () => b.run([], 1000));
+      r.open();
+      b.kick();
+      await Promise.all(got);
+      expect(r.calls.map((c) => c.sql)).toEqual([batchSql(sql, 4)]);
+    }
+    expect(shareable("select case when ? = '198.18.4.1' then 'link4' else 'guest' end as pool")).toBe(true);
+    expect(shareable("select ip from free_ips where pool = ? and random() < 0.5")).toBe(false);
+    const r = rig();
+    const b = new LookupBatcher("select pool from t where x = ?", 16, r.runner);
+    const got = [b.run([""], 1000), b.run([null], 1000), b.run([""], 1000)];
+    r.open();
+    b.kick();
+    await Promise.all(got);
+    expect(r.calls[0]!.params).toEqual(["", null]);
+  });
 });
 
 describe("grouped statement text (pure)", () => {

@@ -17,7 +17,7 @@ import { MessageType } from "../../src/codec/message.ts";
 import { buildRequest, ip, testClient, type TestClient } from "../support/client.ts";
 import { ROOT, startServer, type RunningServer } from "../support/server.ts";
 import { createTempDb, rootPool, type TempDb } from "../db/mariadb.ts";
-import { configXml, freeTcpPort, freeUdpPort, health, ipOf, macOf, makeSqlite, messageType, nextXid, scrape, sqliteDatabase, until } from "../service/helpers.ts";
+import { configXml, discover, freeTcpPort, freeUdpPort, health, ipOf, macOf, makeSqlite, messageType, nextXid, scrape, sqliteDatabase, until } from "../service/helpers.ts";
 
 /** one row per event: the answer's address, the event, its xid and its id */
 const HISTORY = "insert into history (dt,mac,ip,comment) values (now(),'{ClientMacAddress}','{answer_ip}','{event}/{xidhex}/{event_id}')";
@@ -344,6 +344,18 @@ function suite(kind: "SQLite" | "MariaDB"): void {
       expect(existsSync(journal + ".sealed")).toBe(false);
     }, 30_000);
 
+    test("a burst of 64 DISCOVERs at once (replies of one turn leave together): every client gets its own OFFER, and each OFFER has its row", async () => {
+      await start();
+      const n = 64;
+      const xids = Array.from({ length: n }, () => nextXid());
+      for (let i = 0; i < n; i++) c.send(buildRequest({ type: MessageType.DISCOVER, mac: macOf(i), xid: xids[i]! }), port);
+      const offers = await Promise.all(xids.map((x) => c.reply(x, 3000)));
+      // on the wire: one OFFER per client, to its own address
+      expect(offers.map((o) => [messageType(o), o?.yiaddr])).toEqual(xids.map((_, i) => [MessageType.OFFER, ipOf(i)]));
+      const rows = await until(() => db.rows(), (r) => r.length >= n, 10_000);
+      expect(rows.map((r) => `${r.ip} ${keyOf(r)}`).sort()).toEqual(xids.map((x, i) => `${ipOf(i)} OFFER/${hex8(x)}`).sort());
+    }, 30_000);
+
     test("RELEASE is logged at info and not counted as dropped", async () => {
       await start();
       const d = await dora(c, port, LOOP_MAC);
@@ -412,5 +424,46 @@ describe("the journal on a full disk", () => {
     expect(d).toEqual(expect.objectContaining({ offer: ipOf(2), ack: ipOf(2) }));
     const rows = await until(() => sqliteDb(() => dir).rows(), (r) => r.length >= 2, 5000);
     expect(rows.map((r) => [r.ip, r.comment.split("/")[0]])).toEqual([[ipOf(2), "OFFER"], [ipOf(2), "ACK"]]);
+  }, 30_000);
+
+  test("a burst whose events only partly fit in the journal: exactly the clients whose events are wholly in the file get an OFFER; the others get no bytes and count as history_unrecorded", async () => {
+    const n = 64;
+    makeSqlite(join(dir, "t.db"), Array.from({ length: n + 1 }, (_, i) => [macOf(i), ipOf(i)] as const));
+    const port = await freeUdpPort();
+    const mport = freeTcpPort();
+    server = await startServer({
+      config: configXml({
+        port, clientPort: c.port, database: sqliteDatabase(join(dir, "t.db")), history: HISTORY, metricsPort: mport, rateLimit: false,
+        extra: `<history><journal>${mnt}/journal</journal></history>`,
+      }),
+      dir,
+    });
+    // one event while there is room: the journal's last page holds about 4 KiB more, room for some events of the burst and not all
+    expect(await discover(c, port, macOf(n))).toEqual(expect.objectContaining({ yiaddr: ipOf(n) }));
+    try {
+      writeFileSync(join(mnt, "filler"), Buffer.alloc(128 * 1024));
+    } catch {
+      // ENOSPC: the file system is full, which is the point
+    }
+    const xids = Array.from({ length: n }, () => nextXid());
+    for (let i = 0; i < n; i++) c.send(buildRequest({ type: MessageType.DISCOVER, mac: macOf(i), xid: xids[i]! }), port);
+    await Bun.sleep(1500);
+    const got = c.drain();
+    const answered = new Set(got.map((m) => hex8(m.xid)));
+    // each reply on the wire is the client's own OFFER
+    for (const m of got) expect([messageType(m), m.yiaddr]).toEqual([MessageType.OFFER, ipOf(xids.indexOf(m.xid))]);
+    expect(got.length).toBe(answered.size);
+    expect(answered.size).toBeGreaterThan(0);
+    expect(answered.size).toBeLessThan(n);
+    const m = await scrape(mport);
+    expect(m.get('pydhcp_dropped_total{reason="history_unrecorded"}')).toBe(n - answered.size);
+    expect(m.get('pydhcp_replies_sent_total{type="OFFER"}')).toBe(1 + answered.size);
+    // the rows (written from the journal once there is room again) are exactly the replies that left
+    rmSync(join(mnt, "filler"));
+    const rows = await until(() => sqliteDb(() => dir).rows(), (r) => r.length >= 1 + answered.size, 5000);
+    await Bun.sleep(300);
+    const burstRows = (await sqliteDb(() => dir).rows()).map(keyOf).filter((k) => xids.some((x) => k === `OFFER/${hex8(x)}`));
+    expect(rows.length).toBeGreaterThanOrEqual(1 + answered.size);
+    expect(burstRows.sort()).toEqual([...answered].map((x) => `OFFER/${x}`).sort());
   }, 30_000);
 });

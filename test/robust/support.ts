@@ -118,17 +118,30 @@ export class Relay {
     return this.count(await this.client.reply(xid, timeoutMs));
   }
 
-  /** DISCOVER, then REQUEST for the offered address; the ACK, or null with the step that failed. */
+  /** Sends `spec` up to `tries` times (same xid, as a client retransmits) until a reply comes. */
+  private async retransmit(spec: Parameters<typeof buildRequest>[0], timeoutMs: number | undefined, tries: number): Promise<DhcpMessage | null> {
+    for (let t = 1; ; t++) {
+      const r = await this.exchange(spec, timeoutMs);
+      if (r || t >= tries) return r;
+    }
+  }
+
+  /**
+   * DISCOVER, then REQUEST for the offered address; the ACK, or null with the
+   * step that failed. `tries` > 1 retransmits each step that got no reply,
+   * as a real client does (RFC 2131 4.1).
+   */
   async dora(
     mac: string,
     rai: Uint8Array,
-    opts: { xid?: number; options?: [number, Uint8Array][]; timeoutMs?: number } = {},
+    opts: { xid?: number; options?: [number, Uint8Array][]; timeoutMs?: number; tries?: number } = {},
   ): Promise<{ offer: DhcpMessage; ack: DhcpMessage } | { failed: string }> {
     const extra = opts.options ?? [];
+    const tries = opts.tries ?? 1;
     const xid = opts.xid ?? Math.floor(Math.random() * 0xffffffff);
-    const offer = await this.exchange({ type: MessageType.DISCOVER, mac, xid, options: [...extra, [82, rai]] }, opts.timeoutMs);
+    const offer = await this.retransmit({ type: MessageType.DISCOVER, mac, xid, options: [...extra, [82, rai]] }, opts.timeoutMs, tries);
     if (replyType(offer) !== "OFFER") return { failed: `DISCOVER got ${replyType(offer)}` };
-    const ack = await this.exchange(
+    const ack = await this.retransmit(
       {
         type: MessageType.REQUEST,
         mac,
@@ -136,6 +149,7 @@ export class Relay {
         options: [...extra, [50, ip(offer!.yiaddr)], [54, ip(SERVER_ID)], [82, rai]],
       },
       opts.timeoutMs,
+      tries,
     );
     if (replyType(ack) !== "ACK") return { failed: `REQUEST got ${replyType(ack)}` };
     return { offer: offer!, ack: ack! };

@@ -80,6 +80,38 @@ test("a 25,000-event burst is journaled at once, then written in order, each eve
   expect(new Set(r.map((x) => x.comment)).size).toBe(N);
 });
 
+test("events recorded together (one write for a turn's events) keep their order and their own ids, and an event of two statements gets two ids", async () => {
+  const w = writer();
+  const one = (i: number) => (id: string) => [{ s: "history_sql", v: t.bind(new Map([["mac_hex", `m${i}`], ["answer_ip", String(i)], ["event_id", id]]), Date.now()) }];
+  const two = (id: string) => [...one(100)(id), ...one(101)(`${id}b`)];
+  const r = w.recordMany([one(0), one(1), two, one(2)]);
+  expect(r.error).toBeNull();
+  expect(r.written).toBe(4);
+  expect(r.lines).toBe(5);
+  const seq = r.ids.map((id) => Number(id.split("-")[1]));
+  // two ids for the event of two statements: the next event's id skips one
+  expect(seq.map((n) => n - seq[0]!)).toEqual([0, 1, 2, 4]);
+  expect(w.pending).toBe(5);
+  await until(() => w.pending === 0);
+  await w.close();
+  expect(rows().map((x) => x.ip)).toEqual(["0", "1", "100", "101", "2"]);
+});
+
+test("a backlog of several batches is written one batch per event-loop turn: packets run between them", async () => {
+  const w = writer();
+  const N = 2_000;
+  for (let i = 0; i < N; i++) record(w, i);
+  // what arrives while the backlog is written: it must get a turn before the last batch
+  const seen: number[] = [];
+  const packets = setInterval(() => seen.push(w.pending), 0);
+  await until(() => w.pending === 0, 20_000);
+  clearInterval(packets);
+  await w.close();
+  expect(rows().length).toBe(N);
+  // a turn while rows were still waiting, after the writer had started
+  expect(seen.some((p) => p > 0 && p < N)).toBe(true);
+});
+
 test("now() in a history statement is the event time, even when the row is written later", async () => {
   const w = writer();
   const at = Date.parse("2026-03-04T05:06:07.000Z");

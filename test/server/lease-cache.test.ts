@@ -11,8 +11,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteBackend } from "../../src/db/sqlite.ts";
-import type { Lease } from "../../src/db/backend.ts";
-import { LeaseMemory } from "../../src/server/leases.ts";
+import type { Lease, LeaseStore } from "../../src/db/backend.ts";
+import { LEASE_SLICE, leaseFrom, leasesFrom } from "../../src/db/lease-row.ts";
+import { ADOPT_SLICE, LeaseMemory } from "../../src/server/leases.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { memorySink } from "../../src/log/sink.ts";
 
@@ -39,8 +40,9 @@ function sql(text: string, ...params: (string | number)[]) {
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), `pydhcp-lease-cache-${process.pid}-`));
   path = join(dir, "leases.sqlite");
-  a = SqliteBackend.open({ path, timeoutMs: 1000 }, log);
-  b = SqliteBackend.open({ path, timeoutMs: 1000 }, log);
+  // two servers: writer ids of their own, as two processes have
+  a = SqliteBackend.open({ path, timeoutMs: 1000, leaseWriter: "server-a" }, log);
+  b = SqliteBackend.open({ path, timeoutMs: 1000, leaseWriter: "server-b" }, log);
 });
 afterEach(async () => {
   await a.close();
@@ -118,7 +120,7 @@ describe("refusals are checked against the table", () => {
     await m.flush();
     await a.close();
     expect((await m.holderChecked("198.18.0.10", now, "0200000000ff"))?.mac).toBe("020000000001");
-    a = SqliteBackend.open({ path, timeoutMs: 1000 }, log);
+    a = SqliteBackend.open({ path, timeoutMs: 1000, leaseWriter: "server-a" }, log);
   });
 });
 
@@ -147,6 +149,36 @@ describe("sync and resync", () => {
     expect(m.get("020000000001")?.ip).toBe("198.18.0.10");
   });
 
+  test("a row read while this server's write of the client is in flight is not adopted; a later write by another server is", async () => {
+    // a's writes wait for `open` (the write on its way to the database while the sync reads)
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const slow = new Proxy(a.leases, {
+      get(t, p) {
+        if (p === "upsert") return async (ls: readonly Lease[]) => (await gate, t.upsert(ls));
+        const v = Reflect.get(t, p);
+        return typeof v === "function" ? v.bind(t) : v;
+      },
+    }) as LeaseStore;
+    const m = new LeaseMemory(slow, log);
+    await m.warm(now);
+    // b writes the client first, a in the same second: a's row is the table's last word
+    await b.leases.upsert([lease("020000000001", "198.18.0.20")]);
+    m.set(lease("020000000001", "198.18.0.10"));
+    const flushed = m.flush();
+    expect(await m.sync(now)).toBe(0);
+    open();
+    await flushed;
+    expect((await a.leases.get("020000000001"))?.ip).toBe("198.18.0.10");
+    // a's own row does not come back: memory must already hold it
+    expect(await m.sync(now)).toBe(0);
+    expect(m.get("020000000001")?.ip).toBe("198.18.0.10");
+    // b's next write is read as usual
+    await b.leases.upsert([lease("020000000001", "198.18.0.30", { updated: now + 1 })]);
+    expect(await m.sync(now + 1)).toBe(1);
+    expect(m.get("020000000001")?.ip).toBe("198.18.0.30");
+  });
+
   test("an ended lease read back does not hide the client holding the address now", async () => {
     const m = new LeaseMemory(a.leases, log);
     await m.warm(now);
@@ -172,6 +204,69 @@ describe("sync and resync", () => {
   });
 });
 
+describe("large syncs leave the event loop to packets", () => {
+  const many = (n: number, from = 0) => Array.from({ length: n }, (_, i) => lease("03" + (from + i).toString(16).padStart(10, "0"), `198.19.${(from + i) >> 8}.${(from + i) & 255}`));
+
+  test("a sync of more rows than one slice adopts them all, with other work running between slices", async () => {
+    const m = new LeaseMemory(a.leases, log);
+    const rows = many(ADOPT_SLICE * 2 + 500);
+    await b.leases.upsert(rows);
+    let done = false;
+    const during: boolean[] = [];
+    const p = m.sync(now).then((n) => ((done = true), n));
+    // a packet arriving meanwhile: handled before the sync has gone through every row
+    setImmediate(() => during.push(done));
+    expect(await p).toBe(rows.length);
+    expect(during).toEqual([false]);
+    expect(m.size).toBe(rows.length);
+    expect(m.holder(rows.at(-1)!.ip, now)?.mac).toBe(rows.at(-1)!.mac);
+  });
+
+  test("the store writes and reads a large set a page at a time: every row, other work between pages", async () => {
+    const rows = many(1000).map((l, i) => (i % 4 === 0 ? { ...l, expires: now - 5 } : l));
+    let done = false;
+    const during: boolean[] = [];
+    const w = a.leases.upsert(rows).then(() => (done = true));
+    setImmediate(() => during.push(done));
+    await w;
+    expect(during).toEqual([false]);
+    const active = await a.leases.loadActive(now);
+    expect(active.map((l) => l.clientKey)).toEqual(rows.filter((l) => l.expires >= now).map((l) => l.clientKey));
+  });
+
+  test("rows become leases a slice per turn (MySQL and PostgreSQL results): all of them, in order", async () => {
+    const rows = many(LEASE_SLICE * 2 + 7).map((l) => ({ client_key: l.clientKey, mac: l.mac, ip: l.ip, option82: null, expires: String(l.expires), state: l.state, answer: l.answer, updated: l.updated, relay: null, hostname: null }));
+    let done = false;
+    const during: boolean[] = [];
+    const p = leasesFrom(rows).then((ls) => ((done = true), ls));
+    setImmediate(() => during.push(done));
+    const out = await p;
+    expect(during).toEqual([false]);
+    expect(out).toEqual(rows.map(leaseFrom));
+    expect(out.at(-1)).toMatchObject({ option82: "", relay: "", hostname: "", expires: now + 3600 });
+  });
+
+  test("resync in slices: rows deleted by hand are dropped; a lease set while it runs stands", async () => {
+    const m = new LeaseMemory(a.leases, log);
+    const rows = many(ADOPT_SLICE * 2);
+    for (const r of rows) m.set(r);
+    await m.flush();
+    sql("DELETE FROM pydhcp_lease WHERE client_key = ?", rows[5]!.clientKey);
+    const p = m.resync(now);
+    // between slices a packet grants a lease; the table read before it cannot show it
+    const late = lease("040000000001", "198.18.9.9");
+    setImmediate(() => {
+      m.set(late);
+      void m.flush();
+    });
+    const r = await p;
+    expect(r.dropped).toBe(1);
+    expect(m.get(rows[5]!.clientKey)).toBeUndefined();
+    expect(m.get(late.clientKey)?.ip).toBe("198.18.9.9");
+    expect(m.size).toBe(rows.length);
+  });
+});
+
 describe("store listing", () => {
   test("list filters by mac, ip, relay and expiry with bound values; SQL in a value is just a value", async () => {
     await a.leases.upsert([
@@ -191,20 +286,40 @@ describe("store listing", () => {
     expect((await a.leases.list({}, now, 2)).length).toBe(2);
   });
 
-  test("an older table gains the relay and hostname columns at open", async () => {
+  test("an older table gains the relay, hostname and writer columns and the (updated, writer) index at open", async () => {
     const old = join(dir, "old.sqlite");
     const db = new Database(old, { create: true });
     db.exec(`CREATE TABLE pydhcp_lease (client_key TEXT PRIMARY KEY, mac TEXT NOT NULL, ip TEXT NOT NULL, option82 TEXT NOT NULL DEFAULT '',
       expires INTEGER NOT NULL, state TEXT NOT NULL, answer TEXT NOT NULL, updated INTEGER NOT NULL)`);
+    db.exec("CREATE INDEX pydhcp_lease_updated ON pydhcp_lease (updated)");
     db.query("INSERT INTO pydhcp_lease VALUES ('k', '020000000009', '198.18.0.9', '', ?, 'bound', '{}', ?)").run(now + 60, now);
     db.close();
-    const o = SqliteBackend.open({ path: old, timeoutMs: 1000 }, log);
+    const o = SqliteBackend.open({ path: old, timeoutMs: 1000, leaseWriter: "server-o" }, log);
     try {
       expect(await o.leases.get("k")).toMatchObject({ ip: "198.18.0.9", relay: "", hostname: "" });
+      // the row from before the writer column is read back by the sync
+      expect((await o.leases.changedSince(now)).map((l) => l.clientKey)).toEqual(["k"]);
       await o.leases.upsert([lease("k", "198.18.0.9", { hostname: "pc" })]);
       expect((await o.leases.get("k"))?.hostname).toBe("pc");
     } finally {
       await o.close();
     }
+    const check = new Database(old, { readonly: true });
+    try {
+      expect(check.query("SELECT writer FROM pydhcp_lease").all()).toEqual([{ writer: "server-o" }]);
+      const idx = check.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'pydhcp_lease' AND name LIKE 'pydhcp_lease_updated%'").all();
+      expect(idx).toEqual([{ name: "pydhcp_lease_updated_writer" }]);
+    } finally {
+      check.close();
+    }
+  });
+
+  test("a sync leaves out this server's own rows even when another connection has committed", async () => {
+    await a.leases.upsert([lease("020000000001", "198.18.0.10")]);
+    await b.leases.upsert([lease("020000000002", "198.18.0.11")]);
+    expect((await a.leases.changedSince(now - 2)).map((l) => l.clientKey)).toEqual(["020000000002"]);
+    expect((await b.leases.changedSince(now - 2)).map((l) => l.clientKey)).toEqual(["020000000001"]);
+    await a.leases.release({ mac: "020000000001" }, now + 1);
+    expect((await a.leases.changedSince(now + 1)).map((l) => [l.clientKey, l.state])).toEqual([["020000000001", "released"]]);
   });
 });

@@ -16,7 +16,11 @@ import type { DatabaseSettings } from "../settings.ts";
 import type { Logger } from "../../log/types.ts";
 
 /** The <mysql> settings from the config, plus the query timeout. */
-export type MysqlOptions = Omit<Extract<DatabaseSettings, { kind: "mysql" }>, "kind"> & { timeoutMs: number };
+export type MysqlOptions = Omit<Extract<DatabaseSettings, { kind: "mysql" }>, "kind"> & {
+  timeoutMs: number;
+  /** the `writer` id of this process's lease upserts (db/lease-row.ts LEASE_WRITER unless given) */
+  leaseWriter?: string;
+};
 
 /** What this backend binds: variable text, NULL, and its own integers (lease times, limits). */
 export type SqlValue = string | number | null;

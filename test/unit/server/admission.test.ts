@@ -69,13 +69,17 @@ test("the queue holds about maxWait of work at the measured service time; the ol
   expect(only.push(R("c"))?.id).toBe("a");
 });
 
-test("the kernel's queue: nothing dropped while its newest packet will be read within maxWait; past that the oldest go", async () => {
+test("the kernel's queue: nothing dropped while its newest packet will be read within a quarter of maxWait; past that the oldest go down to a tenth", async () => {
   const { KERNEL_BYTES_PER_PACKET: B, kernelBacklog } = await import("../../../src/server/admission.ts");
   expect(kernelBacklog(0, 500, 1000)).toEqual({ waitMs: 0, discard: 0 });
-  // 400 packets at 500/s: 800 ms, in time
-  expect(kernelBacklog(400 * B, 500, 1000)).toEqual({ waitMs: 800, discard: 0 });
-  // 6,000 packets at 500/s: 12 s; keep half a second's worth (250), drop the oldest 5,750
-  expect(kernelBacklog(6000 * B, 500, 1000)).toEqual({ waitMs: 12_000, discard: 5750 });
+  // 125 packets at 500/s: 250 ms, a burst the queue absorbs
+  expect(kernelBacklog(125 * B, 500, 1000)).toEqual({ waitMs: 250, discard: 0 });
+  // 400 packets at 500/s: 800 ms; every REQUEST behind them would wait that long: keep 100 ms (50), drop 350
+  expect(kernelBacklog(400 * B, 500, 1000)).toEqual({ waitMs: 800, discard: 350 });
+  // 6,000 packets at 500/s: 12 s; drop the oldest 5,950
+  expect(kernelBacklog(6000 * B, 500, 1000)).toEqual({ waitMs: 12_000, discard: 5950 });
+  // a longer maxWait absorbs a longer burst: 2,000 ms at maxWait 10 s
+  expect(kernelBacklog(1000 * B, 500, 10_000).discard).toBe(0);
   // counted generously per packet: a loopback packet's 1,280 bytes count as less than one
   expect(B).toBeGreaterThanOrEqual(1280);
   // no rate known yet: nothing dropped on a guess
