@@ -68,8 +68,10 @@ const KERNEL_KEEP = 1 / 10;
  * oldest are read and dropped unhandled until a tenth of maxWaitMs of them
  * is left: reading past them is the only way to reach packets that are
  * fresher, and every REQUEST behind them waits as long as they do.
- * (The server drops only DISCOVERs among them: it counts `discard` down on
- * DISCOVERs alone.)
+ * (The server counts `discard` down on every packet it reads and drops only
+ * the DISCOVERs among them: the count covers the packets queued when it was
+ * taken, so a packet that came later, a lone client's DISCOVER after a
+ * burst of other traffic, is never dropped by it.)
  */
 export function kernelBacklog(queuedBytes: number, perSecond: number, maxWaitMs: number): { waitMs: number; discard: number } {
   const queued = queuedBytes / KERNEL_BYTES_PER_PACKET;
@@ -78,6 +80,27 @@ export function kernelBacklog(queuedBytes: number, perSecond: number, maxWaitMs:
   const waitMs = (queued / perSecond) * 1000;
   if (waitMs <= maxWaitMs * KERNEL_TRIGGER) return { waitMs, discard: 0 };
   return { waitMs, discard: Math.max(0, Math.floor(queued - (perSecond * maxWaitMs * KERNEL_KEEP) / 1000)) };
+}
+
+/**
+ * The countdown kernelBacklog() starts: the next `discard` packets read are
+ * the backlog's oldest; the DISCOVERs among them are dropped unread.
+ */
+export class KernelShed {
+  private left = 0;
+  /** a fresh look at the kernel's queue replaces the count from the last one */
+  look(queuedBytes: number, perSecond: number, maxWaitMs: number): void {
+    this.left = kernelBacklog(queuedBytes, perSecond, maxWaitMs).discard;
+  }
+  get active(): boolean {
+    return this.left > 0;
+  }
+  /** One packet read, of message type `type`: true when it is to be dropped unread. */
+  drop(type: number | undefined): boolean {
+    if (this.left <= 0) return false;
+    this.left--;
+    return type === MessageType.DISCOVER;
+  }
 }
 
 /** Weight of one finished request in the smoothed service time. */

@@ -29,7 +29,7 @@ import { explanationOf, renderExplanation } from "./explain-render.ts";
 import { ringEntry, type ExchangeRing } from "./exchange-ring.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
-import { AdmissionQueue, kernelBacklog, type AdmissionOptions } from "./admission.ts";
+import { AdmissionQueue, KernelShed, type AdmissionOptions } from "./admission.ts";
 import { ExchangeLog } from "./exchange-log.ts";
 
 function admissionOptions(rt: Runtime): AdmissionOptions {
@@ -103,7 +103,7 @@ export class DhcpServer {
   private handledSince = 0;
   private handledFrom = -1;
   private handledRate = 0;
-  private discard = 0;
+  private readonly shed = new KernelShed();
   /** the last exchanges, for the HTTP API and the help-desk page; null when nobody reads them */
   private ring: ExchangeRing | null = null;
   /** told of every datagram (the event-loop lag monitor samples while packets flow) */
@@ -181,10 +181,10 @@ export class DhcpServer {
     // looked at before dropping anything: a count left from a backlog that has since drained must not outlive it
     const now0 = performance.now();
     // every 100 ms, every 10 ms while dropping: a count from one look must not run far past the backlog
-    if (sock && now0 - this.checkedAt >= (this.discard > 0 ? 10 : 100)) this.checkKernelQueue(now0, sock);
-    // a backlog's oldest DISCOVERs go unread; anything else (a REQUEST completing an exchange) is handled
-    if (this.discard > 0 && peekMessageType(buf) === MessageType.DISCOVER) {
-      this.discard--;
+    if (sock && now0 - this.checkedAt >= (this.shed.active ? 10 : 100)) this.checkKernelQueue(now0, sock);
+    // the backlog's oldest packets: its DISCOVERs go unread, anything else (a REQUEST completing an
+    // exchange) is handled. Counted over every packet, so one that arrived after the look is never dropped by it.
+    if (this.shed.active && this.shed.drop(peekMessageType(buf))) {
       this.metrics.received("DISCOVER");
       this.metrics.dropped("stale");
       return;
@@ -273,7 +273,7 @@ export class DhcpServer {
     this.handledFrom = -1;
     const bytes = sock.queuedBytes();
     if (bytes === null) return;
-    this.discard = kernelBacklog(bytes, this.handledRate, this.rt.config.server.maxWaitMs).discard;
+    this.shed.look(bytes, this.handledRate, this.rt.config.server.maxWaitMs);
   }
 
   private readonly dropStale = (p: Pending): void => {

@@ -91,6 +91,25 @@ test("the kernel's queue: nothing dropped while its newest packet will be read w
   expect(q.capacity).toBe(2000);
 });
 
+test("shedding the kernel's backlog drops DISCOVERs only among the packets queued at the look, never one that came after", async () => {
+  const { KERNEL_BYTES_PER_PACKET: B, KernelShed } = await import("../../../src/server/admission.ts");
+  const shed = new KernelShed();
+  // 400 queued at 500/s with maxWait 1 s: the oldest 350 are the backlog
+  shed.look(400 * B, 500, 1000);
+  let dropped = 0;
+  // the backlog is mostly not DISCOVERs (a REQUEST storm, or garbage): they are handled, and they count
+  for (let i = 0; i < 350; i++) if (shed.drop(i % 10 === 0 ? MessageType.DISCOVER : MessageType.REQUEST)) dropped++;
+  expect(dropped).toBe(35);
+  expect(shed.active).toBe(false);
+  // a client's DISCOVER behind the backlog is read and answered
+  expect(shed.drop(MessageType.DISCOVER)).toBe(false);
+  // a new look replaces the count; a drained queue ends the shedding
+  shed.look(400 * B, 500, 1000);
+  expect(shed.active).toBe(true);
+  shed.look(0, 500, 1000);
+  expect(shed.drop(MessageType.DISCOVER)).toBe(false);
+});
+
 test("a long queue serves the newest DISCOVER first (its client still waits); REQUESTs still go first", () => {
   const q = new AdmissionQueue<P>({ maxWaitMs: 1000, hardLimit: 100, concurrency: 1 });
   for (let t = 0; t <= 400; t += 100) q.push(D(`d${t}`, t));
