@@ -36,7 +36,8 @@ export function inPool(ip: string): boolean {
   return n >= ipInt(POOL_RANGE.first) && n <= ipInt(POOL_RANGE.last);
 }
 
-function writeKeaPool(ctx: ServerContext, db: Awaited<ReturnType<typeof createDb>> | null): Prepared {
+/** `cacheThreshold`: Kea's lease caching (cache-threshold), off by default as in Kea; on, a renewal within that share of the lease writes nothing */
+function writeKeaPool(ctx: ServerContext, db: Awaited<ReturnType<typeof createDb>> | null, cacheThreshold = 0): Prepared {
   const file = join(ctx.dir, "kea-dhcp4-pool.json");
   const cfg = keaConfig(
     { ifname: ctx.netns.serverIf, serverAddr: ctx.netns.serverAddr, relayAddr: ctx.netns.clientAddr, dir: ctx.dir },
@@ -49,6 +50,7 @@ function writeKeaPool(ctx: ServerContext, db: Awaited<ReturnType<typeof createDb
   delete cfg.Dhcp4["hosts-database"];
   cfg.Dhcp4["host-reservation-identifiers"] = ["hw-address"];
   cfg.Dhcp4["reservations-global"] = false;
+  if (cacheThreshold > 0) cfg.Dhcp4["cache-threshold"] = cacheThreshold;
   writeFileSync(file, JSON.stringify(cfg, null, 1));
   const env = { KEA_PIDFILE_DIR: ctx.dir, KEA_LOCKFILE_DIR: ctx.dir, KEA_LOGGER_DESTINATION: join(ctx.dir, "kea.out") };
   run([...ctx.netns.exec(ctx.netns.server), "kea-dhcp4", "-t", file], { env });
@@ -56,14 +58,14 @@ function writeKeaPool(ctx: ServerContext, db: Awaited<ReturnType<typeof createDb
   return { argv: ["kea-dhcp4", "-c", file], env, configFile: file, usesMariadb: db !== null, counts };
 }
 
-export async function setupKeaMemfilePool(ctx: ServerContext): Promise<Prepared> {
-  return writeKeaPool(ctx, null);
+export async function setupKeaMemfilePool(ctx: ServerContext, cacheThreshold = 0): Promise<Prepared> {
+  return writeKeaPool(ctx, null, cacheThreshold);
 }
 
-export async function setupKeaMysqlPool(ctx: ServerContext): Promise<Prepared> {
+export async function setupKeaMysqlPool(ctx: ServerContext, cacheThreshold = 0): Promise<Prepared> {
   const db = await createDb(`${ctx.tag.replace(/-/g, "_")}_keapool`);
   run(["kea-admin", "db-init", "mysql", "-u", db.user, "-p", db.password, "-n", db.database]);
-  return writeKeaPool(ctx, db);
+  return writeKeaPool(ctx, db, cacheThreshold);
 }
 
 const POOLS_XML = `  <pools>

@@ -5,6 +5,7 @@
  *   <pools>
  *     <offerHold>60</offerHold>                  seconds an OFFER reserves its address
  *     <declineProbation>86400</declineProbation> seconds a DECLINEd address rests
+ *     <cacheThreshold>25</cacheThreshold>        percent of a lease that may be used before a re-DORA writes it again
  *     <pool name="guest">
  *       <range>198.18.64.10-198.18.64.250</range>   one or more; or 198.18.64.0/24
  *       <exclude>198.18.64.100</exclude>            optional, repeatable, address or a-b
@@ -29,6 +30,8 @@ const MAX_POOL_SIZE = 1 << 20;
 export const DEFAULT_OFFER_HOLD = 60;
 /** Kea's decline-probation-period default: a day. */
 export const DEFAULT_DECLINE_PROBATION = 86400;
+/** Kea's cache-threshold of 0.25, as a percent: a client back within a quarter of its lease costs no write */
+export const DEFAULT_CACHE_THRESHOLD = 25;
 
 type Span = [first: number, last: number];
 
@@ -187,11 +190,17 @@ export function readPools(
   errors: ConfigError[],
   defaults: { mask: string; router: string | null; dns: string[] },
 ): PoolsConfig {
-  const out: PoolsConfig = { pools: [], offerHoldSeconds: DEFAULT_OFFER_HOLD, declineProbationSeconds: DEFAULT_DECLINE_PROBATION };
+  const out: PoolsConfig = {
+    pools: [],
+    offerHoldSeconds: DEFAULT_OFFER_HOLD,
+    declineProbationSeconds: DEFAULT_DECLINE_PROBATION,
+    cacheThresholdPercent: DEFAULT_CACHE_THRESHOLD,
+  };
   if (!node) return out;
   const s = new Section(node, errors, ["pool"]);
   out.offerHoldSeconds = s.int("offerHold", false, DEFAULT_OFFER_HOLD, 1, 3600, "seconds");
   out.declineProbationSeconds = s.int("declineProbation", false, DEFAULT_DECLINE_PROBATION, 0, 0xffffffff, "seconds");
+  out.cacheThresholdPercent = s.int("cacheThreshold", false, DEFAULT_CACHE_THRESHOLD, 0, 99, "percent");
   for (const p of s.all("pool")) {
     const pool = readPool(p, errors, defaults);
     if (!pool) continue;

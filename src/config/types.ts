@@ -124,6 +124,12 @@ export interface PoolsConfig {
   offerHoldSeconds: number;
   /** how long a DECLINEd address stays out of use, seconds */
   declineProbationSeconds: number;
+  /**
+   * lease reuse (Kea's cache-threshold), percent of the lease time: a REQUEST
+   * after our OFFER for a bound lease that has used less than this share is
+   * ACKed with the time it has left and no write; 0 = every REQUEST writes
+   */
+  cacheThresholdPercent: number;
 }
 
 /** A config problem, named by its XML path: `config/query/offer_3: missing (offer_count is 3)`. */

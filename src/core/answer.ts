@@ -37,6 +37,8 @@ export interface Answer {
   options: Map<number, Uint8Array>;
   /** the pool the address came from (server/pools.ts); absent for a row's own ip */
   pool?: string;
+  /** a pool lease the database showed bound to this client until then (epoch s), read by the DISCOVER; never stored */
+  heldUntil?: number;
 }
 
 export interface AnswerDefaults {

@@ -78,7 +78,10 @@ type AnswerJson = Omit<Answer, "options"> & { options: [number, string][] };
 export function answerToJson(a: Answer): AnswerJson {
   const options: [number, string][] = [];
   for (const [c, v] of a.options) options.push([c, toHex(v)]);
-  return { ...a, options };
+  const j: AnswerJson = { ...a, options };
+  // what the DISCOVER read of the pool table is not the lease's to keep
+  delete j.heldUntil;
+  return j;
 }
 
 export function answerFromJson(text: string): Answer | null {

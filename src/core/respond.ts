@@ -318,6 +318,17 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
   if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
     return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
   }
+  // a bound pool lease the DISCOVER just read, still fresh: ACKed with its time left, nothing written
+  const left = reused && pool !== undefined && r.answer.heldUntil !== undefined && d.pools
+    ? d.pools.reusable(r.answer.heldUntil, r.answer.leaseTime ?? d.leaseTime, now)
+    : null;
+  if (left !== null) {
+    const a: Answer = { ...r.answer, leaseTime: left };
+    // lease memory already holds this lease with this expiry (the commit that wrote it): left alone
+    if (!lease || lease.state !== "bound" || lease.ip !== a.ip || lease.expires !== now + left) d.leases.set(leaseFrom(msg, key, a, "bound", d, lease));
+    history(ex, d, "ack", a, decided);
+    return reply(ex, d, MessageType.ACK, a, { query: r.query, note: `${state}, pool ${pool}: lease reused, ${left} s left, not written` });
+  }
   if (pool !== undefined && d.pools) {
     // the database decides who holds a pool address; the REQUEST commits it
     let c;

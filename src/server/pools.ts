@@ -54,7 +54,9 @@ export interface PoolClient {
 }
 
 export type OfferResult =
-  | { ok: true; ip: string; how: "bound" | "affinity" | "requested" | "free" | "reclaimed" }
+  | { ok: true; ip: string; how: "affinity" | "requested" | "free" | "reclaimed" }
+  /** the client's bound lease, as the table holds it until `expires` */
+  | { ok: true; ip: string; how: "bound"; expires: number }
   | { ok: false; why: "exhausted" | "busy" };
 
 export type CommitResult = { ok: true; how: "renewed" | "new" | "reclaimed" } | { ok: false; why: string };
@@ -241,7 +243,7 @@ export class PoolAllocator {
         const mine = await this.store.mine(pool, c.clientKey);
         if (mine && s.usable(mine.ipnum) && inRanges(s.cfg, mine.ipnum)) {
           // a bound lease stays bound: a DISCOVER must not shorten it
-          if (mine.state === "bound" && mine.expires > now) return { ok: true, ip: mine.ip, how: "bound" };
+          if (mine.state === "bound" && mine.expires > now) return { ok: true, ip: mine.ip, how: "bound", expires: mine.expires };
           // offered a moment ago (the other server's copy of this DISCOVER, a retransmission): the hold
           // stands as written, nobody can take the address before it ends; with half of it left, no write
           if (mine.state === "offered" && mine.mac === c.mac && mine.expires - now >= this.config.offerHoldSeconds / 2) {
@@ -304,6 +306,20 @@ export class PoolAllocator {
       }
     }
     return { ok: false, why: "busy" };
+  }
+
+  /**
+   * Lease reuse (Kea's cache-threshold): the seconds a bound lease has left
+   * when it has used less than <cacheThreshold> percent of `leaseTime`, so
+   * the REQUEST after the DISCOVER that read it is ACKed with that time and
+   * writes nothing; null when it must be written. The table's expiry stays
+   * what the client is told, so every server reading it agrees.
+   */
+  reusable(heldUntil: number, leaseTime: number, now: number): number | null {
+    const left = heldUntil - now;
+    const pct = this.config.cacheThresholdPercent;
+    if (pct <= 0 || this.opts.readOnly || left <= 0 || left > leaseTime) return null;
+    return left * 100 >= leaseTime * (100 - pct) ? left : null;
   }
 
   /**

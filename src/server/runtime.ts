@@ -119,6 +119,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     if (!pools || !pool) return { kind: "refused", query, row: rowIndex, message: `row names pool "${name}", which the config does not define`, tried };
     let ip: string;
     let note: string | undefined;
+    let heldUntil: number | undefined;
     try {
       if (!ask || ask.type === "inform") {
         // INFORM: the client has its address (ciaddr) and wants the options only
@@ -136,6 +137,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
           return { kind: "error", query, message: `pool ${name}: conflicting writes, gave up on this request`, failure: "query", tried };
         }
         ip = o.ip;
+        if (o.how === "bound") heldUntil = o.expires;
         note = `pool ${name}: ${HOW[o.how]}${p.readOnlyPools ? " (not reserved: --explain)" : ""}`;
       }
     } catch (e) {
@@ -145,6 +147,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     const a = toAnswer(poolRow(pool, row, ip), rowIndex, query, { mask: pool.mask, router: pool.router, dns: pool.dns });
     if (isBadAnswer(a)) return { kind: "refused", query, row: rowIndex, message: `pool ${name}: ${a.message}`, tried };
     a.pool = name;
+    if (heldUntil !== undefined) a.heldUntil = heldUntil;
     return note ? { kind: "match", answer: a, query, note, tried } : { kind: "match", answer: a, query, tried };
   };
 

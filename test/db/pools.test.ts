@@ -30,7 +30,7 @@ function pool(name: string, range: string, exclude: string[] = []): PoolConfig {
 }
 
 function pools(...p: PoolConfig[]): PoolsConfig {
-  return { pools: p, offerHoldSeconds: 30, declineProbationSeconds: 3600 };
+  return { pools: p, offerHoldSeconds: 30, declineProbationSeconds: 3600, cacheThresholdPercent: 25 };
 }
 
 const client = (n: number, requested: string | null = null): PoolClient => ({
@@ -174,13 +174,29 @@ for (const kind of KINDS) {
       await backend.close();
     });
 
+    test("lease reuse: a bound lease read by the DISCOVER is reusable with its time left while under <cacheThreshold> percent is used; 0 turns it off", async () => {
+      const cfg = pools(pool("guest", "198.18.64.10-198.18.64.20"));
+      const { backend, a } = await open(cfg);
+      // 600 s lease, 25%: reusable while at least 450 s are left
+      expect(a.reusable(NOW + 600, 600, NOW)).toBe(600);
+      expect(a.reusable(NOW + 600, 600, NOW + 150)).toBe(450);
+      expect(a.reusable(NOW + 600, 600, NOW + 151)).toBeNull();
+      // expired, or longer than the lease time the answer now gives (config shortened it): written anew
+      expect(a.reusable(NOW, 600, NOW)).toBeNull();
+      expect(a.reusable(NOW + 900, 600, NOW)).toBeNull();
+      const off = await open({ ...pools(pool("guest", "198.18.64.10-198.18.64.20")), cacheThresholdPercent: 0 });
+      expect(off.a.reusable(NOW + 600, 600, NOW)).toBeNull();
+      await backend.close();
+      await off.backend.close();
+    });
+
     test("commit binds; a second DISCOVER and a renewal keep the address; RELEASE frees it but the client gets it back (affinity)", async () => {
       const { backend, a } = await open(pools(pool("guest", "198.18.64.10-198.18.64.20")));
       const o = await a.offer("guest", client(1), NOW);
       if (!o.ok) throw new Error("no offer");
       expect(await a.commit("guest", o.ip, client(1), 600, NOW)).toEqual({ ok: true, how: "renewed" });
       expect((await rows(backend))[0]).toMatchObject({ ip: o.ip, state: "bound", expires: expect.anything() });
-      expect(await a.offer("guest", client(1), NOW + 10)).toEqual({ ok: true, ip: o.ip, how: "bound" });
+      expect(await a.offer("guest", client(1), NOW + 10)).toEqual({ ok: true, ip: o.ip, how: "bound", expires: NOW + 600 });
       expect(await a.commit("guest", o.ip, client(1), 600, NOW + 300)).toEqual({ ok: true, how: "renewed" });
       expect(Number((await rows(backend))[0]!.expires)).toBe(NOW + 900);
       expect(await a.release(client(1), o.ip, NOW + 400)).toBe(true);
@@ -463,7 +479,7 @@ for (const kind of KINDS) {
       const ips = await bindClients(a, 20, NOW);
       seen.length = 0;
       const got = await Promise.all(ips.map((_, i) => a.offer("guest", client(i), NOW + 10)));
-      got.forEach((g, i) => expect(g).toEqual({ ok: true, ip: ips[i]!, how: "bound" }));
+      got.forEach((g, i) => expect(g).toMatchObject({ ok: true, ip: ips[i]!, how: "bound" }));
       // SQLite runs in-process: its reads are not grouped
       expect(seen).toEqual(kind.name === "sqlite" ? Array(20).fill("pydhcp_pool_lease mine") : ["pydhcp_pool_lease mine (grouped)"]);
       await plain.close();

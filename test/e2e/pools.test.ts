@@ -16,7 +16,7 @@ import { type Topology, createDirect, destroyAll, sweepStale, waitFor } from "./
 import { type PydhcpServer, pydhcpCommand, startPydhcp, sweepStaleMysql } from "./pydhcp.ts";
 import {
   type PoolDb, type RawClient, byType, decline, discover, dora, gauge, metricsText, poolMac, poolMysql, poolSqlite, relayed,
-  release, renew, serverIdOf,
+  release, renew, request, serverIdOf,
 } from "./pools.ts";
 
 const skip = gate("pools", ["udhcpc", "ss"]);
@@ -151,6 +151,24 @@ for (const kind of ["sqlite", "mysql"] as const) {
       expect(gauge(m, "pydhcp_pool_size", "guest")).toBe(50);
       expect(gauge(m, "pydhcp_pool_free", "guest")).toBe(0);
       expect(await server.log()).toContain("pool exhausted");
+    }), T);
+
+    test("a bound client back with a DORA within a quarter of its lease: its address with the time left (T1, T2 from it), and its row not written", async () => withLog(async () => {
+      const c = clients(1, 3)[2]!;
+      const before = (await leases()).find((x) => x.client_key === c.mac)!;
+      await Bun.sleep(2100);
+      const offers = byType(await relayed(topo, [discover(c, GIADDR)], 1, 3000), MSG.OFFER);
+      expect(offers.map((o) => o.yiaddr)).toEqual([before.ip]);
+      const acks = byType(await relayed(topo, [request(c, GIADDR, before.ip, sid())], 1, 3000), MSG.ACK);
+      expect(acks.map((a) => a.yiaddr)).toEqual([before.ip]);
+      const u32 = (code: number) => Buffer.from(acks[0]!.options.find(([k]) => k === code)?.[1] ?? []).readUInt32BE(0);
+      const left = Number(before.expires) - Math.floor(Date.now() / 1000);
+      expect(u32(51)).toBeLessThan(600);
+      expect(Math.abs(u32(51) - left)).toBeLessThanOrEqual(1);
+      expect(u32(58)).toBe(Math.floor(u32(51) * 0.5));
+      expect(u32(59)).toBe(Math.floor(u32(51) * 0.875));
+      const after = (await leases()).find((x) => x.client_key === c.mac)!;
+      expect({ ip: after.ip, state: after.state, expires: Number(after.expires) }).toEqual({ ip: before.ip, state: "bound", expires: Number(before.expires) });
     }), T);
 
     test("RELEASE frees an address: the waiting client gets it; the releaser's row is released", async () => withLog(async () => {

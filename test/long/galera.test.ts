@@ -118,7 +118,7 @@ describe.skipIf(skip !== null)("two servers on two Galera nodes", () => {
           },
         });
         let conflicts = 0;
-        const cfg = { pools: [{ name: pool, path: pool, ranges: [[0xc6120500, 0xc61205ff]] as [number, number][], exclude: [], mask: "255.255.255.0", router: null, dns: [], leaseTime: null, options: [] }], offerHoldSeconds: 30, declineProbationSeconds: 60 };
+        const cfg = { pools: [{ name: pool, path: pool, ranges: [[0xc6120500, 0xc61205ff]] as [number, number][], exclude: [], mask: "255.255.255.0", router: null, dns: [], leaseTime: null, options: [] }], offerHoldSeconds: 30, declineProbationSeconds: 60, cacheThresholdPercent: 25 };
         const a = new PoolAllocator(cfg, await PoolStore.open(b, { group: grouped }), { serverId: "198.18.9.9" }, { debug() {}, info() {}, warn() {}, error() {} }, { set() {}, conflict: () => void conflicts++ });
         return { b: plain, a, conflicts: () => conflicts };
       };

@@ -85,7 +85,7 @@ test("a pool with every tag", () => {
 
 test("no <pools>: none, and the defaults", () => {
   const r = load("");
-  expect(r.ok && r.config.pools).toEqual({ pools: [], offerHoldSeconds: 60, declineProbationSeconds: 86400 });
+  expect(r.ok && r.config.pools).toEqual({ pools: [], offerHoldSeconds: 60, declineProbationSeconds: 86400, cacheThresholdPercent: 25 });
 });
 
 test("a range across a subnet boundary skips each subnet's network and broadcast address", () => {
@@ -116,4 +116,14 @@ test.each([
 ])("%s -> %s", (xml, want) => {
   const all = errors(`<pools>${xml}</pools>`);
   expect(all.some((e) => e.includes(want))).toBe(true);
+});
+
+test("<cacheThreshold>: a percent from 0 (off) to 99; anything else is named", () => {
+  const ok = load(`<pools><cacheThreshold>0</cacheThreshold><pool name="g"><range>198.18.64.10-198.18.64.20</range></pool></pools>`);
+  expect(ok.ok && ok.config.pools.cacheThresholdPercent).toBe(0);
+  for (const bad of ["100", "-1", "0.25", "a quarter"]) {
+    const r = load(`<pools><cacheThreshold>${bad}</cacheThreshold><pool name="g"><range>198.18.64.10-198.18.64.20</range></pool></pools>`);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.map((e) => e.path).join(" ")).toContain("config/pools/cacheThreshold");
+  }
 });
