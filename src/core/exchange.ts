@@ -151,7 +151,7 @@ export interface PoolAsk {
 export interface PoolLeases {
   commit(pool: string, ip: string, client: PoolClient, leaseTime: number, now: number): Promise<{ ok: true } | { ok: false; why: string }>;
   /** seconds left on a bound lease the REQUEST may reuse without a write, or null */
-  reusable(heldUntil: number, leaseTime: number, now: number): number | null;
+  reusable(pool: string, heldUntil: number, leaseTime: number, now: number): number | null;
   release(client: PoolClient, ip: string, now: number): Promise<boolean>;
   decline(client: PoolClient, ip: string, now: number): Promise<boolean>;
 }

@@ -320,7 +320,7 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
   }
   // a bound pool lease the DISCOVER just read, still fresh: ACKed with its time left, nothing written
   const left = reused && pool !== undefined && r.answer.heldUntil !== undefined && d.pools
-    ? d.pools.reusable(r.answer.heldUntil, r.answer.leaseTime ?? d.leaseTime, now)
+    ? d.pools.reusable(pool, r.answer.heldUntil, r.answer.leaseTime ?? d.leaseTime, now)
     : null;
   if (left !== null) {
     const a: Answer = { ...r.answer, leaseTime: left };

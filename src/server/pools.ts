@@ -65,6 +65,8 @@ export interface PoolGauges {
   set(pool: string, size: number, free: number): void;
   /** a write lost to a concurrent one (deadlock, Galera certification) and was retried */
   conflict(pool: string): void;
+  /** a REQUEST reused a fresh bound lease without a write (<cacheThreshold>) */
+  reused?(pool: string): void;
 }
 
 class PoolState {
@@ -315,11 +317,13 @@ export class PoolAllocator {
    * writes nothing; null when it must be written. The table's expiry stays
    * what the client is told, so every server reading it agrees.
    */
-  reusable(heldUntil: number, leaseTime: number, now: number): number | null {
+  reusable(pool: string, heldUntil: number, leaseTime: number, now: number): number | null {
     const left = heldUntil - now;
     const pct = this.config.cacheThresholdPercent;
-    if (pct <= 0 || this.opts.readOnly || left <= 0 || left > leaseTime) return null;
-    return left * 100 >= leaseTime * (100 - pct) ? left : null;
+    if (pct <= 0 || this.opts.readOnly || left <= 0 || left > leaseTime || left * 100 < leaseTime * (100 - pct)) return null;
+    // the caller ACKs with it: counted here, where the decision is
+    this.gauges?.reused?.(pool);
+    return left;
   }
 
   /**

@@ -139,7 +139,7 @@ export class Service {
     };
     const lookups = new Map(CACHE_RESULTS.map((r) => [r, o.metrics.answerCacheLookups.labels(r)] as const));
     this.cache = new AnswerCache(config.answerCache, (r) => lookups.get(r)!.inc());
-    this.poolGauges = { set: (pool, size, free) => this.sm.pool(pool, size, free), conflict: (pool) => this.sm.poolConflict(pool) };
+    this.poolGauges = { set: (pool, size, free) => this.sm.pool(pool, size, free), conflict: (pool) => this.sm.poolConflict(pool), reused: (pool) => this.sm.poolReused(pool) };
   }
 
   /** Starts and serves; resolves with the exit code once stopped. */

@@ -23,6 +23,7 @@ export interface ServerMetrics {
   pool(name: string, size: number, free: number): void;
   /** a pool write lost to a concurrent one and retried */
   poolConflict(name: string): void;
+  poolReused(name: string): void;
 }
 
 /** The loop's own reasons -> the documented metric label. */
@@ -82,6 +83,7 @@ export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
       m.poolFree.labels(name).set(free);
     },
     poolConflict: (name) => m.poolConflicts.labels(name).inc(),
+    poolReused: (name) => m.poolReused.labels(name).inc(),
   };
 }
 

@@ -219,6 +219,12 @@ export const METRIC_TABLE = {
     help: "Pool lease writes that lost to a concurrent write (deadlock, Galera certification) and were retried.",
     labels: ["pool"],
   },
+  poolReused: {
+    kind: "counter",
+    name: "pydhcp_pool_leases_reused_total",
+    help: "REQUESTs ACKed with the time left on a fresh bound pool lease, without a write (<cacheThreshold>).",
+    labels: ["pool"],
+  },
   startTime: {
     kind: "gauge",
     name: "pydhcp_start_time_seconds",

@@ -178,14 +178,14 @@ for (const kind of KINDS) {
       const cfg = pools(pool("guest", "198.18.64.10-198.18.64.20"));
       const { backend, a } = await open(cfg);
       // 600 s lease, 25%: reusable while at least 450 s are left
-      expect(a.reusable(NOW + 600, 600, NOW)).toBe(600);
-      expect(a.reusable(NOW + 600, 600, NOW + 150)).toBe(450);
-      expect(a.reusable(NOW + 600, 600, NOW + 151)).toBeNull();
+      expect(a.reusable("guest", NOW + 600, 600, NOW)).toBe(600);
+      expect(a.reusable("guest", NOW + 600, 600, NOW + 150)).toBe(450);
+      expect(a.reusable("guest", NOW + 600, 600, NOW + 151)).toBeNull();
       // expired, or longer than the lease time the answer now gives (config shortened it): written anew
-      expect(a.reusable(NOW, 600, NOW)).toBeNull();
-      expect(a.reusable(NOW + 900, 600, NOW)).toBeNull();
+      expect(a.reusable("guest", NOW, 600, NOW)).toBeNull();
+      expect(a.reusable("guest", NOW + 900, 600, NOW)).toBeNull();
       const off = await open({ ...pools(pool("guest", "198.18.64.10-198.18.64.20")), cacheThresholdPercent: 0 });
-      expect(off.a.reusable(NOW + 600, 600, NOW)).toBeNull();
+      expect(off.a.reusable("guest", NOW + 600, 600, NOW)).toBeNull();
       await backend.close();
       await off.backend.close();
     });
