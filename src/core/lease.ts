@@ -79,8 +79,8 @@ export function answerToJson(a: Answer): AnswerJson {
   const options: [number, string][] = [];
   for (const [c, v] of a.options) options.push([c, toHex(v)]);
   const j: AnswerJson = { ...a, options };
-  // what the DISCOVER read of the pool table is not the lease's to keep
-  delete j.heldUntil;
+  // what the DISCOVER read of the pool table is not the lease's to keep (only pool answers carry it)
+  if (j.heldUntil !== undefined) delete j.heldUntil;
   return j;
 }
 

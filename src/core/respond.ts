@@ -325,7 +325,8 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
   if (left !== null) {
     const a: Answer = { ...r.answer, leaseTime: left };
     // lease memory already holds this lease with this expiry (the commit that wrote it): left alone
-    if (!lease || lease.state !== "bound" || lease.ip !== a.ip || lease.expires !== now + left) d.leases.set(leaseFrom(msg, key, a, "bound", d, lease));
+    const held = lease !== null && lease.state === "bound" && lease.ip === a.ip && lease.expires === r.answer.heldUntil;
+    if (!held) d.leases.set(leaseFrom(msg, key, a, "bound", d, lease));
     history(ex, d, "ack", a, decided);
     return reply(ex, d, MessageType.ACK, a, { query: r.query, note: `${state}, pool ${pool}: lease reused, ${left} s left, not written` });
   }
