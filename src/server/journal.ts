@@ -85,6 +85,8 @@ export interface JournalLimits {
 }
 
 const LIMITS: JournalLimits = { compactBytes: 1 << 20, rotateBytes: 64 << 20 };
+/** lines kept parsed for the reader (Journal.tail); beyond this the database is behind and the file is read */
+const TAIL_MAX = 5000;
 
 /** The journal could not take an event: its reply must not leave. */
 export class JournalError extends Error {
@@ -132,6 +134,12 @@ export function newRunId(): string {
   return Date.now().toString(36) + randomBytes(3).toString("hex");
 }
 
+const STATEMENT = /^history_[a-z_]{1,40}$/;
+
+function textValues(v: unknown): v is Param[] {
+  return Array.isArray(v) && v.every((x) => x === null || typeof x === "string");
+}
+
 /** Parses one journal line; a reason when it is not one. */
 export function parseLine(text: string): ParsedLine | string {
   let j: unknown;
@@ -144,8 +152,8 @@ export function parseLine(text: string): ParsedLine | string {
   const o = j as Record<string, unknown>;
   const m = typeof o.i === "string" ? ID.exec(o.i) : null;
   if (!m) return "no event id";
-  if (typeof o.s !== "string" || !/^history_[a-z_]{1,40}$/.test(o.s)) return "no history statement name";
-  if (!Array.isArray(o.v) || !o.v.every((x) => x === null || typeof x === "string")) return "values are not a list of text or null";
+  if (typeof o.s !== "string" || !STATEMENT.test(o.s)) return "no history statement name";
+  if (!textValues(o.v)) return "values are not a list of text or null";
   if (Object.keys(o).length !== 3) return "unexpected fields";
   return { run: m[1]!, seq: Number(m[2]), s: o.s, v: o.v as Param[] };
 }
@@ -178,6 +186,16 @@ export class Journal {
   /** lines after `committed`: what the database still has to get */
   backlog = 0;
   private readBuf: Buffer | null = null;
+  /**
+   * The lines appended while the reader was caught up, as read() would
+   * return them, so the writer does not read back and parse what was just
+   * written (a fifth of the server's work under load). read() takes them
+   * only while the first one starts at its cursor; a rewind, a failed or
+   * cut write, a line parseLine would refuse, compaction, rotation or a
+   * backlog past TAIL_MAX empties it, and the file is read as before.
+   */
+  private tail: { start: number; item: ReadItem }[] = [];
+  private tailHead = 0;
   readonly sealedPath: string;
   readonly posPath: string;
   readonly quarantinePath: string;
@@ -299,6 +317,9 @@ export class Journal {
    */
   recordMany(builds: readonly ((eventId: string) => JournalEntry[])[]): Recorded {
     const ids: string[] = [];
+    const before = this.size;
+    /** the lines as read() would parse them, while they can go to the tail */
+    let parsed: ParsedLine[] | null = this.tailContinues(before) ? [] : null;
     // a line cut by a failed write is ended first; it is quarantined when read
     const parts: string[] = this.cut ? ["\n"] : [];
     /** per event: its index in `parts` after its last line, and its lines */
@@ -314,6 +335,10 @@ export class Journal {
         const e = entries[k]!;
         // statement names are config names (history_[a-z_]+): nothing to escape; values are
         parts.push(`{"i":"${this.run}-${first + k}","s":"${e.s}","v":${JSON.stringify(e.v)}}\n`);
+        if (parsed) {
+          if (STATEMENT.test(e.s) && textValues(e.v)) parsed.push({ run: this.run, seq: first + k, s: e.s, v: e.v });
+          else parsed = null;
+        }
       }
       ends.push(parts.length);
       lines.push(entries.length);
@@ -333,6 +358,7 @@ export class Journal {
       this.cut = false;
       if (this.fsync.kind === "always") fdatasyncSync(this.fd);
     } catch (e) {
+      this.clearTail();
       this.size += done;
       if (done > 0 && done < total) this.cut = true;
       const error = new JournalError(`cannot write the history journal ${this.path}: ${e instanceof Error ? e.message : String(e)}`);
@@ -343,11 +369,54 @@ export class Journal {
       return { ids, written: done === total ? 0 : whole.events, lines: whole.lines, error };
     }
     this.size += total;
+    if (parsed) this.keepTail(parts, parsed, before);
+    else this.clearTail();
     let n = 0;
     for (const l of lines) n += l;
     this.backlog += n;
     if (this.fsync.kind !== "always") this.dirty = true;
     return { ids, written: all, lines: n, error: null };
+  }
+
+  /** Whether lines appended at `offset` of the active file follow on from the tail (or start it: the reader is there). */
+  private tailContinues(offset: number): boolean {
+    if (this.cut) return false;
+    const pending = this.tail.length - this.tailHead;
+    if (pending === 0) return this.cursor.ino === this.ino && this.cursor.offset === offset;
+    const last = this.tail[this.tail.length - 1]!.item;
+    return pending < TAIL_MAX && last.ino === this.ino && last.end === offset;
+  }
+
+  private keepTail(parts: readonly string[], lines: readonly ParsedLine[], offset: number): void {
+    const pending = this.tail.length > this.tailHead;
+    let lineNo = pending ? this.tail[this.tail.length - 1]!.item.lineNo + 1 : this.cursor.line;
+    let at = offset;
+    for (let i = 0; i < parts.length; i++) {
+      const end = at + Buffer.byteLength(parts[i]!);
+      this.tail.push({ start: at, item: { kind: "line", line: lines[i]!, file: this.path, lineNo: lineNo++, ino: this.ino, end } });
+      at = end;
+    }
+  }
+
+  private clearTail(): void {
+    this.tail = [];
+    this.tailHead = 0;
+  }
+
+  /** Up to `max` lines from the tail, whose first starts at the cursor. */
+  private readTail(max: number): { items: ReadItem[]; next: Position } {
+    const stop = Math.min(this.tail.length, this.tailHead + max);
+    const items: ReadItem[] = [];
+    for (let i = this.tailHead; i < stop; i++) items.push(this.tail[i]!.item);
+    this.tailHead = stop;
+    if (this.tailHead === this.tail.length) this.clearTail();
+    else if (this.tailHead >= 4096) {
+      this.tail = this.tail.slice(this.tailHead);
+      this.tailHead = 0;
+    }
+    const last = items[items.length - 1]!;
+    this.cursor = { ino: last.ino, offset: last.end, line: last.lineNo + 1 };
+    return { items, next: { ...this.cursor } };
   }
 
   private syncSoon(): void {
@@ -363,6 +432,11 @@ export class Journal {
    * as such (once each). Moves the read cursor; commit() makes it durable.
    */
   read(max: number): { items: ReadItem[]; next: Position } {
+    if (this.tailHead < this.tail.length && max > 0) {
+      const head = this.tail[this.tailHead]!;
+      if (head.item.ino === this.cursor.ino && head.start === this.cursor.offset) return this.readTail(max);
+      this.clearTail();
+    }
     const items: ReadItem[] = [];
     let p = { ...this.cursor };
     for (;;) {
@@ -503,12 +577,14 @@ export class Journal {
       this.savePos(p);
       ftruncateSync(this.fd, 0);
       this.size = 0;
+      this.clearTail();
       this.committed = p;
       this.cursor = { ...p };
       return;
     }
     if (this.size >= this.limits.rotateBytes) {
       // not caught up and large (an outage): seal it, so it can go as soon as it is written
+      this.clearTail();
       renameSync(this.path, this.sealedPath);
       closeSync(this.fd);
       this.fd = openPrivate(this.path, "a");
