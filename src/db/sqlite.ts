@@ -301,13 +301,18 @@ export class SqliteBackend implements Backend {
     }
   }
 
-  private readonly own = new Map<string, Statement<Row, (string | number | null)[]>>();
+  /** pydhcp's own statements, and whether each returns rows (asked once: bun:sqlite asks SQLite on every read of columnNames) */
+  private readonly own = new Map<string, { st: Statement<Row, (string | number | null)[]>; reads: boolean }>();
 
   internal(name: string, sql: string, params: readonly (string | number | null)[]): Promise<{ rows: Row[]; changes: number }> {
     try {
-      let st = this.own.get(sql);
-      if (!st) this.own.set(sql, (st = this.db.prepare<Row, (string | number | null)[]>(sql)));
-      if (st.columnNames.length > 0) return Promise.resolve({ rows: st.all(...(params as (string | number | null)[])), changes: 0 });
+      let o = this.own.get(sql);
+      if (!o) {
+        const prepared = this.db.prepare<Row, (string | number | null)[]>(sql);
+        this.own.set(sql, (o = { st: prepared, reads: prepared.columnNames.length > 0 }));
+      }
+      const st = o.st;
+      if (o.reads) return Promise.resolve({ rows: st.all(...(params as (string | number | null)[])), changes: 0 });
       return Promise.resolve({ rows: [], changes: st.run(...(params as (string | number | null)[])).changes });
     } catch (e) {
       const code = typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : "";
@@ -327,7 +332,7 @@ export class SqliteBackend implements Backend {
   async close(): Promise<void> {
     await this.checkpoint?.stop();
     for (const s of this.statements.values()) s.finalize();
-    for (const s of this.own.values()) s.finalize();
+    for (const o of this.own.values()) o.st.finalize();
     this.statements.clear();
     this.own.clear();
     this.db.close(false);
