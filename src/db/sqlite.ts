@@ -170,6 +170,11 @@ function migrateLeases(db: Database): void {
   for (const [name, , type] of LEASE_ADDED_COLUMNS) if (!have.has(name)) db.exec(`ALTER TABLE pydhcp_lease ADD COLUMN ${name} ${type}`);
 }
 
+/** bun:sqlite's extended result code (SQLITE_CONSTRAINT_NOTNULL ...), "" when none */
+function errorCode(e: unknown): string {
+  return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : "";
+}
+
 export class SqliteBackend implements Backend {
   readonly kind = "sqlite" as const;
   readonly leases: LeaseStore;
@@ -297,7 +302,7 @@ export class SqliteBackend implements Backend {
       })();
       return Promise.resolve();
     } catch (e) {
-      return Promise.reject(new DbError("query", current, `${current}: ${(e as Error).message}`));
+      return Promise.reject(new DbError("query", current, `${current}: ${(e as Error).message}`, errorCode(e)));
     }
   }
 
@@ -315,8 +320,7 @@ export class SqliteBackend implements Backend {
       if (o.reads) return Promise.resolve({ rows: st.all(...(params as (string | number | null)[])), changes: 0 });
       return Promise.resolve({ rows: [], changes: st.run(...(params as (string | number | null)[])).changes });
     } catch (e) {
-      const code = typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : "";
-      return Promise.reject(new DbError("query", name, `${name}: ${(e as Error).message}`, code));
+      return Promise.reject(new DbError("query", name, `${name}: ${(e as Error).message}`, errorCode(e)));
     }
   }
 

@@ -13,6 +13,7 @@
 import type { Backend, HistoryMark, Param, PreparedQuery } from "../db/backend.ts";
 import { DbError } from "../db/backend.ts";
 import type { Logger } from "../log/types.ts";
+import { isRowFault } from "../db/row-fault.ts";
 import { Journal, type FsyncPolicy, type JournalEntry, type JournalLimits, type Position, type ReadItem, type Recorded } from "./journal.ts";
 
 export interface HistoryStats {
@@ -188,12 +189,14 @@ export class HistoryWriter {
   /**
    * A batch the database refused while the connection works: its rows are
    * tried one at a time. A single row refused twice (a second apart, so a
-   * lock timeout passes) while its statement still prepares is the row's
-   * fault (a NULL into NOT NULL, a value too long): it goes to quarantine
-   * and the rest is written. True when one was set aside.
+   * lock timeout passes) with an error that blames its values (db/row-fault.ts:
+   * a NULL into NOT NULL, a value too long), while its statement still
+   * prepares, goes to quarantine and the rest is written. Any other error
+   * keeps it waiting. True when one was set aside.
    */
   private async refusedRow(items: readonly ReadItem[], next: Position, e: unknown): Promise<boolean> {
-    if (!(e instanceof DbError) || e.kind !== "query") return false;
+    // only an error that blames the values: a table renamed away fails on MySQL with a statement that still "prepares"
+    if (!(e instanceof DbError) || e.kind !== "query" || !isRowFault(e.code)) return false;
     if (this.isolate === 0 || items.length > 1) {
       this.isolate = Math.max(items.length, 1);
       return false;

@@ -262,6 +262,25 @@ function suite(kind: "SQLite" | "MariaDB"): void {
       expect(out).toMatch(/INFO history rows are written again/);
     }, 40_000);
 
+    test("history table renamed away while serving and back 4 s later: every row arrives, in order; none quarantined", async () => {
+      await start();
+      expect(await dora(c, port, macOf(7))).toEqual(expect.objectContaining({ ack: ipOf(7) }));
+      await until(() => db.rows(), (r) => r.length >= 2, 5000);
+      await db.hideTable();
+      for (const i of [8, 9]) expect(await dora(c, port, macOf(i))).toEqual(expect.objectContaining({ ack: ipOf(i) }));
+      // past the writer's second try of a single row (a second apart): a row fault would be quarantined by now
+      await Bun.sleep(4000);
+      await db.restoreTable();
+      const rows = await until(() => db.rows(), (r) => r.length >= 6, 10_000);
+      expect(rows.map((r) => r.ip)).toEqual([ipOf(7), ipOf(7), ipOf(8), ipOf(8), ipOf(9), ipOf(9)]);
+      const m = await until(() => scrape(mport), (x) => x.get("pydhcp_history_backlog_rows") === 0, 3000);
+      expect(m.get("pydhcp_history_quarantined_total") ?? 0).toBe(0);
+      expect(existsSync(join(dir, "pydhcp-history.spool.quarantine"))).toBe(false);
+      const out = server!.output();
+      expect(out).not.toMatch(/quarantine;/);
+      expect(out).toMatch(/INFO history rows are written again/);
+    }, 40_000);
+
     test("kill -9 mid-load with the database healthy: every reply received has its row, none twice", async () => {
       await start();
       const s = server!;
