@@ -13,7 +13,7 @@ import type { Level, Line, ServiceLogger } from "../log/logger.ts";
 import { macHex } from "../core/lease.ts";
 
 const KEYS = ["mac", "xid", "relay", "circuit_id", "remote_id", "query", "to", "note", "ms"] as const;
-const NUMERIC: ReadonlySet<string> = new Set(["ms"]);
+const NUMERIC: ReadonlySet<string> = new Set(["ms", "suppressed"]);
 const SUB_CIRCUIT_ID = 1;
 const SUB_REMOTE_ID = 2;
 
@@ -82,4 +82,80 @@ const HEX8 = "00000000";
 function xidHex(xid: number): string {
   const h = xid.toString(16);
   return h.length >= 8 ? h : HEX8.slice(h.length) + h;
+}
+
+const NOT_SENT_KEYS = ["mac", "xid", "relay", "circuit_id", "remote_id", "query", "to", "iface", "error", "suppressed", "ms"] as const;
+
+/** lines per destination and error: one per window, the rest counted */
+export const NOT_SENT_WINDOW_MS = 10_000;
+/** destination/error pairs remembered; with that many failing at once, a new pair gets no line (the metric counts it) */
+const NOT_SENT_KEYS_MAX = 1024;
+
+/**
+ * The WARN line for a reply that the socket refused, in place of the
+ * exchange's INFO line:
+ *
+ *   WARN DISCOVER -> OFFER 198.18.0.10 not sent mac=0c0100000001 xid=00001234 query=offer_1 to=255.255.255.255:68 iface=any error="ENETUNREACH: network is unreachable, send" ms=0.4
+ *
+ * A host with no route fails every reply the same way: at most one line per
+ * destination and error per NOT_SENT_WINDOW_MS; the next line after a
+ * window says how many were left out (`suppressed=`).
+ */
+export class NotSentLog {
+  private readonly line: Line;
+  private readonly windows = new Map<string, { from: number; suppressed: number }>();
+
+  constructor(
+    log: ServiceLogger,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.line = log.lineOf("warn", NOT_SENT_KEYS, NUMERIC);
+  }
+
+  write(
+    text: string,
+    msg: DhcpMessage,
+    subs: ReadonlyMap<number, Uint8Array>,
+    query: string | null | undefined,
+    to: string,
+    iface: string,
+    error: string,
+    ms: number,
+  ): void {
+    const key = to + "\n" + iface + "\n" + error;
+    const t = this.now();
+    let w = this.windows.get(key);
+    if (w && t - w.from < NOT_SENT_WINDOW_MS) {
+      w.suppressed++;
+      return;
+    }
+    const suppressed = w?.suppressed ?? 0;
+    if (!w) {
+      if (this.windows.size >= NOT_SENT_KEYS_MAX) this.prune(t);
+      if (this.windows.size >= NOT_SENT_KEYS_MAX) return;
+      this.windows.set(key, (w = { from: t, suppressed: 0 }));
+    }
+    w.from = t;
+    w.suppressed = 0;
+    const circuit = subs.get(SUB_CIRCUIT_ID);
+    const remote = subs.get(SUB_REMOTE_ID);
+    this.line(text, [
+      macHex(msg),
+      xidHex(msg.xid),
+      msg.giaddr !== "0.0.0.0" ? msg.giaddr : undefined,
+      circuit ? toHex(circuit) : undefined,
+      remote ? toHex(remote) : undefined,
+      query || undefined,
+      to,
+      iface,
+      error,
+      suppressed > 0 ? String(suppressed) : undefined,
+      msText(ms),
+    ]);
+  }
+
+  /** Forgets windows that ended (a count they held is then only in the metric). */
+  private prune(t: number): void {
+    for (const [k, w] of this.windows) if (t - w.from >= NOT_SENT_WINDOW_MS) this.windows.delete(k);
+  }
 }

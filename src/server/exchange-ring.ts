@@ -27,6 +27,8 @@ export interface ExchangeEntry {
   ms: number;
   /** chaddr as 12 hex digits, for lookups */
   mac: string;
+  /** the reply was decided (and its history written) but the socket refused it: why */
+  sendError?: string;
 }
 
 export const RING_SIZE = 1000;
@@ -40,10 +42,12 @@ const configuredNames = new WeakMap<Runtime, readonly string[]>();
  * holds (measured: 7.3 MiB for 1000 entries with them, 3.4 without); they
  * are bound again from the same message and runtime when someone asks.
  */
-export function ringEntry(ex: Exchange, buf: Uint8Array, rt: Runtime, ms: number): Omit<ExchangeEntry, "id"> {
+export function ringEntry(ex: Exchange, buf: Uint8Array, rt: Runtime, ms: number, sendError?: Error | null): Omit<ExchangeEntry, "id"> {
   let configured = configuredNames.get(rt);
   if (!configured) configuredNames.set(rt, (configured = rt.offers.map((o) => o.template.name)));
-  return { at: Date.now(), ex: ex.vars === null ? ex : { ...ex, vars: null }, raw: buf, configured, rt, ms, mac: macHex(ex.request.msg) };
+  const e: Omit<ExchangeEntry, "id"> = { at: Date.now(), ex: ex.vars === null ? ex : { ...ex, vars: null }, raw: buf, configured, rt, ms, mac: macHex(ex.request.msg) };
+  if (sendError) e.sendError = sendError.message;
+  return e;
 }
 
 /** The variables as respond bound them: from the message, with the Option 82 a lease lent a renewal. */

@@ -31,8 +31,11 @@ export interface ExchangeJson {
   switch: string;
   port: string;
   vlan: string;
+  /** the reply's type ("OFFER"), "OFFER not sent" when the socket refused it, or "no reply" */
   result: string;
   ip: string | null;
+  /** why a decided reply did not leave (reason "send-error"); null otherwise */
+  sendError: string | null;
   reason: string | null;
   note: string;
   query: string | null;
@@ -56,6 +59,7 @@ export function exchangeJson(e: ExchangeEntry, historyHeading = "history stateme
   let explanation: string;
   try {
     explanation = renderExplanation(explanationOf(ex, { configured: e.configured, sender: from, historyHeading }));
+    if (e.sendError !== undefined) explanation = explanation.trimEnd() + `\nreply not sent: ${e.sendError}\n`;
   } catch (err) {
     explanation = `cannot explain this exchange: ${err instanceof Error ? err.message : String(err)}`;
   }
@@ -73,9 +77,10 @@ export function exchangeJson(e: ExchangeEntry, historyHeading = "history stateme
     switch: g("relay_mac"),
     port: g("port") || g("interface"),
     vlan: g("vlan"),
-    result: o.kind === "reply" ? (MESSAGE_TYPE_NAME[o.type] ?? String(o.type)) : "no reply",
+    result: o.kind === "reply" ? (MESSAGE_TYPE_NAME[o.type] ?? String(o.type)) + (e.sendError !== undefined ? " not sent" : "") : "no reply",
     ip: o.kind === "reply" ? o.ip : null,
-    reason: o.kind === "silent" ? o.reason : null,
+    sendError: e.sendError ?? null,
+    reason: o.kind === "silent" ? o.reason : e.sendError !== undefined ? "send-error" : null,
     note: o.note,
     query: o.query ?? null,
     ms: +e.ms.toFixed(2),

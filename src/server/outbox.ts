@@ -6,7 +6,8 @@
  *     (a reply leaves only once its event is in the journal file);
  *  2. one sendMany per socket for the replies whose events were written (or
  *     that have none), in the order the exchanges finished;
- *  3. `done` for each exchange, which counts and logs it.
+ *  3. `done` for each exchange, which counts and logs it, a reply that
+ *     failed to send as such (`sendError`; its history event stays written).
  * A write() and a sendmmsg per turn instead of one of each per exchange:
  * under load those syscalls were a large share of the server's CPU.
  */
@@ -15,7 +16,7 @@ import type { DhcpSocket } from "./socket.ts";
 
 type EventBuild = (eventId: string) => JournalEntry[];
 
-/** One exchange's way out; `unrecorded`, `sent` and `failed` are filled by the flush. */
+/** One exchange's way out; `unrecorded`, `sent`, `sendError` and `failed` are filled by the flush. */
 export interface Parcel {
   /** the history event to journal before the reply; null when there is none */
   event: EventBuild | null;
@@ -28,6 +29,8 @@ export interface Parcel {
   /** the journal could not take the event: the reply did not leave */
   unrecorded: JournalError | null;
   sent: boolean;
+  /** why the reply did not leave, when it was handed to the socket and failed there */
+  sendError: Error | null;
   /** binding the event threw: neither event nor reply */
   failed: unknown;
 }
@@ -132,6 +135,11 @@ export class Outbox<T extends Parcel> {
 }
 
 function sendGroup(sock: DhcpSocket, packets: (Uint8Array | number | string)[], senders: Parcel[]): void {
-  const sent = sock.sendMany(packets);
-  for (let i = 0; i < senders.length; i++) senders[i]!.sent = sent[i] === true;
+  const errors = sock.sendMany(packets);
+  for (let i = 0; i < senders.length; i++) {
+    // no answer for a datagram counts as a failure: a reply is never reported as sent on a guess
+    const e = errors[i] === undefined ? new Error("no send result") : errors[i]!;
+    senders[i]!.sent = e === null;
+    senders[i]!.sendError = e;
+  }
 }

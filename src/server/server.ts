@@ -30,7 +30,7 @@ import { ringEntry, type ExchangeRing } from "./exchange-ring.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
 import { AdmissionQueue, KernelShed, type AdmissionOptions } from "./admission.ts";
-import { ExchangeLog } from "./exchange-log.ts";
+import { ExchangeLog, NotSentLog } from "./exchange-log.ts";
 
 function admissionOptions(rt: Runtime): AdmissionOptions {
   const s = rt.config.server;
@@ -97,6 +97,8 @@ export class DhcpServer {
   private readonly debug: boolean;
   /** the per-exchange lines (exchange-log.ts) */
   private readonly lines: ExchangeLog;
+  /** the WARN lines of replies the socket refused, rate-limited */
+  private readonly notSent: NotSentLog;
   private idleWaiters: (() => void)[] = [];
   /** the kernel's queue: when last looked at, packets handled since and when the first of them came, the handling rate, packets to drop unread */
   private checkedAt = performance.now();
@@ -122,6 +124,7 @@ export class DhcpServer {
     this.perCircuit = new RateLimiter(rt.config.rateLimit.perCircuit);
     this.debug = log.enabled("debug");
     this.lines = new ExchangeLog(log);
+    this.notSent = new NotSentLog(log);
     this.queue = new AdmissionQueue(admissionOptions(rt));
     this.outbox = new Outbox<Finished>(history, (f) => this.deliver(f));
   }
@@ -144,10 +147,8 @@ export class DhcpServer {
         port: c.port,
         ...(iface ? { iface } : {}),
         onPacket: (buf, port, address) => this.receive(buf, port, address, s),
-        onError: (e) => {
-          this.metrics.dropped("send-error");
-          this.log.warn("socket error", { iface: iface ?? "any", error: e.message });
-        },
+        // errors not tied to a reply (a failed reply is counted and logged with its exchange, account())
+        onError: (e) => this.log.warn("socket error", { iface: iface ?? "any", error: e.message }),
       });
       this.sockets.push(s);
       this.log.info("listening", { address: `${c.host}:${c.port}`, iface: iface ?? "any" });
@@ -341,6 +342,7 @@ export class DhcpServer {
       sock: p.sock ?? this.sockets[0],
       unrecorded: null,
       sent: false,
+      sendError: null,
       failed: null,
     });
   }
@@ -360,16 +362,17 @@ export class DhcpServer {
         ex.encoded = null;
       }
       if (this.debug) this.explain(ex, rt);
-      this.account(p, ex, f.sent);
-      if (this.ring) this.ring.push(ringEntry(ex, p.buf, rt, performance.now() - p.req.arrived));
+      this.account(f);
+      if (this.ring) this.ring.push(ringEntry(ex, p.buf, rt, performance.now() - p.req.arrived, f.sent ? null : f.sendError));
     } catch (e) {
       this.metrics.dropped("internal-error");
       this.log.error("request handling failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     }
   }
 
-  /** Metrics and the exchange's log line; `sent`: its reply left. */
-  private account(p: Pending, ex: Exchange, sent: boolean): void {
+  /** Metrics and the exchange's log line, after the send. */
+  private account(f: Finished): void {
+    const { p, ex, sent } = f;
     const { req } = p;
     const ms = performance.now() - req.arrived;
     const o = ex.outcome;
@@ -401,7 +404,14 @@ export class DhcpServer {
     }
     const replyName = TYPE_NAMES[o.type] ?? String(o.type);
     if (!sent) {
+      // the history event is already written (it goes first so no reply leaves unrecorded): the
+      // decision stands in history, and this line and the metric say the reply never left
       this.metrics.dropped("send-error");
+      const typeName = TYPE_NAMES[req.type] ?? String(req.type);
+      const text = `${typeName} -> ${replyName}${o.ip ? " " + o.ip : ""} not sent`;
+      const query = o.query && ex.queries.at(-1)?.cached ? `${o.query} (cached)` : o.query;
+      const iface = f.sock?.iface ?? "any";
+      this.notSent.write(text, req.msg, subs, query, `${dest.address}:${dest.port}`, iface, f.sendError?.message ?? "no socket", ms);
       return;
     }
     this.metrics.sent(replyName);

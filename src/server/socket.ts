@@ -51,11 +51,12 @@ export interface DhcpSocket {
   send(buf: Uint8Array, port: number, address: string): boolean;
   /**
    * Sends a batch in order, [buf, port, address, buf, port, address, ...],
-   * with one sendmmsg when all goes well; per datagram, whether it went. A
-   * datagram that fails fails as send() does (false, onError) and the ones
-   * after it still go.
+   * with one sendmmsg when all goes well; per datagram, null when it went,
+   * else why not. A datagram that fails fails alone and the ones after it
+   * still go. Failures are returned, not passed to onError: the caller
+   * knows which exchange each belongs to.
    */
-  sendMany(packets: (Uint8Array | number | string)[]): boolean[];
+  sendMany(packets: (Uint8Array | number | string)[]): (Error | null)[];
   /** Bytes waiting in the kernel's receive queue (SO_MEMINFO), null when unknown. */
   queuedBytes(): number | null;
   close(): void;
@@ -73,6 +74,7 @@ export interface DhcpSocketOptions {
   /** receive buffer in bytes (default 4 MiB) */
   receiveBuffer?: number;
   onPacket(buf: Uint8Array, port: number, address: string): void;
+  /** errors the socket raises by itself, and send()'s failures (sendMany returns its own) */
   onError?(e: Error): void;
 }
 
@@ -162,13 +164,18 @@ export async function openDhcpSocket(o: DhcpSocketOptions): Promise<DhcpSocket> 
       },
     },
   } as never as Parameters<typeof Bun.udpSocket>[0]);
-  const send = (buf: Uint8Array, port: number, address: string): boolean => {
+  const attempt = (buf: Uint8Array, port: number, address: string): Error | null => {
     try {
-      return sock.send(buf, port, address);
+      // false without a throw: the kernel's send buffer is full
+      return sock.send(buf, port, address) ? null : new Error("send buffer full");
     } catch (e) {
-      onError(e instanceof Error ? e : new Error(String(e)));
-      return false;
+      return e instanceof Error ? e : new Error(String(e));
     }
+  };
+  const send = (buf: Uint8Array, port: number, address: string): boolean => {
+    const e = attempt(buf, port, address);
+    if (e) onError(e);
+    return e === null;
   };
   return {
     iface: o.iface ?? null,
@@ -176,23 +183,23 @@ export async function openDhcpSocket(o: DhcpSocketOptions): Promise<DhcpSocket> 
     send,
     sendMany(packets) {
       const n = packets.length / 3;
-      const sent = new Array<boolean>(n).fill(false);
+      const result = new Array<Error | null>(n).fill(null);
       for (let i = 0; i < n; ) {
         let k = 0;
         try {
-          // sendmmsg stops at the first datagram that fails (Bun throws when it is the first of the call)
+          // sendmmsg stops at the first datagram that fails and returns how many went; it
+          // reports an error (Bun throws) only when the first fails, so nothing went then
           k = sock.sendMany((i === 0 ? packets : packets.slice(i * 3)) as never);
         } catch {
           k = 0;
         }
-        for (let j = 0; j < k; j++) sent[i + j] = true;
         i += k;
         if (i >= n) break;
-        // the one that stopped it goes alone, so it fails (or, the queue drained, goes) exactly as send() would
-        sent[i] = send(packets[i * 3] as Uint8Array, packets[i * 3 + 1] as number, packets[i * 3 + 2] as string);
+        // the one that stopped it goes alone: its own error, or (the queue drained) it goes
+        result[i] = attempt(packets[i * 3] as Uint8Array, packets[i * 3 + 1] as number, packets[i * 3 + 2] as string);
         i++;
       }
-      return sent;
+      return result;
     },
     queuedBytes() {
       // SK_MEMINFO_RMEM_ALLOC is the first of the u32 values (linux/sock_diag.h)

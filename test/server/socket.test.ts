@@ -109,17 +109,21 @@ test("queuedBytes reports what waits in the kernel's receive queue (SO_MEMINFO) 
   expect(s.queuedBytes()).toBe(0);
 });
 
-test("sendMany: a datagram that cannot go fails alone, reported as send() reports it, and the ones after it still go, in order", async () => {
+test("sendMany: a datagram that cannot go fails alone with its own error, the ones after it still go, in order; onError is not called", async () => {
   const errors: string[] = [];
   const s = await dhcpSocket(errors);
   const r = await receiver();
   const b = (i: number) => Uint8Array.of(i, ...new Uint8Array(299));
   // a socket bound to 127.0.0.1 cannot reach 198.19.255.254 (EINVAL): the kernel stops the sendmmsg there
-  const sent = s.sendMany([b(0), r.port, "127.0.0.1", b(1), r.port, "127.0.0.1", b(2), 68, "198.19.255.254", b(3), r.port, "127.0.0.1", b(4), 68, "198.19.255.254", b(5), r.port, "127.0.0.1"]);
-  expect(sent).toEqual([true, true, false, true, false, true]);
+  const res = s.sendMany([b(0), r.port, "127.0.0.1", b(1), r.port, "127.0.0.1", b(2), 68, "198.19.255.254", b(3), r.port, "127.0.0.1", b(4), 68, "198.19.255.254", b(5), r.port, "127.0.0.1"]);
+  expect(res.map((e) => e === null)).toEqual([true, true, false, true, false, true]);
+  expect(res[2]!.message).toMatch(/EINVAL/);
+  expect(res[4]!.message).toMatch(/EINVAL/);
   await until(() => r.got.length === 4);
   expect(r.got.map((x) => x[0])).toEqual([0, 1, 3, 5]);
-  expect(errors.length).toBe(2);
+  // the caller reports them, with the exchange each belongs to
+  expect(errors).toEqual([]);
   s.close();
-  expect(s.sendMany([b(6), r.port, "127.0.0.1", b(7), r.port, "127.0.0.1"])).toEqual([false, false]);
+  const closed = s.sendMany([b(6), r.port, "127.0.0.1", b(7), r.port, "127.0.0.1"]);
+  expect(closed.map((e) => e instanceof Error)).toEqual([true, true]);
 });

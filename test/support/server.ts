@@ -11,9 +11,10 @@ export const ROOT = resolve(import.meta.dir, "../..");
 export const BINARY = join(ROOT, "dist/pydhcp");
 export const BUN = join(ROOT, "node_modules/.bin/bun");
 
-/** The command that runs pydhcp: the built binary, or bun on the sources. */
+/** The command that runs pydhcp: PYDHCP_BIN (as test/e2e does; a path that does not exist means the sources), else the built binary, else bun on the sources. */
 export function pydhcpCommand(): string[] {
-  return existsSync(BINARY) ? [BINARY] : [BUN, join(ROOT, "src/cli/main.ts")];
+  const bin = process.env.PYDHCP_BIN ?? BINARY;
+  return existsSync(bin) ? [bin] : [BUN, join(ROOT, "src/cli/main.ts")];
 }
 
 export interface RunningServer {

@@ -7,7 +7,7 @@ import { expect, test } from "bun:test";
 import { decode } from "../../../src/codec/decode.ts";
 import { createLogger, type LogFormat } from "../../../src/log/logger.ts";
 import { memorySink } from "../../../src/log/sink.ts";
-import { ExchangeLog, msText } from "../../../src/server/exchange-log.ts";
+import { ExchangeLog, msText, NOT_SENT_WINDOW_MS, NotSentLog } from "../../../src/server/exchange-log.ts";
 import { buildRequest } from "../../support/client.ts";
 
 const T0 = Date.UTC(2026, 11, 1, 22, 30, 0, 7);
@@ -65,4 +65,32 @@ test("the timestamp shortcut equals toISOString for every millisecond across sec
     want.push(`${new Date(t).toISOString()} INFO x`);
   }
   expect(out.lines()).toEqual(want);
+});
+
+test("a reply not sent: one WARN line per destination and error per 10 s, the next one says how many were left out", () => {
+  const out = memorySink();
+  const err = memorySink();
+  const log = createLogger({ level: "info", format: "text", out, err, now: () => T0 });
+  let t = 0;
+  const notSent = new NotSentLog(log, () => t);
+  const e = "ENETUNREACH: network is unreachable, send";
+  const write = (to: string, error = e) => notSent.write("DISCOVER -> OFFER 198.18.128.1 not sent", r.msg, new Map(), "offer_1", to, "any", error, 0.5);
+  write("255.255.255.255:68");
+  t = 1000;
+  write("255.255.255.255:68");
+  write("255.255.255.255:68");
+  // another destination, another error: their own windows
+  write("198.18.0.1:67");
+  write("255.255.255.255:68", "EPERM: operation not permitted, send");
+  t = NOT_SENT_WINDOW_MS + 1;
+  write("255.255.255.255:68");
+  write("255.255.255.255:68");
+  expect(out.lines()).toEqual([]);
+  const line = (to: string, error: string, extra = "") => `2026-12-01T22:30:00.007Z WARN DISCOVER -> OFFER 198.18.128.1 not sent mac=0c0100000001 xid=00001234 query=offer_1 to=${to} iface=any error="${error}"${extra} ms=0.5`;
+  expect(err.lines()).toEqual([
+    line("255.255.255.255:68", e),
+    line("198.18.0.1:67", e),
+    line("255.255.255.255:68", "EPERM: operation not permitted, send"),
+    line("255.255.255.255:68", e, " suppressed=2"),
+  ]);
 });
