@@ -105,18 +105,42 @@ export function parseCidr(text: string): { address: number; prefix: number } | n
 
 /**
  * Ranges no client, router or name server can be given (RFC 1122 3.2.1.3,
- * RFC 5771, RFC 1112 4): "this network" 0/8, multicast 224/4, reserved
- * 240/4 with the limited broadcast 255.255.255.255. Loopback 127/8 is let
- * through: single-host test setups answer with it.
+ * RFC 5771, RFC 1112 4): "this network" 0/8, loopback 127/8 ("MUST NOT
+ * appear outside a host"), multicast 224/4, reserved 240/4 with the limited
+ * broadcast 255.255.255.255. None of them is a relay's address (giaddr) either.
  */
 const UNUSABLE: readonly [first: number, prefix: number, what: string][] = [
   [0x00000000, 8, "in 0.0.0.0/8 (this network)"],
+  [0x7f000000, 8, "a loopback address (127.0.0.0/8)"],
   [0xe0000000, 4, "a multicast address"],
   [0xf0000000, 4, "in the reserved range 240.0.0.0/4"],
 ];
 
-/** Why an address cannot be a host's (client, router, server), or null when it can. */
+/**
+ * Link-local 169.254/16 (RFC 3927) is what a host picks for itself when no
+ * DHCP server answers, so it is never leased. A server there is allowed:
+ * clouds answer with 169.254.169.254 for DNS and NTP.
+ */
+const LINK_LOCAL: readonly [first: number, prefix: number, what: string] = [0xa9fe0000, 16, "a link-local address (169.254.0.0/16)"];
+
+const within = (n: number, first: number, prefix: number) => n >>> (32 - prefix) === first >>> (32 - prefix);
+
+/** Why an address cannot be a host's (router, server, relay), or null when it can. */
 export function unusableAddress(n: number): string | null {
-  for (const [first, prefix, what] of UNUSABLE) if (n >>> (32 - prefix) === first >>> (32 - prefix)) return what;
+  for (const [first, prefix, what] of UNUSABLE) if (within(n, first, prefix)) return what;
+  return null;
+}
+
+/** Why an address cannot be leased to a client (yiaddr), or null when it can. */
+export function unusableClientAddress(n: number): string | null {
+  return unusableAddress(n) ?? (within(n, LINK_LOCAL[0], LINK_LOCAL[1]) ? LINK_LOCAL[2] : null);
+}
+
+/** The first address of first..last that cannot be leased, with why, or null. */
+export function unusableInSpan(first: number, last: number): { address: number; why: string } | null {
+  for (const [start, prefix, what] of [...UNUSABLE, LINK_LOCAL]) {
+    const end = (start | (0xffffffff >>> prefix)) >>> 0;
+    if (first <= end && start <= last) return { address: Math.max(first, start), why: what };
+  }
   return null;
 }

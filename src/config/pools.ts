@@ -22,7 +22,7 @@
 import type { ConfigError, PoolConfig, PoolsConfig } from "./types.ts";
 import type { XmlNode } from "./xml.ts";
 import { Section, ipv4List } from "./reader.ts";
-import { formatIPv4, isContiguousMask, parseIPv4 } from "../codec/ip.ts";
+import { formatIPv4, isContiguousMask, parseIPv4, unusableInSpan } from "../codec/ip.ts";
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 /** 2^20 addresses: a /12. Larger pools are a typo more often than a plan. */
@@ -126,6 +126,9 @@ function readPool(raw: XmlNode, errors: ConfigError[], defaults: { mask: string;
       s.error(r.path, span);
       continue;
     }
+    // an address no client may lease (codec/ip.ts): an <exclude> would hide a typo, so the range is refused
+    const unusable = unusableInSpan(span[0], span[1]);
+    if (unusable) s.error(r.path, `${r.text} holds ${formatIPv4(unusable.address)}, ${unusable.why}`);
     const clash = ranges.find((x) => overlaps(x, span));
     if (clash) s.error(r.path, `${r.text} overlaps ${formatIPv4(clash[0])}-${formatIPv4(clash[1])}`);
     ranges.push(span);

@@ -18,7 +18,7 @@
  * the Answer.
  */
 
-import { formatIPv4, maskToPrefix, parseIPv4, unusableAddress, bytesToIPv4 } from "../codec/ip.ts";
+import { formatIPv4, maskToPrefix, parseIPv4, unusableClientAddress, bytesToIPv4 } from "../codec/ip.ts";
 import { encodeOptionText, optionProblem } from "../options/types.ts";
 
 /** A result row: column names as the database returned them (any case). */
@@ -130,7 +130,7 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
   const ip = col("ip");
   const ipNum = parseIPv4(ip);
   if (ipNum === null) return bad(`ip "${ip}" is not an IPv4 address`);
-  const ipWhy = unusableAddress(ipNum);
+  const ipWhy = unusableClientAddress(ipNum);
   if (ipWhy !== null) return bad(`ip ${ip} is ${ipWhy}`);
 
   const maskText = col("mask") || defaults.mask;

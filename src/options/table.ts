@@ -64,7 +64,7 @@ export const TYPE_LENGTH: Readonly<Record<OptionType, { fixed?: number; multiple
   domains: { min: 1 },
 };
 
-/** Routers and servers: a client sends to them, so 0/8, multicast and 240/4 are refused (codec/ip.ts). */
+/** Routers and servers: a client sends to them, so 0/8, loopback, multicast and 240/4 are refused (codec/ip.ts). */
 const HOST_ADDRESSES = new Set([3, 4, 5, 6, 7, 9, 16, 41, 42, 44, 45, 65, 69, 150]);
 
 const row = (code: number, name: string, type: OptionType, rfc: string, min = TYPE_LENGTH[type].min): OptionDef => ({

@@ -1,6 +1,6 @@
 /**
  * Rows that must not go on the wire, against the running server (SQLite):
- * (a) an ip that is not a usable IPv4 address, (b) the network or broadcast
+ * (a) an ip that is not a usable IPv4 address (loopback and link-local included), (b) the network or broadcast
  * address of its mask, (c) a non-contiguous mask, (d) a bad router or DNS
  * server, (e) an address lease memory already gives another client. The
  * client gets no reply, neither to DISCOVER nor to REQUEST, and the log
@@ -25,12 +25,17 @@ const BAD: [string, string, string, string, string, RegExp][] = [
   ["a: multicast", "224.0.0.9", "255.255.255.0", "198.18.10.1", "198.18.0.53", /is a multicast address/],
   ["a: this network, /32", "0.0.0.0", "255.255.255.255", "198.18.10.1", "198.18.0.53", /0\.0\.0\.0\/8/],
   ["a: limited broadcast, /32", "255.255.255.255", "255.255.255.255", "198.18.10.1", "198.18.0.53", /reserved range/],
+  ["a: loopback, /8", "127.0.0.1", "255.0.0.0", "198.18.10.1", "198.18.0.53", /ip 127\.0\.0\.1 is a loopback address \(127\.0\.0\.0\/8\)/],
+  ["a: loopback, /24", "127.0.1.5", "255.255.255.0", "198.18.10.1", "198.18.0.53", /is a loopback address/],
+  ["a: link-local", "169.254.1.1", "255.255.0.0", "198.18.10.1", "198.18.0.53", /ip 169\.254\.1\.1 is a link-local address \(169\.254\.0\.0\/16\)/],
   ["b: network address", "198.18.10.0", "255.255.255.0", "198.18.10.1", "198.18.0.53", /is the network address of 198\.18\.10\.0\/24/],
   ["b: broadcast address", "198.18.11.255", "255.255.254.0", "198.18.10.1", "198.18.0.53", /is the broadcast address of 198\.18\.10\.0\/23/],
   ["c: non-contiguous mask", "198.18.10.20", "255.0.255.0", "198.18.10.1", "198.18.0.53", /is not contiguous/],
   ["c: mask not an address", "198.18.10.21", "255.255.255.256", "198.18.10.1", "198.18.0.53", /is not a netmask/],
   ["d: router not an address", "198.18.10.22", "255.255.255.0", "gateway", "198.18.0.53", /router \\?"gateway\\?" is not an IPv4 address/],
   ["d: router multicast", "198.18.10.23", "255.255.255.0", "224.0.0.1", "198.18.0.53", /router \\?"224\.0\.0\.1\\?" is a multicast address/],
+  ["d: router loopback", "198.18.10.28", "255.255.255.0", "127.0.0.1", "198.18.0.53", /router \\?"127\.0\.0\.1\\?" is a loopback address/],
+  ["d: dns loopback", "198.18.10.29", "255.255.255.0", "198.18.10.1", "198.18.0.53, 127.0.0.53", /dns \\?"127\.0\.0\.53\\?" is a loopback address/],
   ["d: router is the client", "198.18.10.24", "255.255.255.0", "198.18.10.24", "198.18.0.53", /is the client's own address/],
   ["d: router is the broadcast", "198.18.10.25", "255.255.255.0", "198.18.10.255", "198.18.0.53", /broadcast address of the client's subnet/],
   ["d: dns not an address", "198.18.10.26", "255.255.255.0", "198.18.10.1", "198.18.0.53, dns.example", /dns \\?"dns\.example\\?" is not an IPv4 address/],

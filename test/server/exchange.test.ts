@@ -13,7 +13,10 @@ import { buildRequest, ip, testClient, type TestClient } from "../support/client
 import { freeUdpPort } from "../support/ports.ts";
 
 const SERVER_ID = "198.18.0.1";
-// Client addresses are 127.x: replies to ciaddr must stay on loopback.
+// Leased addresses are 198.18.x (127/8 is never leased): a reply unicast to
+// such a ciaddr leaves loopback, so those cases read the exchange as -d
+// explains it (the same Exchange the socket is given).
+// An INFORM's ciaddr is the client's own configuration, so it can be 127.x.
 let server: RunningServer;
 let client: TestClient;
 let port: number;
@@ -54,14 +57,14 @@ const OPTION_82_PORT = Uint8Array.from([...OPTION_82, 19, 0]);
 beforeAll(async () => {
   client = await testClient(0, "0.0.0.0");
   port = await freeUdpPort();
-  server = await startServer({ config: config(port, client.port) });
+  server = await startServer({ config: config(port, client.port), args: ["-d"] });
   db = new Database(join(server.dir, "t.db"));
   const add = db.prepare("insert into users (ip, mask, router, dns, mac, port) values (?, ?, ?, ?, ?, ?)");
-  add.run("127.0.0.19", "255.255.255.0", "198.18.0.1", "198.18.0.53,198.18.0.54", "080027059ed0", "");
-  add.run("127.0.0.20", "", "", "", "0800270000aa", "");
-  add.run("127.0.7.6", "255.255.255.0", "198.18.7.1", "198.18.0.53", "001e589eb2ad", "6");
-  add.run("127.0.0.20", "", "", "", "0800270000dd", "");
-  add.run("127.0.0.30", "255.255.255.0", "198.18.0.1", "198.18.0.53", "0800270000bb", "");
+  add.run("198.18.0.19", "255.255.255.0", "198.18.0.1", "198.18.0.53,198.18.0.54", "080027059ed0", "");
+  add.run("198.18.0.20", "", "", "", "0800270000aa", "");
+  add.run("198.18.7.6", "255.255.255.0", "198.18.7.1", "198.18.0.53", "001e589eb2ad", "6");
+  add.run("198.18.0.20", "", "", "", "0800270000dd", "");
+  add.run("198.18.0.30", "255.255.255.0", "198.18.0.1", "198.18.0.53", "0800270000bb", "");
 });
 
 afterAll(async () => {
@@ -84,7 +87,7 @@ describe("direct client", () => {
     const offer = await exchange({ type: MessageType.DISCOVER, mac: "08:00:27:05:9e:d0", flags: 0x8000 });
     expect(type(offer)).toBe(MessageType.OFFER);
     expect(offer!.op).toBe(2);
-    expect(offer!.yiaddr).toBe("127.0.0.19");
+    expect(offer!.yiaddr).toBe("198.18.0.19");
     expect(hex(offer!.options.get(1))).toBe("ffffff00");
     expect(hex(offer!.options.get(3))).toBe("c6120001");
     expect(hex(offer!.options.get(6))).toBe("c6120035c6120036");
@@ -97,7 +100,7 @@ describe("direct client", () => {
 
   test("empty mask/router/dns columns take the config defaults; lease_time column absent = LeaseTime", async () => {
     const offer = await exchange({ type: MessageType.DISCOVER, mac: "08:00:27:00:00:aa" });
-    expect(offer!.yiaddr).toBe("127.0.0.20");
+    expect(offer!.yiaddr).toBe("198.18.0.20");
     expect(hex(offer!.options.get(1))).toBe("ffffff00");
     expect(hex(offer!.options.get(3))).toBe("c6120001");
     expect(hex(offer!.options.get(6))).toBe("c6120035");
@@ -111,12 +114,12 @@ describe("direct client", () => {
       mac: "08:00:27:05:9e:d0",
       xid,
       options: [
-        [50, ip("127.0.0.19")],
+        [50, ip("198.18.0.19")],
         [54, ip(SERVER_ID)],
       ],
     });
     expect(type(ack)).toBe(MessageType.ACK);
-    expect(ack!.yiaddr).toBe("127.0.0.19");
+    expect(ack!.yiaddr).toBe("198.18.0.19");
   });
 
   test("REQUEST naming another server is ignored (RFC 2131 4.3.2)", async () => {
@@ -124,7 +127,7 @@ describe("direct client", () => {
       type: MessageType.REQUEST,
       mac: "08:00:27:05:9e:d0",
       options: [
-        [50, ip("127.0.0.19")],
+        [50, ip("198.18.0.19")],
         [54, ip("198.18.0.99")],
       ],
     });
@@ -132,20 +135,19 @@ describe("direct client", () => {
   });
 
   test("RENEWING (ciaddr) -> ACK to ciaddr", async () => {
-    const ack = await exchange({ type: MessageType.REQUEST, mac: "08:00:27:05:9e:d0", ciaddr: "127.0.0.19" });
-    expect(type(ack)).toBe(MessageType.ACK);
-    expect(ack!.ciaddr).toBe("127.0.0.19");
-    expect(ack!.yiaddr).toBe("127.0.0.19");
+    const from = server.output().length;
+    client.send(buildRequest({ type: MessageType.REQUEST, mac: "08:00:27:05:9e:d0", ciaddr: "198.18.0.19", xid: 0x4001 }), port);
+    await server.waitFor(new RegExp(`explain 00004001 \\| reply: ACK 198\\.18\\.0\\.19 to 198\\.18\\.0\\.19:${client.port} \\(ciaddr\\)`), 2000, from);
   });
 
   test("INIT-REBOOT for the right address -> ACK; for a wrong one -> NAK; unknown client -> silence", async () => {
-    const ok = await exchange({ type: MessageType.REQUEST, mac: "08:00:27:05:9e:d0", options: [[50, ip("127.0.0.19")]] });
+    const ok = await exchange({ type: MessageType.REQUEST, mac: "08:00:27:05:9e:d0", options: [[50, ip("198.18.0.19")]] });
     expect(type(ok)).toBe(MessageType.ACK);
-    const nak = await exchange({ type: MessageType.REQUEST, mac: "08:00:27:05:9e:d0", options: [[50, ip("127.0.0.77")]] });
+    const nak = await exchange({ type: MessageType.REQUEST, mac: "08:00:27:05:9e:d0", options: [[50, ip("198.18.0.77")]] });
     expect(type(nak)).toBe(MessageType.NAK);
     expect(nak!.yiaddr).toBe("0.0.0.0");
     expect(nak!.options.has(51)).toBe(false);
-    const none = await exchange({ type: MessageType.REQUEST, mac: "08:00:27:ff:ff:ff", options: [[50, ip("127.0.0.19")]] });
+    const none = await exchange({ type: MessageType.REQUEST, mac: "08:00:27:ff:ff:ff", options: [[50, ip("198.18.0.19")]] });
     expect(none).toBeNull();
   });
 
@@ -153,18 +155,18 @@ describe("direct client", () => {
     const mac = "08:00:27:00:00:bb";
     const xid = 0x2000;
     await exchange({ type: MessageType.DISCOVER, mac, xid });
-    const ack = await exchange({ type: MessageType.REQUEST, mac, xid, options: [[50, ip("127.0.0.30")], [54, ip(SERVER_ID)]] });
-    expect(ack!.yiaddr).toBe("127.0.0.30");
-    db.run("update users set ip = '127.0.0.31' where mac = '0800270000bb'");
-    const nak = await exchange({ type: MessageType.REQUEST, mac, ciaddr: "127.0.0.30" });
+    const ack = await exchange({ type: MessageType.REQUEST, mac, xid, options: [[50, ip("198.18.0.30")], [54, ip(SERVER_ID)]] });
+    expect(ack!.yiaddr).toBe("198.18.0.30");
+    db.run("update users set ip = '198.18.0.31' where mac = '0800270000bb'");
+    const nak = await exchange({ type: MessageType.REQUEST, mac, ciaddr: "198.18.0.30" });
     expect(type(nak)).toBe(MessageType.NAK);
     const offer = await exchange({ type: MessageType.DISCOVER, mac });
-    expect(offer!.yiaddr).toBe("127.0.0.31");
+    expect(offer!.yiaddr).toBe("198.18.0.31");
   });
 
   test("an address the lease memory holds for another client is refused (no reply)", async () => {
     const first = await exchange({ type: MessageType.DISCOVER, mac: "08:00:27:00:00:aa" });
-    expect(first!.yiaddr).toBe("127.0.0.20");
+    expect(first!.yiaddr).toBe("198.18.0.20");
     expect(await exchange({ type: MessageType.DISCOVER, mac: "08:00:27:00:00:dd" })).toBeNull();
     await server.waitFor(/no reply: address-in-use.*0800270000dd/);
   });
@@ -182,7 +184,7 @@ describe("direct client", () => {
   });
 
   test("RELEASE is recorded: no reply, lease marked released", async () => {
-    const r = await exchange({ type: MessageType.RELEASE, mac: "08:00:27:05:9e:d0", ciaddr: "127.0.0.19", options: [[54, ip(SERVER_ID)]] });
+    const r = await exchange({ type: MessageType.RELEASE, mac: "08:00:27:05:9e:d0", ciaddr: "198.18.0.19", options: [[54, ip(SERVER_ID)]] });
     expect(r).toBeNull();
     await Bun.sleep(400); // lease writes are batched
     const row = db.query("select state from pydhcp_lease where mac = '080027059ed0'").get() as { state: string } | null;
@@ -199,7 +201,7 @@ describe("relayed client (Option 82)", () => {
       options: [[82, OPTION_82_PORT]],
     });
     expect(type(offer)).toBe(MessageType.OFFER);
-    expect(offer!.yiaddr).toBe("127.0.7.6");
+    expect(offer!.yiaddr).toBe("198.18.7.6");
     expect(offer!.giaddr).toBe("127.0.0.1");
     expect(hex(offer!.options.get(82))).toBe(hex(OPTION_82_PORT));
     expect(hex(offer!.options.get(3))).toBe("c6120701");
@@ -215,16 +217,19 @@ describe("relayed client (Option 82)", () => {
       mac,
       xid,
       giaddr: "127.0.0.1",
-      options: [[82, OPTION_82_PORT], [50, ip("127.0.7.6")], [54, ip(SERVER_ID)]],
+      options: [[82, OPTION_82_PORT], [50, ip("198.18.7.6")], [54, ip(SERVER_ID)]],
     });
     if (type(ack) !== MessageType.ACK) console.log(server.output().split("\n").filter((l) => l.includes("d765")).join("\n"));
     expect(type(ack)).toBe(MessageType.ACK);
     await Bun.sleep(300);
     // unicast renewal straight from the client: no giaddr, no option 82
-    const renew = await exchange({ type: MessageType.REQUEST, mac, ciaddr: "127.0.7.6" });
-    expect(type(renew)).toBe(MessageType.ACK);
-    expect(renew!.yiaddr).toBe("127.0.7.6");
-    expect(renew!.options.has(82)).toBe(false);
+    const from = server.output().length;
+    client.send(buildRequest({ type: MessageType.REQUEST, mac, ciaddr: "198.18.7.6", xid: 0x4002 }), port);
+    await server.waitFor(new RegExp(`explain 00004002 \\| reply: ACK 198\\.18\\.7\\.6 to 198\\.18\\.7\\.6:${client.port} \\(ciaddr\\)`), 2000, from);
+    // offer_1 keys on the switch port: only the remembered Option 82 can match it
+    const lines = server.output().slice(from).split("\n").filter((l) => l.includes("explain 00004002 |"));
+    expect(lines.some((l) => /offer_1 .*<- decided/.test(l))).toBe(true);
+    expect(lines.some((l) => /^\S+ DEBUG explain 00004002 \| +82 /.test(l))).toBe(false);
   });
 });
 
