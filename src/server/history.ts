@@ -114,6 +114,11 @@ export class HistoryWriter {
     return this.problemText;
   }
 
+  /** Why the journal cannot take events (a full disk), until a write succeeds: replies are held meanwhile. */
+  get journalProblem(): string | null {
+    return this.journal.writeProblem;
+  }
+
   /**
    * Appends one event (its statements, bound) to the journal; throws when the
    * journal cannot be written, and then the reply must not be sent.

@@ -107,26 +107,25 @@ export interface Recorded {
 }
 
 /**
- * After a write that stopped at byte `done`: the events wholly in the file
- * and the complete lines (an event cut mid-way may have some).
+ * After a write of `parts` from index `from` that stopped at byte `done`:
+ * the events wholly in the file, their lines, and the bytes up to the end
+ * of the last of them (a "\n" ending a cut line counts with the first).
  */
-function wholeEvents(parts: readonly string[], ends: readonly number[], lines: readonly number[], done: number): { events: number; lines: number } {
+function wholeEvents(parts: readonly string[], ends: readonly number[], lines: readonly number[], done: number, from: number): { events: number; lines: number; bytes: number } {
   let bytes = 0;
-  let p = 0;
-  let complete = 0;
+  let p = from;
   let events = 0;
+  let complete = 0;
+  let kept = 0;
   for (let i = 0; i < ends.length; i++) {
-    const first = ends[i]! - lines[i]!;
-    // the parts before the event's first line (the "\n" that ends a cut line)
-    for (; p < first; p++) bytes += Buffer.byteLength(parts[p]!);
-    for (; p < ends[i]!; p++) {
-      bytes += Buffer.byteLength(parts[p]!);
-      if (bytes > done) return { events, lines: complete };
-      complete++;
-    }
+    if (ends[i]! <= from) continue;
+    for (; p < ends[i]!; p++) bytes += Buffer.byteLength(parts[p]!);
+    if (bytes > done) break;
     events++;
+    complete += lines[i]!;
+    kept = bytes;
   }
-  return { events, lines: complete };
+  return { events, lines: complete, bytes: kept };
 }
 
 /** A new run id: start time and randomness, so runs never collide (several servers, clock steps). */
@@ -185,6 +184,8 @@ export class Journal {
   private posFailing = false;
   /** lines after `committed`: what the database still has to get */
   backlog = 0;
+  /** why the last write failed, until one succeeds: no reply leaves meanwhile */
+  writeProblem: string | null = null;
   private readBuf: Buffer | null = null;
   /**
    * The lines appended while the reader was caught up, as read() would
@@ -345,37 +346,104 @@ export class Journal {
     }
     const all = builds.length;
     if (parts.length === 0) return { ids, written: all, lines: 0, error: null };
-    const text = parts.length === 1 ? parts[0]! : parts.join("");
-    const total = Buffer.byteLength(text);
-    let done = 0;
-    try {
-      // the string goes straight out; a short write (a full disk) goes on from bytes
-      done = writeSync(this.fd, text);
-      if (done < total) {
-        const bytes = Buffer.from(text);
-        while (done < total) done += writeSync(this.fd, bytes, done, total - done);
-      }
-      this.cut = false;
-      if (this.fsync.kind === "always") fdatasyncSync(this.fd);
-    } catch (e) {
-      this.clearTail();
-      this.size += done;
-      if (done > 0 && done < total) this.cut = true;
-      const error = new JournalError(`cannot write the history journal ${this.path}: ${e instanceof Error ? e.message : String(e)}`);
-      // complete lines are in the file and will be written: they count in the backlog
-      const whole = done === total ? { events: all, lines: lines.reduce((a, b) => a + b, 0) } : wholeEvents(parts, ends, lines, done);
-      this.backlog += whole.lines;
-      // unsynced under "always": in the file, but not answerable
-      return { ids, written: done === total ? 0 : whole.events, lines: whole.lines, error };
-    }
-    this.size += total;
-    if (parsed) this.keepTail(parts, parsed, before);
-    else this.clearTail();
     let n = 0;
     for (const l of lines) n += l;
+    let failure: unknown = null;
+    /** where the successful write began */
+    let wroteAt = 0;
+    /** the parts this attempt writes start here ("\n" for a cut line first) */
+    let from = 0;
+    for (let attempt = 0; ; attempt++) {
+      const at = this.size;
+      const text = from === 0 && parts.length === 1 ? parts[0]! : parts.slice(from).join("");
+      const total = Buffer.byteLength(text);
+      let done = 0;
+      failure = null;
+      try {
+        // the string goes straight out; a short write (a full disk) goes on from bytes
+        done = writeSync(this.fd, text);
+        if (done < total) {
+          const bytes = Buffer.from(text);
+          while (done < total) done += writeSync(this.fd, bytes, done, total - done);
+        }
+      } catch (e) {
+        failure = e;
+      }
+      if (failure === null) {
+        wroteAt = at;
+        this.size += total;
+        this.cut = false;
+        break;
+      }
+      this.clearTail();
+      // nothing of this call is answered yet: when every line before it is in the database, the
+      // journal is emptied (a small disk fills with lines already written) and the events go again
+      if (attempt === 0 && this.emptyAt(at)) {
+        from = this.cut ? 0 : parts[0] === "\n" ? 1 : 0;
+        continue;
+      }
+      const error = new JournalError(`cannot write the history journal ${this.path}: ${failure instanceof Error ? failure.message : String(failure)}`);
+      this.writeProblem = error.message;
+      // whole events stay; torn bytes and the lines of an event cut short go: their replies do not leave
+      const whole = wholeEvents(parts, ends, lines, done, from);
+      try {
+        if (done > whole.bytes) ftruncateSync(this.fd, at + whole.bytes);
+        this.size = at + whole.bytes;
+        if (whole.events > 0) this.cut = false;
+      } catch {
+        // the cut line stays; the next write ends it and the reader quarantines it
+        this.size = at + done;
+        if (done > 0) this.cut = true;
+      }
+      this.backlog += whole.lines;
+      return { ids, written: whole.events, lines: whole.lines, error };
+    }
+    if (this.fsync.kind === "always") {
+      try {
+        fdatasyncSync(this.fd);
+      } catch (e) {
+        this.clearTail();
+        // in the file, so written to the database later, but not answerable
+        this.backlog += n;
+        const error = new JournalError(`cannot write the history journal ${this.path}: ${e instanceof Error ? e.message : String(e)}`);
+        this.writeProblem = error.message;
+        return { ids, written: 0, lines: n, error };
+      }
+    }
+    this.writeProblem = null;
+    if (parsed) this.keepTail(from === 0 ? parts : parts.slice(from), parsed, wroteAt);
+    else this.clearTail();
     this.backlog += n;
     if (this.fsync.kind !== "always") this.dirty = true;
     return { ids, written: all, lines: n, error: null };
+  }
+
+  /**
+   * After a failed write at `at`: when everything before `at` is in the
+   * database, empties the journal (position first, as compact() does; on a
+   * full disk the position file is removed instead: the database's marks
+   * skip what was written). True when it did.
+   */
+  private emptyAt(at: number): boolean {
+    const c = this.committed;
+    if (at === 0 || c.ino !== this.ino || c.offset < at || existsSync(this.sealedPath)) return false;
+    const zero = { ino: this.ino, offset: 0, line: 1 };
+    try {
+      try {
+        this.savePos(zero);
+      } catch {
+        unlinkSync(this.posPath);
+      }
+      ftruncateSync(this.fd, 0);
+    } catch {
+      return false;
+    }
+    this.size = 0;
+    this.cut = false;
+    this.committed = zero;
+    this.cursor = { ...zero };
+    this.log.info("history journal emptied to make room: every line in it was already in the database", { journal: this.path });
+    return true;
   }
 
   /** Whether lines appended at `offset` of the active file follow on from the tail (or start it: the reader is there). */
@@ -571,11 +639,13 @@ export class Journal {
     }
     if (c.ino !== this.ino) return;
     if (c.offset >= this.size) {
-      if (this.size < this.limits.compactBytes) return;
+      // after a failed write (a full disk) the written lines go at once: they may be what fills it
+      if (this.size < this.limits.compactBytes && this.writeProblem === null) return;
       // all written: the position is saved as 0 before the file is emptied (a crash between re-reads, marks skip)
       const p = { ino: this.ino, offset: 0, line: 1 };
       this.savePos(p);
       ftruncateSync(this.fd, 0);
+      if (this.writeProblem !== null) this.log.info("history journal emptied to make room: every line in it was already in the database", { journal: this.path });
       this.size = 0;
       this.clearTail();
       this.committed = p;

@@ -222,6 +222,7 @@ export class Service {
           const p = history.problem;
           return p ? [`history: ${history.pending} events wait in the journal ${c.spoolPath}: ${p}`] : [];
         },
+        failing: () => history.journalProblem,
         log: this.log,
       });
     }

@@ -30,6 +30,8 @@ export interface HttpOptions {
    * in the /health body, which then starts with "degraded"; the status stays 200.
    */
   notes?: () => string[];
+  /** A problem that stops DHCP although the database answers (the history journal cannot be written): /health answers 503 with it. */
+  failing?: () => string | null;
   log: Logger;
   /** how long /health waits for the callback before answering 503 (default 1000 ms) */
   healthTimeoutMs?: number;
@@ -109,6 +111,8 @@ export function startHttp(opts: HttpOptions): HttpHandle {
   const routes: Record<string, () => HttpResponse | Promise<HttpResponse>> = {
     "/metrics": () => ({ status: 200, headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" }, body: source.expose() }),
     "/health": async () => {
+      const stop = opts.failing?.();
+      if (stop) return text(`${stop.replace(/[\r\n]+/g, " ")}: no replies leave\n`, 503);
       const v = await probe();
       const notes = v === "ok" ? (opts.notes?.() ?? []) : [];
       if (v === "ok") return text(notes.length ? `degraded\n${notes.map((n) => n.replace(/[\r\n]+/g, " ") + "\n").join("")}` : "ok\n", 200);
