@@ -224,9 +224,13 @@ export class Journal {
     this.size = st.size;
     if (this.size > 0 && !this.endsWithNewline()) {
       // a line cut by a crash: end it so the next entry starts on its own line
-      // (the cut one goes to quarantine when read)
-      writeSync(this.fd, "\n");
-      this.size++;
+      // (the cut one goes to quarantine when read); on a full disk the next write does
+      try {
+        writeSync(this.fd, "\n");
+        this.size++;
+      } catch {
+        this.cut = true;
+      }
     }
     const start = this.firstFile();
     const pos = this.loadPos();
