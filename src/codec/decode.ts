@@ -10,6 +10,9 @@ import { type DecodeError, decodeError } from "./errors.ts";
 import { COOKIE_OFFSET, HEADER_LENGTH, OPTIONS_OFFSET, decodeHeader } from "./header.ts";
 import { decodeOptions } from "./options.ts";
 
+/** RFC 2131 2: chaddr is 16 octets; hlen 0 (RFC 4390, InfiniBand) to 16 fits */
+const CHADDR_LENGTH = 16;
+
 export type DecodeResult =
   | { ok: true; msg: DhcpMessage }
   | { ok: false; error: DecodeError; partial: Partial<DhcpMessage> };
@@ -28,6 +31,13 @@ export function decode(buf: Uint8Array): DecodeResult {
   }
   const options = new Map<number, Uint8Array>();
   const msg = decodeHeader(buf, options);
+  if (msg.hlen > CHADDR_LENGTH) {
+    return {
+      ok: false,
+      error: decodeError("bad-hlen", 2, `Cannot decode BOOTP header: hlen ${msg.hlen} exceeds the ${CHADDR_LENGTH} bytes of chaddr`),
+      partial: msg,
+    };
+  }
   if (
     buf.length < OPTIONS_OFFSET ||
     buf[236] !== 0x63 ||

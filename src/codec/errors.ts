@@ -7,6 +7,8 @@
 export type DecodeErrorKind =
   /** shorter than the 236-byte BOOTP header (RFC 951) */
   | "truncated-header"
+  /** hlen over 16: chaddr holds 16 octets (RFC 2131 2), so the hardware address is not in the packet */
+  | "bad-hlen"
   /** the 4 bytes after the header are not 63 82 53 63 (RFC 2131 3) */
   | "bad-cookie"
   /** a length byte points past the end of its area, or the length byte itself is missing */

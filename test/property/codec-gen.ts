@@ -135,7 +135,7 @@ export function mutated(r: Rng, base: Uint8Array[]): Uint8Array {
   return b;
 }
 
-const KINDS = new Set(["truncated-header", "bad-cookie", "option-overrun", "missing-end", "empty-option", "bad-length", "bad-overload"]);
+const KINDS = new Set(["truncated-header", "bad-hlen", "bad-cookie", "option-overrun", "missing-end", "empty-option", "bad-length", "bad-overload"]);
 
 const sortedOptions = (m: DhcpMessage) => [...m.options].map(([c, v]) => `${c}:${toHex(v)}`).sort();
 

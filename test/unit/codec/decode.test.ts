@@ -155,3 +155,33 @@ test("every packet fixture decodes", () => {
     expect(r.msg.options.has(53)).toBe(true);
   }
 });
+
+describe("hlen (RFC 2131 2: chaddr is 16 octets)", () => {
+  const withHeader = (htype: number, hlen: number) => {
+    const b = seed.slice();
+    b[1] = htype;
+    b[2] = hlen;
+    return b;
+  };
+  test.each([
+    [1, 255],
+    [1, 17],
+    [32, 20],
+  ])("htype %d, hlen %d: a decode error, the hardware address is not in the packet", (htype, hlen) => {
+    const r = decode(withHeader(htype, hlen));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error.kind).toBe("bad-hlen");
+    expect(r.error.offset).toBe(2);
+    expect(r.error.message).toBe(`Cannot decode BOOTP header: hlen ${hlen} exceeds the 16 bytes of chaddr`);
+  });
+  test.each([
+    [1, 16],
+    [1, 0],
+    // RFC 4390: InfiniBand leaves chaddr empty and names itself in option 61
+    [32, 0],
+  ])("htype %d, hlen %d: decoded", (htype, hlen) => {
+    const r = decode(withHeader(htype, hlen));
+    expect(r.ok && [r.msg.htype, r.msg.hlen]).toEqual([htype, hlen]);
+  });
+});
