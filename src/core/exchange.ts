@@ -79,6 +79,10 @@ export type SilentReason =
   /** the history event could not be journaled: no reply may leave (server/history-event.ts) */
   | "history-unrecorded"
   | "not-a-request"
+  /** giaddr no relay can have: 0/8, 127/8 (from another host), multicast, 240/4 */
+  | "bad-giaddr"
+  /** option 82 whose sub-options do not parse (RFC 3046 2.0) */
+  | "bad-option82"
   | "unknown-type";
 
 export type Outcome =

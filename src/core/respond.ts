@@ -4,7 +4,7 @@
  * bytes. No socket and no logging here: the caller supplies the lookup (the
  * offer chain), lease memory and settings, and reads the Exchange.
  */
-import { formatIPv4Bytes } from "../codec/ip.ts";
+import { formatIPv4Bytes, parseIPv4, unusableAddress } from "../codec/ip.ts";
 import { toHex } from "../codec/hex.ts";
 import { encode } from "../codec/encode.ts";
 import { BROADCAST_FLAG, MessageType, type DhcpMessage } from "../codec/message.ts";
@@ -105,6 +105,15 @@ function deliver(ex: Exchange, o: Extract<Outcome, { kind: "reply" }>, d: Respon
 async function decide(ex: Exchange, d: RespondDeps): Promise<Outcome> {
   const { msg, type } = ex.request;
   if (msg.op !== 1) return { kind: "silent", reason: "not-a-request", note: `op ${msg.op}` };
+  const giaddrWhy = relayAddressProblem(msg.giaddr, ex.request.from.address);
+  if (giaddrWhy !== null) return { kind: "silent", reason: "bad-giaddr", note: `giaddr ${msg.giaddr} is ${giaddrWhy}` };
+  // RFC 3046 2.0: a sub-option that overruns the option (or a mis-sized or repeated one) leaves no
+  // trustworthy circuit or remote id to key on, nor an option to echo; dropped like any malformed option
+  const rai = msg.options.get(OPT_RAI);
+  if (rai) {
+    const parsed = ex.request.relay ?? parseRelayAgentInfo(rai);
+    if (!parsed.ok) return { kind: "silent", reason: "bad-option82", note: parsed.error.message };
+  }
   const sid = ipText(msg.options.get(OPT_SERVER_ID));
   // RFC 2131 4.3.2: a REQUEST (or RELEASE/DECLINE) naming another server is not ours
   if (sid !== null && sid !== d.serverId && type !== MessageType.INFORM) {
@@ -113,6 +122,19 @@ async function decide(ex: Exchange, d: RespondDeps): Promise<Outcome> {
   const step = STEPS[type];
   if (!step) return { kind: "silent", reason: "unknown-type", note: `message type ${type}` };
   return step(ex, d, sid);
+}
+
+/**
+ * Why giaddr cannot be a relay's address (RFC 2131 4.1: replies go there),
+ * or null. 127/8 is let through from a sender on this host, where the reply
+ * goes back to it; from elsewhere it would send the reply to this server.
+ */
+function relayAddressProblem(giaddr: string, source: string): string | null {
+  if (giaddr === ZERO) return null;
+  const n = parseIPv4(giaddr);
+  if (n === null) return "not an IPv4 address";
+  if (n >>> 24 === 127 && (parseIPv4(source) ?? 0) >>> 24 === 127) return null;
+  return unusableAddress(n);
 }
 
 type Step = (ex: Exchange, d: RespondDeps, sid: string | null) => Promise<Outcome>;

@@ -33,6 +33,8 @@ const DROP_LABEL: Record<string, DropReason> = {
   "not-a-request": "not_request",
   "not-for-us": "not_for_us",
   "unknown-type": "unsupported",
+  "bad-giaddr": "bad_giaddr",
+  "bad-option82": "decode_error",
   "history-unrecorded": "history_unrecorded",
   "queue-full": "queue_full",
   stale: "stale",

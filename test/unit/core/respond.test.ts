@@ -106,6 +106,8 @@ interface Row {
   options?: [number, Uint8Array][];
   /** UDP source port of the request */
   port?: number;
+  /** source address of the request; default giaddr when relayed, else 0.0.0.0 */
+  source?: string;
   op?: number;
   lookup?: LookupMode;
   lease?: Lease;
@@ -158,6 +160,16 @@ const ROWS: Row[] = [
   { name: "4.3.4 RELEASE: recorded, lease released, no reply", type: 7, ciaddr: ANSWER.ip, lease: bound(), expect: { outcome: "silent recorded", history: ["release"], lease: "released" } },
   // 4.3.5 INFORM
   { name: "4.3.5 INFORM: ACK without yiaddr or lease times, unicast to ciaddr", type: 8, ciaddr: ANSWER.ip, expect: { outcome: "reply ACK", yiaddr: "0.0.0.0", dest: [ANSWER.ip, 68, "ciaddr"], lacks: [51, 58, 59], has: [1, 3, 6, 15], history: ["ack"] } },
+  // giaddr no relay can have (RFC 2131 4.1 would send the reply there): dropped before any lookup
+  ...(["255.255.255.255", "0.1.2.3", "224.0.0.1", "240.0.0.1"] as const).map((g): Row => ({
+    name: `giaddr ${g}: not a relay's address, no reply`, type: 1, giaddr: g, options: [[82, RAI]], source: "198.18.20.1", port: 67,
+    expect: { outcome: "silent bad-giaddr", lookups: [], history: [] },
+  })),
+  { name: "giaddr 127.0.0.1 from another host: the reply would go to this server, no reply", type: 1, giaddr: "127.0.0.1", options: [[82, RAI]], source: "198.18.20.1", port: 67, expect: { outcome: "silent bad-giaddr", lookups: [] } },
+  { name: "giaddr 127.0.0.1 from this host (a local relay): OFFER back to it", type: 1, giaddr: "127.0.0.1", options: [[82, RAI_SOURCE_PORT]], source: "127.0.0.1", port: 3067, expect: { outcome: "reply OFFER", dest: ["127.0.0.1", 3067, "relay-source-port"] } },
+  // RFC 3046 2.0: sub-option 2 claims 9 bytes, 8 follow: no key can be read from it, nor may it be echoed
+  { name: "Option 82 whose sub-option overruns it: no reply", type: 1, giaddr: RELAY, options: [[82, Uint8Array.from([...RAI.subarray(0, 9), 9, ...RAI.subarray(10)])]], port: 67, expect: { outcome: "silent bad-option82", lookups: [], history: [] } },
+  { name: "Option 82 with a sub-option twice: no reply", type: 1, giaddr: RELAY, options: [[82, Uint8Array.from([...RAI, 1, 1, 7])]], port: 67, expect: { outcome: "silent bad-option82", lookups: [] } },
   // not requests
   { name: "a BOOTREPLY is not answered", type: 1, op: 2, expect: { outcome: "silent not-a-request", lookups: [] } },
   { name: "an unknown message type is not answered", type: 13, expect: { outcome: "silent unknown-type", lookups: [] } },
@@ -180,7 +192,7 @@ describe("respond: RFC 2131 4.1 / 4.3, one row per case", () => {
       const seen: string[][] = [];
       const msg = request(row);
       const relayed = msg.giaddr !== "0.0.0.0";
-      const ex: Exchange = await respond({ msg, type: row.type, from: { address: relayed ? msg.giaddr : "0.0.0.0", port: row.port ?? (relayed ? 67 : 68) }, arrived: performance.now() }, deps(book, row.lookup ?? "match", seen));
+      const ex: Exchange = await respond({ msg, type: row.type, from: { address: row.source ?? (relayed ? msg.giaddr : "0.0.0.0"), port: row.port ?? (relayed ? 67 : 68) }, arrived: performance.now() }, deps(book, row.lookup ?? "match", seen));
       const e = row.expect;
       const o = ex.outcome;
       expect(o.kind === "reply" ? `reply ${TYPE_NAME[o.type]}` : `silent ${o.reason}`).toBe(e.outcome);
