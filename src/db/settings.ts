@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from "node:path";
 /**
  * What the database layer is given: which database, and the statements to
  * prepare. config/ reads these from config.xml (config/types.ts names them
@@ -24,6 +25,16 @@ export type DatabaseSettings =
       lookupBatch: number;
     }
   | PostgresqlSettings;
+
+/**
+ * Which database history rows go to, as the journal remembers it
+ * (journal.ts): the kind and the database's name, or the SQLite file. The
+ * host is left out, so reaching the same database another way (a socket
+ * for 127.0.0.1, a new address after a move) does not count as another one.
+ */
+export function databaseOwner(d: DatabaseSettings): string {
+  return d.kind === "sqlite" ? `sqlite ${resolvePath(d.path)}` : `${d.kind} database ${d.database}`;
+}
 
 /** `<database><postgresql>` (config/postgresql.ts reads it). */
 export interface PostgresqlSettings {

@@ -39,6 +39,8 @@ export interface HistoryOptions {
   fsync: FsyncPolicy;
   /** tests only: small files to exercise compaction and sealing */
   limits?: JournalLimits;
+  /** the database the rows go to (db/settings.ts databaseOwner): events the journal holds for another are set aside */
+  database?: string;
 }
 
 const BATCH = 500;
@@ -73,11 +75,14 @@ export class HistoryWriter {
     private readonly log: Logger,
   ) {
     this.journal = new Journal(opts.journalPath, opts.fsync, log, opts.limits);
+    this.owner = opts.database ?? null;
   }
+
+  private readonly owner: string | null;
 
   /** Opens the journal; lines left by an earlier run are written first. */
   start(): void {
-    this.journal.open();
+    this.journal.open(this.owner);
     if (this.journal.backlog > 0) {
       this.log.warn("history journal holds events from an earlier run; they are written first", {
         journal: this.journal.path,
@@ -88,8 +93,10 @@ export class HistoryWriter {
   }
 
   /** Swapped on reload: later batches use the new backend. */
-  setBackend(b: Backend): void {
+  setBackend(b: Backend, database: string | null = null): void {
     this.backend = b;
+    // what waits in the journal now goes to this database
+    if (database !== null) this.journal.claim(database);
     this.prepared.clear();
     this.marks.clear();
   }

@@ -216,8 +216,13 @@ export class Journal {
     return this.fd >= 0;
   }
 
-  /** Opens (creating 0600) the active file and finds where the writer left off. */
-  open(): void {
+  /**
+   * Opens (creating 0600) the active file and finds where the writer left
+   * off. With `owner` (the database the rows go to), events left for
+   * another database (two configurations sharing one journal file) are set
+   * aside in a file of their own instead of being written here.
+   */
+  open(owner: string | null = null): void {
     this.fd = openPrivate(this.path, "a");
     const st = fstatSync(this.fd);
     this.ino = st.ino;
@@ -237,10 +242,70 @@ export class Journal {
     this.committed = pos && pos.ino === start.ino && pos.offset <= start.size ? pos : { ino: start.ino, offset: 0, line: 1 };
     this.cursor = { ...this.committed };
     this.backlog = this.countFrom(this.committed);
+    if (owner !== null) {
+      const before = this.ownerOnFile();
+      if (before !== null && before !== owner && this.backlog > 0) this.setAside(before, owner);
+      this.claim(owner);
+    }
     if (this.fsync.kind === "interval") {
       const ms = this.fsync.ms;
       this.syncTimer = setInterval(() => this.syncSoon(), ms);
     }
+  }
+
+  get ownerPath(): string {
+    return this.path + ".db";
+  }
+
+  private ownerOnFile(): string | null {
+    try {
+      return readFileSync(this.ownerPath, "utf8").trim();
+    } catch {
+      // none: a journal from before owners were kept, or a new one
+      return null;
+    }
+  }
+
+  /** Records that the events in the journal go to `owner`. */
+  claim(owner: string): void {
+    if (this.ownerOnFile() === owner) return;
+    try {
+      writeFileSync(this.ownerPath, owner + "\n", { mode: MODE });
+    } catch (e) {
+      this.log.warn("cannot record which database the history journal is for", { journal: this.ownerPath, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  /** Moves the journal (and a sealed one) aside, named for the database it was for, and starts an empty one. */
+  private setAside(was: string, now: string): void {
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const moved: string[] = [];
+    closeSync(this.fd);
+    for (const p of [this.sealedPath, this.path]) {
+      if (!existsSync(p)) continue;
+      const to = `${p}.${stamp}.other-database`;
+      renameSync(p, to);
+      moved.push(to);
+    }
+    try {
+      unlinkSync(this.posPath);
+    } catch {
+      // none
+    }
+    this.log.error("history journal holds events for another database: set aside, not written to this one", {
+      journal: this.path,
+      rows: this.backlog,
+      for: was,
+      database: now,
+      setAside: moved.join(" "),
+    });
+    this.fd = openPrivate(this.path, "a");
+    const st = fstatSync(this.fd);
+    this.ino = st.ino;
+    this.size = st.size;
+    this.committed = { ino: this.ino, offset: 0, line: 1 };
+    this.cursor = { ...this.committed };
+    this.backlog = 0;
   }
 
   private endsWithNewline(): boolean {

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Backend } from "../../src/db/backend.ts";
@@ -273,3 +273,48 @@ test("a sealed journal left by a killed run is read before the active one", asyn
   expect(r.map((x) => Number(x.ip))).toEqual(Array.from({ length: 1001 }, (_, k) => k + 1));
   expect(existsSync(journal() + ".sealed")).toBe(false);
 }, 20_000);
+
+test("events a journal holds for another database are set aside with an ERROR, not written to this one; the same database replays them", async () => {
+  const mine = { journalPath: journal(), fsync: { kind: "never" } as const };
+  // database A: its table is away, so three events stay in the journal at the stop
+  const raw = new Database(join(dir, "h.db"));
+  raw.exec("alter table history rename to history_away");
+  const a = new HistoryWriter(backend, { ...mine, database: "mysql database a" }, log);
+  a.start();
+  a.setStatements([{ name: t.name, sql: t.sql, params: 4 }]);
+  for (let i = 0; i < 3; i++) record(a, i);
+  await a.close(200);
+  raw.exec("alter table history_away rename to history");
+  raw.close();
+  // database B on the same journal file (two configurations in one directory)
+  const b = new HistoryWriter(backend, { ...mine, database: "mysql database b" }, log);
+  b.start();
+  b.setStatements([{ name: t.name, sql: t.sql, params: 4 }]);
+  record(b, 10);
+  await until(() => b.pending === 0);
+  await b.close();
+  expect(rows().map((r) => r.ip)).toEqual(["10"]);
+  log.flush();
+  expect(sink.text()).toMatch(/ERROR history journal holds events for another database: set aside, not written to this one .*rows=3 for="mysql database a" database="mysql database b"/);
+  const aside = readdirSync(dir).filter((f) => f.endsWith(".other-database"));
+  expect(aside.length).toBe(1);
+  expect(readFileSync(join(dir, aside[0]!), "utf8").trim().split("\n").length).toBe(3);
+  expect(readFileSync(journal() + ".db", "utf8")).toBe("mysql database b\n");
+  // B again: its own events are replayed as always
+  const raw2 = new Database(join(dir, "h.db"));
+  raw2.exec("alter table history rename to history_away");
+  const b2 = new HistoryWriter(backend, { ...mine, database: "mysql database b" }, log);
+  b2.start();
+  b2.setStatements([{ name: t.name, sql: t.sql, params: 4 }]);
+  record(b2, 11);
+  await b2.close(200);
+  raw2.exec("alter table history_away rename to history");
+  raw2.close();
+  const b3 = new HistoryWriter(backend, { ...mine, database: "mysql database b" }, log);
+  b3.start();
+  b3.setStatements([{ name: t.name, sql: t.sql, params: 4 }]);
+  await until(() => b3.pending === 0);
+  await b3.close();
+  expect(rows().map((r) => r.ip)).toEqual(["10", "11"]);
+  expect(readdirSync(dir).filter((f) => f.endsWith(".other-database")).length).toBe(1);
+});
