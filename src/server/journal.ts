@@ -254,7 +254,7 @@ export class Journal {
   }
 
   get ownerPath(): string {
-    return this.path + ".db";
+    return this.path + ".database";
   }
 
   private ownerOnFile(): string | null {

@@ -299,7 +299,7 @@ test("events a journal holds for another database are set aside with an ERROR, n
   const aside = readdirSync(dir).filter((f) => f.endsWith(".other-database"));
   expect(aside.length).toBe(1);
   expect(readFileSync(join(dir, aside[0]!), "utf8").trim().split("\n").length).toBe(3);
-  expect(readFileSync(journal() + ".db", "utf8")).toBe("mysql database b\n");
+  expect(readFileSync(journal() + ".database", "utf8")).toBe("mysql database b\n");
   // B again: its own events are replayed as always
   const raw2 = new Database(join(dir, "h.db"));
   raw2.exec("alter table history rename to history_away");
