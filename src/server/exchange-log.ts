@@ -12,10 +12,28 @@ import type { DhcpMessage } from "../codec/message.ts";
 import type { Level, Line, ServiceLogger } from "../log/logger.ts";
 import { macHex } from "../core/lease.ts";
 
-const KEYS = ["mac", "xid", "relay", "circuit_id", "remote_id", "query", "to", "note", "ms"] as const;
+const KEYS = ["mac", "client_id", "xid", "relay", "circuit_id", "remote_id", "query", "to", "note", "ms"] as const;
 const NUMERIC: ReadonlySet<string> = new Set(["ms", "suppressed"]);
 const SUB_CIRCUIT_ID = 1;
 const SUB_REMOTE_ID = 2;
+const OPT_CLIENT_ID = 61;
+
+/**
+ * ClientMacAddress when option 61 makes it differ from chaddr (an RFC 4361
+ * identifier, as dhcpcd sends by default): the queries looked that up, not
+ * the `mac` the line shows, which is what a help desk searches by.
+ */
+export function clientIdHex(msg: DhcpMessage): string | undefined {
+  const id = msg.options.get(OPT_CLIENT_ID);
+  if (!id || id.length < 2) return undefined;
+  const n = Math.min(msg.hlen || 6, 16);
+  if (id.length - 1 === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) if (id[i + 1] !== msg.chaddr[i]) same = false;
+    if (same) return undefined;
+  }
+  return toHex(id, 1);
+}
 
 export type ExchangeLevel = Extract<Level, "debug" | "info" | "warn" | "error">;
 
@@ -53,6 +71,7 @@ export class ExchangeLog {
     const remote = subs.get(SUB_REMOTE_ID);
     this.lines[level](text, [
       macHex(msg),
+      clientIdHex(msg),
       xidHex(msg.xid),
       msg.giaddr !== "0.0.0.0" ? msg.giaddr : undefined,
       circuit ? toHex(circuit) : undefined,

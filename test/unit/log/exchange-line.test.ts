@@ -94,3 +94,17 @@ test("a reply not sent: one WARN line per destination and error per 10 s, the ne
     line("255.255.255.255:68", e, " suppressed=2"),
   ]);
 });
+
+test("client_id: ClientMacAddress when option 61 makes it differ from chaddr (dhcpcd's RFC 4361 identifier); absent when option 61 is type 1 and the MAC", () => {
+  const { lines, err } = make("text");
+  // type 255, IAID 00000003, DUID-LLT ...: what the queries look up instead of the MAC
+  const rfc4361 = decode(buildRequest({ type: 1, mac: "02aa00000003", xid: 7, options: [[61, Uint8Array.of(255, 0, 0, 0, 3, 0, 1, 0, 1, 0x32, 0xa3, 0xde, 0x76, 2, 0xaa, 0, 0, 0, 3)]] }));
+  const sameMac = decode(buildRequest({ type: 1, mac: "02aa00000003", xid: 8, options: [[61, Uint8Array.of(1, 2, 0xaa, 0, 0, 0, 3)]] }));
+  if (!rfc4361.ok || !sameMac.ok) throw new Error("fixture");
+  lines.write("warn", "DISCOVER no reply: no-match", rfc4361.msg, new Map(), undefined, undefined, undefined, 0.5);
+  lines.write("warn", "DISCOVER no reply: no-match", sameMac.msg, new Map(), undefined, undefined, undefined, 0.5);
+  expect(err.lines()).toEqual([
+    "2026-12-01T22:30:00.007Z WARN DISCOVER no reply: no-match mac=02aa00000003 client_id=000000030001000132a3de7602aa00000003 xid=00000007 ms=0.5",
+    "2026-12-01T22:30:00.007Z WARN DISCOVER no reply: no-match mac=02aa00000003 xid=00000008 ms=0.5",
+  ]);
+});
