@@ -2,8 +2,10 @@
  * `pydhcp --check -c config.xml`: load the config, connect, compile and
  * prepare every query, read each offer query's plan (cli/check-plan.ts), and
  * report. Nothing is served and nothing is changed. The caller prints the
- * lines and exits 2 when `ok` is false; a query that reads every row is a
- * WARN line, not a failure: it answers, slowly.
+ * lines and exits with `exitCode`: 2 for a bad configuration, 1 when the
+ * database cannot be reached (the config may be fine; README: runtime
+ * failures exit 1). A query that reads every row is a WARN line, not a
+ * failure: it answers, slowly.
  */
 
 import { loadConfig, formatConfigError, type LoadOptions } from "../config/load.ts";
@@ -17,7 +19,19 @@ import { checkPlans } from "./check-plan.ts";
 /** Swallows the backend's own log lines; --check reports through its lines. */
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-export async function runCheck(path: string, opts: LoadOptions = {}): Promise<{ ok: boolean; lines: string[] }> {
+export interface CheckResult {
+  ok: boolean;
+  /** 0 ok, 1 the database could not be opened, 2 the configuration is bad */
+  exitCode: 0 | 1 | 2;
+  lines: string[];
+}
+
+export async function runCheck(path: string, opts: LoadOptions = {}): Promise<CheckResult> {
+  const r = await check(path, opts);
+  return { ...r, exitCode: r.ok ? 0 : r.unreachable ? 1 : 2 };
+}
+
+async function check(path: string, opts: LoadOptions): Promise<{ ok: boolean; lines: string[]; unreachable?: true }> {
   const loaded = loadConfig(path, opts);
   if (!loaded.ok) return { ok: false, lines: loaded.errors.map(formatConfigError) };
   const config = loaded.config;
@@ -30,7 +44,7 @@ export async function runCheck(path: string, opts: LoadOptions = {}): Promise<{ 
   try {
     backend = await openBackend(db, quiet, config.queryTimeoutMs);
   } catch (e) {
-    return { ok: false, lines: [...lines, `database ${where}: ${e instanceof Error ? e.message : String(e)}`] };
+    return { ok: false, unreachable: true, lines: [...lines, `database ${where}: ${e instanceof Error ? e.message : String(e)}`] };
   }
   try {
     lines.push(`database ${where}: OK`);

@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
     const { runCheck } = await import("./check.ts");
     const r = await runCheck(configPath);
     for (const l of r.lines) (r.ok ? process.stdout : process.stderr).write(l + "\n");
-    return r.ok ? 0 : 2;
+    return r.exitCode;
   }
   if (f.has("dump")) {
     const { dumpCommand } = await import("./dump-command.ts");

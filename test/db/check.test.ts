@@ -55,7 +55,7 @@ test("a query MariaDB cannot prepare is reported with its XML path and the serve
 
 test("config errors are reported before any connection", async () => {
   const r = await runCheck(join(FIXTURES, "unknown-variable.xml"));
-  expect(r).toEqual({ ok: false, lines: ["config/query/offer_3: unknown variable {ClientMac}"] });
+  expect(r).toEqual({ ok: false, exitCode: 2, lines: ["config/query/offer_3: unknown variable {ClientMac}"] });
 });
 
 test("a database that refuses the login is one line", async () => {
@@ -65,6 +65,7 @@ test("a database that refuses the login is one line", async () => {
   writeFileSync(path, xml);
   const r = await runCheck(path);
   expect(r.ok).toBe(false);
+  expect(r.exitCode).toBe(1);
   expect(r.lines.length).toBe(2);
   expect(r.lines[1]).toStartWith(`database MySQL ${db.user}@127.0.0.1:3306/${db.database}: cannot use MySQL database`);
   expect(r.lines[1]).toContain("Access denied");
@@ -91,6 +92,7 @@ test("PostgreSQL: pydhcpdb's queries prepare unchanged; MySQL spellings are name
     const r = await runCheck(path);
     expect(r).toEqual({
       ok: true,
+      exitCode: 0,
       lines: [
         `config ${path}: OK`,
         `database PostgreSQL ${pg.user}@${PG_SOCKET_DIR}/${pg.database}: OK`,
