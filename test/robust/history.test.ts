@@ -23,7 +23,10 @@ import { configXml, discover, freeTcpPort, freeUdpPort, health, ipOf, macOf, mak
 const HISTORY = "insert into history (dt,mac,ip,comment) values (now(),'{ClientMacAddress}','{answer_ip}','{event}/{xidhex}/{event_id}')";
 const hex8 = (x: number) => x.toString(16).padStart(8, "0");
 const LOOP_MAC = "0aaaaaaaaa05";
-const LOOP_IP = "127.0.0.5";
+/** a subscriber whose renewal and INFORM come through a relay on loopback (a reply to ciaddr itself could not leave this host) */
+const LOOP_IP = "198.18.250.5";
+/** option 82 with RFC 8357 relay-source-port: the reply goes to the relay's own port, the test client's */
+const RELAY_SOURCE_PORT: [number, Uint8Array] = [82, Uint8Array.of(19, 0)];
 
 interface Row {
   dt: string;
@@ -213,14 +216,14 @@ function suite(kind: "SQLite" | "MariaDB"): void {
       await start();
       const d = await dora(c, port, LOOP_MAC);
       expect(d).not.toBeNull();
-      // RENEWING: unicast with ciaddr, no option 50 ({RequestedIpAddress} is 0.0.0.0 here)
+      // REBINDING through a relay: ciaddr, no option 50 ({RequestedIpAddress} is 0.0.0.0 here)
       const rx = nextXid();
-      c.send(buildRequest({ type: MessageType.REQUEST, mac: LOOP_MAC, xid: rx, ciaddr: LOOP_IP }), port);
+      c.send(buildRequest({ type: MessageType.REQUEST, mac: LOOP_MAC, xid: rx, ciaddr: LOOP_IP, giaddr: "127.0.0.1", options: [RELAY_SOURCE_PORT] }), port);
       const renewed = await c.reply(rx);
       expect(messageType(renewed)).toBe(MessageType.ACK);
       const renewAt = Date.now();
       const ix = nextXid();
-      c.send(buildRequest({ type: MessageType.INFORM, mac: LOOP_MAC, xid: ix, ciaddr: LOOP_IP }), port);
+      c.send(buildRequest({ type: MessageType.INFORM, mac: LOOP_MAC, xid: ix, ciaddr: LOOP_IP, giaddr: "127.0.0.1", options: [RELAY_SOURCE_PORT] }), port);
       expect(messageType(await c.reply(ix))).toBe(MessageType.ACK);
       const rows = await until(() => db.rows(), (r) => r.length >= 4, 5000);
       expect(rows.map((r) => [r.ip, r.comment.split("/")[0]])).toEqual([
