@@ -78,6 +78,7 @@ function readServer(s: Section) {
     threadLimit: s.int("ThreadLimit", true, 1, 1, 100_000),
     queueLimit: s.int("queueLimit", false, 1000, 1, 1_000_000),
     maxWaitMs: s.int("maxWait", false, DEFAULT_MAX_WAIT_MS, 10, 60_000, "milliseconds"),
+    unrelayedOption82: s.choice("unrelayedOption82", ["use", "ignore"] as const, "use"),
     defaultMask: s.ipv4("defaultMask", true, "255.255.255.0"),
     defaultRouter: null as string | null,
     defaultDns: [] as string[],

@@ -44,6 +44,13 @@ export interface Config {
     queueLimit: number;
     /** <maxWait>: ms a request may wait for a lookup slot; older ones are dropped unanswered */
     maxWaitMs: number;
+    /**
+     * <unrelayedOption82>: Option 82 in a packet no relay forwarded (giaddr
+     * 0). "use" (pydhcpdb's behaviour; a layer-2 switch with DHCP snooping
+     * inserts it so) or "ignore": a client on a directly attached segment
+     * could otherwise name any switch port and get its address.
+     */
+    unrelayedOption82: "use" | "ignore";
     defaultMask: string;
     defaultRouter: string | null;
     defaultDns: string[];

@@ -33,6 +33,8 @@ export interface RespondDeps {
   lookup(vars: Vars, deadline: number, ask?: PoolAsk): Promise<Lookup>;
   /** the pool lease table; absent or null when the config has no pools */
   pools?: PoolLeases | null;
+  /** <unrelayedOption82>ignore: Option 82 without a relay (giaddr 0) is removed before anything reads it */
+  ignoreUnrelayedOption82?: boolean;
   /** <timeout>: each lookup is bounded by this from the moment its packet arrived */
   timeoutMs: number;
   /** the statements each history event runs */
@@ -105,6 +107,11 @@ function deliver(ex: Exchange, o: Extract<Outcome, { kind: "reply" }>, d: Respon
 async function decide(ex: Exchange, d: RespondDeps): Promise<Outcome> {
   const { msg, type } = ex.request;
   if (msg.op !== 1) return { kind: "silent", reason: "not-a-request", note: `op ${msg.op}` };
+  // no relay vouches for it: neither keyed on nor echoed
+  if (d.ignoreUnrelayedOption82 && msg.giaddr === ZERO && msg.options.has(OPT_RAI)) {
+    msg.options.delete(OPT_RAI);
+    delete ex.request.relay;
+  }
   const giaddrWhy = relayAddressProblem(msg.giaddr, ex.request.from.address);
   if (giaddrWhy !== null) return { kind: "silent", reason: "bad-giaddr", note: `giaddr ${msg.giaddr} is ${giaddrWhy}` };
   // RFC 3046 2.0: a sub-option that overruns the option (or a mis-sized or repeated one) leaves no

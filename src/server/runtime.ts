@@ -155,6 +155,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     serverId: config.server.serverId,
     leaseTime: config.server.leaseTime,
     outageGraceSeconds: config.leases.outageGraceSeconds,
+    ignoreUnrelayedOption82: config.server.unrelayedOption82 === "ignore",
     offerReuseSeconds: 5,
     leases: p.leases,
     variables,

@@ -20,7 +20,7 @@ describe("pydhcpdb's config.xml", () => {
     const c = r.config;
     expect(c.server).toEqual({
       host: "0.0.0.0", port: 67, clientPort: 68, broadcast: "255.255.255.255", serverId: "192.168.0.71",
-      leaseTime: 8600, threadLimit: 1, queueLimit: 1000, maxWaitMs: 1000, defaultMask: "255.255.255.0", defaultRouter: "192.168.0.1",
+      leaseTime: 8600, threadLimit: 1, queueLimit: 1000, maxWaitMs: 1000, unrelayedOption82: "use", defaultMask: "255.255.255.0", defaultRouter: "192.168.0.1",
       defaultDns: ["8.8.8.8"], interfaces: [], user: null, group: null, hostnameCodepage: "cp866",
     });
     // no local socket: localhost falls back to TCP 127.0.0.1, as the mysql client does

@@ -253,3 +253,22 @@ test("the lookup is bounded from the packet's arrival: the deadline respond pass
   await respond({ msg: m.msg, type: 1, from: { address: "0.0.0.0", port: 68 }, arrived: 1000 }, d);
   expect(deadline).toBe(3000);
 });
+
+test("<unrelayedOption82>: Option 82 in a packet no relay forwarded keys the lookup and the lookup with use (the default); ignored with ignore", async () => {
+  const msgOf = () => {
+    const m = decode(buildRequest({ type: 1, mac: MAC, xid: 9, options: [[82, RAI]] }));
+    if (!m.ok) throw new Error("decode");
+    return m.msg;
+  };
+  const run = async (ignore: boolean) => {
+    const seen: string[][] = [];
+    const d = { ...deps(new Book(), "match", seen), ignoreUnrelayedOption82: ignore };
+    const ex = await respond({ msg: msgOf(), type: 1, from: { address: "198.18.0.50", port: 68 }, arrived: performance.now() }, d);
+    const wire = ex.encoded?.ok ? decode(ex.encoded.bytes) : null;
+    if (!wire?.ok) throw new Error("no reply");
+    return { seen, option82From: ex.option82?.source ?? null, echoed: wire.msg.options.has(82) };
+  };
+  // a reply to a client, not a relay, never carries Option 82 (RFC 3046 2.2)
+  expect(await run(false)).toEqual({ seen: [[KEY, "6"]], option82From: "packet", echoed: false });
+  expect(await run(true)).toEqual({ seen: [[KEY, "(none)"]], option82From: null, echoed: false });
+});
