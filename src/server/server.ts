@@ -85,6 +85,9 @@ function subOptions(p: RelayAgentInfoResult | undefined): Map<number, Uint8Array
   return p && p.ok ? p.subs : NO_SUBS;
 }
 
+/** at most one history-unrecorded line per this many ms (pydhcp_dropped_total counts every one) */
+const UNRECORDED_WINDOW_MS = 10_000;
+
 export class DhcpServer {
   private sockets: DhcpSocket[] = [];
   private readonly queue: AdmissionQueue<Pending>;
@@ -97,6 +100,8 @@ export class DhcpServer {
   private readonly debug: boolean;
   /** the per-exchange lines (exchange-log.ts) */
   private readonly lines: ExchangeLog;
+  /** history-unrecorded lines: the last one written and how many were left out since */
+  private unrecorded = { from: -Infinity, suppressed: 0 };
   /** the WARN lines of replies the socket refused, rate-limited */
   private readonly notSent: NotSentLog;
   private idleWaiters: (() => void)[] = [];
@@ -390,7 +395,18 @@ export class DhcpServer {
       if (o.reason === "no-match") this.metrics.noMatch();
       if (this.lines.enabled(level)) {
         const typeName = TYPE_NAMES[req.type] ?? String(req.type);
-        this.lines.write(level, o.reason === "recorded" ? `${typeName} recorded` : `${typeName} no reply: ${o.reason}`, req.msg, subs, o.query, undefined, o.note, ms);
+        let note = o.note;
+        if (o.reason === "history-unrecorded") {
+          // a full disk fails every request alike: one line per UNRECORDED_WINDOW_MS, the rest counted in it
+          const t = performance.now();
+          if (t - this.unrecorded.from < UNRECORDED_WINDOW_MS) {
+            this.unrecorded.suppressed++;
+            return;
+          }
+          if (this.unrecorded.suppressed > 0) note = `${note}; ${this.unrecorded.suppressed} more left unanswered since the last line`;
+          this.unrecorded = { from: t, suppressed: 0 };
+        }
+        this.lines.write(level, o.reason === "recorded" ? `${typeName} recorded` : `${typeName} no reply: ${o.reason}`, req.msg, subs, o.query, undefined, note, ms);
       }
       return;
     }
