@@ -26,6 +26,10 @@ export interface CheckResult {
   lines: string[];
 }
 
+const REQUESTED_IP_NOTE =
+  "{RequestedIpAddress} is option 50, which a renewal or rebinding does not carry (RFC 2131 4.3.2: they name the address in ciaddr), " +
+  "nor an INFORM: such rows get 0.0.0.0. {answer_ip} is the address the client was given, {event} which event the row is for (docs/variables.md)";
+
 export async function runCheck(path: string, opts: LoadOptions = {}): Promise<CheckResult> {
   const r = await check(path, opts);
   return { ...r, exitCode: r.ok ? 0 : r.unreachable ? 1 : 2 };
@@ -66,6 +70,8 @@ async function check(path: string, opts: LoadOptions): Promise<{ ok: boolean; li
       const d = deferred.get(n.name);
       // a missing history table does not stop serving (events wait in the journal), but say it
       lines.push(d ? `query ${n.name}: WARN cannot be written now (events will wait in the journal): ${d}` : `query ${n.name}: OK`);
+      // pydhcpdb's reference history_sql stores option 50, which renewals do not carry
+      if (n.name.startsWith("history") && n.sql.includes("{RequestedIpAddress}")) lines.push(`query ${n.name}: NOTE ${REQUESTED_IP_NOTE}`);
     }
     return { ok: true, lines };
   } finally {

@@ -72,7 +72,7 @@ describe("MariaDB", () => {
       expect(l).toContain(expr);
       expect(l).toContain("type ALL");
     }
-    const fix = r.lines.slice(r.lines.findIndex((l) => l.startsWith("fix ")), -1);
+    const fix = r.lines.slice(r.lines.findIndex((l) => l.startsWith("fix ")), r.lines.findIndex((l) => l.startsWith("query history_sql")));
     expect(fix).toEqual([
       "fix (run by you; --check changes nothing), then use the equivalent queries above:",
       "  UPDATE `users` SET `mac` = lower(`mac`), `port` = lower(`port`);",
@@ -82,7 +82,8 @@ describe("MariaDB", () => {
     ]);
     expect(r.lines).toContain("  equivalent query: <offer_3>select ip,mask,router,dns from users where mac = '{ClientMacAddress}'</offer_3>");
     expect(r.lines).toContain("  equivalent query: <offer_1>select ip,mask,router,dns from users where mac = '{option_82_AgentRemoteId_hex}' and port = '{option_82_AgentCircuitId_port_hex}'</offer_1>");
-    expect(r.lines.at(-1)).toBe("query history_sql: OK");
+    expect(r.lines.at(-2)).toBe("query history_sql: OK");
+    expect(r.lines.at(-1)).toStartWith("query history_sql: NOTE {RequestedIpAddress} is option 50");
     // nothing was changed: no index on users
     const [idx] = (await root.query("SELECT COUNT(*) AS n FROM information_schema.statistics WHERE table_schema = ? AND table_name = 'users' AND index_name <> 'PRIMARY'", [db.database])) as unknown as [{ n: number }[]];
     expect(Number(idx[0]!.n)).toBe(0);

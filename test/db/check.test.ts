@@ -39,7 +39,10 @@ test("pydhcpdb's reference config against its database: every query prepares, al
     expect(r.lines.find((l) => l.startsWith(`query ${n}: `))).toStartWith(`query ${n}: WARN reads every row of users`);
   }
   expect(r.lines.some((l) => l.startsWith("setting ThreadLimit 1: WARN one lookup at a time"))).toBe(true);
-  expect(r.lines.at(-1)).toBe("query history_sql: OK");
+  expect(r.lines.at(-2)).toBe("query history_sql: OK");
+  // its history_sql stores {RequestedIpAddress}: renewals would be recorded as 0.0.0.0
+  expect(r.lines.at(-1)).toStartWith("query history_sql: NOTE {RequestedIpAddress} is option 50, which a renewal or rebinding does not carry");
+  expect(r.lines.at(-1)).toContain("{answer_ip} is the address the client was given");
 });
 
 test("a query MariaDB cannot prepare is reported with its XML path and the server's reason", async () => {
@@ -100,6 +103,7 @@ test("PostgreSQL: pydhcpdb's queries prepare unchanged; MySQL spellings are name
         ...["offer_1", "offer_2", "offer_3"].map((n) => expect.stringMatching(new RegExp(`^query ${n}: OK, uses an index \\(users by users_upper_mac(_port)?\\), [0-9.]+ ms$`))),
         expect.stringMatching(/^setting ThreadLimit 1: WARN one lookup at a time/),
         "query history_sql: OK",
+        expect.stringMatching(/^query history_sql: NOTE \{RequestedIpAddress\} is option 50/),
       ],
     });
     // prepared fine, but ON DUPLICATE KEY is MySQL's: reported with what to write
