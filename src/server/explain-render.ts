@@ -70,6 +70,16 @@ export interface Explanation {
  * An Exchange as the renderer reads it: nothing recomputed, so `-d` and
  * `--explain` print exactly the variables and values the queries bound.
  */
+/** A row as JSON, binary columns (VARBINARY, BLOB) as 0x-hex, not Buffer's {"type":"Buffer","data":[...]}. */
+export function rowText(r: unknown): string {
+  return JSON.stringify(r, binaryAsHex);
+}
+
+function binaryAsHex(this: unknown, key: string, value: unknown): unknown {
+  const raw = key === "" ? value : (this as Record<string, unknown>)[key];
+  return raw instanceof Uint8Array ? "0x" + Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("hex") : value;
+}
+
 export function explanationOf(
   ex: Exchange,
   ctx: { configured: readonly string[]; sender?: string; historyHeading: string; showSql?: boolean },
@@ -171,7 +181,7 @@ function queryLines(q: ExplainedQuery, decided: boolean, vars: Vars): string[] {
     out.push(`    from:   ${from.join(", ")}`);
   }
   if (q.error !== null) out.push(`    error:  ${displayValue(q.error)}`);
-  for (const r of (q.rows ?? []).slice(0, MAX_ROWS)) out.push(`    row:    ${displayValue(JSON.stringify(r))}`);
+  for (const r of (q.rows ?? []).slice(0, MAX_ROWS)) out.push(`    row:    ${displayValue(rowText(r))}`);
   if (n > MAX_ROWS) out.push(`    ... ${n - MAX_ROWS} more rows`);
   return out;
 }
