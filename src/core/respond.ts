@@ -13,7 +13,7 @@ import { SUBOPTION } from "../option82/suboptions.ts";
 import { OPTION } from "../options/table.ts";
 import type { Vars } from "../variables/types.ts";
 import type { Answer } from "./answer.ts";
-import type { Exchange, HistoryEvent, Lookup, Option82Seen, Outcome, PoolAsk, PoolClient, PoolLeases, Request, Statement } from "./exchange.ts";
+import type { Exchange, HistoryEvent, Lookup, Option82Seen, Outcome, PoolAsk, PoolClient, PoolLeases, QueryRun, Request, Statement } from "./exchange.ts";
 import { LEASE_MEMORY } from "./exchange.ts";
 import { answerFromJson, answerToJson, clientKey, macHex, OFFER_HOLD_SECONDS, type Lease, type LeaseBook } from "./lease.ts";
 import { buildReply, type ReplyInput } from "./reply.ts";
@@ -262,7 +262,13 @@ async function matchOrSilence(ex: Exchange, d: RespondDeps, vars: Vars, what: st
   if (r.kind === "error") return { kind: "silent", reason: "db-error", note: r.message, query: r.query };
   if (r.kind === "refused") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
   history(ex, d, "unknown");
-  return { kind: "silent", reason: "no-match", note: `no query matched (${what})` };
+  return { kind: "silent", reason: "no-match", note: noMatchNote(r.tried, what) };
+}
+
+/** "no query matched", naming queries whose rows were passed over for an empty ip (a NULL in the table, not an unknown client). */
+function noMatchNote(tried: readonly QueryRun[], what: string): string {
+  const empty = tried.filter((q) => q.rows > 0 && !q.error).map((q) => q.name);
+  return empty.length ? `no query matched (${what}); ${empty.join(", ")} returned rows with no ip` : `no query matched (${what})`;
 }
 
 async function discover(ex: Exchange, d: RespondDeps): Promise<Outcome> {
@@ -332,7 +338,7 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
       return reply(ex, d, MessageType.NAK, null, { note: "subscriber no longer matches", message: "address no longer assigned" });
     }
     history(ex, d, "unknown");
-    return { kind: "silent", reason: "no-match", note: `no query matched (${state})` };
+    return { kind: "silent", reason: "no-match", note: noMatchNote(r.tried, state) };
   }
   if (r.answer.ip !== wanted) {
     history(ex, d, "nak", null, decided);

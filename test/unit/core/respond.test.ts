@@ -272,3 +272,18 @@ test("<unrelayedOption82>: Option 82 in a packet no relay forwarded keys the loo
   expect(await run(false)).toEqual({ seen: [[KEY, "6"]], option82From: "packet", echoed: false });
   expect(await run(true)).toEqual({ seen: [[KEY, "(none)"]], option82From: null, echoed: false });
 });
+
+test("no-match names the queries whose rows had no ip (a NULL in the table), not just 'no query matched'", async () => {
+  const m = decode(buildRequest({ type: 1, mac: MAC, xid: 10 }));
+  if (!m.ok) throw new Error("decode");
+  const run = async (rows: number) => {
+    const d: RespondDeps = {
+      ...deps(new Book(), "none", []),
+      lookup: async () => ({ kind: "none", tried: [{ name: "offer_1", sql: "select ...", names: [], params: [], rows: 0, ms: 0.1 }, { name: "offer_2", sql: "select ...", names: [], params: [], rows, ms: 0.1 }] }),
+    };
+    const ex = await respond({ msg: m.msg, type: 1, from: { address: "0.0.0.0", port: 68 }, arrived: performance.now() }, d);
+    return ex.outcome.kind === "silent" ? `${ex.outcome.reason}: ${ex.outcome.note}` : "reply";
+  };
+  expect(await run(1)).toBe("no-match: no query matched (discover); offer_2 returned rows with no ip");
+  expect(await run(0)).toBe("no-match: no query matched (discover)");
+});
