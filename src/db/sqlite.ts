@@ -12,7 +12,7 @@ import {
   leaseFrom, leaseValues, listWhere,
 } from "./lease-row.ts";
 import { Database, type Statement } from "bun:sqlite";
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync } from "node:fs";
 import { DbError, type Backend, type HistoryMark, type Lease, type LeaseFilter, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { SQLITE_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
@@ -197,6 +197,8 @@ export class SqliteBackend implements Backend {
     let db: Database;
     try {
       db = new Database(opts.path, { create: true });
+      // subscribers' MACs and addresses: owner only, as the journal (SQLite gives -wal and -shm the same mode)
+      if (fresh && opts.path !== ":memory:") chmodSync(opts.path, 0o600);
       db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.timeoutMs))}`);
       if (opts.path !== ":memory:") db.exec("PRAGMA journal_mode = WAL");
       // WAL + NORMAL: a crash may lose the last commits, never corrupts

@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../../src/config/load.ts";
@@ -59,6 +59,9 @@ describe("SQLite backend with pydhcpdb's reference queries", () => {
     const names = backend.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").map((r) => r.name);
     expect(names).toEqual(["history", "pydhcp_history_mark", "pydhcp_lease", "users"]);
     expect(backend.exec("PRAGMA journal_mode")[0]).toEqual({ journal_mode: "wal" });
+    // subscribers' MACs and addresses: owner only, the WAL too
+    expect(statSync(join(dir, "pydhcp.db")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, "pydhcp.db-wal")).mode & 0o777).toBe(0o600);
     const created = log.lines.find((l) => l.msg.includes("created a new SQLite database"));
     expect(String(created?.fields?.hint)).toContain("insert into users");
     // history has pydhcpdb's columns
