@@ -424,7 +424,7 @@ export class Journal {
     let from = 0;
     for (let attempt = 0; ; attempt++) {
       const at = this.size;
-      const text = from === 0 && parts.length === 1 ? parts[0]! : parts.slice(from).join("");
+      const text = from > 0 ? parts.slice(from).join("") : parts.length === 1 ? parts[0]! : parts.join("");
       const total = Buffer.byteLength(text);
       let done = 0;
       failure = null;

@@ -410,16 +410,9 @@ describe("the journal on a full disk", () => {
     if (m.exitCode !== 0) throw new Error(`mount tmpfs: ${m.stderr.toString()}`);
     c = await testClient();
   });
-  afterEach(async () => {
-    await server?.close();
-    server = null;
-    c.close();
-    Bun.spawnSync(["umount", mnt]);
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  test("no reply leaves without its record: unanswered while the journal cannot be written (ERROR, history_unrecorded), served and recorded once there is room", async () => {
-    makeSqlite(join(dir, "t.db"), [[macOf(1), ipOf(1)], [macOf(2), ipOf(2)]]);
+  /** SQLite with these subscribers; the journal on the 64 KiB file system */
+  async function startOnSmallDisk(users: readonly (readonly [string, string])[]): Promise<{ port: number; mport: number }> {
+    makeSqlite(join(dir, "t.db"), users);
     const port = await freeUdpPort();
     const mport = freeTcpPort();
     server = await startServer({
@@ -429,6 +422,18 @@ describe("the journal on a full disk", () => {
       }),
       dir,
     });
+    return { port, mport };
+  }
+  afterEach(async () => {
+    await server?.close();
+    server = null;
+    c.close();
+    Bun.spawnSync(["umount", mnt]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("no reply leaves without its record: unanswered while the journal cannot be written (ERROR, history_unrecorded), served and recorded once there is room", async () => {
+    const { port, mport } = await startOnSmallDisk([[macOf(1), ipOf(1)], [macOf(2), ipOf(2)]]);
     // fill the file system to the last byte
     const filler = join(mnt, "filler");
     try {
@@ -437,12 +442,12 @@ describe("the journal on a full disk", () => {
       // ENOSPC: as much as fits was written, which is the point
     }
     expect(await dora(c, port, macOf(1), 800)).toBeNull();
-    await server.waitFor(/ERROR DISCOVER no reply: history-unrecorded .*cannot write the history journal/, 3000);
+    await server!.waitFor(/ERROR DISCOVER no reply: history-unrecorded .*cannot write the history journal/, 3000);
     // every request fails alike: counted each, logged once per 10 s
     for (let i = 0; i < 5; i++) expect(await discover(c, port, macOf(1), 200)).toBeNull();
     const m = await scrape(mport);
     expect(m.get('pydhcp_dropped_total{reason="history_unrecorded"}')).toBeGreaterThanOrEqual(6);
-    expect(server.output().match(/no reply: history-unrecorded/g)?.length).toBe(1);
+    expect(server!.output().match(/no reply: history-unrecorded/g)?.length).toBe(1);
     expect(m.get('pydhcp_replies_sent_total{type="OFFER"}') ?? 0).toBe(0);
     // the database answers, but no reply leaves: a supervisor must see it
     const h = await fetch(`http://127.0.0.1:${mport}/health`);
@@ -458,16 +463,7 @@ describe("the journal on a full disk", () => {
 
   test("a journal on a small file system filled by lines already written is emptied to make room: every client served, every row written once", async () => {
     const n = 400;
-    makeSqlite(join(dir, "t.db"), Array.from({ length: n }, (_, i) => [macOf(i), ipOf(i)] as const));
-    const port = await freeUdpPort();
-    const mport = freeTcpPort();
-    server = await startServer({
-      config: configXml({
-        port, clientPort: c.port, database: sqliteDatabase(join(dir, "t.db")), history: HISTORY, metricsPort: mport, rateLimit: false,
-        extra: `<history><journal>${mnt}/journal</journal></history>`,
-      }),
-      dir,
-    });
+    const { port, mport } = await startOnSmallDisk(Array.from({ length: n }, (_, i) => [macOf(i), ipOf(i)] as const));
     // 800 events of ~130 bytes: twice what the 64 KiB file system holds, all written to the database as they come.
     // An exchange that meets the full disk before the journal is emptied is not answered: the client tries again, as real ones do.
     let retried = 0;
@@ -494,22 +490,13 @@ describe("the journal on a full disk", () => {
     // each client that had to try again lost one reply to the full disk, counted
     if (retried === 0) expect(m.get('pydhcp_dropped_total{reason="history_unrecorded"}') ?? 0).toBe(0);
     else expect(m.get('pydhcp_dropped_total{reason="history_unrecorded"}')).toBeGreaterThanOrEqual(retried);
-    expect(server.output()).toMatch(/INFO history journal emptied to make room/);
+    expect(server!.output()).toMatch(/INFO history journal emptied to make room/);
     expect(await health(mport)).toBe(200);
   }, 60_000);
 
   test("a burst whose events only partly fit in the journal: exactly the clients whose events are wholly in the file get an OFFER; the others get no bytes and count as history_unrecorded", async () => {
     const n = 64;
-    makeSqlite(join(dir, "t.db"), Array.from({ length: n + 1 }, (_, i) => [macOf(i), ipOf(i)] as const));
-    const port = await freeUdpPort();
-    const mport = freeTcpPort();
-    server = await startServer({
-      config: configXml({
-        port, clientPort: c.port, database: sqliteDatabase(join(dir, "t.db")), history: HISTORY, metricsPort: mport, rateLimit: false,
-        extra: `<history><journal>${mnt}/journal</journal></history>`,
-      }),
-      dir,
-    });
+    const { port, mport } = await startOnSmallDisk(Array.from({ length: n + 1 }, (_, i) => [macOf(i), ipOf(i)] as const));
     // one event while there is room: the journal's last page holds about 4 KiB more, room for some events of the burst and not all
     expect(await discover(c, port, macOf(n))).toEqual(expect.objectContaining({ yiaddr: ipOf(n) }));
     try {

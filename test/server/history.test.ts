@@ -41,8 +41,8 @@ afterEach(async () => {
 
 const journal = () => join(dir, "journal");
 
-function writer(limits?: { compactBytes: number; rotateBytes: number }): HistoryWriter {
-  const w = new HistoryWriter(backend, { journalPath: journal(), fsync: { kind: "never" }, ...(limits ? { limits } : {}) }, log);
+function writer(limits?: { compactBytes: number; rotateBytes: number }, database?: string): HistoryWriter {
+  const w = new HistoryWriter(backend, { journalPath: journal(), fsync: { kind: "never" }, ...(limits ? { limits } : {}), ...(database ? { database } : {}) }, log);
   w.start();
   w.setStatements([{ name: t.name, sql: t.sql, params: 4 }]);
   return w;
@@ -275,21 +275,16 @@ test("a sealed journal left by a killed run is read before the active one", asyn
 }, 20_000);
 
 test("events a journal holds for another database are set aside with an ERROR, not written to this one; the same database replays them", async () => {
-  const mine = { journalPath: journal(), fsync: { kind: "never" } as const };
   // database A: its table is away, so three events stay in the journal at the stop
   const raw = new Database(join(dir, "h.db"));
   raw.exec("alter table history rename to history_away");
-  const a = new HistoryWriter(backend, { ...mine, database: "mysql database a" }, log);
-  a.start();
-  a.setStatements([{ name: t.name, sql: t.sql, params: 4 }]);
+  const a = writer(undefined, "mysql database a");
   for (let i = 0; i < 3; i++) record(a, i);
   await a.close(200);
   raw.exec("alter table history_away rename to history");
   raw.close();
   // database B on the same journal file (two configurations in one directory)
-  const b = new HistoryWriter(backend, { ...mine, database: "mysql database b" }, log);
-  b.start();
-  b.setStatements([{ name: t.name, sql: t.sql, params: 4 }]);
+  const b = writer(undefined, "mysql database b");
   record(b, 10);
   await until(() => b.pending === 0);
   await b.close();
@@ -303,16 +298,12 @@ test("events a journal holds for another database are set aside with an ERROR, n
   // B again: its own events are replayed as always
   const raw2 = new Database(join(dir, "h.db"));
   raw2.exec("alter table history rename to history_away");
-  const b2 = new HistoryWriter(backend, { ...mine, database: "mysql database b" }, log);
-  b2.start();
-  b2.setStatements([{ name: t.name, sql: t.sql, params: 4 }]);
+  const b2 = writer(undefined, "mysql database b");
   record(b2, 11);
   await b2.close(200);
   raw2.exec("alter table history_away rename to history");
   raw2.close();
-  const b3 = new HistoryWriter(backend, { ...mine, database: "mysql database b" }, log);
-  b3.start();
-  b3.setStatements([{ name: t.name, sql: t.sql, params: 4 }]);
+  const b3 = writer(undefined, "mysql database b");
   await until(() => b3.pending === 0);
   await b3.close();
   expect(rows().map((r) => r.ip)).toEqual(["10", "11"]);
