@@ -7,7 +7,12 @@
  * cores) can measure at all when the server costs almost nothing. No server
  * can be measured above it on the same machine.
  *
- *   ceiling <bind-address> <port> <server-id-address>
+ *   ceiling <bind-address> <port> <server-id-address> [burn-us]
+ *
+ * burn-us (default 0) spins that many microseconds of this thread's CPU
+ * time per answered packet: a server with a given CPU cost per exchange
+ * and no pauses at all (no GC, no database, no disk), to tell the tail the
+ * shared cores give such a server from the tail a real server adds.
  *
  * DISCOVER gets an OFFER, REQUEST gets an ACK, anything else (other types,
  * malformed or truncated packets, unknown clients) gets nothing. The address
@@ -27,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BATCH 64
@@ -112,15 +118,24 @@ static size_t reply(const uint8_t *in, size_t len, uint8_t *out, struct in_addr 
   return n < MIN_REPLY ? MIN_REPLY : n;
 }
 
+static void burn(long us) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+  do clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  while ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 < us);
+}
+
 int main(int argc, char **argv) {
   struct sockaddr_in bind_to = {.sin_family = AF_INET};
   struct in_addr server_id;
   char *end;
   long port;
-  if (argc != 4 || inet_pton(AF_INET, argv[1], &bind_to.sin_addr) != 1 ||
+  long burn_us = 0;
+  if (argc == 5 && ((burn_us = strtol(argv[4], &end, 10)) < 0 || burn_us > 1000000 || *end != '\0')) argc = 0;
+  if ((argc != 4 && argc != 5) || inet_pton(AF_INET, argv[1], &bind_to.sin_addr) != 1 ||
       (port = strtol(argv[2], &end, 10)) <= 0 || port > 65535 || *end != '\0' ||
       inet_pton(AF_INET, argv[3], &server_id) != 1) {
-    fprintf(stderr, "usage: %s <bind-address> <port> <server-id-address>\n", argv[0]);
+    fprintf(stderr, "usage: %s <bind-address> <port> <server-id-address> [burn-us]\n", argv[0]);
     return 2;
   }
   bind_to.sin_port = htons((uint16_t)port);
@@ -158,6 +173,7 @@ int main(int argc, char **argv) {
       if (rx[k].msg_hdr.msg_flags & MSG_TRUNC) continue;
       size_t len = reply(in[k], rx[k].msg_len, out[n], server_id);
       if (len == 0) continue;
+      if (burn_us) burn(burn_us);
       uint32_t giaddr;
       memcpy(&giaddr, in[k] + 24, 4);
       to[n] = from[k];

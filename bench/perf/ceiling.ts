@@ -28,11 +28,12 @@ export function compileCeiling(dir: string): string {
   return bin;
 }
 
-export async function setupCeiling(ctx: ServerContext): Promise<Prepared> {
+/** `burnUs` > 0: the ceiling-burn row, spinning that much CPU per answered packet */
+export async function setupCeiling(ctx: ServerContext, burnUs = 0): Promise<Prepared> {
   const bin = compileCeiling(ctx.dir);
   const addr = ctx.netns.serverAddr;
   return {
-    argv: [bin, addr, "67", addr],
+    argv: burnUs > 0 ? [bin, addr, "67", addr, String(burnUs)] : [bin, addr, "67", addr],
     env: {},
     // no config: the binary's path is what finds the process (probe.ts: pgrep -f)
     configFile: bin,

@@ -6,11 +6,13 @@
  * Prints, per rate: DORA/s, loss, p50/p99 of both halves, CPU of server,
  * database and perfdhcp, machine load, RSS. A wrapper (e.g. `nice -n -10`
  * or `perf record -g -o /tmp/p.data`) is put in front of the server command.
- * PERFDHCP_EXTRA adds perfdhcp flags (e.g. "-g single"); PYDHCP_BUN_ARGS
+ * PERFDHCP_EXTRA adds perfdhcp flags (e.g. "-g single"), PERFDHCP_WRAPPER
+ * goes in front of perfdhcp (e.g. "taskset -c 1"); PYDHCP_BUN_ARGS
  * runs pydhcp from the sources with those bun flags
- * (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/p").
+ * (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/p"). PROBE_METRICS=1 turns on
+ * pydhcp's /metrics and prints, per rate, what it dropped and why.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_BASE_MAC, knownClients } from "./clients.ts";
@@ -38,12 +40,30 @@ try {
   raiseReceiveBuffer(GENERATOR_RMEM);
   const ctx = { tag, dir, netns, clients: knownClients(10_000, DEFAULT_BASE_MAC) };
   const prep = await row.setup(ctx);
+  const metricsUrl = process.env.PROBE_METRICS === "1" && prep.configFile.endsWith(".xml") && readFileSync(prep.configFile, "utf8").includes("<dhcpserver>")
+    ? `http://${netns.serverAddr}:9167/metrics`
+    : null;
+  if (metricsUrl) {
+    const xml = readFileSync(prep.configFile, "utf8");
+    writeFileSync(prep.configFile, xml.replace("</config>", `  <metrics><host>${netns.serverAddr}</host><port>9167</port></metrics>\n</config>`));
+  }
+  const dropped = async (): Promise<Map<string, number>> => {
+    const m = new Map<string, number>();
+    if (!metricsUrl) return m;
+    const r = await runAsync([...netns.exec(netns.server), "curl", "-s", metricsUrl]);
+    for (const line of r.stdout.split("\n")) {
+      const x = /^pydhcp_dropped_total\{reason="([^"]+)"\} (\d+)/.exec(line);
+      if (x) m.set(x[1]!, Number(x[2]));
+    }
+    return m;
+  };
   const d = spawnDaemon([...netns.exec(netns.server), ...wrapper, ...prep.argv], join(dir, "server.log"), prep.env);
   onCleanup("server", () => d.stop());
   const pf = async (rate: number, seconds: number, t = false) => {
     const a = perfdhcpArgv({ local: netns.clientAddr, server: netns.serverAddr, baseMac: DEFAULT_BASE_MAC, clients: 10_000, rate, seconds, timestamps: t });
     const extra = (process.env.PERFDHCP_EXTRA ?? "").split(" ").filter(Boolean);
-    const r = await runAsync([...netns.exec(netns.client), a[0]!, ...extra, ...a.slice(1)], [0, 3]);
+    const wrap = (process.env.PERFDHCP_WRAPPER ?? "").split(" ").filter(Boolean);
+    const r = await runAsync([...netns.exec(netns.client), ...wrap, a[0]!, ...extra, ...a.slice(1)], [0, 3]);
     return { rep: parsePerfdhcp(r.stdout), cpu: r.cpuSeconds ?? 0 };
   };
   for (let i = 0; i < 60; i++) {
@@ -54,6 +74,7 @@ try {
   const serverPid = Number((await runAsync(["pgrep", "-n", "-f", prep.configFile])).stdout.trim()) || d.proc.pid;
   const dbPid = prep.usesMariadb ? await mariadbPid() : prep.usesPostgresql ? postgresqlCpu() : null;
   for (const rate of rates.split(",").map(Number)) {
+    const d0 = await dropped();
     const m = cpuMeter({ server: serverPid, db: dbPid });
     const us0 = userSys(serverPid);
     const m0 = machineBusy();
@@ -71,6 +92,11 @@ try {
         `machine busy ${(((m1[0] - m0[0]) / (m1[1] - m0[1])) * 200).toFixed(0)}% of 200 ` +
         `RSS ${((memoryKb(serverPid)?.rss ?? 0) / 1024).toFixed(0)} MB peak ${((memoryKb(serverPid)?.hwm ?? 0) / 1024).toFixed(0)} MB`,
     );
+    if (metricsUrl) {
+      const d1 = await dropped();
+      const diff = [...d1].map(([k, v]) => [k, v - (d0.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
+      console.log(`  dropped by the server: ${diff.length ? diff.map(([k, v]) => `${k} ${v}`).join(", ") : "none"}`);
+    }
     await Bun.sleep(1500);
   }
 } finally {

@@ -65,7 +65,16 @@ export const SERVERS: ServerRow[] = [
     enabled: true,
     description: "canned-answer C responder (bench/perf/ceiling.c, not a DHCP server): the harness ceiling, the most this machine can measure",
     unavailable: ceilingMissing,
-    setup: setupCeiling,
+    setup: (ctx) => setupCeiling(ctx),
+  },
+  {
+    name: "ceiling-burn",
+    family: "reference",
+    backend: "none",
+    enabled: false,
+    description: "the ceiling responder spinning CEILING_BURN_US (default 27) us of CPU per answered packet: a server with that cost per exchange and no pauses",
+    unavailable: ceilingMissing,
+    setup: (ctx) => setupCeiling(ctx, Number(process.env.CEILING_BURN_US ?? 27)),
   },
   {
     name: "kea-memfile",
