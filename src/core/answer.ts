@@ -18,7 +18,7 @@
  * the Answer.
  */
 
-import { formatIPv4, maskToPrefix, parseIPv4, unusableClientAddress, bytesToIPv4 } from "../codec/ip.ts";
+import { formatIPv4, maskToPrefix, parseIPv4, unusableAddress, unusableClientAddress, bytesToIPv4 } from "../codec/ip.ts";
 import { encodeOptionText, optionProblem } from "../options/types.ts";
 
 /** A result row: column names as the database returned them (any case). */
@@ -182,10 +182,15 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
     }
     answer.leaseTime = Number(lease);
   }
+  // siaddr is where a client sends TFTP next: refused like a router (loopback would have it talk to itself);
+  // 0.0.0.0 stays "no next server", the siaddr every reply without one carries
   const next = col("next_server");
   if (next) {
-    if (parseIPv4(next) === null) return bad(`next_server "${next}" is not an IPv4 address`);
-    answer.nextServer = next;
+    const nextNum = parseIPv4(next);
+    if (nextNum === null) return bad(`next_server "${next}" is not an IPv4 address`);
+    const nextWhy = nextNum === 0 ? null : unusableAddress(nextNum);
+    if (nextWhy !== null) return bad(`next_server "${next}" is ${nextWhy}`);
+    if (nextNum !== 0) answer.nextServer = next;
   }
   for (const [name, code] of OPTION_COLUMNS) {
     const v = col(name);

@@ -75,6 +75,12 @@ describe("toAnswer", () => {
     expect(hex(2)).toBe("fffff1f0");
   });
 
+  test("next_server 0.0.0.0 means none (siaddr stays zero); a link-local one is allowed like a link-local server", () => {
+    expect(answer({ ip: "198.18.0.10", next_server: "0.0.0.0" }).nextServer).toBeUndefined();
+    expect(answer({ ip: "198.18.0.10", next_server: "" }).nextServer).toBeUndefined();
+    expect(answer({ ip: "198.18.0.10", next_server: "169.254.169.254" }).nextServer).toBe("169.254.169.254");
+  });
+
   test("/31 and /32 have no network or broadcast address to refuse (RFC 3021)", () => {
     expect(answer({ ip: "198.18.0.0", mask: "255.255.255.254", router: "198.18.0.1" }).ip).toBe("198.18.0.0");
     expect(answer({ ip: "198.18.0.7", mask: "255.255.255.255", router: "198.18.0.1" }).ip).toBe("198.18.0.7");
@@ -106,6 +112,11 @@ describe("toAnswer", () => {
     [{ ip: "192.168.0.5", option_26: Buffer.from([1]) }, "option_26: 1 bytes, must be exactly 2 bytes"],
     [{ ip: "192.168.0.5", option_300: "1" }, "option_300: option code must be 1..254"],
     [{ ip: "192.168.0.5", option_150: "0xABC" }, 'option_150: "0xABC" is not hex'],
+    // siaddr: the client fetches its boot file there, so the router/server refusals apply
+    [{ ip: "192.168.0.5", next_server: "127.0.0.1" }, 'next_server "127.0.0.1" is a loopback address (127.0.0.0/8)'],
+    [{ ip: "192.168.0.5", next_server: "127.1.2.3" }, 'next_server "127.1.2.3" is a loopback address (127.0.0.0/8)'],
+    [{ ip: "192.168.0.5", next_server: "255.255.255.255" }, 'next_server "255.255.255.255" is in the reserved range 240.0.0.0/4'],
+    [{ ip: "192.168.0.5", next_server: "tftp.example" }, 'next_server "tftp.example" is not an IPv4 address'],
   ];
   for (const [row, message] of REFUSED) {
     test(`refuses ${JSON.stringify(row)}`, () => {
