@@ -136,6 +136,15 @@ export function unusableClientAddress(n: number): string | null {
   return unusableAddress(n) ?? (within(n, LINK_LOCAL[0], LINK_LOCAL[1]) ? LINK_LOCAL[2] : null);
 }
 
+/**
+ * Why an address cannot be a relay agent's (giaddr), or null when it can: a
+ * host's unusable ranges, and link-local, since RFC 2131 4.1 sends the reply
+ * to giaddr and RFC 3927 2.6.2 keeps link-local packets off routers.
+ */
+export function unusableRelayAddress(n: number): string | null {
+  return unusableAddress(n) ?? (within(n, LINK_LOCAL[0], LINK_LOCAL[1]) ? `${LINK_LOCAL[2]}, which a reply cannot be routed to` : null);
+}
+
 /** The first address of first..last that cannot be leased, with why, or null. */
 export function unusableInSpan(first: number, last: number): { address: number; why: string } | null {
   for (const [start, prefix, what] of [...UNUSABLE, LINK_LOCAL]) {

@@ -4,7 +4,7 @@
  * bytes. No socket and no logging here: the caller supplies the lookup (the
  * offer chain), lease memory and settings, and reads the Exchange.
  */
-import { formatIPv4Bytes, parseIPv4, unusableAddress } from "../codec/ip.ts";
+import { formatIPv4Bytes, parseIPv4, unusableRelayAddress } from "../codec/ip.ts";
 import { toHex } from "../codec/hex.ts";
 import { encode } from "../codec/encode.ts";
 import { BROADCAST_FLAG, MessageType, type DhcpMessage } from "../codec/message.ts";
@@ -135,13 +135,14 @@ async function decide(ex: Exchange, d: RespondDeps): Promise<Outcome> {
  * Why giaddr cannot be a relay's address (RFC 2131 4.1: replies go there),
  * or null. 127/8 is let through from a sender on this host, where the reply
  * goes back to it; from elsewhere it would send the reply to this server.
+ * Link-local 169.254/16 is refused: a reply to it cannot be routed.
  */
 function relayAddressProblem(giaddr: string, source: string): string | null {
   if (giaddr === ZERO) return null;
   const n = parseIPv4(giaddr);
   if (n === null) return "not an IPv4 address";
   if (n >>> 24 === 127 && (parseIPv4(source) ?? 0) >>> 24 === 127) return null;
-  return unusableAddress(n);
+  return unusableRelayAddress(n);
 }
 
 type Step = (ex: Exchange, d: RespondDeps, sid: string | null) => Promise<Outcome>;

@@ -30,7 +30,7 @@ export const REPLY_TYPES = ["OFFER", "ACK", "NAK"] as const;
 export const DROP_REASONS = [
   "decode_error", // not a DHCP message we can read (codec error)
   "not_request", // op is not BOOTREQUEST (RFC 2131 2), or no option 53 (BOOTP)
-  "bad_giaddr", // giaddr no relay agent can have: 0/8, 127/8 from another host, multicast, 240/4, 255.255.255.255
+  "bad_giaddr", // giaddr no relay agent can have: 0/8, 127/8 from another host, link-local, multicast, 240/4, 255.255.255.255
   "not_for_us", // REQUEST naming another server (RFC 2131 4.3.2), or unicast meant elsewhere
   "unsupported", // a message type this server does not answer
   "queue_full", // the lookup queue was at its limit (about a second of work)

@@ -52,6 +52,7 @@ test.each([
   ["0.1.2.3", 3],
   ["224.0.0.2", 4],
   ["240.0.0.9", 5],
+  ["169.254.7.1", 9],
 ])("giaddr %s: no reply, dropped as bad_giaddr, logged", async (giaddr, n) => {
   const before = await dropped("bad_giaddr");
   const from = server.output().length;
@@ -59,6 +60,7 @@ test.each([
   expect(await dropped("bad_giaddr")).toBe(before + 1);
   const line = await server.waitFor(/DISCOVER no reply: bad-giaddr/, 2000, from);
   expect(line).toContain(`giaddr ${giaddr} is `);
+  if (giaddr.startsWith("169.254.")) expect(line).toContain("link-local address (169.254.0.0/16), which a reply cannot be routed to");
 });
 
 test("Option 82 whose sub-option overruns it: no reply, counted as decode_error, logged", async () => {

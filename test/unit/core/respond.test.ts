@@ -161,7 +161,7 @@ const ROWS: Row[] = [
   // 4.3.5 INFORM
   { name: "4.3.5 INFORM: ACK without yiaddr or lease times, unicast to ciaddr", type: 8, ciaddr: ANSWER.ip, expect: { outcome: "reply ACK", yiaddr: "0.0.0.0", dest: [ANSWER.ip, 68, "ciaddr"], lacks: [51, 58, 59], has: [1, 3, 6, 15], history: ["ack"] } },
   // giaddr no relay can have (RFC 2131 4.1 would send the reply there): dropped before any lookup
-  ...(["255.255.255.255", "0.1.2.3", "224.0.0.1", "240.0.0.1"] as const).map((g): Row => ({
+  ...(["255.255.255.255", "0.1.2.3", "224.0.0.1", "240.0.0.1", "169.254.1.1"] as const).map((g): Row => ({
     name: `giaddr ${g}: not a relay's address, no reply`, type: 1, giaddr: g, options: [[82, RAI]], source: "198.18.20.1", port: 67,
     expect: { outcome: "silent bad-giaddr", lookups: [], history: [] },
   })),
