@@ -28,12 +28,35 @@ export type DatabaseSettings =
 
 /**
  * Which database history rows go to, as the journal remembers it
- * (journal.ts): the kind and the database's name, or the SQLite file. The
- * host is left out, so reaching the same database another way (a socket
- * for 127.0.0.1, a new address after a move) does not count as another one.
+ * (journal.ts): the kind, the database's name and the server it is on
+ * (host:port, or the unix socket), or the SQLite file. Two databases of one
+ * name on two servers are two databases. The same database reached another
+ * way (a socket instead of 127.0.0.1, a new address after a move) counts as
+ * another one too: what waited for it is set aside, not lost.
  */
 export function databaseOwner(d: DatabaseSettings): string {
-  return d.kind === "sqlite" ? `sqlite ${resolvePath(d.path)}` : `${d.kind} database ${d.database}`;
+  if (d.kind === "sqlite") return `sqlite ${resolvePath(d.path)}`;
+  return `${d.kind} database ${d.database} on ${serverOf(d)}`;
+}
+
+/**
+ * What databaseOwner() was before it named the server: the kind and the
+ * database's name (SQLite: unchanged, null). A journal whose owner file
+ * holds it is taken as this database's and rewritten, so an upgrade never
+ * sets aside the events waiting in it.
+ */
+export function formerDatabaseOwner(d: DatabaseSettings): string | null {
+  return d.kind === "sqlite" ? null : `${d.kind} database ${d.database}`;
+}
+
+/** The server a MySQL/MariaDB or PostgreSQL database is on, as the driver reaches it. */
+function serverOf(d: Exclude<DatabaseSettings, { kind: "sqlite" }>): string {
+  if (d.socket) {
+    // PostgreSQL: a socket directory holds one socket per port (db/postgresql.ts)
+    if (d.kind === "postgresql" && !d.socket.includes(".s.PGSQL.")) return `socket ${d.socket.replace(/\/+$/, "")}/.s.PGSQL.${d.port}`;
+    return `socket ${d.socket}`;
+  }
+  return `${d.host.includes(":") ? `[${d.host}]` : d.host}:${d.port}`;
 }
 
 /** `<database><postgresql>` (config/postgresql.ts reads it). */

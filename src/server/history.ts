@@ -41,6 +41,8 @@ export interface HistoryOptions {
   limits?: JournalLimits;
   /** the database the rows go to (db/settings.ts databaseOwner): events the journal holds for another are set aside */
   database?: string;
+  /** the same database as an older pydhcp named it (db/settings.ts formerDatabaseOwner): a journal claimed so is this one's */
+  formerDatabase?: string | null;
 }
 
 const BATCH = 500;
@@ -76,13 +78,15 @@ export class HistoryWriter {
   ) {
     this.journal = new Journal(opts.journalPath, opts.fsync, log, opts.limits);
     this.owner = opts.database ?? null;
+    this.formerOwner = opts.formerDatabase ?? null;
   }
 
   private readonly owner: string | null;
+  private readonly formerOwner: string | null;
 
   /** Opens the journal; lines left by an earlier run are written first. */
   start(): void {
-    this.journal.open(this.owner);
+    this.journal.open(this.owner, this.formerOwner);
     if (this.journal.backlog > 0) {
       this.log.warn("history journal holds events from an earlier run; they are written first", {
         journal: this.journal.path,

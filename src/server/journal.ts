@@ -220,9 +220,11 @@ export class Journal {
    * Opens (creating 0600) the active file and finds where the writer left
    * off. With `owner` (the database the rows go to), events left for
    * another database (two configurations sharing one journal file) are set
-   * aside in a file of their own instead of being written here.
+   * aside in a file of their own instead of being written here. `former`
+   * is the same database as an older pydhcp named it: a journal claimed
+   * with it is this database's, and the owner file is rewritten.
    */
-  open(owner: string | null = null): void {
+  open(owner: string | null = null, former: string | null = null): void {
     this.fd = openPrivate(this.path, "a");
     const st = fstatSync(this.fd);
     this.ino = st.ino;
@@ -244,7 +246,7 @@ export class Journal {
     this.backlog = this.countFrom(this.committed);
     if (owner !== null) {
       const before = this.ownerOnFile();
-      if (before !== null && before !== owner && this.backlog > 0) this.setAside(before, owner);
+      if (before !== null && before !== owner && before !== former && this.backlog > 0) this.setAside(before, owner);
       this.claim(owner);
     }
     if (this.fsync.kind === "interval") {

@@ -12,7 +12,7 @@
  *   stop    stop taking packets, let lookups in flight finish within their
  *           bound and abandon the rest, write leases and history, exit 0
  */
-import { databaseOwner } from "../db/settings.ts";
+import { databaseOwner, formerDatabaseOwner } from "../db/settings.ts";
 import { loadConfig, formatConfigError } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import type { Backend } from "../db/backend.ts";
@@ -247,7 +247,7 @@ export class Service {
         const b = await openBackend(config.database, this.log, config.queryTimeoutMs, { serving: true });
         backend = b;
         const leases = new LeaseMemory(b.leases, this.log);
-        const history = new HistoryWriter(b, { journalPath: config.spoolPath, fsync: config.historyFsync, database: databaseOwner(config.database) }, this.log);
+        const history = new HistoryWriter(b, { journalPath: config.spoolPath, fsync: config.historyFsync, database: databaseOwner(config.database), formerDatabase: formerDatabaseOwner(config.database) }, this.log);
         leases.onWrite = (sec) => this.sm.query(LEASE_WRITE_SERIES, sec);
         leases.onReleased = (l) => void this.cache.invalidate(l.mac);
         history.onBatch = (sec) => this.sm.query(HISTORY_SERIES, sec);

@@ -15,6 +15,7 @@ import { compileTemplate, type CompiledTemplate } from "../../src/db/template.ts
 import { createLogger } from "../../src/log/logger.ts";
 import { memorySink } from "../../src/log/sink.ts";
 import { HistoryWriter } from "../../src/server/history.ts";
+import { databaseOwner, formerDatabaseOwner, type DatabaseSettings } from "../../src/db/settings.ts";
 
 const SQL = "insert into history (dt, mac, ip, comment) values (now(), '{mac_hex}', '{answer_ip}', '{event_id}')";
 
@@ -41,8 +42,8 @@ afterEach(async () => {
 
 const journal = () => join(dir, "journal");
 
-function writer(limits?: { compactBytes: number; rotateBytes: number }, database?: string): HistoryWriter {
-  const w = new HistoryWriter(backend, { journalPath: journal(), fsync: { kind: "never" }, ...(limits ? { limits } : {}), ...(database ? { database } : {}) }, log);
+function writer(limits?: { compactBytes: number; rotateBytes: number }, database?: string, formerDatabase?: string | null): HistoryWriter {
+  const w = new HistoryWriter(backend, { journalPath: journal(), fsync: { kind: "never" }, ...(limits ? { limits } : {}), ...(database ? { database } : {}), ...(formerDatabase ? { formerDatabase } : {}) }, log);
   w.start();
   w.setStatements([{ name: t.name, sql: t.sql, params: 4 }]);
   return w;
@@ -307,5 +308,78 @@ test("events a journal holds for another database are set aside with an ERROR, n
   await until(() => b3.pending === 0);
   await b3.close();
   expect(rows().map((r) => r.ip)).toEqual(["10", "11"]);
+  expect(readdirSync(dir).filter((f) => f.endsWith(".other-database")).length).toBe(1);
+});
+
+/** A MySQL or PostgreSQL database of that name on that server (only what databaseOwner reads matters). */
+function server(kind: "mysql" | "postgresql", database: string, host: string, port: number, socket: string | null = null): DatabaseSettings {
+  return { kind, host, port, socket, user: "u", password: "p", database, poolSize: 1, lookupBatch: 1 };
+}
+
+/** Leaves `n` events waiting in the journal for `owner` (the history table is away while they are recorded). */
+async function leaveWaiting(owner: string, n: number, former: string | null = null): Promise<void> {
+  const raw = new Database(join(dir, "h.db"));
+  raw.exec("alter table history rename to history_away");
+  const w = writer(undefined, owner, former);
+  for (let i = 0; i < n; i++) record(w, i);
+  await w.close(200);
+  raw.exec("alter table history_away rename to history");
+  raw.close();
+}
+
+test("the owner names the server: host:port, a socket (PostgreSQL's directory as its socket file), an IPv6 host in brackets", () => {
+  expect(databaseOwner(server("mysql", "dhcp", "198.18.0.5", 3306))).toBe("mysql database dhcp on 198.18.0.5:3306");
+  expect(databaseOwner(server("mysql", "dhcp", "localhost", 3306, "/run/mysqld/mysqld.sock"))).toBe("mysql database dhcp on socket /run/mysqld/mysqld.sock");
+  expect(databaseOwner(server("postgresql", "dhcp", "", 5433, "/var/run/postgresql/"))).toBe("postgresql database dhcp on socket /var/run/postgresql/.s.PGSQL.5433");
+  expect(databaseOwner(server("postgresql", "dhcp", "::1", 5432))).toBe("postgresql database dhcp on [::1]:5432");
+  expect(formerDatabaseOwner(server("mysql", "dhcp", "198.18.0.5", 3306))).toBe("mysql database dhcp");
+  expect(formerDatabaseOwner({ kind: "sqlite", path: "/x/h.db" })).toBeNull();
+});
+
+test("a database of the same name on another host is another database: its waiting events are set aside", async () => {
+  const here = server("mysql", "dhcp", "198.18.0.5", 3306);
+  const there = server("mysql", "dhcp", "198.18.0.6", 3306);
+  await leaveWaiting(databaseOwner(here), 3, formerDatabaseOwner(here));
+  const w = writer(undefined, databaseOwner(there), formerDatabaseOwner(there));
+  record(w, 10);
+  await until(() => w.pending === 0);
+  await w.close();
+  expect(rows().map((r) => r.ip)).toEqual(["10"]);
+  log.flush();
+  expect(sink.text()).toMatch(/ERROR history journal holds events for another database: set aside, not written to this one .*rows=3 for="mysql database dhcp on 198.18.0.5:3306" database="mysql database dhcp on 198.18.0.6:3306"/);
+  const aside = readdirSync(dir).filter((f) => f.endsWith(".other-database"));
+  expect(aside.length).toBe(1);
+  expect(readFileSync(join(dir, aside[0]!), "utf8").trim().split("\n").length).toBe(3);
+  expect(readFileSync(journal() + ".database", "utf8")).toBe("mysql database dhcp on 198.18.0.6:3306\n");
+});
+
+test("another port on the same host, or PostgreSQL of the same name, is another database too", async () => {
+  await leaveWaiting(databaseOwner(server("mysql", "dhcp", "198.18.0.5", 3306)), 2);
+  const w = writer(undefined, databaseOwner(server("mysql", "dhcp", "198.18.0.5", 3307)));
+  await w.close();
+  await leaveWaiting(databaseOwner(server("mysql", "dhcp", "198.18.0.5", 3307)), 1);
+  const p = writer(undefined, databaseOwner(server("postgresql", "dhcp", "198.18.0.5", 3307)));
+  await p.close();
+  expect(readdirSync(dir).filter((f) => f.endsWith(".other-database")).length).toBe(2);
+});
+
+test("an owner file from before the server was named (kind and name only) is the same database: replayed, then rewritten", async () => {
+  const db = server("mysql", "dhcp", "198.18.0.5", 3306);
+  // what an older pydhcp left: its owner file says "mysql database dhcp"
+  await leaveWaiting("mysql database dhcp", 3);
+  expect(readFileSync(journal() + ".database", "utf8")).toBe("mysql database dhcp\n");
+  const w = writer(undefined, databaseOwner(db), formerDatabaseOwner(db));
+  await until(() => w.pending === 0);
+  await w.close();
+  expect(rows().map((r) => r.ip)).toEqual(["0", "1", "2"]);
+  expect(readdirSync(dir).filter((f) => f.endsWith(".other-database"))).toEqual([]);
+  log.flush();
+  expect(sink.text()).not.toContain("another database");
+  expect(readFileSync(journal() + ".database", "utf8")).toBe("mysql database dhcp on 198.18.0.5:3306\n");
+  // an old owner file naming another database's name is still another database
+  await leaveWaiting("mysql database dhcp", 1);
+  writeFileSync(journal() + ".database", "mysql database other\n");
+  const o = writer(undefined, databaseOwner(db), formerDatabaseOwner(db));
+  await o.close();
   expect(readdirSync(dir).filter((f) => f.endsWith(".other-database")).length).toBe(1);
 });
