@@ -62,6 +62,8 @@ export class LeaseMemory implements LeaseBook {
   private writing: ReadonlyMap<string, Lease> | null = null;
   /** while a sync runs: the clients whose writes were in flight or began since it read the table */
   private racing: Set<string> | null = null;
+  /** counts changes to memory: the lease snapshot is written again only when it moved */
+  private changes = 0;
 
   constructor(
     private store: LeaseStore,
@@ -75,6 +77,42 @@ export class LeaseMemory implements LeaseBook {
 
   get size(): number {
     return this.byKey.size;
+  }
+
+  /** Changes so far (a counter): equal values mean nothing changed in between. */
+  get version(): number {
+    return this.changes;
+  }
+
+  /**
+   * What the lease snapshot keeps (server/lease-snapshot.ts): bound leases not
+   * yet expired, and every lease not yet written to the table (a release
+   * answered during an outage must still reach it). OFFER holds are not kept.
+   */
+  snapshotEntries(now: number): { lease: Lease; unwritten: boolean }[] {
+    const out: { lease: Lease; unwritten: boolean }[] = [];
+    for (const [k, l] of this.byKey) {
+      // the version being written or still to write, when there is one (an OFFER hold may have replaced it in byKey)
+      const mine = this.dirty.get(k) ?? this.writing?.get(k);
+      const lease = mine ?? l;
+      if (lease.state === "offered") continue;
+      if (mine || (lease.state === "bound" && lease.expires > now)) out.push({ lease, unwritten: mine !== undefined });
+    }
+    return out;
+  }
+
+  /**
+   * Lease memory from a snapshot, when the database cannot be reached at
+   * start: leases as the table had them, and the unwritten ones marked to be
+   * written once it answers. `syncedAt`: when the snapshot was taken, so the
+   * first sync reads what others changed since.
+   */
+  restore(entries: readonly { lease: Lease; unwritten: boolean }[], syncedAt: number): void {
+    for (const e of entries) {
+      if (e.unwritten) this.set(e.lease);
+      else this.index(e.lease);
+    }
+    this.syncedAt = syncedAt;
   }
 
   async warm(now: number): Promise<number> {
@@ -186,6 +224,7 @@ export class LeaseMemory implements LeaseBook {
     if (!l) return;
     this.byKey.delete(clientKey);
     if (this.byIp.get(l.ip)?.clientKey === clientKey) this.byIp.delete(l.ip);
+    this.changes++;
   }
 
   /**
@@ -290,6 +329,7 @@ export class LeaseMemory implements LeaseBook {
 
   private index(l: Lease): void {
     this.touched?.add(l.clientKey);
+    this.changes++;
     const old = this.byKey.get(l.clientKey);
     if (old && old.ip !== l.ip && this.byIp.get(old.ip)?.clientKey === l.clientKey) this.byIp.delete(old.ip);
     this.byKey.set(l.clientKey, l);
@@ -345,6 +385,7 @@ export class LeaseMemory implements LeaseBook {
     for (const [k, o] of this.offers) if (o.at + OFFER_HOLD_SECONDS < now) this.offers.delete(k);
     for (const [k, l] of this.byKey) {
       if (l.expires <= now && !this.dirty.has(k)) {
+        this.changes++;
         this.byKey.delete(k);
         if (this.byIp.get(l.ip)?.clientKey === k) this.byIp.delete(l.ip);
       }

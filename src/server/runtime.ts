@@ -67,6 +67,12 @@ export interface RuntimeParts {
   poolGauges?: PoolGauges;
   /** --explain: pools pick addresses but reserve nothing */
   readOnlyPools?: boolean;
+  /**
+   * the backend is db/offline.ts (the database was unreachable at start and
+   * a lease snapshot serves): pools, whose tables live in the database, are
+   * left out until the real backend is swapped in
+   */
+  offline?: boolean;
 }
 
 /** Compiles and prepares every statement; throws RuntimeError (config problems) or DbError (connection). */
@@ -208,7 +214,7 @@ const QUIET: Logger = { debug() {}, info() {}, warn() {}, error() {} };
  */
 async function buildPools(p: RuntimeParts): Promise<PoolAllocator | null> {
   const { config, backend } = p;
-  if (config.pools.pools.length === 0) return null;
+  if (config.pools.pools.length === 0 || p.offline) return null;
   const problems = poolProblems(config.pools.pools);
   if (problems.length) throw new RuntimeError(problems);
   const log = p.log ?? QUIET;

@@ -18,6 +18,7 @@ import type { Config } from "../config/types.ts";
 import type { Backend } from "../db/backend.ts";
 import { DbError } from "../db/backend.ts";
 import { openBackend } from "../db/open.ts";
+import { OfflineBackend } from "../db/offline.ts";
 import type { ServiceLogger } from "../log/logger.ts";
 import { CACHE_RESULTS, type PydhcpMetrics } from "../service/metrics.ts";
 import { startHttp, type HttpHandle } from "../service/http.ts";
@@ -28,6 +29,7 @@ import { SocketError } from "./socket.ts";
 import { dropPrivileges } from "../service/privileges.ts";
 import { HistoryWriter } from "./history.ts";
 import { LeaseMemory } from "./leases.ts";
+import { readSnapshot, snapshotPath, writeSnapshot } from "./lease-snapshot.ts";
 import { pruneHistory } from "./retention.ts";
 import { buildRuntime, RuntimeError, type Runtime } from "./runtime.ts";
 import type { PoolGauges } from "./pools.ts";
@@ -55,6 +57,12 @@ const CLOSE_STEP_MS = 500;
 const HISTORY_CLOSE_MS = 1500;
 /** a stop that takes longer than this exits 1: something hung */
 const SHUTDOWN_MS = 4500;
+/** the lease snapshot is written this often when leases changed (server/lease-snapshot.ts) */
+const SNAPSHOT_MS = 5000;
+/** the snapshot written at stop, alongside the history writes */
+const SNAPSHOT_CLOSE_MS = 1500;
+/** while serving from a snapshot: the database is tried again this often at most */
+const RECONNECT_MAX_MS = 5000;
 
 /**
  * Settings used once at start: a reload cannot change them (the sockets,
@@ -100,6 +108,21 @@ interface Serving {
   timers: ReturnType<typeof setInterval>[];
   /** event-loop lag, measured while metrics are served */
   lag: LoopLag | null;
+  /** serving from the lease snapshot: the database was unreachable at start and has not answered since */
+  offline: { since: number; reason: string } | null;
+  /** the lease snapshot being written now */
+  snapshotting: Promise<void> | null;
+  /** while offline: the next attempt to reach the database */
+  reconnectTimer: ReturnType<typeof setTimeout> | null;
+}
+
+interface Opened {
+  backend: Backend;
+  runtime: Runtime;
+  leases: LeaseMemory;
+  history: HistoryWriter;
+  /** set when the database was unreachable and the lease snapshot serves */
+  offline?: { since: number; reason: string };
 }
 
 export class Service {
@@ -176,7 +199,7 @@ export class Service {
     }
     const c0 = this.config;
     const server = new DhcpServer(runtime, leases, history, this.log, this.sm);
-    const s: Serving = { backend, server, leases, history, initial: this.config, http: null, timers: [], lag: null };
+    const s: Serving = { backend, server, leases, history, initial: this.config, http: null, timers: [], lag: null, offline: parts.offline ?? null, snapshotting: null, reconnectTimer: null };
     this.serving = s;
     try {
       await server.listen();
@@ -228,7 +251,10 @@ export class Service {
       });
     }
     // a stop while binding is already under way (stop() found the server)
-    if (!this.stopping) this.housekeeping(s);
+    if (!this.stopping) {
+      this.housekeeping(s);
+      if (s.offline) this.reconnect(s);
+    }
     return null;
   }
 
@@ -237,8 +263,9 @@ export class Service {
    * not up yet. A reload meanwhile changes the config the next attempt uses;
    * a stop ends the wait.
    */
-  private async open(): Promise<{ backend: Backend; runtime: Runtime; leases: LeaseMemory; history: HistoryWriter } | number | "stopped"> {
+  private async open(): Promise<Opened | number | "stopped"> {
     let delay = 500;
+    let snapshotTried = false;
     for (;;) {
       if (this.stopping) return "stopped";
       const config = this.config;
@@ -271,6 +298,12 @@ export class Service {
           return 2;
         }
         if (!(e instanceof DbError && e.kind === "connect")) throw e;
+        if (!snapshotTried) {
+          // once: the snapshot on disk does not change while this start waits
+          snapshotTried = true;
+          const offline = await this.openFromSnapshot(config, e.message);
+          if (offline) return offline;
+        }
         this.log.error(`database unavailable, retrying in ${delay} ms`, { error: e.message });
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, delay);
@@ -283,6 +316,173 @@ export class Service {
       }
     }
   }
+
+  /**
+   * The database cannot be reached at start: serve from the lease snapshot
+   * when there is one for this database with leases within <outageGrace>.
+   * The runtime runs on db/offline.ts, so respond() takes its outage path:
+   * renewals, rebindings and INIT-REBOOTs of those leases are ACKed from
+   * lease memory, everything else gets no reply, history waits in the
+   * journal. null when the start should wait for the database as before.
+   */
+  private async openFromSnapshot(config: Config, reason: string): Promise<Opened | null> {
+    const kind = config.database.kind;
+    // SQLite is a local file: no snapshot is kept for it
+    if (kind === "sqlite") return null;
+    const path = snapshotPath(config.spoolPath);
+    const owner = databaseOwner(config.database);
+    const r = readSnapshot(path, owner);
+    if (!r.ok) {
+      if (r.why === "missing") this.log.info("no lease snapshot to serve from; waiting for the database", { snapshot: path });
+      else if (r.why === "foreign") this.log.warn("lease snapshot ignored: it is of another database; waiting for the database", { snapshot: path, problem: r.message });
+      else this.log.warn("lease snapshot ignored: it cannot be used; waiting for the database", { snapshot: path, problem: r.message });
+      return null;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const grace = config.leases.outageGraceSeconds;
+    const live = r.entries.filter((e) => e.lease.state === "bound" && e.lease.expires > now);
+    const answerable = live.filter((e) => now - e.lease.updated <= grace).length;
+    const taken = new Date(r.written).toISOString();
+    if (answerable === 0) {
+      this.log.info("lease snapshot has no lease within outageGrace to answer for; waiting for the database", { snapshot: path, taken, leases: live.length, outageGrace: grace });
+      return null;
+    }
+    const backend = new OfflineBackend(kind, reason);
+    const leases = new LeaseMemory(backend.leases, this.log);
+    leases.restore(r.entries, Math.floor(r.written / 1000));
+    const history = new HistoryWriter(backend, { journalPath: config.spoolPath, fsync: config.historyFsync, database: owner }, this.log);
+    leases.onWrite = (sec) => this.sm.query(LEASE_WRITE_SERIES, sec);
+    leases.onReleased = (l) => void this.cache.invalidate(l.mac);
+    history.onBatch = (sec) => this.sm.query(HISTORY_SERIES, sec);
+    this.cache.configure(config.answerCache);
+    this.watch.setThreshold(config.slowP99Ms);
+    const runtime = await buildRuntime({ config, backend, leases, cache: this.cache, log: this.log, poolGauges: this.poolGauges, offline: true });
+    history.start();
+    history.setStatements(runtime.historyStatements);
+    this.log.warn(`database unreachable at start, serving ${live.length} leases from the snapshot of ${taken}`, {
+      snapshot: path,
+      ageSeconds: Math.max(0, Math.round((Date.now() - r.written) / 1000)),
+      withinGrace: answerable,
+      outageGrace: grace,
+      error: reason,
+    });
+    this.log.warn("until the database answers: renewals of these leases are ACKed from lease memory, new clients get no reply, history waits in the journal");
+    return { backend, runtime, leases, history, offline: { since: Date.now(), reason } };
+  }
+
+  /**
+   * Serving from the snapshot: tries the database with backoff until it
+   * answers, then swaps in a runtime on it, as a reload that changes the
+   * database does, and reloads lease memory from the table (the table
+   * wins; leases answered meanwhile are written to it).
+   */
+  private reconnect(s: Serving): void {
+    let delay = 500;
+    let problemLogged = "";
+    const attempt = async (): Promise<void> => {
+      if (this.stopping || !s.offline) return;
+      // never alongside a reload: both swap the runtime
+      if (this.reloading) await this.reloading;
+      if (this.stopping || !s.offline) return;
+      const config = this.config;
+      let nb: Backend;
+      try {
+        nb = await openBackend(config.database, this.log, config.queryTimeoutMs, { serving: true });
+      } catch (e) {
+        if (!(e instanceof DbError && e.kind === "connect") && problemLogged !== String(e)) {
+          problemLogged = String(e);
+          this.log.error("database still not usable", { error: e instanceof Error ? e.message : String(e) });
+        }
+        return retry();
+      }
+      let rt: Runtime;
+      try {
+        rt = await buildRuntime({ config, backend: nb, leases: s.leases, cache: this.cache, log: this.log, poolGauges: this.poolGauges });
+      } catch (e) {
+        await nb.close().catch(() => {});
+        const msg = e instanceof RuntimeError ? e.problems.join("; ") : e instanceof Error ? e.message : String(e);
+        // a configuration the database refuses: said once; a SIGHUP with a fixed one is tried at the next attempt
+        if (!(e instanceof DbError && e.kind === "connect") && problemLogged !== msg) {
+          problemLogged = msg;
+          this.log.error("the database answers but the configuration cannot be used on it; still serving from the lease snapshot", { error: msg });
+        }
+        return retry();
+      }
+      if (this.stopping || !s.offline) {
+        await nb.close().catch(() => {});
+        return;
+      }
+      const old = s.backend;
+      s.server.swap(rt);
+      this.cache.configure(config.answerCache);
+      this.watch.setThreshold(config.slowP99Ms);
+      s.backend = nb;
+      s.leases.setStore(nb.leases);
+      s.history.setBackend(nb, databaseOwner(config.database));
+      s.history.setStatements(rt.historyStatements);
+      if (rt.historyDeferred.length) s.history.deferred(rt.historyDeferred);
+      const downMs = Date.now() - s.offline.since;
+      s.offline = null;
+      void old.close().catch(() => {});
+      const rs = await s.leases.resync(Math.floor(Date.now() / 1000)).catch((e: unknown) => {
+        this.log.warn("lease reload from the database failed; lease memory kept", { error: e instanceof Error ? e.message : String(e) });
+        return null;
+      });
+      this.log.info(`database reachable after ${(downMs / 1000).toFixed(1)} s serving from the lease snapshot; serving from the database again`, {
+        downMs,
+        leasesLoaded: rs?.loaded ?? 0,
+        leasesDropped: rs?.dropped ?? 0,
+      });
+    };
+    const retry = (): void => {
+      if (this.stopping) return;
+      s.reconnectTimer = setTimeout(() => {
+        s.reconnectTimer = null;
+        void attempt();
+      }, delay);
+      delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+    };
+    // a reload while offline (SIGHUP) tries at once with the config it read
+    this.wake = () => {
+      if (s.reconnectTimer === null || !s.offline) return;
+      clearTimeout(s.reconnectTimer);
+      s.reconnectTimer = null;
+      delay = 500;
+      void attempt();
+    };
+    retry();
+  }
+
+  /** Writes the lease snapshot unless one is being written; resolves when done (or failed, logged once). */
+  private snapshot(s: Serving): Promise<void> {
+    if (s.snapshotting) return s.snapshotting;
+    const config = this.config;
+    if (config.database.kind === "sqlite") return Promise.resolve();
+    const path = snapshotPath(config.spoolPath);
+    const version = s.leases.version;
+    const t0 = performance.now();
+    const entries = s.leases.snapshotEntries(Math.floor(Date.now() / 1000));
+    s.snapshotting = writeSnapshot(path, databaseOwner(config.database), entries)
+      .then(
+        ({ bytes }) => {
+          this.snapshotVersion = version;
+          if (this.snapshotFailing) this.log.info("lease snapshot written again", { snapshot: path });
+          this.snapshotFailing = false;
+          this.log.debug("lease snapshot written", { snapshot: path, leases: entries.length, bytes, ms: Math.round(performance.now() - t0) });
+        },
+        (e: unknown) => {
+          if (!this.snapshotFailing) this.log.warn("cannot write the lease snapshot; will retry", { snapshot: path, error: e instanceof Error ? e.message : String(e) });
+          this.snapshotFailing = true;
+        },
+      )
+      .finally(() => {
+        s.snapshotting = null;
+      });
+    return s.snapshotting;
+  }
+
+  private snapshotVersion = -1;
+  private snapshotFailing = false;
 
   /** Housekeeping off the reply path: lease and history writes, expired leases, history retention. */
   private housekeeping(s: Serving): void {
@@ -344,6 +544,12 @@ export class Service {
         }
       }, this.config.leases.cleanupIntervalSeconds * 1000),
     );
+    // the lease snapshot, for a restart while the database is away: written when leases changed
+    s.timers.push(
+      setInterval(() => {
+        if (s.leases.version !== this.snapshotVersion) void this.snapshot(s);
+      }, SNAPSHOT_MS),
+    );
     // pool gauges: leases expire without a packet, so recount on a clock too
     s.timers.push(
       setInterval(() => {
@@ -382,6 +588,14 @@ export class Service {
     }
     const nc = this.o.adjust(next.config);
     const s = this.serving;
+    if (s?.offline) {
+      // serving from the lease snapshot: the new config is used once the database answers (tried now)
+      this.config = nc;
+      m.reloads.labels("ok").inc();
+      this.log.info("configuration reloaded; it takes effect when the database answers (serving from the lease snapshot until then)", { file: nc.file });
+      this.wake();
+      return;
+    }
     if (!s) {
       // still starting: the next attempt uses it
       this.config = nc;
@@ -455,11 +669,15 @@ export class Service {
     const drained = await s.server.drain(DRAIN_MS);
     if (!drained) this.log.warn("lookups still in flight at shutdown were abandoned; their clients will retry", { abandoned: s.server.lookupsInFlight + s.server.queued, atStop: inFlight });
     for (const t of s.timers) clearInterval(t);
+    if (s.reconnectTimer) clearTimeout(s.reconnectTimer);
     s.lag?.stop();
     if (this.reloading) await bounded(this.reloading, CLOSE_STEP_MS, undefined);
     await bounded(s.leases.flush(), CLOSE_STEP_MS, undefined);
+    // the leases as they stand now, for a start that finds the database away (alongside the history writes)
+    const snapshotted = (s.snapshotting ?? Promise.resolve()).then(() => this.snapshot(s));
     // what cannot be written in time waits in the journal for the next start
     await s.history.close(HISTORY_CLOSE_MS);
+    await bounded(snapshotted, SNAPSHOT_CLOSE_MS, undefined);
     await bounded(s.http?.stop() ?? Promise.resolve(), CLOSE_STEP_MS, undefined);
     await bounded(s.backend.close().catch(() => {}), CLOSE_STEP_MS, undefined);
     clearTimeout(force);
