@@ -16,6 +16,7 @@ import { databaseOwner, formerDatabaseOwner } from "../db/settings.ts";
 import { loadConfig, formatConfigError } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import type { Backend } from "../db/backend.ts";
+import type { DatabaseSettings } from "../db/settings.ts";
 import { DbError } from "../db/backend.ts";
 import { openBackend } from "../db/open.ts";
 import { OfflineBackend } from "../db/offline.ts";
@@ -114,9 +115,13 @@ interface Serving {
   snapshotting: Promise<void> | null;
   /** while offline: the next attempt to reach the database */
   reconnectTimer: ReturnType<typeof setTimeout> | null;
+  /** the database lease memory follows (the snapshot names it): changed only when a backend on another is swapped in */
+  database: DatabaseSettings;
 }
 
 interface Opened {
+  /** the database the backend is for (this.config may change while it opens) */
+  database: DatabaseSettings;
   backend: Backend;
   runtime: Runtime;
   leases: LeaseMemory;
@@ -199,7 +204,7 @@ export class Service {
     }
     const c0 = this.config;
     const server = new DhcpServer(runtime, leases, history, this.log, this.sm);
-    const s: Serving = { backend, server, leases, history, initial: this.config, http: null, timers: [], lag: null, offline: parts.offline ?? null, snapshotting: null, reconnectTimer: null };
+    const s: Serving = { backend, server, leases, history, initial: this.config, http: null, timers: [], lag: null, offline: parts.offline ?? null, snapshotting: null, reconnectTimer: null, database: parts.database };
     this.serving = s;
     try {
       await server.listen();
@@ -290,7 +295,7 @@ export class Service {
         history.start();
         history.setStatements(runtime.historyStatements);
         if (runtime.historyDeferred.length) history.deferred(runtime.historyDeferred);
-        return { backend: b, runtime, leases, history };
+        return { database: config.database, backend: b, runtime, leases, history };
       } catch (e) {
         await backend?.close().catch(() => {});
         if (e instanceof RuntimeError) {
@@ -350,7 +355,7 @@ export class Service {
     const backend = new OfflineBackend(kind, reason);
     const leases = new LeaseMemory(backend.leases, this.log);
     leases.restore(r.entries, Math.floor(r.written / 1000));
-    const history = new HistoryWriter(backend, { journalPath: config.spoolPath, fsync: config.historyFsync, database: owner }, this.log);
+    const history = new HistoryWriter(backend, { journalPath: config.spoolPath, fsync: config.historyFsync, database: owner, formerDatabase: formerDatabaseOwner(config.database) }, this.log);
     leases.onWrite = (sec) => this.sm.query(LEASE_WRITE_SERIES, sec);
     leases.onReleased = (l) => void this.cache.invalidate(l.mac);
     history.onBatch = (sec) => this.sm.query(HISTORY_SERIES, sec);
@@ -367,7 +372,7 @@ export class Service {
       error: reason,
     });
     this.log.warn("until the database answers: renewals of these leases are ACKed from lease memory, new clients get no reply, history waits in the journal");
-    return { backend, runtime, leases, history, offline: { since: Date.now(), reason } };
+    return { database: config.database, backend, runtime, leases, history, offline: { since: Date.now(), reason } };
   }
 
   /**
@@ -417,6 +422,7 @@ export class Service {
       this.cache.configure(config.answerCache);
       this.watch.setThreshold(config.slowP99Ms);
       s.backend = nb;
+      s.database = config.database;
       s.leases.setStore(nb.leases);
       s.history.setBackend(nb, databaseOwner(config.database));
       s.history.setStatements(rt.historyStatements);
@@ -457,12 +463,14 @@ export class Service {
   private snapshot(s: Serving): Promise<void> {
     if (s.snapshotting) return s.snapshotting;
     const config = this.config;
-    if (config.database.kind === "sqlite") return Promise.resolve();
-    const path = snapshotPath(config.spoolPath);
+    const database = s.database;
+    if (database.kind === "sqlite") return Promise.resolve();
+    // beside the journal in use (<history><journal> changes only at restart)
+    const path = snapshotPath(s.history.journal.path);
     const version = s.leases.version;
     const t0 = performance.now();
     const entries = s.leases.snapshotEntries(Math.floor(Date.now() / 1000));
-    s.snapshotting = writeSnapshot(path, databaseOwner(config.database), entries)
+    s.snapshotting = writeSnapshot(path, databaseOwner(database), entries)
       .then(
         ({ bytes }) => {
           this.snapshotVersion = version;
@@ -623,6 +631,7 @@ export class Service {
         if (!reuse) {
           const old = s.backend;
           s.backend = nb;
+          s.database = nc.database;
           s.leases.setStore(nb.leases);
           s.history.setBackend(nb, databaseOwner(nc.database));
           setTimeout(() => void old.close().catch(() => {}), 5000);

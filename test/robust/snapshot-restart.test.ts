@@ -179,7 +179,6 @@ for (const engine of [mariadb, postgresql]) describe(engine.name, () => {
     server.signal("SIGKILL");
     await server.proc.exited;
     server = await startServer({ config: config(), dir });
-    const pid = server.proc.pid;
     const line = await server.waitFor(/database unreachable at start, serving \d+ leases from the snapshot of/, 5000);
     expect(line).toContain(`serving ${CLIENTS} leases from the snapshot of `);
     expect(line).toMatch(/WARN/);
@@ -202,13 +201,28 @@ for (const engine of [mariadb, postgresql]) describe(engine.name, () => {
     // a renewal asking for another address than its lease: no reply either
     expect(await relay.renew(clientMac(1), clientIp(2), rai(1), 0x5d000002, 1500)).toBeNull();
 
+    // SIGTERM while serving from the snapshot: exit 0, and the snapshot now holds the renewals, unwritten
+    expect(await server.stop("SIGTERM")).toBe(0);
+    const afterStop = readSnapshot(snapshot, owner());
+    if (!afterStop.ok) throw new Error(afterStop.message);
+    const renewed = afterStop.entries.find((e) => e.lease.mac === clientMac(5))!;
+    expect(renewed.unwritten).toBe(true);
+    expect(renewed.lease.expires).toBeGreaterThan(Math.floor(Date.now() / 1000) + LEASE_S - 60);
+    // and a start still without the database serves from it again
+    server = await startServer({ config: config(), dir });
+    await server.waitFor(/database unreachable at start, serving \d+ leases from the snapshot of/, 5000);
+    const again = await relay.renew(clientMac(5), clientIp(5), rai(5), 0x5b100005, 2000);
+    expect(replyType(again)).toBe("ACK");
+    expect(again!.yiaddr).toBe(clientIp(5));
+    const pid2 = server.proc.pid;
+
     // every answer's event is in the journal, waiting
-    const answered = [...Array.from({ length: CLIENTS }, (_, i) => xidHex(renewXid(i))), xidHex(0x5c000000)];
+    const answered = [...Array.from({ length: CLIENTS }, (_, i) => xidHex(renewXid(i))), xidHex(0x5c000000), xidHex(0x5b100005)];
     const journaled = readFileSync(journal, "utf8");
     for (const x of answered) expect(journaled).toContain(`"${x}"`);
     await mdb.start();
     await server.waitFor(/database reachable after .* serving from the lease snapshot; serving from the database again/, 20_000);
-    expect(alive(pid)).toBe(true);
+    expect(alive(pid2)).toBe(true);
 
     // each journaled event reaches the table once
     const want = 2 * CLIENTS + answered.length;
