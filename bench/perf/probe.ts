@@ -10,7 +10,8 @@
  * goes in front of perfdhcp (e.g. "taskset -c 1"); PYDHCP_BUN_ARGS
  * runs pydhcp from the sources with those bun flags
  * (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/p"). PROBE_METRICS=1 turns on
- * pydhcp's /metrics and prints, per rate, what it dropped and why.
+ * pydhcp's /metrics and prints, per rate, what it dropped and why;
+ * PROBE_ENV="K=V ..." adds to the server's environment.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -47,6 +48,11 @@ try {
     const xml = readFileSync(prep.configFile, "utf8");
     writeFileSync(prep.configFile, xml.replace("</config>", `  <metrics><host>${netns.serverAddr}</host><port>9167</port></metrics>\n</config>`));
   }
+  // PROBE_CONFIG_APPEND="<history>...</history>": XML added to pydhcp's config, for trying a setting
+  if (process.env.PROBE_CONFIG_APPEND && prep.configFile.endsWith(".xml")) {
+    const xml = readFileSync(prep.configFile, "utf8");
+    writeFileSync(prep.configFile, xml.replace("</config>", `  ${process.env.PROBE_CONFIG_APPEND}\n</config>`));
+  }
   const dropped = async (): Promise<Map<string, number>> => {
     const m = new Map<string, number>();
     if (!metricsUrl) return m;
@@ -54,9 +60,17 @@ try {
     for (const line of r.stdout.split("\n")) {
       const x = /^pydhcp_dropped_total\{reason="([^"]+)"\} (\d+)/.exec(line);
       if (x) m.set(x[1]!, Number(x[2]));
+      // the event loop's lag: ticks sampled, and those late by 5 ms or less
+      const l = /^pydhcp_event_loop_lag_seconds_(count|bucket\{le="0.005"\}) (\d+)/.exec(line);
+      if (l) m.set(l[1] === "count" ? "lag ticks" : "lag ticks <= 5 ms", Number(l[2]));
     }
     return m;
   };
+  // PROBE_ENV="K=V K=V": extra environment for the server (e.g. JSC's BUN_JSC_* knobs)
+  for (const kv of (process.env.PROBE_ENV ?? "").split(" ").filter(Boolean)) {
+    const i = kv.indexOf("=");
+    if (i > 0) prep.env = { ...prep.env, [kv.slice(0, i)]: kv.slice(i + 1) };
+  }
   const d = spawnDaemon([...netns.exec(netns.server), ...wrapper, ...prep.argv], join(dir, "server.log"), prep.env);
   onCleanup("server", () => d.stop());
   const pf = async (rate: number, seconds: number, t = false) => {
@@ -94,12 +108,20 @@ try {
     );
     if (metricsUrl) {
       const d1 = await dropped();
-      const diff = [...d1].map(([k, v]) => [k, v - (d0.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
-      console.log(`  dropped by the server: ${diff.length ? diff.map(([k, v]) => `${k} ${v}`).join(", ") : "none"}`);
+      const delta = (k: string) => (d1.get(k) ?? 0) - (d0.get(k) ?? 0);
+      const diff = [...d1.keys()].filter((k) => !k.startsWith("lag") && delta(k) > 0);
+      console.log(`  dropped by the server: ${diff.length ? diff.map((k) => `${k} ${delta(k)}`).join(", ") : "none"}; ` +
+        `event-loop ticks late by over 5 ms: ${delta("lag ticks") - delta("lag ticks <= 5 ms")} of ${delta("lag ticks")}`);
     }
     await Bun.sleep(1500);
   }
 } finally {
+  // PROBE_SERVER_LOG=<file>: keep the server's output (e.g. with BUN_JSC_logGC=1 in PROBE_ENV)
+  if (process.env.PROBE_SERVER_LOG) {
+    const fs = require("node:fs");
+    fs.copyFileSync(join(dir, "server.log"), process.env.PROBE_SERVER_LOG);
+    if (fs.existsSync(join(dir, "server.log.err"))) fs.copyFileSync(join(dir, "server.log.err"), `${process.env.PROBE_SERVER_LOG}.err`);
+  }
   await cleanupAll();
 }
 

@@ -118,6 +118,21 @@ describe("SQLite backend with pydhcpdb's reference queries", () => {
     expect(await backend.leases.get("a1")).toBeNull();
     expect(await backend.leases.get("a3")).toBeNull();
   });
+
+  test("leases: a set larger than one write transaction is written whole, in order, the last write of a client winning", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const lease = (i: number, expires: number): Lease => ({
+      clientKey: `big${i}`, mac: `0c0200${String(i).padStart(6, "0")}`, ip: `198.18.9.${i % 250}`, option82: "", expires, state: "bound", answer: "{}", updated: now, relay: "", hostname: "",
+    });
+    // 230 leases (several transactions of 50) and, last, a second write of the first client
+    const set = Array.from({ length: 230 }, (_, i) => lease(i, now + 600 + i));
+    set.push({ ...lease(0, now + 9999) });
+    await backend.leases.upsert(set);
+    const stored = backend.exec("SELECT client_key, expires FROM pydhcp_lease WHERE client_key LIKE 'big%'") as { client_key: string; expires: number }[];
+    expect(stored.length).toBe(230);
+    expect(stored.find((r) => r.client_key === "big0")?.expires).toBe(now + 9999);
+    expect(stored.find((r) => r.client_key === "big229")?.expires).toBe(now + 600 + 229);
+  });
 });
 
 test("an existing database without pydhcp_lease gets it; users and history are left alone", async () => {
