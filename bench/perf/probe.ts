@@ -60,6 +60,12 @@ try {
     for (const line of r.stdout.split("\n")) {
       const x = /^pydhcp_dropped_total\{reason="([^"]+)"\} (\d+)/.exec(line);
       if (x) m.set(x[1]!, Number(x[2]));
+      // the server's own time per reply: replies, and those out within 5 ms
+      const r5 = /^pydhcp_reply_seconds_(count|bucket)\{type="(?:OFFER|ACK)"(?:,le="0.005")?\} (\d+)/.exec(line);
+      if (r5 && (r5[1] === "count" || line.includes('le="0.005"'))) {
+        const k = r5[1] === "count" ? "replies" : "replies <= 5 ms";
+        m.set(k, (m.get(k) ?? 0) + Number(r5[2]));
+      }
       // the event loop's lag: ticks sampled, and those late by 5 ms or less
       const l = /^pydhcp_event_loop_lag_seconds_(count|bucket\{le="0.005"\}) (\d+)/.exec(line);
       if (l) m.set(l[1] === "count" ? "lag ticks" : "lag ticks <= 5 ms", Number(l[2]));
@@ -109,9 +115,10 @@ try {
     if (metricsUrl) {
       const d1 = await dropped();
       const delta = (k: string) => (d1.get(k) ?? 0) - (d0.get(k) ?? 0);
-      const diff = [...d1.keys()].filter((k) => !k.startsWith("lag") && delta(k) > 0);
+      const diff = [...d1.keys()].filter((k) => !k.startsWith("lag") && !k.startsWith("replies") && delta(k) > 0);
       console.log(`  dropped by the server: ${diff.length ? diff.map((k) => `${k} ${delta(k)}`).join(", ") : "none"}; ` +
-        `event-loop ticks late by over 5 ms: ${delta("lag ticks") - delta("lag ticks <= 5 ms")} of ${delta("lag ticks")}`);
+        `event-loop ticks late by over 5 ms: ${delta("lag ticks") - delta("lag ticks <= 5 ms")} of ${delta("lag ticks")}; ` +
+        `replies over 5 ms in the server: ${(((delta("replies") - delta("replies <= 5 ms")) / Math.max(1, delta("replies"))) * 100).toFixed(2)}% of ${delta("replies")}`);
     }
     await Bun.sleep(1500);
   }

@@ -431,6 +431,7 @@ export class DhcpServer {
       return;
     }
     this.metrics.sent(replyName);
+    this.metrics.replied(replyName, ms / 1000);
     if (o.query === LEASE_MEMORY) this.metrics.outageAnswer();
     if (!this.lines.enabled("info")) return;
     const typeName = TYPE_NAMES[req.type] ?? String(req.type);

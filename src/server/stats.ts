@@ -11,6 +11,8 @@ export const LEASE_WRITE_SERIES = "lease_write";
 export interface ServerMetrics {
   received(type: string): void;
   sent(type: string): void;
+  /** a reply handed to the kernel `seconds` after its request was read */
+  replied(type: string, seconds: number): void;
   dropped(reason: string): void;
   noMatch(): void;
   queueDepth(n: number): void;
@@ -63,6 +65,7 @@ export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
   };
   const receivedChild = cacheFor(m.packetsReceived);
   const sentChild = cacheFor(m.repliesSent);
+  const replyChild = cacheFor(m.replyTime);
   const droppedChild = cacheFor(m.dropped);
   const dbErrorChild = cacheFor(m.dbErrors);
   const known = new Set<string>(DROP_REASONS);
@@ -70,6 +73,7 @@ export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
   return {
     received: (t) => receivedChild(t in TYPE_OK ? t : "other").inc(),
     sent: (t) => sentChild(t).inc(),
+    replied: (t, s) => replyChild(t).observe(s),
     dropped: (r) => {
       const label = DROP_LABEL[r];
       if (label && known.has(label)) droppedChild(label).inc();

@@ -54,6 +54,9 @@ export const CACHE_RESULTS = ["hit", "negative_hit", "miss"] as const;
 /** Seconds, 0.1 ms .. 2 s: SQLite answers in tens of µs, MySQL in ~1 ms, timeouts at 2 s. */
 export const QUERY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2] as const;
 
+/** Seconds, 0.25 ms .. 1 s: a reply's time inside the server, around the 5 ms p99 target. */
+export const REPLY_BUCKETS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] as const;
+
 /** Seconds, 1 ms .. 1 s: the latency target is 5 ms at p99. */
 export const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1] as const;
 
@@ -81,6 +84,14 @@ export const METRIC_TABLE = {
     help: "Replies sent, by message type.",
     labels: ["type"],
     init: REPLY_TYPES,
+  },
+  replyTime: {
+    kind: "histogram",
+    name: "pydhcp_reply_seconds",
+    help: "Time from reading a request off the socket to handing its reply to the kernel, by reply type: the server's own part of a client's wait (time in the kernel's receive queue before it is not included).",
+    labels: ["type"],
+    init: REPLY_TYPES,
+    buckets: REPLY_BUCKETS,
   },
   noMatch: {
     kind: "counter",

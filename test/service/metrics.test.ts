@@ -101,6 +101,15 @@ describe("/metrics counts what the client sent", () => {
       ack: got('pydhcp_replies_sent_total{type="ACK"}'),
       nak: got('pydhcp_replies_sent_total{type="NAK"}'),
     }).toEqual({ offer: KNOWN, ack: KNOWN + 1, nak: 1 });
+    // every reply sent has its time in the server, by type; each took under a second here
+    expect({
+      offer: got('pydhcp_reply_seconds_count{type="OFFER"}'),
+      ack: got('pydhcp_reply_seconds_count{type="ACK"}'),
+      nak: got('pydhcp_reply_seconds_count{type="NAK"}'),
+    }).toEqual({ offer: KNOWN, ack: KNOWN + 1, nak: 1 });
+    expect(got('pydhcp_reply_seconds_bucket{type="ACK",le="1"}')).toBe(KNOWN + 1);
+    expect(got('pydhcp_reply_seconds_sum{type="OFFER"}')).toBeGreaterThan(0);
+    expect(got('pydhcp_reply_seconds_sum{type="OFFER"}')).toBeLessThan(KNOWN);
     expect(got("pydhcp_no_match_total")).toBe(UNKNOWN + 1);
     expect({
       hit: got('pydhcp_answer_cache_lookups_total{result="hit"}'),
