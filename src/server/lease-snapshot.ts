@@ -21,7 +21,7 @@
  * it: a snapshot of another database is never loaded. C is the CRC-32 of the
  * N lease lines' bytes: a cut, edited or damaged file is refused whole.
  */
-import { closeSync, fsyncSync, openSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
@@ -132,13 +132,15 @@ export async function writeSnapshot(path: string, database: string, entries: rea
   }
   await fh.close();
   await rename(tmp, path);
-  // the rename itself reaches the disk with the directory
+  // the rename itself reaches the disk with the directory; asynchronously, as
+  // the file's own flush: a directory fsync waits for a journal commit, which
+  // would hold every packet on the event loop meanwhile
   try {
-    const d = openSync(dirname(path), "r");
+    const d = await open(dirname(path), "r");
     try {
-      fsyncSync(d);
+      await d.sync();
     } finally {
-      closeSync(d);
+      await d.close();
     }
   } catch {
     // some file systems refuse fsync on a directory: the rename is still atomic
