@@ -66,6 +66,9 @@ try {
         const k = r5[1] === "count" ? "replies" : "replies <= 5 ms";
         m.set(k, (m.get(k) ?? 0) + Number(r5[2]));
       }
+      // each statement's runs, and those done within 5 ms
+      const q = /^pydhcp_query_duration_seconds_(count|bucket)\{query="([^"]+)"(,le="0.005")?\} (\d+)/.exec(line);
+      if (q && (q[1] === "count" || q[3])) m.set(`query ${q[2]}${q[1] === "count" ? "" : " <= 5 ms"}`, Number(q[4]));
       // the event loop's lag: ticks sampled, and those late by 5 ms or less
       const l = /^pydhcp_event_loop_lag_seconds_(count|bucket\{le="0.005"\}) (\d+)/.exec(line);
       if (l) m.set(l[1] === "count" ? "lag ticks" : "lag ticks <= 5 ms", Number(l[2]));
@@ -115,10 +118,14 @@ try {
     if (metricsUrl) {
       const d1 = await dropped();
       const delta = (k: string) => (d1.get(k) ?? 0) - (d0.get(k) ?? 0);
-      const diff = [...d1.keys()].filter((k) => !k.startsWith("lag") && !k.startsWith("replies") && delta(k) > 0);
+      const diff = [...d1.keys()].filter((k) => !k.startsWith("lag") && !k.startsWith("replies") && !k.startsWith("query") && delta(k) > 0);
+      const queries = [...d1.keys()].filter((k) => k.startsWith("query") && !k.endsWith("5 ms") && delta(k) > 0);
       console.log(`  dropped by the server: ${diff.length ? diff.map((k) => `${k} ${delta(k)}`).join(", ") : "none"}; ` +
         `event-loop ticks late by over 5 ms: ${delta("lag ticks") - delta("lag ticks <= 5 ms")} of ${delta("lag ticks")}; ` +
         `replies over 5 ms in the server: ${(((delta("replies") - delta("replies <= 5 ms")) / Math.max(1, delta("replies"))) * 100).toFixed(2)}% of ${delta("replies")}`);
+      if (queries.length) {
+        console.log(`  statements over 5 ms: ${queries.map((k) => `${k.slice(6)} ${(((delta(k) - delta(`${k} <= 5 ms`)) / delta(k)) * 100).toFixed(1)}% of ${delta(k)}`).join(", ")}`);
+      }
     }
     await Bun.sleep(1500);
   }
