@@ -24,8 +24,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DhcpMessage } from "../../src/codec/message.ts";
 import { MessageType } from "../../src/codec/message.ts";
-import { startPrivateMariaDb } from "../support/mariadb.ts";
-import { startPrivatePostgres } from "../support/postgresql.ts";
+import { privateEngines, type PrivateDb } from "../support/private-db.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { Relay, alive, freeUdpPort, macOf, option82, optionsHex, replyType, serverConfig, text } from "./support.ts";
 
@@ -41,51 +40,7 @@ const clientIp = (i: number) => `198.18.${1 + (i >> 8)}.${10 + (i & 255)}`;
 const newcomerIp = (i: number) => `198.18.9.${10 + i}`;
 const rai = (i: number) => option82(text(`eth0/${i}`));
 
-/** A private server that this test stops and starts, and what differs per engine. */
-interface PrivateDb {
-  readonly socket: string;
-  readonly port: number;
-  /** SQL as the server's superuser; tab-separated rows */
-  sql(text: string, database?: string): Promise<string>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  close(): Promise<void>;
-}
-interface Engine {
-  name: string;
-  open(): Promise<PrivateDb>;
-  /** the <database> element */
-  xml(db: PrivateDb): string;
-  /** creates database DB with users (rows as SQL tuples mac, ip, mask, router, dns) and history */
-  create(db: PrivateDb, users: string[]): Promise<void>;
-  /** history as tab-separated "mac\tcomment" lines, in id order */
-  history(db: PrivateDb): Promise<string>;
-}
-
-const mariadb: Engine = {
-  name: "MariaDB",
-  open: startPrivateMariaDb,
-  xml: (db) => `<mysql><host>localhost</host><socket>${db.socket}</socket><user>root</user><password></password><database>${DB}</database><poolSize>4</poolSize></mysql>`,
-  create: (db, users) => db.sql(`create database ${DB};
-    create table ${DB}.users (mac varchar(50) primary key, ip varchar(50) not null, mask varchar(50) not null, router varchar(50) not null, dns varchar(100) not null);
-    create table ${DB}.history (id int auto_increment primary key, dt datetime not null, mac varchar(50) not null, ip varchar(50) not null, comment varchar(100) not null);
-    insert into ${DB}.users values ${users.join(",")};`).then(() => {}),
-  history: (db) => db.sql(`select mac, comment from ${DB}.history order by id`),
-};
-
-const postgresql: Engine = {
-  name: "PostgreSQL",
-  open: startPrivatePostgres,
-  xml: (db) =>
-    `<postgresql><socket>${db.socket}</socket><port>${db.port}</port><user>postgres</user><database>${DB}</database><poolSize>4</poolSize></postgresql>`,
-  create: async (db, users) => {
-    await db.sql(`create database ${DB}`);
-    await db.sql(`create table users (mac varchar(50) primary key, ip varchar(50) not null, mask varchar(50) not null, router varchar(50) not null, dns varchar(100) not null);
-      create table history (id serial primary key, dt timestamp not null, mac varchar(50) not null, ip varchar(50) not null, comment varchar(100) not null);
-      insert into users values ${users.join(",")};`, DB);
-  },
-  history: (db) => db.sql("select mac, comment from history order by id", DB),
-};
+const { mariadb, postgresql } = privateEngines(DB);
 
 for (const engine of [mariadb, postgresql]) describe(engine.name, () => {
 let mdb: PrivateDb;
@@ -106,16 +61,7 @@ function config(): string {
   });
 }
 
-async function historyRows(): Promise<{ mac: string; comment: string }[]> {
-  const out = await engine.history(mdb);
-  return out
-    .split("\n")
-    .filter((l) => l)
-    .map((l) => {
-      const [mac, comment] = l.split("\t");
-      return { mac: mac!, comment: comment! };
-    });
-}
+const historyRows = () => engine.history(mdb);
 
 const replies = (c: Record<string, number>) => (c.OFFER ?? 0) + (c.ACK ?? 0);
 

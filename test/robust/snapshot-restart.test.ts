@@ -27,8 +27,7 @@ import { join } from "node:path";
 import { MessageType } from "../../src/codec/message.ts";
 import { readSnapshot, writeSnapshot } from "../../src/server/lease-snapshot.ts";
 import { ip } from "../support/client.ts";
-import { startPrivateMariaDb } from "../support/mariadb.ts";
-import { startPrivatePostgres } from "../support/postgresql.ts";
+import { privateEngines, type PrivateDb, type PrivateEngine } from "../support/private-db.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { Relay, alive, freeUdpPort, macOf, option82, optionsHex, replyType, serverConfig, text } from "./support.ts";
 
@@ -42,54 +41,18 @@ const clientIp = (i: number) => `198.18.20.${10 + i}`;
 const newcomerMac = macOf(1, 0x0b);
 const rai = (i: number) => option82(text(`snap/${i}`));
 
-interface PrivateDb {
-  readonly socket: string;
-  readonly port: number;
-  sql(text: string, database?: string): Promise<string>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  close(): Promise<void>;
-}
-interface Engine {
-  name: string;
-  open(): Promise<PrivateDb>;
-  xml(db: PrivateDb): string;
-  create(db: PrivateDb, users: string[]): Promise<void>;
-  /** history as tab-separated "mac\tcomment" lines, in id order */
-  history(db: PrivateDb): Promise<string>;
+interface Engine extends PrivateEngine {
   /** pydhcp_lease expires (epoch seconds) of a MAC */
   leaseExpires(db: PrivateDb, mac: string): Promise<number>;
 }
 
+const engines = privateEngines(DB);
 const mariadb: Engine = {
-  name: "MariaDB",
-  open: startPrivateMariaDb,
-  xml: (db) => `<mysql><host>localhost</host><socket>${db.socket}</socket><user>root</user><password></password><database>${DB}</database><poolSize>4</poolSize></mysql>`,
-  create: (db, users) =>
-    db
-      .sql(`create database ${DB};
-    create table ${DB}.users (mac varchar(50) primary key, ip varchar(50) not null, mask varchar(50) not null, router varchar(50) not null, dns varchar(100) not null);
-    create table ${DB}.history (id int auto_increment primary key, dt datetime not null, mac varchar(50) not null, ip varchar(50) not null, comment varchar(100) not null);
-    insert into ${DB}.users values ${users.join(",")};`)
-      .then(() => {}),
-  history: (db) => db.sql(`select mac, comment from ${DB}.history order by id`),
+  ...engines.mariadb,
   leaseExpires: async (db, mac) => Number((await db.sql(`select expires from ${DB}.pydhcp_lease where mac = '${mac}'`)).trim()),
 };
-
 const postgresql: Engine = {
-  name: "PostgreSQL",
-  open: startPrivatePostgres,
-  xml: (db) => `<postgresql><socket>${db.socket}</socket><port>${db.port}</port><user>postgres</user><database>${DB}</database><poolSize>4</poolSize></postgresql>`,
-  create: async (db, users) => {
-    await db.sql(`create database ${DB}`);
-    await db.sql(
-      `create table users (mac varchar(50) primary key, ip varchar(50) not null, mask varchar(50) not null, router varchar(50) not null, dns varchar(100) not null);
-      create table history (id serial primary key, dt timestamp not null, mac varchar(50) not null, ip varchar(50) not null, comment varchar(100) not null);
-      insert into users values ${users.join(",")};`,
-      DB,
-    );
-  },
-  history: (db) => db.sql("select mac, comment from history order by id", DB),
+  ...engines.postgresql,
   leaseExpires: async (db, mac) => Number((await db.sql(`select expires from pydhcp_lease where mac = '${mac}'`, DB)).trim()),
 };
 
@@ -115,15 +78,7 @@ for (const engine of [mariadb, postgresql]) describe(engine.name, () => {
     });
   }
 
-  async function historyRows(): Promise<{ mac: string; comment: string }[]> {
-    return (await engine.history(mdb))
-      .split("\n")
-      .filter((l) => l)
-      .map((l) => {
-        const [mac, comment] = l.split("\t");
-        return { mac: mac!, comment: comment! };
-      });
-  }
+  const historyRows = () => engine.history(mdb);
 
   async function until<T>(what: string, f: () => Promise<T> | T, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
     const end = Date.now() + ms;

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { MessageType } from "../../src/codec/message.ts";
 import { startPrivateMariaDb } from "../support/mariadb.ts";
 import { startPrivatePostgres } from "../support/postgresql.ts";
+import type { PrivateDb } from "../support/private-db.ts";
 import { testClient, type TestClient } from "../support/client.ts";
 import { ROOT, startServer, type RunningServer } from "../support/server.ts";
 import { configXml, discover, freeTcpPort, freeUdpPort, health, messageType, scrape, until } from "./helpers.ts";
@@ -23,14 +24,6 @@ const USER = "pdsvc_health";
 const PASSWORD = "pdsvc-pw-1";
 const DB = "pdsvc_health";
 
-/** A private server that the tests stop and start. */
-interface PrivateDb {
-  readonly port: number;
-  sql(text: string, database?: string): Promise<string>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  close(): Promise<void>;
-}
 /** What differs per engine: making the database and user, the <database> element, a slow query. */
 interface Engine {
   name: string;
