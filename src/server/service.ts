@@ -469,14 +469,19 @@ export class Service {
     const path = snapshotPath(s.history.journal.path);
     const version = s.leases.version;
     const t0 = performance.now();
-    const entries = s.leases.snapshotEntries(Math.floor(Date.now() / 1000));
-    s.snapshotting = writeSnapshot(path, databaseOwner(database), entries)
+    let leases = 0;
+    s.snapshotting = s.leases
+      .snapshotEntries(Math.floor(Date.now() / 1000))
+      .then((entries) => {
+        leases = entries.length;
+        return writeSnapshot(path, databaseOwner(database), entries);
+      })
       .then(
         ({ bytes }) => {
           this.snapshotVersion = version;
           if (this.snapshotFailing) this.log.info("lease snapshot written again", { snapshot: path });
           this.snapshotFailing = false;
-          this.log.debug("lease snapshot written", { snapshot: path, leases: entries.length, bytes, ms: Math.round(performance.now() - t0) });
+          this.log.debug("lease snapshot written", { snapshot: path, leases, bytes, ms: Math.round(performance.now() - t0) });
         },
         (e: unknown) => {
           if (!this.snapshotFailing) this.log.warn("cannot write the lease snapshot; will retry", { snapshot: path, error: e instanceof Error ? e.message : String(e) });

@@ -210,25 +210,46 @@ describe("lease memory", () => {
     m.hold(lease(4, { state: "offered", expires: now + 60 }));
     expect(m.version).toBeGreaterThan(v0);
     expect(m.pending).toBe(1);
-    const got = m.snapshotEntries(now).map((e) => [e.lease.mac, e.unwritten]);
+    const got = (await m.snapshotEntries(now)).map((e) => [e.lease.mac, e.unwritten]);
     expect(got).toEqual([
       [lease(1).mac, false],
       [lease(3).mac, true],
     ]);
     // a renewal answered while the database is away is unwritten until it is written
     m.set({ ...lease(1), expires: now + 7200 });
-    const e1 = m.snapshotEntries(now).find((e) => e.lease.mac === lease(1).mac)!;
+    const e1 = (await m.snapshotEntries(now)).find((e) => e.lease.mac === lease(1).mac)!;
     expect(e1.unwritten).toBe(true);
     expect(e1.lease.expires).toBe(now + 7200);
     // a failed write keeps them unwritten
     await m.flush();
-    expect(m.snapshotEntries(now).filter((e) => e.unwritten).length).toBe(2);
+    expect((await m.snapshotEntries(now)).filter((e) => e.unwritten).length).toBe(2);
+  });
+
+  test("lease memory is read for the snapshot a slice per event-loop turn, and a change between slices is not lost from memory", async () => {
+    const m = new LeaseMemory(offline(), log);
+    for (let i = 0; i < 2500; i++) m.restore([{ lease: lease(i), unwritten: false }], now);
+    let turns = 0;
+    const tick = (): void => {
+      turns++;
+      if (turns < 100) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const scan = m.snapshotEntries(now, 1000);
+    // packets (here: immediates) run while the scan is under way
+    m.set({ ...lease(2400), expires: now + 9000 });
+    const got = await scan;
+    expect(turns).toBeGreaterThanOrEqual(2);
+    expect(got.length).toBe(2500);
+    // the lease changed during the scan is read as it is when its slice comes, and marked unwritten
+    const e = got.find((x) => x.lease.mac === lease(2400).mac)!;
+    expect(e.lease.expires).toBe(now + 9000);
+    expect(e.unwritten).toBe(true);
   });
 
   test("a snapshot written from memory restores the same leases into a fresh memory", async () => {
     const m = new LeaseMemory(offline(), log);
     for (let i = 0; i < 100; i++) m.restore([{ lease: lease(i), unwritten: i % 10 === 0 }], now);
-    await writeSnapshot(path, OWNER, m.snapshotEntries(now));
+    await writeSnapshot(path, OWNER, await m.snapshotEntries(now));
     const r = readSnapshot(path, OWNER);
     if (!r.ok) throw new Error(r.message);
     const m2 = new LeaseMemory(offline(), log);
