@@ -278,14 +278,8 @@ export class Service {
       try {
         const b = await openBackend(config.database, this.log, config.queryTimeoutMs, { serving: true });
         backend = b;
-        const leases = new LeaseMemory(b.leases, this.log);
-        const history = new HistoryWriter(b, { journalPath: config.spoolPath, fsync: config.historyFsync, database: databaseOwner(config.database), formerDatabase: formerDatabaseOwner(config.database) }, this.log);
-        leases.onWrite = (sec) => this.sm.query(LEASE_WRITE_SERIES, sec);
-        leases.onReleased = (l) => void this.cache.invalidate(l.mac);
-        history.onBatch = (sec) => this.sm.query(HISTORY_SERIES, sec);
         // the config this attempt uses (a reload while waiting may have changed it)
-        this.cache.configure(config.answerCache);
-        this.watch.setThreshold(config.slowP99Ms);
+        const { leases, history } = this.stores(config, b);
         const runtime = await buildRuntime({ config, backend: b, leases, cache: this.cache, log: this.log, poolGauges: this.poolGauges });
         const warmed = await leases.warm(Math.floor(Date.now() / 1000));
         if (warmed) this.log.info("lease memory loaded", { leases: warmed });
@@ -322,6 +316,18 @@ export class Service {
     }
   }
 
+  /** Lease memory and the history writer on `backend`, wired to the metrics and the answer cache; the cache and the slow-query threshold take `config`. */
+  private stores(config: Config, backend: Backend): { leases: LeaseMemory; history: HistoryWriter } {
+    const leases = new LeaseMemory(backend.leases, this.log);
+    const history = new HistoryWriter(backend, { journalPath: config.spoolPath, fsync: config.historyFsync, database: databaseOwner(config.database), formerDatabase: formerDatabaseOwner(config.database) }, this.log);
+    leases.onWrite = (sec) => this.sm.query(LEASE_WRITE_SERIES, sec);
+    leases.onReleased = (l) => void this.cache.invalidate(l.mac);
+    history.onBatch = (sec) => this.sm.query(HISTORY_SERIES, sec);
+    this.cache.configure(config.answerCache);
+    this.watch.setThreshold(config.slowP99Ms);
+    return { leases, history };
+  }
+
   /**
    * The database cannot be reached at start: serve from the lease snapshot
    * when there is one for this database with leases within <outageGrace>.
@@ -353,14 +359,8 @@ export class Service {
       return null;
     }
     const backend = new OfflineBackend(kind, reason);
-    const leases = new LeaseMemory(backend.leases, this.log);
+    const { leases, history } = this.stores(config, backend);
     leases.restore(r.entries, Math.floor(r.written / 1000));
-    const history = new HistoryWriter(backend, { journalPath: config.spoolPath, fsync: config.historyFsync, database: owner, formerDatabase: formerDatabaseOwner(config.database) }, this.log);
-    leases.onWrite = (sec) => this.sm.query(LEASE_WRITE_SERIES, sec);
-    leases.onReleased = (l) => void this.cache.invalidate(l.mac);
-    history.onBatch = (sec) => this.sm.query(HISTORY_SERIES, sec);
-    this.cache.configure(config.answerCache);
-    this.watch.setThreshold(config.slowP99Ms);
     const runtime = await buildRuntime({ config, backend, leases, cache: this.cache, log: this.log, poolGauges: this.poolGauges, offline: true });
     history.start();
     history.setStatements(runtime.historyStatements);
