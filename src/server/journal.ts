@@ -14,7 +14,10 @@
  * `<path>.pos` (how far the writer got: inode, byte offset, line number;
  * a hint only, the database's marks decide what was written), and
  * `<path>.quarantine` (damaged or refused lines). All are created 0600: they
- * hold MACs and addresses.
+ * hold MACs and addresses. Events for another database are set aside as
+ * `<path>[.sealed].<time>.other-database`, with that database's name and
+ * position beside it (`.database`, `.pos`), for `pydhcp history replay`
+ * (history-replay.ts).
  */
 import {
   closeSync,
@@ -289,10 +292,17 @@ export class Journal {
       renameSync(p, to);
       moved.push(to);
     }
+    // beside the moved journal, for `pydhcp history replay`: how far its database got, and which one it was
+    const aside = `${this.path}.${stamp}.other-database`;
     try {
-      unlinkSync(this.posPath);
+      renameSync(this.posPath, aside + ".pos");
     } catch {
       // none
+    }
+    try {
+      writeFileSync(aside + ".database", was + "\n", { mode: MODE });
+    } catch {
+      // the ERROR below names it too
     }
     this.log.error("history journal holds events for another database: set aside, not written to this one", {
       journal: this.path,

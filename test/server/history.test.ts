@@ -295,6 +295,8 @@ test("events a journal holds for another database are set aside with an ERROR, n
   const aside = readdirSync(dir).filter((f) => f.endsWith(".other-database"));
   expect(aside.length).toBe(1);
   expect(readFileSync(join(dir, aside[0]!), "utf8").trim().split("\n").length).toBe(3);
+  // beside it, for `pydhcp history replay`: the database it was for
+  expect(readFileSync(join(dir, aside[0]!) + ".database", "utf8")).toBe("mysql database a\n");
   expect(readFileSync(journal() + ".database", "utf8")).toBe("mysql database b\n");
   // B again: its own events are replayed as always
   const raw2 = new Database(join(dir, "h.db"));
