@@ -17,7 +17,7 @@ export const FLAGS: readonly FlagRow[] = [
   { long: "dump", help: "print each packet's variables without answering (live on the DHCP port, or offline with --hex/--file/--stdin)" },
   { long: "explain", help: "show how a packet would be answered: variables, each query with bound values and rows, the reply; sends nothing" },
   { long: "hex", value: "HEX", help: "with --dump/--explain: the packet as hex (spaces, colons and # comments allowed)" },
-  { long: "file", value: "PATH", help: "with --dump/--explain: read the packet (hex text or raw bytes) from a file" },
+  { long: "file", value: "PATH", help: "with --dump/--explain: read the packet (hex text or raw bytes) from a file; with history replay: the set-aside journal" },
   { long: "stdin", help: "with --dump/--explain: read the packet from standard input" },
   { long: "json", help: "with --dump and leases: one JSON object per line instead of text" },
   { long: "mac", value: "MAC", help: "with --explain: build a packet with this client MAC" },
@@ -30,6 +30,7 @@ export const FLAGS: readonly FlagRow[] = [
   { long: "ip", value: "ADDRESS", help: "with leases / lease release: the leased address" },
   { long: "relay", value: "MAC|IP", help: "with leases: the relay (switch MAC from option 82, or its giaddr)" },
   { long: "expired", help: "with leases: ended leases only (expired, released, declined)" },
+  { long: "dry-run", help: "with history replay: say what would be written; write nothing" },
   { long: "version", short: "V", help: "print the version and exit" },
   { long: "help", short: "h", help: "print this help and exit" },
 ];
@@ -86,6 +87,7 @@ export function helpText(version: string): string {
     "       pydhcp probe --server ADDR --mac MAC [--request] ...   ask a running server (pydhcp probe --help)",
     "       pydhcp leases -c FILE [--mac M | --ip A | --relay MAC_OR_IP [--port N] | --expired] [--json]",
     "       pydhcp lease release -c FILE (--mac M | --ip A)",
+    "       pydhcp history replay -c FILE --file PATH [--dry-run]   write a journal set aside for another database",
     "",
     "Options:",
   ];

@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 /**
  * pydhcp's entry point: flags -> one of serve, --check, --dump, --explain,
- * `leases`, `lease release`.
+ * `leases`, `lease release`, `history replay`.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad configuration.
  */
 import pkg from "../../package.json" with { type: "json" };
@@ -40,6 +40,11 @@ async function main(argv: string[]): Promise<number> {
     const cfg = typeof f.get("config") === "string" ? (f.get("config") as string) : "config.xml";
     const m = await import("./leases.ts");
     return sub === "leases" ? m.leasesCommand(f, cfg) : m.leaseReleaseCommand(f, cfg);
+  }
+  if (sub === "history replay") {
+    const cfg = typeof f.get("config") === "string" ? (f.get("config") as string) : "config.xml";
+    const { historyReplayCommand } = await import("./history-replay.ts");
+    return historyReplayCommand(f, cfg);
   }
   if (args.rest.length) {
     process.stderr.write(`pydhcp: unexpected argument ${args.rest[0]}\n(see pydhcp --help)\n`);
