@@ -226,13 +226,14 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
 
   // <leases>
   const leasesNode = root.child("leases");
-  let leases: Config["leases"] = { outageGraceSeconds: 3600, cleanupIntervalSeconds: 60, syncIntervalSeconds: 1 };
+  let leases: Config["leases"] = { outageGraceSeconds: 3600, cleanupIntervalSeconds: 60, syncIntervalSeconds: 1, snapshotIntervalSeconds: 5 };
   if (leasesNode) {
     const s = new Section(leasesNode, errors);
     leases = {
       outageGraceSeconds: s.int("outageGrace", false, 3600, 0, 0xffffffff, "seconds"),
       cleanupIntervalSeconds: s.int("cleanupInterval", false, 60, 1, 86400, "seconds"),
       syncIntervalSeconds: s.int("syncInterval", false, 1, 1, 3600, "seconds"),
+      snapshotIntervalSeconds: s.int("snapshotInterval", false, 5, 0, 86400, "seconds"),
     };
     s.finish();
   }

@@ -84,6 +84,8 @@ export interface Config {
     cleanupIntervalSeconds: number;
     /** how often lease rows changed in the database are read back, seconds (the staleness bound) */
     syncIntervalSeconds: number;
+    /** how often the lease snapshot (server/lease-snapshot.ts) is written when leases changed, seconds; 0 = none written or read */
+    snapshotIntervalSeconds: number;
   };
   /** history rows older than this are pruned; null = keep forever */
   historyRetentionDays: number | null;

@@ -104,6 +104,19 @@ export interface LeaseStore {
 
 export type DbErrorKind = "connect" | "prepare" | "query" | "timeout";
 
+/**
+ * Why a database could not be used (kind "connect"). Only "unreachable" is
+ * an outage: a start serves from the lease snapshot for that alone, since
+ * a refused login or an unusable database is a configuration problem that
+ * waiting out would hide.
+ *   unreachable  no answer: refused or reset connection, timeout, no route
+ *                or name, no such socket, server shutting down, too many connections
+ *   refused      the server answered and refused the login or the database name
+ *   unusable     the server answered and the open failed otherwise (e.g. no
+ *                privilege to create pydhcp_lease)
+ */
+export type ConnectFailure = "unreachable" | "refused" | "unusable";
+
 export class DbError extends Error {
   constructor(
     readonly kind: DbErrorKind,
@@ -112,6 +125,8 @@ export class DbError extends Error {
     message: string,
     /** the driver's error code when there is one (ER_LOCK_DEADLOCK, SQLITE_BUSY ...) */
     readonly code: string = "",
+    /** kind "connect" only: why; a connection lost while serving is "unreachable" */
+    readonly failure: ConnectFailure | null = kind === "connect" ? "unreachable" : null,
   ) {
     super(message);
     this.name = "DbError";

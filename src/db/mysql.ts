@@ -12,7 +12,7 @@
 import { DbError, type Backend, type HistoryMark, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { MYSQL_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
-import { MysqlPool, errText, type MysqlOptions } from "./mysql/pool.ts";
+import { MysqlPool, errCode, errText, openFailure, type MysqlOptions } from "./mysql/pool.ts";
 import { MysqlLookups } from "./mysql/lookups.ts";
 import { MysqlWrites } from "./mysql/writes.ts";
 import { migrateLeases, mysqlLeaseStore } from "./mysql/leases.ts";
@@ -40,7 +40,7 @@ export class MysqlBackend implements Backend {
     } catch (e) {
       await pool.end().catch(() => {});
       const where = opts.socket ?? `${opts.host}:${opts.port}`;
-      throw new DbError("connect", "", `cannot use MySQL database ${opts.database} at ${where} as ${opts.user}: ${errText(e)}`);
+      throw new DbError("connect", "", `cannot use MySQL database ${opts.database} at ${where} as ${opts.user}: ${errText(e)}`, errCode(e), openFailure(e));
     }
     return new MysqlBackend(new MysqlPool(pool, opts, log));
   }

@@ -24,7 +24,7 @@ import { LEASE_COLUMNS, LEASE_WRITE_COLUMNS, LEASE_WRITE_PLACEHOLDERS, LEASE_WRI
 import { chunkSizes, multiRowSql, splitSingleRowInsert } from "./multirow.ts";
 import { batchable, batchSql, LookupBatcher, type BatchRunner } from "./lookup-batch.ts";
 import { numberPlaceholders } from "./postgresql-sql.ts";
-import { DbError, type Backend, type HistoryMark, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
+import { DbError, type Backend, type ConnectFailure, type HistoryMark, type Lease, type LeaseStore, type Param, type PreparedQuery, type Row } from "./backend.ts";
 import { POSTGRESQL_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
 import type { PostgresqlSettings } from "./settings.ts";
@@ -50,6 +50,17 @@ const CONNECTION_CODES = new Set([
  * database.
  */
 const CONNECTION_STATES = /^(08|57P0[123]|53300|28|3D000)/;
+/**
+ * The server refused the login or the database name (SQLSTATE class 28,
+ * 3D000), or the client could not complete the authentication it asked
+ * for: a configuration problem, not an outage (db/backend.ts ConnectFailure).
+ */
+const REFUSED_STATES = /^(28|3D000)/;
+const REFUSED_CODES = new Set([
+  "ERR_POSTGRES_AUTHENTICATION_FAILED_PBKDF2", "ERR_POSTGRES_UNSUPPORTED_AUTHENTICATION_METHOD", "ERR_POSTGRES_UNKNOWN_AUTHENTICATION_METHOD",
+  "ERR_POSTGRES_SASL_SIGNATURE_MISMATCH", "ERR_POSTGRES_SASL_SIGNATURE_INVALID_BASE64", "ERR_POSTGRES_SASL_NO_KNOWN_MECHANISM",
+  "ERR_POSTGRES_INVALID_SERVER_SIGNATURE", "ERR_POSTGRES_INVALID_SERVER_KEY", "ERR_POSTGRES_CHANNEL_BINDING_REQUIRED",
+]);
 /** SQLSTATE 57014: statement cancelled (our cancel, or statement_timeout). */
 const CANCELLED = "57014";
 
@@ -76,6 +87,13 @@ function errText(e: unknown): string {
 }
 function isConnectionError(e: unknown): boolean {
   return CONNECTION_CODES.has(errCode(e)) || CONNECTION_STATES.test(errState(e));
+}
+/** Why opening the database failed; only "unreachable" lets a start serve from the lease snapshot. */
+export function openFailure(e: unknown): ConnectFailure {
+  if (REFUSED_CODES.has(errCode(e)) || REFUSED_STATES.test(errState(e))) return "refused";
+  // socket-level errors (ECONNREFUSED, EAI_AGAIN ...) count as not reached whatever their name
+  if (isConnectionError(e) || /^E[A-Z0-9]+$/.test(errCode(e))) return "unreachable";
+  return "unusable";
 }
 
 /**
@@ -158,7 +176,7 @@ export class PostgresqlBackend implements Backend {
       await sql.unsafe(`SET client_min_messages = warning; ${leaseStatements(POSTGRESQL_SCHEMA).join(";\n")}`).simple();
     } catch (e) {
       await sql.close({ timeout: 0 }).catch(() => {});
-      throw new DbError("connect", "", `cannot use PostgreSQL database ${opts.database} at ${where} as ${opts.user}: ${errText(e)}`);
+      throw new DbError("connect", "", `cannot use PostgreSQL database ${opts.database} at ${where} as ${opts.user}: ${errText(e)}`, errState(e) || errCode(e), openFailure(e));
     }
     return b;
   }

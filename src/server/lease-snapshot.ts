@@ -5,11 +5,12 @@
  * <leases><outageGrace> (docs/reliability.md). The database stays the truth:
  * the snapshot is read only when the database cannot be reached at start.
  *
- * One file, written whole every few seconds when leases changed (and at a
- * clean stop), off the reply path: the leases are turned into text in slices,
- * each written to `<path>.tmp` (mode 0600: it holds MACs and addresses) with
- * the file system's asynchronous calls before the next is built (packets run
- * in between); the file is flushed (fdatasync) and renamed over the old
+ * One file, written whole every <leases><snapshotInterval> seconds (default
+ * 5; 0 = none) when leases changed (and at a clean stop), off the reply
+ * path: the leases are turned into text in slices, each written to
+ * `<path>.tmp` (mode 0600: it holds MACs and addresses) with the file
+ * system's asynchronous calls before the next is built (packets run in
+ * between); the file is flushed (fdatasync) and renamed over the old
  * snapshot, so a crash at any moment leaves the old snapshot or the new one,
  * never half of one.
  *
@@ -91,6 +92,22 @@ function entryOf(a: unknown): SnapshotEntry | null {
     },
     unwritten: unwritten === 1,
   };
+}
+
+/**
+ * Removes the snapshot and a `.tmp` a crash may have left (<snapshotInterval>
+ * 0: a file nothing keeps current must not be read by a later start).
+ * Resolves true when there was a snapshot.
+ */
+export async function removeSnapshot(path: string): Promise<boolean> {
+  await unlink(path + ".tmp").catch(() => {});
+  return unlink(path).then(
+    () => true,
+    (e: unknown) => {
+      if ((e as { code?: string }).code === "ENOENT") return false;
+      throw e;
+    },
+  );
 }
 
 /**

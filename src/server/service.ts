@@ -12,6 +12,7 @@
  *   stop    stop taking packets, let lookups in flight finish within their
  *           bound and abandon the rest, write leases and history, exit 0
  */
+import { statSync } from "node:fs";
 import { databaseOwner, formerDatabaseOwner } from "../db/settings.ts";
 import { loadConfig, formatConfigError } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
@@ -30,7 +31,7 @@ import { SocketError } from "./socket.ts";
 import { dropPrivileges } from "../service/privileges.ts";
 import { HistoryWriter } from "./history.ts";
 import { LeaseMemory } from "./leases.ts";
-import { readSnapshot, snapshotPath, writeSnapshot } from "./lease-snapshot.ts";
+import { readSnapshot, removeSnapshot, snapshotPath, writeSnapshot } from "./lease-snapshot.ts";
 import { pruneHistory } from "./retention.ts";
 import { buildRuntime, RuntimeError, type Runtime } from "./runtime.ts";
 import type { PoolGauges } from "./pools.ts";
@@ -58,8 +59,6 @@ const CLOSE_STEP_MS = 500;
 const HISTORY_CLOSE_MS = 1500;
 /** a stop that takes longer than this exits 1: something hung */
 const SHUTDOWN_MS = 4500;
-/** the lease snapshot is written this often when leases changed (server/lease-snapshot.ts) */
-const SNAPSHOT_MS = 5000;
 /** the snapshot written at stop, alongside the history writes */
 const SNAPSHOT_CLOSE_MS = 1500;
 /** while serving from a snapshot: the database is tried again this often at most */
@@ -113,6 +112,10 @@ interface Serving {
   offline: { since: number; reason: string } | null;
   /** the lease snapshot being written now */
   snapshotting: Promise<void> | null;
+  /** writes the lease snapshot every <leases><snapshotInterval> when leases changed; null when it is 0 */
+  snapshotTimer: ReturnType<typeof setInterval> | null;
+  /** the interval snapshotTimer runs at, ms (0 = off, -1 = not scheduled yet) */
+  snapshotEvery: number;
   /** while offline: the next attempt to reach the database */
   reconnectTimer: ReturnType<typeof setTimeout> | null;
   /** the database lease memory follows (the snapshot names it): changed only when a backend on another is swapped in */
@@ -204,7 +207,7 @@ export class Service {
     }
     const c0 = this.config;
     const server = new DhcpServer(runtime, leases, history, this.log, this.sm);
-    const s: Serving = { backend, server, leases, history, initial: this.config, http: null, timers: [], lag: null, offline: parts.offline ?? null, snapshotting: null, reconnectTimer: null, database: parts.database };
+    const s: Serving = { backend, server, leases, history, initial: this.config, http: null, timers: [], lag: null, offline: parts.offline ?? null, snapshotting: null, snapshotTimer: null, snapshotEvery: -1, reconnectTimer: null, database: parts.database };
     this.serving = s;
     try {
       await server.listen();
@@ -270,7 +273,8 @@ export class Service {
    */
   private async open(): Promise<Opened | number | "stopped"> {
     let delay = 500;
-    let snapshotTried = false;
+    /** what decided the last look at the lease snapshot (snapshotInputs) */
+    let snapshotTried: string | null = null;
     for (;;) {
       if (this.stopping) return "stopped";
       const config = this.config;
@@ -297,13 +301,21 @@ export class Service {
           return 2;
         }
         if (!(e instanceof DbError && e.kind === "connect")) throw e;
-        if (!snapshotTried) {
-          // once: the snapshot on disk does not change while this start waits
-          snapshotTried = true;
-          const offline = await this.openFromSnapshot(config, e.message);
-          if (offline) return offline;
+        if (e.failure === "refused") {
+          // the server answered: waiting out an outage would hide a configuration problem
+          this.log.error(`database refused the login or the database name: check <user>, <password> and <database>; the lease snapshot is not used for this; retrying in ${delay} ms`, { error: e.message, code: e.code });
+        } else if (e.failure === "unusable") {
+          this.log.error(`database answered but cannot be used; the lease snapshot is not used for this; retrying in ${delay} ms`, { error: e.message, code: e.code });
+        } else {
+          // looked at again only when something it depends on changed (a SIGHUP while waiting, another file)
+          const inputs = this.snapshotInputs(config);
+          if (inputs !== snapshotTried) {
+            snapshotTried = inputs;
+            const offline = await this.openFromSnapshot(config, e.message);
+            if (offline) return offline;
+          }
+          this.log.error(`database unavailable, retrying in ${delay} ms`, { error: e.message });
         }
-        this.log.error(`database unavailable, retrying in ${delay} ms`, { error: e.message });
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, delay);
           this.wake = () => {
@@ -329,6 +341,24 @@ export class Service {
   }
 
   /**
+   * Everything openFromSnapshot's answer depends on but the clock (which
+   * only ages leases out of outageGrace): the file, the database it must
+   * be of, outageGrace and whether snapshots are on. A start that waits for
+   * its database looks at the snapshot again only when one of them changed.
+   */
+  private snapshotInputs(config: Config): string {
+    const path = snapshotPath(config.spoolPath);
+    let file = "missing";
+    try {
+      const st = statSync(path);
+      file = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      // missing or unreadable: readSnapshot says which
+    }
+    return JSON.stringify([path, file, databaseOwner(config.database), config.leases.outageGraceSeconds, config.leases.snapshotIntervalSeconds > 0]);
+  }
+
+  /**
    * The database cannot be reached at start: serve from the lease snapshot
    * when there is one for this database with leases within <outageGrace>.
    * The runtime runs on db/offline.ts, so respond() takes its outage path:
@@ -341,6 +371,10 @@ export class Service {
     // SQLite is a local file: no snapshot is kept for it
     if (kind === "sqlite") return null;
     const path = snapshotPath(config.spoolPath);
+    if (config.leases.snapshotIntervalSeconds === 0) {
+      this.log.info("lease snapshot off (<leases><snapshotInterval> 0): not read; waiting for the database", { snapshot: path });
+      return null;
+    }
     const owner = databaseOwner(config.database);
     const r = readSnapshot(path, owner);
     if (!r.ok) {
@@ -394,9 +428,13 @@ export class Service {
       try {
         nb = await openBackend(config.database, this.log, config.queryTimeoutMs, { serving: true });
       } catch (e) {
-        if (!(e instanceof DbError && e.kind === "connect") && problemLogged !== String(e)) {
+        // an outage goes on quietly; anything else is said once (a SIGHUP with a fixed config is tried at once)
+        if (!(e instanceof DbError && e.failure === "unreachable") && problemLogged !== String(e)) {
           problemLogged = String(e);
-          this.log.error("database still not usable", { error: e instanceof Error ? e.message : String(e) });
+          const refused = e instanceof DbError && e.failure === "refused";
+          this.log.error(refused ? "database refused the login or the database name: check <user>, <password> and <database>; still serving from the lease snapshot" : "database still not usable; still serving from the lease snapshot", {
+            error: e instanceof Error ? e.message : String(e),
+          });
         }
         return retry();
       }
@@ -462,9 +500,8 @@ export class Service {
   /** Writes the lease snapshot unless one is being written; resolves when done (or failed, logged once). */
   private snapshot(s: Serving): Promise<void> {
     if (s.snapshotting) return s.snapshotting;
-    const config = this.config;
     const database = s.database;
-    if (database.kind === "sqlite") return Promise.resolve();
+    if (database.kind === "sqlite" || this.config.leases.snapshotIntervalSeconds === 0) return Promise.resolve();
     // beside the journal in use (<history><journal> changes only at restart)
     const path = snapshotPath(s.history.journal.path);
     const version = s.leases.version;
@@ -496,6 +533,41 @@ export class Service {
 
   private snapshotVersion = -1;
   private snapshotFailing = false;
+
+  /**
+   * Runs the snapshot timer at <leases><snapshotInterval> (at start and
+   * after every reload that changed it). 0 stops it and removes the
+   * snapshot: a file nothing keeps current would be read by a start that
+   * finds the database away, unwritten leases of long ago included.
+   */
+  private scheduleSnapshots(s: Serving): void {
+    const every = this.config.leases.snapshotIntervalSeconds * 1000;
+    // a reload that ends after stop() cleared the timers starts none
+    if (this.stopping || every === s.snapshotEvery) return;
+    const first = s.snapshotEvery < 0;
+    s.snapshotEvery = every;
+    if (s.snapshotTimer) clearInterval(s.snapshotTimer);
+    s.snapshotTimer = null;
+    const path = snapshotPath(s.history.journal.path);
+    if (every > 0) {
+      s.snapshotTimer = setInterval(() => {
+        if (s.leases.version !== this.snapshotVersion) void this.snapshot(s);
+      }, every);
+      if (!first) this.log.info("lease snapshot interval changed", { snapshot: path, seconds: every / 1000 });
+      return;
+    }
+    // after a write under way, whose rename would bring the file back
+    void (s.snapshotting ?? Promise.resolve()).then(async () => {
+      if (s.snapshotEvery !== 0) return;
+      // turned on again: written at its first tick, changed or not
+      this.snapshotVersion = -1;
+      const removed = await removeSnapshot(path).catch((e: unknown) => {
+        this.log.warn("cannot remove the lease snapshot", { snapshot: path, error: e instanceof Error ? e.message : String(e) });
+        return false;
+      });
+      if (removed || !first) this.log.info(`lease snapshot off (<leases><snapshotInterval> 0)${removed ? "; the old one removed" : ""}`, { snapshot: path });
+    });
+  }
 
   /** Housekeeping off the reply path: lease and history writes, expired leases, history retention. */
   private housekeeping(s: Serving): void {
@@ -558,11 +630,7 @@ export class Service {
       }, this.config.leases.cleanupIntervalSeconds * 1000),
     );
     // the lease snapshot, for a restart while the database is away: written when leases changed
-    s.timers.push(
-      setInterval(() => {
-        if (s.leases.version !== this.snapshotVersion) void this.snapshot(s);
-      }, SNAPSHOT_MS),
-    );
+    this.scheduleSnapshots(s);
     // pool gauges: leases expire without a packet, so recount on a clock too
     s.timers.push(
       setInterval(() => {
@@ -604,6 +672,7 @@ export class Service {
     if (s?.offline) {
       // serving from the lease snapshot: the new config is used once the database answers (tried now)
       this.config = nc;
+      this.scheduleSnapshots(s);
       m.reloads.labels("ok").inc();
       this.log.info("configuration reloaded; it takes effect when the database answers (serving from the lease snapshot until then)", { file: nc.file });
       this.wake();
@@ -642,6 +711,7 @@ export class Service {
           setTimeout(() => void old.close().catch(() => {}), 5000);
         }
         this.config = nc;
+        this.scheduleSnapshots(s);
         // a reload starts from what the database holds: no lease it dropped survives
         const rs = await s.leases.resync(Math.floor(Date.now() / 1000)).catch((e: unknown) => {
           this.log.warn("lease reload from the database failed; lease memory kept", { error: e instanceof Error ? e.message : String(e) });
@@ -683,6 +753,7 @@ export class Service {
     const drained = await s.server.drain(DRAIN_MS);
     if (!drained) this.log.warn("lookups still in flight at shutdown were abandoned; their clients will retry", { abandoned: s.server.lookupsInFlight + s.server.queued, atStop: inFlight });
     for (const t of s.timers) clearInterval(t);
+    if (s.snapshotTimer) clearInterval(s.snapshotTimer);
     if (s.reconnectTimer) clearTimeout(s.reconnectTimer);
     s.lag?.stop();
     if (this.reloading) await bounded(this.reloading, CLOSE_STEP_MS, undefined);

@@ -11,7 +11,7 @@
  */
 import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
 import type { PoolConnection as CoreConnection } from "mysql2";
-import { DbError, type Row } from "../backend.ts";
+import { DbError, type ConnectFailure, type Row } from "../backend.ts";
 import type { DatabaseSettings } from "../settings.ts";
 import type { Logger } from "../../log/types.ts";
 
@@ -32,6 +32,21 @@ export const CONNECTION_CODES = new Set([
   "ER_SERVER_SHUTDOWN", "ER_CON_COUNT_ERROR", "ER_ACCESS_DENIED_ERROR", "ER_BAD_DB_ERROR",
   "ER_CONNECTION_KILLED", "POOL_CLOSED",
 ]);
+
+/** The server refused the login or the database name: a configuration problem, not an outage (db/backend.ts ConnectFailure). */
+const REFUSED_CODES = new Set([
+  "ER_ACCESS_DENIED_ERROR", "ER_DBACCESS_DENIED_ERROR", "ER_BAD_DB_ERROR", "ER_ACCESS_DENIED_NO_PASSWORD_ERROR",
+  "ER_HOST_NOT_PRIVILEGED", "ER_MUST_CHANGE_PASSWORD_LOGIN",
+]);
+
+/** Why opening the database failed; only "unreachable" lets a start serve from the lease snapshot. */
+export function openFailure(e: unknown): ConnectFailure {
+  const code = errCode(e);
+  if (REFUSED_CODES.has(code)) return "refused";
+  // socket-level errors (ECONNREFUSED, ENOTFOUND, EAI_AGAIN ...) and mysql2's lost or timed-out protocol
+  if (CONNECTION_CODES.has(code) || /^E[A-Z0-9]+$/.test(code) || code.startsWith("PROTOCOL_") || code === "ER_TOO_MANY_USER_CONNECTIONS") return "unreachable";
+  return "unusable";
+}
 
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;

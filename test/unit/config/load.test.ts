@@ -41,6 +41,7 @@ describe("pydhcpdb's config.xml", () => {
     // no <relay_profiles>: Option 82 vendor profiles decoded by auto, as with <default>auto</default>
     expect(c.relayProfiles).toEqual([{ kind: "default", profile: "auto" }]);
     expect(c.log).toEqual({ level: "info", format: "text" });
+    expect(c.leases).toEqual({ outageGraceSeconds: 3600, cleanupIntervalSeconds: 60, syncIntervalSeconds: 1, snapshotIntervalSeconds: 5 });
   });
 
   test("localhost means the first local socket that exists", () => {
@@ -67,7 +68,7 @@ test("every extension is read", () => {
   expect(c.queryTimeoutMs).toBe(750);
   expect(c.log).toEqual({ level: "debug", format: "json" });
   expect(c.metrics).toEqual({ host: "127.0.0.1", port: 9167, token: null });
-  expect(c.leases).toEqual({ outageGraceSeconds: 600, cleanupIntervalSeconds: 30, syncIntervalSeconds: 1 });
+  expect(c.leases).toEqual({ outageGraceSeconds: 600, cleanupIntervalSeconds: 30, syncIntervalSeconds: 1, snapshotIntervalSeconds: 10 });
   expect(c.historyRetentionDays).toBe(90);
   expect(c.spoolPath).toBe(join(FIXTURES, "spool/history.spool"));
   expect(c.rateLimit).toEqual({ perMac: 5, perCircuit: 50 });
@@ -179,6 +180,27 @@ describe("broken configs name the XML path and the problem", () => {
       "config/query/offer_1: {answer_ip} describes the answer; only history statements can use it",
       'config/history/fsync: "fast" is not always, never or a number of milliseconds (10..60000)',
     ]);
+  });
+
+  test("<leases><snapshotInterval>: seconds, default 5, 0 = no snapshot; negative or not a number is refused", () => {
+    const xml = (leases: string) => `<config><dhcpserver><host>0.0.0.0</host><broadcast>198.18.0.255</broadcast><DHCPServer>198.18.0.1</DHCPServer>
+      <LeaseTime>600</LeaseTime><ThreadLimit>1</ThreadLimit><defaultMask>255.255.255.0</defaultMask>
+      <defaultRouter>198.18.0.1</defaultRouter><defaultDNS>198.18.0.1</defaultDNS></dhcpserver>
+      <database><mysql><host>127.0.0.1</host><user>u</user><password>p</password><database>d</database></mysql></database>
+      <query><offer_count>1</offer_count><offer_1>select ip from users where mac = '{ClientMacAddress}'</offer_1></query>${leases}</config>`;
+    const interval = (leases: string) => {
+      const r = parseConfig(xml(leases), "/tmp/pdc.xml");
+      return r.ok ? r.config.leases.snapshotIntervalSeconds : r.errors.map(formatConfigError);
+    };
+    expect(interval("")).toBe(5);
+    expect(interval("<leases><outageGrace>600</outageGrace></leases>")).toBe(5);
+    expect(interval("<leases><snapshotInterval>0</snapshotInterval></leases>")).toBe(0);
+    expect(interval("<leases><snapshotInterval>30</snapshotInterval></leases>")).toBe(30);
+    expect(interval("<leases><snapshotInterval>-1</snapshotInterval></leases>")).toEqual(['config/leases/snapshotInterval: "-1" is not a whole number of seconds']);
+    expect(interval("<leases><snapshotInterval>5s</snapshotInterval></leases>")).toEqual(['config/leases/snapshotInterval: "5s" is not a whole number of seconds']);
+    expect(interval("<leases><snapshotInterval></snapshotInterval></leases>")).toEqual(['config/leases/snapshotInterval: "" is not a whole number of seconds']);
+    expect(interval("<leases><snapshotInterval>86401</snapshotInterval></leases>")).toEqual(["config/leases/snapshotInterval: 86401 is out of range 0..86400"]);
+    expect(interval("<leases><snapshot><interval>5</interval></snapshot></leases>")).toEqual(["config/leases/snapshot: unknown tag"]);
   });
 
   test("the root must be <config>", () => {
