@@ -7,7 +7,9 @@
  *
  * - get/has of a catalogue name computes that one value (a resolver per
  *   name below, checked against extractVariables by
- *   test/unit/variables/lazy.test.ts) and keeps it;
+ *   test/unit/variables/lazy.test.ts) and keeps it, in a small array, not
+ *   in the Map itself: a Map past four entries allocates over a kilobyte,
+ *   and a packet reads about ten names;
  * - set() is kept in order and wins over the packet's value, as a set after
  *   extraction did; setComputed() is a group of sets whose values are
  *   computed when read (the history event's answer_* and event*, the relay
@@ -51,6 +53,12 @@ export class PacketVars extends Map<string, string> {
   private sets: (string | number | typeof COMPUTED)[] | null = null;
   /** setComputed's groups, in order, until the map is made whole */
   private groups: ComputedGroup[] | null = null;
+  /**
+   * Until the map is made whole: the values read or set so far, name,
+   * value, name, value... (undefined: computed, absent). The Map itself
+   * stays empty until then.
+   */
+  private known: (string | undefined)[] | null = null;
   private relayParsed: RelayAgentInfoResult | null | undefined;
   private hex82: string | undefined;
 
@@ -79,13 +87,15 @@ export class PacketVars extends Map<string, string> {
         if (c !== undefined) return c;
       }
     }
-    const v = super.get(name);
-    if (v !== undefined || super.has(name)) return v;
+    const known = this.known;
+    if (known !== null) {
+      for (let i = 0; i < known.length; i += 2) if (known[i] === name) return known[i + 1];
+    }
     const r = RESOLVERS.get(name);
     if (r === undefined) return undefined;
     const value = r(this);
-    // undefined kept too: "computed, absent" (never seen outside: whole() starts over)
-    super.set(name, value as string);
+    // undefined kept too: "computed, absent" (never seen outside: makeWhole() starts over)
+    (this.known ??= []).push(name, value);
     return value;
   }
 
@@ -104,8 +114,17 @@ export class PacketVars extends Map<string, string> {
         }
       }
     }
-    if (!this.whole) (this.sets ??= []).push(name, value);
-    return super.set(name, value);
+    if (this.whole) return super.set(name, value);
+    (this.sets ??= []).push(name, value);
+    const known = (this.known ??= []);
+    for (let i = 0; i < known.length; i += 2) {
+      if (known[i] === name) {
+        known[i + 1] = value;
+        return this;
+      }
+    }
+    known.push(name, value);
+    return this;
   }
 
   /** As if the group's entries were set now, in their order; computed when read or when the map is made whole. */
@@ -127,6 +146,7 @@ export class PacketVars extends Map<string, string> {
     this.whole = true;
     this.sets = null;
     this.groups = null;
+    this.known = null;
     super.clear();
   }
 
@@ -163,7 +183,7 @@ export class PacketVars extends Map<string, string> {
       const h = this.msg.options.get(12);
       if (h) all.set("hostname_text", hostnameText(h, this.codepage));
     }
-    super.clear();
+    // the Map is still empty: what was read before is in `known`, dropped below
     for (const [k, v] of all) super.set(k, v);
     const sets = this.sets;
     if (sets) {
@@ -178,6 +198,7 @@ export class PacketVars extends Map<string, string> {
     }
     this.sets = null;
     this.groups = null;
+    this.known = null;
     this.whole = true;
   }
 
