@@ -29,6 +29,41 @@ export interface ReplyInput {
 
 const ZERO = "0.0.0.0";
 
+/*
+ * Values every reply of a kind carries, built once and shared, as the
+ * answer's own option values already are: nothing writes into a reply's
+ * bytes (encode copies them), and each small Uint8Array costs 64 heap bytes.
+ */
+const ZERO_SNAME = new Uint8Array(64);
+const ZERO_FILE = new Uint8Array(128);
+const TYPE_BYTE: Record<number, Uint8Array> = {
+  [MessageType.OFFER]: Uint8Array.of(MessageType.OFFER),
+  [MessageType.ACK]: Uint8Array.of(MessageType.ACK),
+  [MessageType.NAK]: Uint8Array.of(MessageType.NAK),
+};
+/** the server id and the lease times of the last reply: the same for nearly every reply */
+let lastServerId = "";
+let lastServerIdBytes = new Uint8Array(4);
+let lastLease = -1;
+let lastLeaseBytes: readonly [Uint8Array, Uint8Array, Uint8Array] = [new Uint8Array(4), new Uint8Array(4), new Uint8Array(4)];
+
+function serverIdBytes(text: string): Uint8Array {
+  if (text !== lastServerId) {
+    lastServerIdBytes = ipBytes(text);
+    lastServerId = text;
+  }
+  return lastServerIdBytes;
+}
+
+/** Options 51, 58 and 59 for a lease time; RFC 2131 4.4.5 defaults: T1 = 0.5, T2 = 0.875 of the lease. */
+function leaseTimeBytes(lease: number): readonly [Uint8Array, Uint8Array, Uint8Array] {
+  if (lease !== lastLease) {
+    lastLeaseBytes = [u32(lease), u32(Math.floor(lease * 0.5)), u32(Math.floor(lease * 0.875))];
+    lastLease = lease;
+  }
+  return lastLeaseBytes;
+}
+
 /** Addresses reaching here were validated when the answer was read (core/answer.ts). */
 const ipBytes = (text: string): Uint8Array => ipv4ToBytes(parseIPv4(text) ?? 0);
 
@@ -53,18 +88,15 @@ export function buildReply(inp: ReplyInput, s: ReplySettings): DhcpMessage {
   const req = inp.request;
   const nak = inp.type === MessageType.NAK;
   const opts = new Map<number, Uint8Array>();
-  const type = new Uint8Array(1);
-  type[0] = inp.type;
-  opts.set(OPT.MESSAGE_TYPE, type);
-  opts.set(OPT.SERVER_ID, ipBytes(s.serverId));
+  opts.set(OPT.MESSAGE_TYPE, TYPE_BYTE[inp.type]!);
+  opts.set(OPT.SERVER_ID, serverIdBytes(s.serverId));
   const a = inp.answer;
   if (!nak && a) {
     if (!inp.inform) {
-      const lease = a.leaseTime ?? s.leaseTime;
-      opts.set(OPT.LEASE_TIME, u32(lease));
-      // RFC 2131 4.4.5 defaults: T1 = 0.5, T2 = 0.875 of the lease
-      opts.set(OPT.RENEWAL_TIME, u32(Math.floor(lease * 0.5)));
-      opts.set(OPT.REBINDING_TIME, u32(Math.floor(lease * 0.875)));
+      const [lease, t1, t2] = leaseTimeBytes(a.leaseTime ?? s.leaseTime);
+      opts.set(OPT.LEASE_TIME, lease);
+      opts.set(OPT.RENEWAL_TIME, t1);
+      opts.set(OPT.REBINDING_TIME, t2);
     }
     opts.set(OPT.SUBNET_MASK, ipBytes(a.mask));
     if (a.router) opts.set(OPT.ROUTER, ipBytes(a.router));
@@ -98,8 +130,8 @@ export function buildReply(inp: ReplyInput, s: ReplySettings): DhcpMessage {
     siaddr: !nak && a?.nextServer ? a.nextServer : ZERO,
     giaddr: req.giaddr,
     chaddr: req.chaddr,
-    sname: new Uint8Array(64),
-    file: new Uint8Array(128),
+    sname: ZERO_SNAME,
+    file: ZERO_FILE,
     options: opts,
   };
 }
