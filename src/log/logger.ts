@@ -153,7 +153,8 @@ function build(shared: Shared, bound: string): ServiceLogger {
             const v = values[i];
             if (v === undefined) continue;
             const p = typeof v === "number" ? String(v) : plain(v, max);
-            if (p !== undefined) s += pre[i] + textValue(p);
+            // one rope node per field, where `s += a + b` makes two
+            if (p !== undefined) s = `${s}${pre[i]}${textValue(p)}`;
           }
           sink.write(s + "\n");
         };
@@ -166,7 +167,7 @@ function build(shared: Shared, bound: string): ServiceLogger {
           const v = values[i];
           if (v === undefined) continue;
           const j = isNum[i] && typeof v === "string" && DECIMAL.test(v) ? v : jsonValue(v, max);
-          if (j !== undefined) s += pre[i] + j;
+          if (j !== undefined) s = `${s}${pre[i]}${j}`;
         }
         sink.write(s + "}\n");
       };
