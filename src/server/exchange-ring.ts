@@ -1,22 +1,41 @@
 /**
  * The last exchanges the server had, in memory, for GET /api/exchanges, the
  * event stream and the help-desk page: a fixed-size ring (oldest dropped),
- * plus listeners told of each new one. It keeps each Exchange as respond()
- * returned it and renders nothing: an entry becomes JSON only when someone
- * asks (exchange-view.ts).
+ * plus listeners told of each new one. It renders nothing: an entry becomes
+ * JSON only when someone asks (exchange-view.ts).
+ *
+ * An entry keeps little of the Exchange respond() returned. At thousands of
+ * exchanges a second an entry lives a fraction of a second, long enough for
+ * the collector to move it to the old generation, where only a full
+ * collection (whose cost grows with the live heap) frees it. So an entry
+ * keeps the two datagrams (the request as received, the reply as encoded)
+ * and the few values that cannot be had again; the decoded messages, the
+ * variables and the parsed Option 82 are rebuilt from those when someone
+ * reads it (views are rare, packets are many). Measured with bench/retained.ts:
+ * 8.1 KB per entry when the whole Exchange was kept, 1.4 KB now.
  */
-import type { Exchange } from "../core/exchange.ts";
+import { decode } from "../codec/decode.ts";
+import type { DhcpMessage } from "../codec/message.ts";
+import { OPTION_OVERLOAD } from "../codec/options.ts";
+import type { Exchange, HistoryRecord, Option82Seen, Outcome, QueryRun, Request } from "../core/exchange.ts";
 import { macHex } from "../core/lease.ts";
-import type { Runtime } from "./runtime.ts";
-import { OPTION } from "../options/table.ts";
+import type { Destination } from "../core/route.ts";
+import { parseRelayAgentInfo } from "../option82/parse.ts";
+import { lengthProblem, OPTION } from "../options/table.ts";
 import type { Vars } from "../variables/types.ts";
+import { answerLines } from "./history-event.ts";
+import type { Runtime } from "./runtime.ts";
+
+/** What the views read of an Exchange (explain-render.ts explanationOf, exchange-view.ts). */
+export type ShownExchange = Pick<Exchange, "request" | "vars" | "historyVars" | "option82" | "queries" | "outcome" | "history" | "dest" | "encoded">;
+
+type ReplyOutcome = Extract<Outcome, { kind: "reply" }>;
 
 export interface ExchangeEntry {
   /** increasing per server run */
   id: number;
   /** epoch ms when the exchange ended */
   at: number;
-  ex: Exchange;
   /** the datagram as received (what --dump reading the stream decodes) */
   raw: Uint8Array;
   /** the offer queries configured when it ran (explanations list the ones not run) */
@@ -29,34 +48,158 @@ export interface ExchangeEntry {
   mac: string;
   /** the reply was decided (and its history written) but the socket refused it: why */
   sendError?: string;
+  /** the whole exchange, when it is at hand anyway (/api/explain); ring entries keep `kept` instead */
+  ex?: ShownExchange;
+  kept?: Kept;
+}
+
+/** A ring entry's part of an Exchange: what cannot be had again from the datagrams and the runtime. */
+interface Kept {
+  type: number;
+  size: number | undefined;
+  from: Request["from"];
+  /** the request as respond read it; null: decode `raw` again */
+  msg: DhcpMessage | null;
+  /** whether the message had option 82 after respond: it drops an unrelayed one (<ignoreUnrelayedOption82>) that `raw` still has */
+  has82: boolean;
+  /** "packet": parsed again from the request; an Option 82 from lease memory is kept as it was */
+  option82: Option82Seen | "packet" | null;
+  queries: QueryRun[];
+  /** a reply's outcome without the reply (decoded again from `encoded`) unless `reply` keeps it */
+  outcome: Omit<ReplyOutcome, "reply"> | Exclude<Outcome, ReplyOutcome>;
+  /** the reply, when its encoded bytes would not decode to the same message; null otherwise */
+  reply: DhcpMessage | null;
+  history: HistoryRecord[];
+  /** the values of the event and answer variables (EVENT_VARS) recording bound, when it did */
+  events: (string | undefined)[] | null;
+  dest: Destination | null;
+  encoded: Exchange["encoded"];
 }
 
 export const RING_SIZE = 1000;
 
 const configuredNames = new WeakMap<Runtime, readonly string[]>();
 
+/** The variables answerLines reads (history-event.ts), asked of it once so the two lists cannot differ. */
+const EVENT_VARS: readonly string[] = (() => {
+  const names: string[] = [];
+  answerLines({ get: (name: string) => void names.push(name) } as unknown as Vars);
+  return names;
+})();
+
+/**
+ * Whether decoding `encoded` gives back `reply` as the views show it (the
+ * header addresses, flags and the options in order): the encoder writes
+ * the options in the map's order but 82 last, leaves out 52, and the
+ * decoder refuses a length the option table does not allow.
+ */
+function decodesBack(reply: DhcpMessage, encoded: Exchange["encoded"]): boolean {
+  if (!encoded?.ok) return false;
+  let last = -1;
+  for (const [code, v] of reply.options) {
+    if (code === OPTION_OVERLOAD || lengthProblem(code, v.length) !== null) return false;
+    last = code;
+  }
+  return !reply.options.has(OPTION.RELAY_AGENT_INFO) || last === OPTION.RELAY_AGENT_INFO;
+}
+
 /**
  * The ring's entry for an exchange. Bun gives each datagram its own small
  * buffer (measured: a 300-byte datagram has a 300-byte ArrayBuffer), so the
- * datagram is kept as it is. The variables are half of what an Exchange
- * holds (measured: 7.3 MiB for 1000 entries with them, 3.4 without); they
- * are bound again from the same message and runtime when someone asks.
+ * datagram is kept as it is.
  */
 export function ringEntry(ex: Exchange, buf: Uint8Array, rt: Runtime, ms: number, sendError?: Error | null): Omit<ExchangeEntry, "id"> {
   let configured = configuredNames.get(rt);
   if (!configured) configuredNames.set(rt, (configured = rt.offers.map((o) => o.template.name)));
-  const e: Omit<ExchangeEntry, "id"> = { at: Date.now(), ex: ex.vars === null ? ex : { ...ex, vars: null }, raw: buf, configured, rt, ms, mac: macHex(ex.request.msg) };
-  if (sendError) e.sendError = sendError.message;
-  return e;
+  const { request, outcome: o } = ex;
+  const msg = request.msg;
+  let reply: DhcpMessage | null = null;
+  let outcome: Kept["outcome"] = o;
+  if (o.kind === "reply") {
+    if (!decodesBack(o.reply, ex.encoded)) reply = o.reply;
+    outcome = { kind: o.kind, type: o.type, query: o.query, ip: o.ip, note: o.note };
+  }
+  let events: (string | undefined)[] | null = null;
+  if (ex.history.length && ex.historyVars) {
+    const hv = ex.historyVars;
+    events = EVENT_VARS.map((n) => hv.get(n));
+  }
+  const kept: Kept = {
+    type: request.type,
+    size: request.size,
+    from: request.from,
+    // an entry without the datagram (tests, benchmarks) keeps the message
+    msg: buf.length > 0 ? null : msg,
+    has82: msg.options.has(OPTION.RELAY_AGENT_INFO),
+    option82: ex.option82?.source === "packet" ? "packet" : ex.option82,
+    queries: ex.queries,
+    outcome,
+    reply,
+    history: ex.history,
+    events,
+    dest: ex.dest,
+    encoded: ex.encoded,
+  };
+  return { at: Date.now(), raw: buf, configured, rt, ms, mac: macHex(msg), sendError: sendError ? sendError.message : undefined, ex: undefined, kept };
+}
+
+/**
+ * The exchange as the views read it: given whole, or rebuilt from what the
+ * entry kept. Decoding the same datagram and binding the same runtime's
+ * variables give what respond saw; nothing rebuilt is kept.
+ */
+export function exchangeOf(e: ExchangeEntry): ShownExchange & { vars: Vars } {
+  if (e.ex) return { ...e.ex, vars: e.ex.vars ?? entryVars(e.ex.request.msg, e.ex.option82, e.rt) };
+  const k = e.kept!;
+  let msg = k.msg;
+  if (msg === null) {
+    const d = decode(e.raw);
+    if (!d.ok) throw new Error(`the kept datagram does not decode: ${d.error.message}`);
+    msg = d.msg;
+    // deleting option 82 is the one change respond makes to the message it reads
+    if (!k.has82) msg.options.delete(OPTION.RELAY_AGENT_INFO);
+  }
+  let option82: Option82Seen | null = null;
+  if (k.option82 === "packet") {
+    const bytes = msg.options.get(OPTION.RELAY_AGENT_INFO)!;
+    option82 = { source: "packet", bytes, parsed: parseRelayAgentInfo(bytes) };
+  } else option82 = k.option82;
+  const request: Request = { msg, type: k.type, from: k.from, arrived: 0 };
+  if (k.size !== undefined) request.size = k.size;
+  const o = k.outcome;
+  let outcome: Outcome;
+  if (o.kind === "reply") {
+    let reply = k.reply;
+    if (reply === null) {
+      const d = decode((k.encoded as { bytes: Uint8Array }).bytes);
+      if (!d.ok) throw new Error(`the kept reply does not decode: ${d.error.message}`);
+      reply = d.msg;
+    }
+    outcome = { ...o, reply };
+  } else outcome = o;
+  let historyVars: Vars | null = null;
+  if (k.events) {
+    const ev = k.events;
+    historyVars = new Map();
+    EVENT_VARS.forEach((n, i) => ev[i] !== undefined && historyVars!.set(n, ev[i]!));
+  }
+  return {
+    request,
+    vars: entryVars(msg, option82, e.rt),
+    historyVars,
+    option82,
+    queries: k.queries,
+    outcome,
+    history: k.history,
+    dest: k.dest,
+    encoded: k.encoded,
+  };
 }
 
 /** The variables as respond bound them: from the message, with the Option 82 a lease lent a renewal. */
-export function entryVars(e: ExchangeEntry): Vars {
-  const { ex } = e;
-  if (ex.vars) return ex.vars;
-  let msg = ex.request.msg;
-  if (ex.option82?.source === "lease memory") msg = { ...msg, options: new Map(msg.options).set(OPTION.RELAY_AGENT_INFO, ex.option82.bytes) };
-  return e.rt.variables(msg, ex.option82);
+function entryVars(msg: DhcpMessage, option82: Option82Seen | null, rt: Runtime): Vars {
+  if (option82?.source === "lease memory") msg = { ...msg, options: new Map(msg.options).set(OPTION.RELAY_AGENT_INFO, option82.bytes) };
+  return rt.variables(msg, option82);
 }
 
 export class ExchangeRing {

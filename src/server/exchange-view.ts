@@ -11,7 +11,7 @@ import { toHex } from "../codec/hex.ts";
 import { MESSAGE_TYPE_NAME } from "../codec/message.ts";
 import type { Row } from "../core/answer.ts";
 import { macColons } from "./lease-view.ts";
-import { entryVars, type ExchangeEntry } from "./exchange-ring.ts";
+import { exchangeOf, type ExchangeEntry } from "./exchange-ring.ts";
 import { explanationOf, renderExplanation } from "./explain-render.ts";
 
 /** rows shown per query: the first decides, a few more say "there were others" */
@@ -50,8 +50,8 @@ export interface ExchangeJson {
 }
 
 export function exchangeJson(e: ExchangeEntry, historyHeading = "history statements queued:"): ExchangeJson {
-  const vars = entryVars(e);
-  const ex = { ...e.ex, vars };
+  const ex = exchangeOf(e);
+  const vars = ex.vars;
   const msg = ex.request.msg;
   const g = (k: string) => vars.get(k) ?? "";
   const o = ex.outcome;

@@ -81,7 +81,7 @@ function binaryAsHex(this: unknown, key: string, value: unknown): unknown {
 }
 
 export function explanationOf(
-  ex: Exchange,
+  ex: Pick<Exchange, "request" | "vars" | "historyVars" | "option82" | "queries" | "outcome" | "history" | "dest" | "encoded">,
   ctx: { configured: readonly string[]; sender?: string; historyHeading: string; showSql?: boolean },
 ): Explanation {
   const e: Explanation = {

@@ -1,0 +1,168 @@
+/**
+ * Heap kept alive by the exchange ring and by the answer cache, per entry:
+ * what every eden collection promotes and every full collection walks.
+ * Same setup as bench/alloc.ts (relayed DORA with Option 82, the reference
+ * config's three offer queries, history journaled, SQLite with 10,000
+ * subscribers). Measured as heapStats().heapSize after Bun.gc(true) with
+ * the structure full, minus the same after it is emptied.
+ *
+ *   bun bench/retained.ts [cacheEntries=10000]
+ */
+import { heapStats } from "bun:jsc";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decode } from "../src/codec/decode.ts";
+import { parseConfig } from "../src/config/load.ts";
+import { openBackend } from "../src/db/open.ts";
+import { createLogger } from "../src/log/logger.ts";
+import { respond } from "../src/core/respond.ts";
+import type { Request } from "../src/core/exchange.ts";
+import { parseRelayAgentInfo } from "../src/option82/parse.ts";
+import { HistoryWriter } from "../src/server/history.ts";
+import { recordExchange } from "../src/server/history-event.ts";
+import { AnswerCache } from "../src/server/answer-cache.ts";
+import { ExchangeRing, RING_SIZE, ringEntry } from "../src/server/exchange-ring.ts";
+import { exchangeJson } from "../src/server/exchange-view.ts";
+import { LeaseMemory } from "../src/server/leases.ts";
+import { buildRuntime } from "../src/server/runtime.ts";
+import { buildRequest, ip } from "../test/support/client.ts";
+
+const CACHED = Number(process.argv[2] ?? 10_000);
+const USERS = Math.max(10_000, CACHED);
+const PORTS = 48;
+const dir = mkdtempSync(join(tmpdir(), "pydhcp-retained-"));
+const xml = (ttl: number) => `<?xml version="1.0"?>
+<config>
+  <dhcpserver><host>127.0.0.1</host><broadcast>255.255.255.255</broadcast><DHCPServer>198.18.0.1</DHCPServer>
+    <LeaseTime>3600</LeaseTime><ThreadLimit>16</ThreadLimit><defaultMask>255.255.0.0</defaultMask>
+    <defaultRouter>198.18.0.1</defaultRouter><defaultDNS>198.18.0.53</defaultDNS></dhcpserver>
+  <database><sqlite><path>${dir}/h.db</path></sqlite></database>
+  <log><level>info</level></log>
+  <options>
+    <option>option_82_hex:sw_port1:20:22</option>
+    <option>option_82_hex:sw_port2:16:18</option>
+    <option>option_82_hex:sw_mac:26:40</option>
+  </options>
+  <query><offer_count>3</offer_count>
+    <offer_1>select ip,mask,router,dns from users where mac='{option_82_AgentRemoteId_hex}' and port='{option_82_AgentCircuitId_port_hex}'</offer_1>
+    <offer_2>select ip,mask,router,dns from users where mac='{sw_mac}' and port='{sw_port2}'</offer_2>
+    <offer_3>select ip,mask,router,dns from users where mac='{ClientMacAddress}'</offer_3>
+    <history_sql>insert into history (dt,mac,ip,comment) values (now(),'{ClientMacAddress}','{RequestedIpAddress}','DHCPACK/INFORM')</history_sql>
+  </query>
+  <answerCache><ttl>${ttl}</ttl><maxEntries>${USERS}</maxEntries></answerCache>
+</config>`;
+const parsed = parseConfig(xml(3600), join(dir, "config.xml"));
+if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+const config = parsed.config;
+const quiet = createLogger({ level: "warn", format: "text" });
+const backend = await openBackend(config.database, quiet, 2000);
+const leases = new LeaseMemory(backend.leases, quiet);
+const history = new HistoryWriter(backend, { journalPath: join(dir, "journal"), fsync: config.historyFsync }, quiet);
+const cache = new AnswerCache(config.answerCache);
+const rtCached = await buildRuntime({ config, backend, leases, cache });
+const off = parseConfig(xml(0), join(dir, "config.xml"));
+if (!off.ok) throw new Error(JSON.stringify(off.errors));
+const rtPlain = await buildRuntime({ config: off.config, backend, leases, cache: new AnswerCache(off.config.answerCache) });
+history.start();
+history.setStatements(rtCached.historyStatements);
+
+const hex2 = (n: number) => n.toString(16).padStart(2, "0");
+const mac = (i: number) => "0c01" + i.toString(16).padStart(8, "0");
+const switchMac = (i: number) => "001e58" + Math.floor(i / PORTS).toString(16).padStart(6, "0");
+const port = (i: number) => (i % PORTS) + 1;
+const addr = (i: number) => `198.18.${128 + (i >> 8)}.${i & 255}`;
+{
+  const { Database } = await import("bun:sqlite");
+  const db = new Database(join(dir, "h.db"));
+  const ins = db.prepare("insert into users (ip, mask, router, dns, mac, port) values (?, '', '', '', ?, ?)");
+  db.transaction(() => {
+    for (let i = 0; i < USERS; i++) ins.run(addr(i), "0006" + switchMac(i), hex2(port(i)));
+  })();
+  db.close();
+}
+const option82 = (i: number) =>
+  Uint8Array.from(Buffer.from("0106" + "0004" + "0001" + "00" + hex2(port(i)) + "0208" + "0006" + switchMac(i), "hex"));
+const common = (i: number): [number, Uint8Array][] => [
+  [61, Uint8Array.from(Buffer.from("01" + mac(i), "hex"))],
+  [12, new TextEncoder().encode(`host-${i}`)],
+  [60, new TextEncoder().encode("udhcp 1.36.1")],
+  [55, Uint8Array.of(1, 3, 6, 12, 15, 28, 42)],
+];
+const discover = (i: number) => buildRequest({ type: 1, mac: mac(i), xid: i + 1, giaddr: "198.18.0.2", options: [...common(i), [82, option82(i)]] });
+const request = (i: number) =>
+  buildRequest({ type: 3, mac: mac(i), xid: i + 1, giaddr: "198.18.0.2", options: [...common(i), [50, ip(addr(i))], [54, ip("198.18.0.1")], [82, option82(i)]] });
+
+async function exchange(buf: Uint8Array, rt: typeof rtCached, ring: ExchangeRing | null): Promise<void> {
+  // the datagram as the socket hands it: a buffer of its own
+  buf = buf.slice();
+  const d = decode(buf);
+  if (!d.ok) throw new Error(d.error.message);
+  const msg = d.msg;
+  const rai = msg.options.get(82);
+  const req: Request = { msg, type: msg.options.get(53)![0]!, size: buf.length, from: { address: "198.18.0.2", port: 67 }, arrived: performance.now() };
+  if (rai) req.relay = parseRelayAgentInfo(rai);
+  const ex = await respond(req, rt.deps);
+  if (ex.outcome.kind !== "reply") throw new Error(`no reply: ${ex.outcome.note}`);
+  recordExchange(history, ex, config.server.leaseTime);
+  ring?.push(ringEntry(ex, buf, rt, performance.now() - req.arrived));
+}
+
+function heap(): number {
+  Bun.gc(true);
+  Bun.gc(true);
+  return heapStats().heapSize;
+}
+
+// warm-up: JIT, every subscriber's lease exists
+for (let i = 0; i < USERS; i++) {
+  await exchange(discover(i), rtPlain, null);
+  await exchange(request(i), rtPlain, null);
+}
+await leases.flush();
+await history.flush();
+
+/** Heap with a full ring, then without it: the ring lives only in here. */
+async function fillRing(rt: typeof rtCached): Promise<{ full: number; view: number }> {
+  const ring = new ExchangeRing();
+  // a DISCOVER and a REQUEST per client, as a DORA puts them in the ring
+  for (let i = 0; i < RING_SIZE / 2; i++) {
+    await exchange(discover(i), rt, ring);
+    await exchange(request(i), rt, ring);
+  }
+  await history.flush();
+  const full = heap();
+  // views read entries as they are (what they rebuild is not kept)
+  const view = JSON.stringify(ring.recent(3).map((e) => exchangeJson(e))).length;
+  return { full, view };
+}
+
+for (const [label, rt] of [["cache off", rtPlain], ["cache on (hits)", rtCached]] as const) {
+  const results: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const { full, view } = await fillRing(rt);
+    await new Promise((r) => setTimeout(r, 10));
+    const empty = heap();
+    results.push((full - empty) / RING_SIZE);
+    if (r === 0) console.log(`  (a view of 3 entries: ${view} chars of JSON)`);
+  }
+  console.log(`exchange ring, ${label}: bytes per entry ${results.map((x) => Math.round(x)).join(", ")}`);
+}
+
+{
+  const results: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    cache.invalidate();
+    for (let i = 0; i < CACHED; i++) await exchange(discover(i), rtCached, null);
+    await history.flush();
+    if (cache.size !== CACHED) throw new Error(`cache holds ${cache.size}`);
+    const full = heap();
+    cache.invalidate();
+    const empty = heap();
+    results.push((full - empty) / CACHED);
+  }
+  console.log(`answer cache: bytes per entry (${CACHED} entries) ${results.map((x) => Math.round(x)).join(", ")}`);
+}
+await history.close();
+await backend.close();
+rmSync(dir, { recursive: true, force: true });
