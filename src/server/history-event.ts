@@ -7,7 +7,7 @@ import type { Answer } from "../core/answer.ts";
 import type { Exchange, HistoryEvent } from "../core/exchange.ts";
 import { isoWithOffset } from "../db/event-time.ts";
 import type { Vars } from "../variables/types.ts";
-import { PacketVars } from "../variables/lazy.ts";
+import { PacketVars, type ComputedGroup } from "../variables/lazy.ts";
 import type { JournalEntry } from "./journal.ts";
 
 /** What a history statement can say about a decision: one value per exchange. */
@@ -83,6 +83,33 @@ function eventValue(name: string, h: HistoryInput, label: string, ip: string | u
   return undefined;
 }
 
+/** One event's answer_* and event* names, computed when read (one object per event, no closures). */
+class EventVars implements ComputedGroup {
+  constructor(
+    private readonly h: HistoryInput,
+    private readonly label: string,
+    private readonly ip: string | undefined,
+    private readonly at: number,
+    private readonly id: string,
+    private readonly defaultLeaseTime: number,
+  ) {}
+
+  covers(name: string): boolean {
+    return EVENT_NAMES_SET.has(name);
+  }
+
+  value(name: string): string | undefined {
+    return eventValue(name, this.h, this.label, this.ip, this.at, this.id, this.defaultLeaseTime);
+  }
+
+  *entries(): Iterable<readonly [string, string]> {
+    for (const name of EVENT_ORDER) {
+      const x = this.value(name);
+      if (x !== undefined) yield [name, x] as const;
+    }
+  }
+}
+
 /**
  * Adds answer_* and event* to `h.vars`; `at` is the event time (epoch ms).
  * A packet's own variables (PacketVars) compute them when a statement, a
@@ -94,16 +121,7 @@ export function addEventVars(h: HistoryInput, at: number, id: string, defaultLea
   const label = eventLabel(h.event, v);
   const ip = eventAddress(label, h);
   if (v instanceof PacketVars) {
-    v.setComputed({
-      covers: (name) => EVENT_NAMES_SET.has(name),
-      value: (name) => eventValue(name, h, label, ip, at, id, defaultLeaseTime),
-      *entries() {
-        for (const name of EVENT_ORDER) {
-          const x = eventValue(name, h, label, ip, at, id, defaultLeaseTime);
-          if (x !== undefined) yield [name, x] as const;
-        }
-      },
-    });
+    v.setComputed(new EventVars(h, label, ip, at, id, defaultLeaseTime));
     return;
   }
   for (const name of EVENT_ORDER) {

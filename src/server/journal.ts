@@ -409,14 +409,15 @@ export class Journal {
     const lines: number[] = [];
     for (const build of builds) {
       const first = this.seq + 1;
-      ids.push(`${this.run}-${first}`);
-      const entries = build(`${this.run}-${first}`);
+      const id = `${this.run}-${first}`;
+      ids.push(id);
+      const entries = build(id);
       // ids are used once, written or not: a line that reached the file must never share its id
       this.seq = first + entries.length - 1;
       for (let k = 0; k < entries.length; k++) {
         const e = entries[k]!;
         // statement names are config names (history_[a-z_]+): nothing to escape; values are
-        parts.push(`{"i":"${this.run}-${first + k}","s":"${e.s}","v":${JSON.stringify(e.v)}}\n`);
+        parts.push(`{"i":"${k === 0 ? id : `${this.run}-${first + k}`}","s":"${e.s}","v":${JSON.stringify(e.v)}}\n`);
         if (parsed) {
           if (STATEMENT.test(e.s) && textValues(e.v)) parsed.push({ run: this.run, seq: first + k, s: e.s, v: e.v });
           else parsed = null;
