@@ -43,7 +43,7 @@ const TYPE_BYTE: Record<number, Uint8Array> = {
 };
 /** the server id and the lease times of the last reply: the same for nearly every reply */
 let lastServerId = "";
-let lastServerIdBytes = new Uint8Array(4);
+let lastServerIdBytes: Uint8Array = new Uint8Array(4);
 let lastLease = -1;
 let lastLeaseBytes: readonly [Uint8Array, Uint8Array, Uint8Array] = [new Uint8Array(4), new Uint8Array(4), new Uint8Array(4)];
 
