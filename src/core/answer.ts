@@ -62,26 +62,31 @@ function text(v: unknown): string {
   return String(v).trim();
 }
 
-/** Lower-cased column name -> value; the first of duplicate names wins. */
-function columns(row: Row): Map<string, unknown> {
-  const m = new Map<string, unknown>();
-  for (const key in row) {
-    const k = key.toLowerCase();
-    if (!m.has(k)) m.set(k, row[key]);
-  }
-  return m;
+/**
+ * The row's key for a lower-case column name in any letter case, the first
+ * of duplicate names; undefined when absent. Read from the row itself, not
+ * a lower-cased copy: rows have a few columns, and toLowerCase of a name
+ * already in lower case allocates nothing.
+ */
+function columnKey(row: Row, name: string): string | undefined {
+  for (const key in row) if (key.toLowerCase() === name) return key;
+  return undefined;
+}
+
+/** A column's value as text ("" when absent or NULL). */
+function col(row: Row, name: string): string {
+  const key = columnKey(row, name);
+  return key === undefined ? "" : text(row[key]);
 }
 
 /** The ip column of a row as text ("" when absent), for "first row with an ip decides". */
 export function rowIp(row: Row): string {
-  for (const key in row) if (key.toLowerCase() === "ip") return text(row[key]);
-  return "";
+  return col(row, "ip");
 }
 
 /** The pool column of a row as text ("" when absent): the row asks for an address from that pool. */
 export function rowPool(row: Row): string {
-  for (const key in row) if (key.toLowerCase() === "pool") return text(row[key]);
-  return "";
+  return col(row, "pool");
 }
 
 /** Columns with a fixed option code, encoded by the option's type like option_<code>. */
@@ -122,18 +127,25 @@ function readMask(value: string): number | null {
   return parseIPv4(value);
 }
 
+/** option 3's addresses, from the router column or option_3: the same checks either way */
+function routersProblem(label: string, b: Uint8Array, ipNum: number, maskNum: number, prefix: number): string | null {
+  for (let i = 0; i + 4 <= b.length; i += 4) {
+    const r = bytesToIPv4(b, i);
+    const why = routerOnSubnet(r, ipNum, maskNum, prefix);
+    if (why !== null) return `${label} ${formatIPv4(r)} ${why}`;
+  }
+  return null;
+}
+
 export function toAnswer(row: Row, rowIndex: number, query: string, defaults: AnswerDefaults): Answer | BadAnswer {
   const bad = (message: string): BadAnswer => ({ kind: "bad-answer", query, row: rowIndex, message });
-  const cols = columns(row);
-  const col = (name: string) => text(cols.get(name));
-
-  const ip = col("ip");
+  const ip = col(row, "ip");
   const ipNum = parseIPv4(ip);
   if (ipNum === null) return bad(`ip "${ip}" is not an IPv4 address`);
   const ipWhy = unusableClientAddress(ipNum);
   if (ipWhy !== null) return bad(`ip ${ip} is ${ipWhy}`);
 
-  const maskText = col("mask") || defaults.mask;
+  const maskText = col(row, "mask") || defaults.mask;
   const maskNum = readMask(maskText);
   if (maskNum === null) return bad(`mask "${maskText}" is not a netmask`);
   const prefix = maskToPrefix(maskNum);
@@ -147,25 +159,16 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
   }
   if (prefix === 0) return bad(`mask "${maskText}" (/0) leaves no subnet`);
 
-  /** option 3's addresses, from the router column or option_3: the same checks either way */
-  const routersOk = (label: string, b: Uint8Array): string | null => {
-    for (const r of addresses(b)) {
-      const why = routerOnSubnet(r, ipNum, maskNum, prefix);
-      if (why !== null) return `${label} ${formatIPv4(r)} ${why}`;
-    }
-    return null;
-  };
-
-  const router = col("router") || defaults.router;
+  const router = col(row, "router") || defaults.router;
   if (router !== null) {
     const b = encodeOptionText(3, router);
     if (typeof b === "string") return bad(`router ${b}`);
     if (b.length !== 4) return bad(`router "${router}" is not one IPv4 address`);
-    const why = routersOk("router", b);
+    const why = routersProblem("router", b, ipNum, maskNum, prefix);
     if (why !== null) return bad(why);
   }
 
-  const dnsText = col("dns");
+  const dnsText = col(row, "dns");
   let dns = [...defaults.dns];
   if (dnsText) {
     const b = encodeOptionText(6, dnsText);
@@ -173,9 +176,11 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
     dns = addresses(b).map(formatIPv4);
   }
 
-  const answer: Answer = { ip, mask: formatIPv4(maskNum), router, dns, options: new Map() };
+  // a dotted quad reads back as the text formatIPv4 would write (parseIPv4 is strict): kept, not rebuilt
+  const mask = parseIPv4(maskText) === maskNum ? maskText : formatIPv4(maskNum);
+  const answer: Answer = { ip, mask, router, dns, options: new Map() };
 
-  const lease = col("lease_time");
+  const lease = col(row, "lease_time");
   if (lease) {
     if (!/^[0-9]{1,10}$/.test(lease) || Number(lease) < 1 || Number(lease) > 0xffffffff) {
       return bad(`lease_time "${lease}" is not a number of seconds`);
@@ -184,7 +189,7 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
   }
   // siaddr is where a client sends TFTP next: refused like a router (loopback would have it talk to itself);
   // 0.0.0.0 stays "no next server", the siaddr every reply without one carries
-  const next = col("next_server");
+  const next = col(row, "next_server");
   if (next) {
     const nextNum = parseIPv4(next);
     if (nextNum === null) return bad(`next_server "${next}" is not an IPv4 address`);
@@ -193,16 +198,20 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
     if (nextNum !== 0) answer.nextServer = next;
   }
   for (const [name, code] of OPTION_COLUMNS) {
-    const v = col(name);
+    const v = col(row, name);
     if (!v) continue;
     const b = encodeOptionText(code, v);
     if (typeof b === "string") return bad(`${name}: ${b}`);
     answer.options.set(code, b);
   }
   // generic option_<code>, after the named columns so it can override them
-  for (const [name, value] of cols) {
+  for (const key in row) {
+    const name = key.toLowerCase();
     const m = /^option_([0-9]{1,3})$/.exec(name);
-    if (!m || value === null || value === undefined) continue;
+    // the first of duplicate names (any letter case) is the column
+    if (!m || columnKey(row, name) !== key) continue;
+    const value = row[key];
+    if (value === null || value === undefined) continue;
     const code = Number(m[1]);
     if (code < 1 || code > 254) return bad(`${name}: option code must be 1..254`);
     let bytes: Uint8Array | string;
@@ -217,7 +226,7 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
     }
     if (typeof bytes === "string") return bad(`${name}: ${bytes}`);
     if (code === 3) {
-      const why = routersOk(name, bytes);
+      const why = routersProblem(name, bytes, ipNum, maskNum, prefix);
       if (why !== null) return bad(why);
     }
     answer.options.set(code, bytes);
