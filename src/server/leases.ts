@@ -45,6 +45,24 @@ function active(l: Lease): boolean {
   return l.state === "bound" || l.state === "offered";
 }
 
+/**
+ * A lease replacing the client's previous one mostly repeats it (the same
+ * key, address, Option 82, answer, relay, name): its text equal to the
+ * previous lease's takes the previous lease's strings. The previous lease
+ * has usually lived long enough to be promoted to the old generation, its
+ * strings with it; keeping those and letting the new copies die young
+ * leaves a full collection only the lease object to free, not its text.
+ */
+function keepStrings(l: Lease, prev: Lease): void {
+  if (l.clientKey === prev.clientKey) l.clientKey = prev.clientKey;
+  if (l.mac === prev.mac) l.mac = prev.mac;
+  if (l.ip === prev.ip) l.ip = prev.ip;
+  if (l.option82 === prev.option82) l.option82 = prev.option82;
+  if (l.answer === prev.answer) l.answer = prev.answer;
+  if (l.relay === prev.relay) l.relay = prev.relay;
+  if (l.hostname === prev.hostname) l.hostname = prev.hostname;
+}
+
 export class LeaseMemory implements LeaseBook {
   private readonly byKey = new Map<string, Lease>();
   /** address -> the lease holding it; always the lease byKey has for its client */
@@ -340,6 +358,7 @@ export class LeaseMemory implements LeaseBook {
     this.touched?.add(l.clientKey);
     this.changes++;
     const old = this.byKey.get(l.clientKey);
+    if (old) keepStrings(l, old);
     if (old && old.ip !== l.ip && this.byIp.get(old.ip)?.clientKey === l.clientKey) this.byIp.delete(old.ip);
     this.byKey.set(l.clientKey, l);
     // an ended lease read back from the table must not hide the client holding the address now
