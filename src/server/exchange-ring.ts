@@ -108,7 +108,7 @@ function decodesBack(reply: DhcpMessage, encoded: Exchange["encoded"]): boolean 
  * buffer (measured: a 300-byte datagram has a 300-byte ArrayBuffer), so the
  * datagram is kept as it is.
  */
-export function ringEntry(ex: Exchange, buf: Uint8Array, rt: Runtime, ms: number, sendError?: Error | null): Omit<ExchangeEntry, "id"> {
+export function ringEntry(ex: Exchange, buf: Uint8Array, rt: Runtime, ms: number, sendError?: Error | null): ExchangeEntry {
   let configured = configuredNames.get(rt);
   if (!configured) configuredNames.set(rt, (configured = rt.offers.map((o) => o.template.name)));
   const { request, outcome: o } = ex;
@@ -140,7 +140,8 @@ export function ringEntry(ex: Exchange, buf: Uint8Array, rt: Runtime, ms: number
     dest: ex.dest,
     encoded: ex.encoded,
   };
-  return { at: Date.now(), raw: buf, configured, rt, ms, mac: macHex(msg), sendError: sendError ? sendError.message : undefined, ex: undefined, kept };
+  // id 0 until the ring numbers it: the object the ring keeps, not a copy
+  return { id: 0, at: Date.now(), raw: buf, configured, rt, ms, mac: macHex(msg), sendError: sendError ? sendError.message : undefined, ex: undefined, kept };
 }
 
 /**
@@ -212,8 +213,10 @@ export class ExchangeRing {
     this.buf = new Array(capacity);
   }
 
-  push(e: Omit<ExchangeEntry, "id">): void {
-    const entry = { ...e, id: ++this.seq };
+  /** Keeps `e` itself, numbered (its id is set). */
+  push(e: Omit<ExchangeEntry, "id"> & { id?: number }): void {
+    const entry = e as ExchangeEntry;
+    entry.id = ++this.seq;
     this.buf[this.next] = entry;
     this.next = (this.next + 1) % this.capacity;
     for (const f of this.listeners) {
