@@ -130,13 +130,7 @@ function place(
         end = area.end;
         overload |= area.bit;
       }
-      if (out !== null) {
-        out[pos] = code;
-        out[pos + 1] = n;
-        // a loop beats a subarray view for the short values nearly every option has
-        if (n <= 32) for (let k = 0; k < n; k++) out[pos + 2 + k] = value[from + k]!;
-        else out.set(from === 0 && n === value.length ? value : value.subarray(from, from + n), pos + 2);
-      }
+      if (out !== null) putPiece(out, pos, code, value, from, n);
       pos += n + 2;
       from += 255;
     } while (from < value.length);
@@ -223,15 +217,21 @@ function plainSize(options: Map<number, Uint8Array>): number {
   return total;
 }
 
+/** One piece of an option at pos: code, length n, value[from, from + n). */
+function putPiece(out: Uint8Array, pos: number, code: number, value: Uint8Array, from: number, n: number): void {
+  out[pos] = code;
+  out[pos + 1] = n;
+  // a loop beats a subarray view for the short values nearly every option has
+  if (n <= 32) for (let k = 0; k < n; k++) out[pos + 2 + k] = value[from + k]!;
+  else out.set(from === 0 && n === value.length ? value : value.subarray(from, from + n), pos + 2);
+}
+
 /** One option at pos, in pieces of at most 255 bytes (RFC 3396 5); the offset after it. */
 function putOption(out: Uint8Array, pos: number, code: number, value: Uint8Array): number {
   let from = 0;
   do {
     const n = Math.min(255, value.length - from);
-    out[pos] = code;
-    out[pos + 1] = n;
-    if (n <= 32) for (let k = 0; k < n; k++) out[pos + 2 + k] = value[from + k]!;
-    else out.set(from === 0 && n === value.length ? value : value.subarray(from, from + n), pos + 2);
+    putPiece(out, pos, code, value, from, n);
     pos += n + 2;
     from += 255;
   } while (from < value.length);
