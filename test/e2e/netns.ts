@@ -12,6 +12,7 @@
  * a run still alive. Interface names are unique per topology too: dhcpcd keys
  * its pid, lease and socket files by interface name on the shared filesystem.
  */
+import { closeSync, openSync } from "node:fs";
 
 export const NS_PREFIX = "pde2e-";
 
@@ -94,13 +95,20 @@ export function spawnIn(
   logPath: string,
   env?: Record<string, string>,
 ): Daemon {
-  const file = Bun.file(logPath);
-  const proc = Bun.spawn(inNs(ns, cmd), {
-    stdout: file,
-    stderr: file,
-    stdin: "ignore",
-    env: { ...process.env, ...env },
-  });
+  // one descriptor (one offset) for both streams: two opens of the same file would each write
+  // from offset 0, and stderr's WARN lines would overwrite stdout's
+  const fd = openSync(logPath, "w");
+  let proc: Bun.Subprocess;
+  try {
+    proc = Bun.spawn(inNs(ns, cmd), {
+      stdout: fd,
+      stderr: fd,
+      stdin: "ignore",
+      env: { ...process.env, ...env },
+    });
+  } finally {
+    closeSync(fd);
+  }
   return {
     name,
     proc,
