@@ -21,11 +21,14 @@ import { gate } from "../e2e/gate.ts";
 import { sweepStale, waitFor } from "../e2e/netns.ts";
 import { type PydhcpServer, startPydhcp } from "../e2e/pydhcp.ts";
 import { gauge, metricsText, poolMysql } from "../e2e/pools.ts";
-import { type TwoServers, broadcast, createTwoServers, startDualRelay } from "../e2e/twoservers.ts";
+import { type TwoServers, broadcast, createTwoServers, rebindB, startDualRelay } from "../e2e/twoservers.ts";
+import { MSG, msgType } from "../e2e/dhcpwire.ts";
+import { nsRun } from "../e2e/netns.ts";
+import { serverIdOf } from "../e2e/pools.ts";
 import { MysqlBackend } from "../../src/db/mysql.ts";
 import { PoolStore } from "../../src/db/pool-store.ts";
 import { PoolAllocator } from "../../src/server/pools.ts";
-import { GALERA_PROVIDER, type GaleraCluster, startGalera } from "../support/galera.ts";
+import { GALERA_PROVIDER, type GaleraCluster, isolate, startGalera } from "../support/galera.ts";
 
 const ON = process.env.PYDHCP_GALERA === "1";
 const skip = ON ? gate("galera", ["dhcrelay", "ss", "mariadbd", "mariadb-install-db", "rsync"]) ?? (existsSync(GALERA_PROVIDER) ? null : "galera-4 missing") : "PYDHCP_GALERA is not 1";
@@ -37,6 +40,8 @@ describe.skipIf(skip !== null)("two servers on two Galera nodes", () => {
   let dir: string;
   let db: Awaited<ReturnType<typeof poolMysql>>;
   const servers: PydhcpServer[] = [];
+  /** the first test's clients and what each holds, from which server */
+  let bound = new Map<string, { ip: string; server: string }>();
   let relay: Awaited<ReturnType<typeof startDualRelay>>;
 
   beforeAll(async () => {
@@ -75,6 +80,7 @@ describe.skipIf(skip !== null)("two servers on two Galera nodes", () => {
       expect(r.duplicateAcked).toBe(0);
     }
     for (const [mac, g] of rounds[0]!.granted) expect(rounds[1]!.granted.get(mac)?.ip).toBe(g.ip);
+    bound = rounds[1]!.granted;
     // the table, read on node 1: one bound row per client, each address once
     const rows = await waitFor("node 1 to apply every commit", async () => {
       const r = (await db.leases()).filter((x) => x.pool === "guest" && x.state === "bound");
@@ -159,4 +165,61 @@ describe.skipIf(skip !== null)("two servers on two Galera nodes", () => {
       await y.b.close();
     }, 120_000);
   }
+
+  test("node 2 leaves the primary component: server B answers rebinds from lease memory and offers nothing, /health 503; back in, it allocates again", async () => {
+    const health = async (ns: string) => {
+      const script = `const r = await fetch("http://127.0.0.1:9167/health", { signal: AbortSignal.timeout(5000) }); process.stdout.write(String(r.status));`;
+      return Number((await nsRun(ns, [process.execPath, "-e", script], { timeoutMs: 10_000 })).stdout);
+    };
+    const [sidA, sidB] = t.serverIp;
+    // the first test's 140 clients, bound by both servers (10 of the pool's 150 addresses are left)
+    expect(bound.size).toBe(140);
+    const byB = [...bound].filter(([, g]) => g.server === sidB);
+    expect(byB.length).toBeGreaterThan(0);
+    const logBefore = (await servers[1]!.log()).length;
+
+    await isolate(cluster, 1, true);
+    try {
+      // node 2 alone answers a table-less SELECT 1 and refuses every table (ER_UNKNOWN_COM_ERROR 1047)
+      const hB = await waitFor("server B's /health to turn 503", async () => ((await health(t.serverNs[1])) === 503 ? 503 : undefined), 30_000, 500);
+      expect(hB).toBe(503);
+      expect(await health(t.serverNs[0])).toBe(200);
+      // RFC 2131 REBINDING reaches both servers: A answers from the database, B from lease memory
+      const clients = [...bound].map(([mac, g], i) => ({ c: { mac, xid: 0x72100000 + i }, ip: g.ip }));
+      const replies = await broadcast(t, clients.map(({ c, ip }) => rebindB(c, ip)), undefined, 6000);
+      const acks = replies.filter((p) => msgType(p) === MSG.ACK);
+      const fromB = acks.filter((p) => serverIdOf(p) === sidB);
+      const fromA = acks.filter((p) => serverIdOf(p) === sidA);
+      console.log(`[long] galera isolated node 2: rebind ACKs from A ${fromA.length}, from B ${fromB.length} (B granted ${byB.length}); NAKs ${replies.filter((p) => msgType(p) === MSG.NAK).length}`);
+      expect(new Set(fromA.map((p) => p.chaddr)).size).toBe(140);
+      expect(fromB.length).toBeGreaterThanOrEqual(byB.length);
+      for (const p of acks) expect(p.yiaddr).toBe(bound.get(p.chaddr)!.ip);
+      expect(replies.filter((p) => msgType(p) === MSG.NAK).length).toBe(0);
+      // newcomers: only A, whose node is in the primary component, can hand out an address
+      const fresh = await runLoad((pk, n, ms) => broadcast(t, pk, n, ms), 3, 0x73, t.serverIp);
+      expect(fresh.served).toBe(3);
+      expect(fresh.bothOffered).toBe(0);
+      expect([...fresh.granted.values()].every((g) => g.server === sidA)).toBe(true);
+      const logB = (await servers[1]!.log()).slice(logBefore);
+      // one line for the outage, naming Galera's refusal (1047)
+      expect(logB.match(/database connection lost.*code=ER_UNKNOWN_COM_ERROR/g)?.length).toBe(1);
+    } finally {
+      await isolate(cluster, 1, false);
+    }
+    await waitFor("server B's /health to turn 200", async () => ((await health(t.serverNs[1])) === 200 ? true : undefined), 60_000, 500);
+    // /health pings at once; the reconnect loop retries on its backoff (at most 5 s) and says so
+    await waitFor("server B to log its reconnection", async () => (/database reconnected after/.test((await servers[1]!.log()).slice(logBefore)) ? true : undefined), 15_000, 200);
+    // back in the primary component: both offer again, and no address is held twice
+    // (3 clients: each may hold two offers of the 7 addresses left)
+    const after = await runLoad((pk, n, ms) => broadcast(t, pk, n, ms), 3, 0x74, t.serverIp);
+    console.log(`[long] galera node 2 rejoined: ${after.summary}`);
+    expect(after.served).toBe(3);
+    expect(after.bothOffered).toBe(3);
+    expect(after.duplicateAcked).toBe(0);
+    const rows = await waitFor("node 1 to apply every commit", async () => {
+      const r = (await db.leases()).filter((x) => x.pool === "guest" && x.state === "bound");
+      return r.length >= 146 ? r : undefined;
+    }, 10_000, 100);
+    expect(new Set(rows.map((x) => x.ip)).size).toBe(rows.length);
+  }, 180_000);
 });

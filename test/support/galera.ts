@@ -8,6 +8,7 @@
  * Needs galera-4, mariadb-server (mariadbd, mariadb-install-db) and rsync.
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
@@ -59,11 +60,28 @@ async function until(what: string, f: () => Promise<boolean>, ms: number): Promi
   throw new Error(`galera: timed out after ${ms} ms waiting for ${what}`);
 }
 
+/** Whether 127.0.0.1 ports base+1000+i .. base+6000+i (i = 1..3) can all be bound now. */
+async function blockFree(base: number): Promise<boolean> {
+  for (const off of [1000, 4000, 5000, 6000]) {
+    for (const i of [1, 2, 3]) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const srv = createServer();
+        srv.once("error", () => resolve(false));
+        srv.listen(base + off + i, "127.0.0.1", () => srv.close(() => resolve(true)));
+      });
+      if (!ok) return false;
+    }
+  }
+  return true;
+}
+
 export async function startGalera(): Promise<GaleraCluster> {
   const dir = mkdtempSync(join(tmpdir(), `pdgalera-${process.pid}-`));
   chmodSync(dir, 0o755);
   // ports: SQL 3x, Galera replication 4x, IST 5x, SST 6x (x = node), in a block per process
-  const base = 20000 + (process.pid % 400) * 10;
+  // a block with every port free: other services live in this range (RabbitMQ's 25672)
+  let base = 20000 + (process.pid % 400) * 10;
+  for (let k = 0; k < 400 && !(await blockFree(base)); k++) base = 20000 + ((base - 20000 + 10) % 4000);
   const gport = (i: number) => base + 4000 + i;
   const nodes: GaleraNode[] = [];
   const cluster: GaleraCluster = {
@@ -143,4 +161,17 @@ wsrep_sst_method=rsync
     throw new Error(`${(e as Error).message}\n${logs.join("\n")}`);
   }
   return cluster;
+}
+
+/**
+ * Cuts node `i` (0-based) off from the others (gmcast.isolate), so it leaves
+ * the primary component, or lets it back; waits until it is out (or synced
+ * again).
+ */
+export async function isolate(c: GaleraCluster, i: number, on: boolean): Promise<void> {
+  await query(c.nodes[i]!.socket, `SET GLOBAL wsrep_provider_options='gmcast.isolate=${on ? 1 : 0}'`);
+  await until(on ? `node ${i + 1} to leave the primary component` : `node ${i + 1} to rejoin`, async () => {
+    const s = await c.status();
+    return on ? s[i]!.size === 1 : s.every((x) => x.size === 3 && x.state === "Synced");
+  }, 60_000);
 }

@@ -31,7 +31,17 @@ export const CONNECTION_CODES = new Set([
   "PROTOCOL_CONNECTION_LOST", "PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR", "PROTOCOL_ENQUEUE_AFTER_QUIT",
   "ER_SERVER_SHUTDOWN", "ER_CON_COUNT_ERROR", "ER_ACCESS_DENIED_ERROR", "ER_BAD_DB_ERROR",
   "ER_CONNECTION_KILLED", "POOL_CLOSED",
+  // 1047: a Galera node outside the primary component ("WSREP has not yet prepared node for
+  // application use") answers SELECT 1 and refuses every table until it rejoins
+  "ER_UNKNOWN_COM_ERROR",
 ]);
+
+/**
+ * What the reconnect loop and /health run: it reads a table, since a Galera
+ * node outside the primary component answers a table-less SELECT 1.
+ * pydhcp_lease exists on every MySQL/MariaDB database pydhcp has opened.
+ */
+export const READY_SQL = "SELECT 1 FROM pydhcp_lease LIMIT 1";
 
 /** The server refused the login or the database name: a configuration problem, not an outage (db/backend.ts ConnectFailure). */
 const REFUSED_CODES = new Set([
@@ -178,7 +188,7 @@ export class MysqlPool {
   private scheduleReconnect(delay: number): void {
     if (this.closed) return;
     this.reconnectTimer = setTimeout(() => {
-      this.pool.query("SELECT 1").then(
+      this.pool.query(READY_SQL).then(
         () => {
           this.down = false;
           this.reconnectTimer = null;
@@ -272,7 +282,7 @@ export class MysqlPool {
 
   async ping(): Promise<void> {
     try {
-      await this.pool.query("SELECT 1");
+      await this.pool.query(READY_SQL);
     } catch (e) {
       throw this.fail("", e);
     }
