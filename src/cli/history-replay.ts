@@ -8,19 +8,20 @@
  *   pydhcp history replay -c FILE --file PATH [--dry-run]
  *
  * Exit 0 when every line is in the database, 1 when a line was skipped or
- * the replay stopped (the rest is written by running it again), 2 for bad
- * usage or a bad configuration.
+ * the replay stopped (the rest is written by running it again) or another
+ * replay holds the journal's lock, 2 for bad usage or a bad configuration.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { formatConfigError, loadConfig } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import type { Backend } from "../db/backend.ts";
 import { openBackend } from "../db/open.ts";
 import { databaseOwner } from "../db/settings.ts";
 import { compileTemplate } from "../db/template.ts";
 import { createLogger } from "../log/logger.ts";
 import type { HistoryStatement } from "../server/history.ts";
-import { looksLikeJournal, replayFiles, replayJournal, runStarted, type ReplayReport, type Skipped } from "../server/history-replay.ts";
+import { looksLikeJournal, replayFiles, replayJournal, runStarted, type ReplayFiles, type ReplayReport, type Skipped } from "../server/history-replay.ts";
 import { localTime } from "../server/lease-view.ts";
 
 type Flags = Map<string, string | true>;
@@ -61,6 +62,58 @@ export async function historyReplayCommand(f: Flags, configPath: string): Promis
   } catch (e) {
     return fail(`cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`, 1);
   }
+  // two replays of one journal at once would both find an event missing and both write it
+  const lock = f.has("dry-run") ? { ok: true as const, release() {} } : takeLock(files.pos.slice(0, -".pos".length) + ".replay-lock");
+  if (!lock.ok) return fail(lock.message, 1);
+  try {
+    return await replayWith(f, config, files);
+  } finally {
+    lock.release();
+  }
+}
+
+type Lock = { ok: true; release(): void } | { ok: false; message: string };
+
+/**
+ * The journal's replay lock: a file created exclusively, holding the pid.
+ * One left by a replay that died (its pid gone) is taken over.
+ */
+export function takeLock(path: string): Lock {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
+      return { ok: true, release: () => rmSync(path, { force: true }) };
+    } catch (e) {
+      if ((e as { code?: string }).code !== "EEXIST") return { ok: false, message: `cannot create ${path}: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    const pid = Number.parseInt(readText(path), 10);
+    if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+      return { ok: false, message: `another history replay (pid ${pid}) is writing this journal; run it again when that one has ended (lock: ${path})` };
+    }
+    rmSync(path, { force: true });
+  }
+  return { ok: false, message: `cannot take ${path}: another replay keeps creating it` };
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, owned by someone else
+    return (e as { code?: string }).code === "EPERM";
+  }
+}
+
+async function replayWith(f: Flags, config: Config, files: ReplayFiles): Promise<number> {
   const into = databaseOwner(config.database);
   // opening a missing SQLite file would create an empty one
   if (config.database.kind === "sqlite" && !existsSync(config.database.path)) return fail(`${config.database.path}: no such database`, 1);

@@ -491,6 +491,33 @@ for (const kind of ["sqlite", "mariadb", "postgresql"] as const) {
       expect(await t.rows()).toEqual(before);
     }, 30_000);
 
+    test("a second replay while one is writing is refused (exit 1, nothing written); a lock left by a replay that died is taken over", async () => {
+      const dir = join(root, "e");
+      mkdirSync(dir);
+      const a = await setAside(dir, t);
+      const before = await t.rows();
+      const lock = a.file + ".replay-lock";
+      // a live replay: this test process's pid stands in for it
+      writeFileSync(lock, `${process.pid}\n`);
+      const refused = await replay(cfg, a.file);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toContain(`another history replay (pid ${process.pid}) is writing this journal`);
+      expect(refused.out).toBe("");
+      expect(await t.rows()).toEqual(before);
+      // a dry run writes nothing and needs no lock
+      expect((await replay(cfg, a.file, "--dry-run")).code).toBe(0);
+      // the pid of a process that has ended: the lock is stale
+      const gone = Bun.spawn(["true"]);
+      await gone.exited;
+      writeFileSync(lock, `${gone.pid}\n`);
+      const run = await replay(cfg, a.file);
+      expect(run.err).toBe("");
+      expect(run.code).toBe(0);
+      expect(field(run.out, "written")).toBe(`${a.waiting.length} rows in 1 transaction`);
+      expect(await t.rows()).toEqual([...before, ...a.waiting]);
+      expect(existsSync(lock)).toBe(false);
+    }, 30_000);
+
     test("a database that cannot be reached: a clear error, exit 1", async () => {
       const other = join(root, "unreachable.xml");
       const server = kind === "mariadb" ? "mysql" : "postgresql";
