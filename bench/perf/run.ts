@@ -246,7 +246,17 @@ async function drain(ns: Netns): Promise<void> {
   await Bun.sleep(500);
 }
 
+/**
+ * Seconds at the tail's rate before it is measured: the ladder just ended
+ * with steps past the maximum, and a server still working off their
+ * backlog (queued lease and history writes, a database catching up) would
+ * be measured recovering, not at 80% load.
+ */
+const TAIL_SETTLE_SECONDS = 10;
+
 async function measureTail(ctx: ServerContext, rate: number, seconds: number): Promise<TailResult> {
+  await drain(ctx.netns);
+  await perfdhcp(ctx.netns, rate, TAIL_SETTLE_SECONDS);
   await drain(ctx.netns);
   const p = await perfdhcp(ctx.netns, rate, seconds, { timestamps: true });
   const r = p.report;
