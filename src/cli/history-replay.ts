@@ -78,7 +78,7 @@ type Lock = { ok: true; release(): void } | { ok: false; message: string };
  * The journal's replay lock: a file created exclusively, holding the pid.
  * One left by a replay that died (its pid gone) is taken over.
  */
-export function takeLock(path: string): Lock {
+function takeLock(path: string): Lock {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(path, `${process.pid}\n`, { flag: "wx", mode: 0o600 });

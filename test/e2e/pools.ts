@@ -187,11 +187,17 @@ export async function dora(topo: Topology, clients: RawClient[], giaddr: string)
   return { offers, acks, naks: byType(replies, MSG.NAK).length };
 }
 
-/** The server's /metrics, fetched inside its namespace (by bun itself: no curl needed). */
+/** GET `path` from the server's HTTP listener inside its namespace (by bun itself: no curl needed): status and body. */
+export async function nsGet(ns: string, port: number, path: string): Promise<{ status: number; body: string }> {
+  const script = `const r = await fetch(${JSON.stringify(`http://127.0.0.1:${Math.floor(port)}${path}`)}, { signal: AbortSignal.timeout(5000) }); process.stdout.write(r.status + "\\n" + await r.text());`;
+  const out = (await nsRun(ns, [process.execPath, "-e", script], { timeoutMs: 10_000 })).stdout;
+  const nl = out.indexOf("\n");
+  return { status: Number(out.slice(0, nl)), body: out.slice(nl + 1) };
+}
+
+/** The server's /metrics. */
 export async function metricsText(ns: string, port: number): Promise<string> {
-  const script = `const r = await fetch("http://127.0.0.1:${Math.floor(port)}/metrics", { signal: AbortSignal.timeout(5000) }); process.stdout.write(await r.text());`;
-  const r = await nsRun(ns, [process.execPath, "-e", script], { timeoutMs: 10_000 });
-  return r.stdout;
+  return (await nsGet(ns, port, "/metrics")).body;
 }
 
 export function gauge(text: string, name: string, pool: string): number | null {

@@ -20,11 +20,9 @@ import { runLoad, activeActiveConfig } from "../e2e/active-active.ts";
 import { gate } from "../e2e/gate.ts";
 import { sweepStale, waitFor } from "../e2e/netns.ts";
 import { type PydhcpServer, startPydhcp } from "../e2e/pydhcp.ts";
-import { gauge, metricsText, poolMysql } from "../e2e/pools.ts";
+import { gauge, metricsText, nsGet, poolMysql, serverIdOf } from "../e2e/pools.ts";
 import { type TwoServers, broadcast, createTwoServers, rebindB, startDualRelay } from "../e2e/twoservers.ts";
 import { MSG, msgType } from "../e2e/dhcpwire.ts";
-import { nsRun } from "../e2e/netns.ts";
-import { serverIdOf } from "../e2e/pools.ts";
 import { MysqlBackend } from "../../src/db/mysql.ts";
 import { PoolStore } from "../../src/db/pool-store.ts";
 import { PoolAllocator } from "../../src/server/pools.ts";
@@ -167,10 +165,7 @@ describe.skipIf(skip !== null)("two servers on two Galera nodes", () => {
   }
 
   test("node 2 leaves the primary component: server B answers rebinds from lease memory and offers nothing, /health 503; back in, it allocates again", async () => {
-    const health = async (ns: string) => {
-      const script = `const r = await fetch("http://127.0.0.1:9167/health", { signal: AbortSignal.timeout(5000) }); process.stdout.write(String(r.status));`;
-      return Number((await nsRun(ns, [process.execPath, "-e", script], { timeoutMs: 10_000 })).stdout);
-    };
+    const health = async (ns: string) => (await nsGet(ns, 9167, "/health")).status;
     const [sidA, sidB] = t.serverIp;
     // the first test's 140 clients, bound by both servers (10 of the pool's 150 addresses are left)
     expect(bound.size).toBe(140);
