@@ -53,6 +53,16 @@ try {
     const xml = readFileSync(prep.configFile, "utf8");
     writeFileSync(prep.configFile, xml.replace("</config>", `  ${process.env.PROBE_CONFIG_APPEND}\n</config>`));
   }
+  // PROBE_CONFIG_REPLACE="FROM=>TO[;;FROM=>TO...]": literal replacements in pydhcp's config (e.g. another <poolSize>)
+  if (process.env.PROBE_CONFIG_REPLACE && prep.configFile.endsWith(".xml")) {
+    let xml = readFileSync(prep.configFile, "utf8");
+    for (const pair of process.env.PROBE_CONFIG_REPLACE.split(";;")) {
+      const [from, to] = pair.split("=>");
+      if (from === undefined || to === undefined || !xml.includes(from)) throw new Error(`PROBE_CONFIG_REPLACE: ${from} not in the config`);
+      xml = xml.split(from).join(to);
+    }
+    writeFileSync(prep.configFile, xml);
+  }
   const dropped = async (): Promise<Map<string, number>> => {
     const m = new Map<string, number>();
     if (!metricsUrl) return m;

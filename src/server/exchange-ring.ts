@@ -78,6 +78,22 @@ interface Kept {
 
 export const RING_SIZE = 1000;
 
+/**
+ * Past 1,000 exchanges a second the ring keeps only the newest 200. Every
+ * entry alive when the collector runs is promoted to the old generation,
+ * and the collector runs more often the faster packets come, so a full
+ * ring sends about 60% of all exchanges there, each freed only by a full
+ * collection: with <metrics> on, SQLite at 3,000 DORA/s had 17-18 full
+ * collections per 40 s instead of 9, about 1.0 s of pause increments
+ * instead of 0.66, and a higher p99 (bench/results/2026-12-04-amd-ring.md).
+ * At that rate 1,000 entries span a third of a second, too little for the
+ * help-desk page either way; below it they span seconds and cost little,
+ * since collections are rare.
+ */
+export const RING_BUSY_SIZE = 200;
+/** Exchanges a second above which the ring is busy: the newest RING_BUSY_SIZE came within RING_BUSY_SIZE ms. */
+export const RING_BUSY_RATE = 1000;
+
 const configuredNames = new WeakMap<Runtime, readonly string[]>();
 
 /** The variables answerLines reads (history-event.ts), asked of it once so the two lists cannot differ. */
@@ -207,18 +223,34 @@ export class ExchangeRing {
   private readonly buf: (ExchangeEntry | undefined)[];
   private next = 0;
   private seq = 0;
+  private count = 0;
   private readonly listeners = new Set<(e: ExchangeEntry) => void>();
+  /** entries kept past `busySize` only while fewer than `busyRate` exchanges a second come (see RING_BUSY_SIZE) */
+  private readonly busySize: number;
+  private readonly busyWindowMs: number;
 
-  constructor(readonly capacity = RING_SIZE) {
+  constructor(readonly capacity = RING_SIZE, busySize = RING_BUSY_SIZE, busyRate = RING_BUSY_RATE) {
     this.buf = new Array(capacity);
+    this.busySize = Math.min(busySize, capacity);
+    this.busyWindowMs = (this.busySize * 1000) / busyRate;
   }
 
   /** Keeps `e` itself, numbered (its id is set). */
   push(e: Omit<ExchangeEntry, "id"> & { id?: number }): void {
     const entry = e as ExchangeEntry;
     entry.id = ++this.seq;
+    if (this.buf[this.next] === undefined) this.count++;
     this.buf[this.next] = entry;
     this.next = (this.next + 1) % this.capacity;
+    if (this.busySize < this.capacity) {
+      // the entry that just left the newest busySize goes when they all came within the window
+      const out = (this.next - this.busySize - 1 + this.capacity) % this.capacity;
+      const oldest = this.buf[(this.next - this.busySize + this.capacity) % this.capacity];
+      if (this.buf[out] !== undefined && oldest !== undefined && entry.at - oldest.at < this.busyWindowMs) {
+        this.buf[out] = undefined;
+        this.count--;
+      }
+    }
     for (const f of this.listeners) {
       try {
         f(entry);
@@ -233,14 +265,15 @@ export class ExchangeRing {
     const out: ExchangeEntry[] = [];
     for (let k = 1; k <= this.capacity && out.length < limit; k++) {
       const e = this.buf[(this.next - k + this.capacity) % this.capacity];
-      if (!e) break;
+      if (!e) continue; // not filled yet, or dropped while busy
       if (mac === undefined || e.mac === mac) out.push(e);
     }
     return out;
   }
 
+  /** entries kept now: up to `capacity`, fewer while busy */
   get size(): number {
-    return Math.min(this.seq, this.capacity);
+    return this.count;
   }
 
   get listening(): number {

@@ -108,6 +108,10 @@ describe.skipIf(missing !== null)("help-desk page in Chromium", () => {
     await page.evaluate(`sessionStorage.setItem("pydhcp-token", ${JSON.stringify(TOKEN)})`);
     await page.goto(base + "/?ip=198.18.8.99");
     await page.waitForFunction(() => String((globalThis as any).document.getElementById("status").textContent).includes("no lease found"));
+    // a MAC the server never saw: the exchanges part says how many exchanges it looked through
+    await page.goto(base + "/?mac=02:00:5e:00:00:99");
+    await page.waitForSelector("#exchanges p.muted");
+    expect(await page.textContent("#exchanges p.muted")).toMatch(/^no exchanges with this client among the last [1-9]\d* the server keeps/);
     await page.fill("#q", "");
     await page.fill("#relay", "not-a-switch'--");
     await page.fill("#port", "3");

@@ -85,6 +85,27 @@ describe("exchange ring", () => {
     expect(r.recent(10, "b")).toEqual([]);
   });
 
+  test("busy: past busyRate a second only the newest busySize are kept; slower, the ring fills again", () => {
+    const at = (mac: string, t: number): Omit<ExchangeEntry, "id"> => ({ mac, at: t } as unknown as Omit<ExchangeEntry, "id">);
+    // 10 kept, 4 while more than 1000 a second come (4 within 4 ms)
+    const r = new ExchangeRing(10, 4, 1000);
+    for (let i = 0; i < 10; i++) r.push(at("s", i * 10));
+    expect(r.size).toBe(10);
+    for (let i = 0; i < 12; i++) r.push(at("f", 200));
+    expect(r.size).toBe(4);
+    expect(r.recent(100).map((e) => e.id)).toEqual([22, 21, 20, 19]);
+    // one a second again: every entry stays until the ring is full
+    for (let i = 0; i < 10; i++) r.push(at("s", 1000 + i * 1000));
+    expect(r.size).toBe(10);
+    expect(r.recent(100).map((e) => e.id)).toEqual([32, 31, 30, 29, 28, 27, 26, 25, 24, 23]);
+    // a burst of 4 within 4 ms is that rate: the one entry that left the newest 4 during it goes; the next slow one drops nothing
+    for (let i = 0; i < 4; i++) r.push(at("f", 20_000));
+    expect(r.size).toBe(9);
+    r.push(at("s", 30_000));
+    expect(r.size).toBe(9);
+    expect(r.recent(100).map((e) => e.id)).toEqual([37, 36, 35, 34, 33, 31, 30, 29, 28]);
+  });
+
   test("listeners hear each push; a throwing one does not stop the others; unsubscribe works", () => {
     const r = new ExchangeRing(2);
     const heard: number[] = [];
