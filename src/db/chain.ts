@@ -10,6 +10,7 @@
 
 import type { Param, PreparedQuery } from "./backend.ts";
 import { DbError } from "./backend.ts";
+import { shareable } from "./lookup-batch.ts";
 import type { CompiledTemplate } from "./template.ts";
 import { isBadAnswer, rowIp, rowPool, toAnswer, type Answer, type AnswerDefaults, type Row } from "../core/answer.ts";
 import type { FailureKind, Lookup, QueryRun } from "../core/exchange.ts";
@@ -25,17 +26,19 @@ export interface BoundQuery {
 export type Tried = QueryRun;
 
 /**
- * Single queries' runs that found no row deciding, remembered for a while
- * (server/answer-cache.ts keeps them under its TTL): a query asked again
- * with the same bound values is not run again. A query whose values do not
- * depend on the client (an Option 82 variable empty for every client a
- * relay sends without it, say) then runs once per TTL for all of them,
- * where the whole chain's answer is remembered per client.
+ * Single queries' runs, remembered for a while (server/answer-cache.ts keeps
+ * them under its TTL): a query asked again with the same bound values is not
+ * run again. Remembered are runs that found no row deciding, and runs of a
+ * query that binds no variable at all (`select 'guest' as pool`) whatever
+ * they found, since every client gets the same rows. A query whose values do
+ * not depend on the client (an Option 82 variable empty for every client a
+ * relay sends without it, say, or a catch-all) then runs once per TTL for
+ * all of them, where the whole chain's answer is remembered per client.
  */
 export interface QueryMemo {
-  /** the earlier run of this query with these values that found nothing deciding, marked cached */
-  empty(name: string, sql: string, params: readonly Param[]): Tried | undefined;
-  rememberEmpty(name: string, sql: string, params: readonly Param[], run: Tried): void;
+  /** the earlier run of this query with these values, marked cached */
+  seen(name: string, sql: string, params: readonly Param[]): Tried | undefined;
+  remember(name: string, sql: string, params: readonly Param[], run: Tried): void;
 }
 
 export type ChainFailure =
@@ -70,38 +73,46 @@ export async function runOfferChain(
   for (const q of queries) {
     const { name, sql, names } = q.template;
     const params = q.template.bind(vars);
-    const seen = memo?.empty(name, sql, params);
+    const seen = memo?.seen(name, sql, params);
+    let rows: readonly Row[];
     if (seen) {
       tried.push(seen);
-      continue;
+      rows = seen.result ?? [];
+    } else {
+      const t0 = performance.now();
+      const left = Math.floor(deadline - t0);
+      try {
+        if (left <= 0) throw new DbError("timeout", name, `${name}: not run, the lookup's <timeout> was used up`);
+        rows = await q.query.run(params, left);
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        tried.push({ name, sql, names, params, rows: 0, ms: performance.now() - t0, error: message });
+        const kind = e instanceof DbError ? e.kind : "query";
+        return { answer: null, tried, failure: { kind, query: name, message } };
+      }
+      tried.push({ name, sql, names, params, rows: rows.length, result: rows as Row[], ms: performance.now() - t0 });
     }
-    const t0 = performance.now();
-    const left = Math.floor(deadline - t0);
-    let rows;
-    try {
-      if (left <= 0) throw new DbError("timeout", name, `${name}: not run, the lookup's <timeout> was used up`);
-      rows = await q.query.run(params, left);
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      tried.push({ name, sql, names, params, rows: 0, ms: performance.now() - t0, error: message });
-      const kind = e instanceof DbError ? e.kind : "query";
-      return { answer: null, tried, failure: { kind, query: name, message } };
-    }
-    tried.push({ name, sql, names, params, rows: rows.length, result: rows, ms: performance.now() - t0 });
+    const run = tried[tried.length - 1]!;
+    // what a query binding no variable finds is every client's: remembered unless refused below
+    const same = !seen && names.length === 0 && shareable(sql);
     let i = 0;
     while (i < rows.length && rowIp(rows[i]!) === "" && rowPool(rows[i]!) === "") i++;
     if (i === rows.length) {
-      memo?.rememberEmpty(name, sql, params, tried[tried.length - 1]!);
+      if (!seen) memo?.remember(name, sql, params, run);
       continue;
     }
     // an ip wins over a pool in the same row: the address is the row's own
     const pool = rowIp(rows[i]!) === "" ? rowPool(rows[i]!) : "";
-    if (pool !== "") return { answer: null, pool: { pool, row: rows[i]!, rowIndex: i }, query: name, rows: rows.length, tried };
+    if (pool !== "") {
+      if (same) memo?.remember(name, sql, params, run);
+      return { answer: null, pool: { pool, row: rows[i]!, rowIndex: i }, query: name, rows: rows.length, tried };
+    }
     const a = toAnswer(rows[i]!, i, name, defaults);
     if (isBadAnswer(a)) {
-      tried[tried.length - 1]!.error = a.message;
+      run.error = a.message;
       return { answer: null, tried, failure: a };
     }
+    if (same) memo?.remember(name, sql, params, run);
     return { answer: a, query: name, rows: rows.length, tried };
   }
   return { answer: null, tried };

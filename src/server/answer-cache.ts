@@ -21,11 +21,13 @@
  * order, which with one TTL for all is also expiry order).
  *
  * Single queries are remembered too (QueryMemo, db/chain.ts): a query that
- * found no row deciding, by its name, text and bound values, under the same
- * TTL, bound and invalidation. A chain asked for a client the cache does not
- * hold then skips the queries known to find nothing for these values, e.g.
- * Option 82 queries whose variables are empty for every client of a relay
- * that sends none: one run per TTL for all of them instead of one per DISCOVER.
+ * found no row deciding, and whatever a query binding no variable found, by
+ * its name, text and bound values, under the same TTL, bound and
+ * invalidation. A chain asked for a client the cache does not hold then
+ * skips the queries known to find nothing for these values, e.g. Option 82
+ * queries whose variables are empty for every client of a relay that sends
+ * none, and a catch-all such as `select 'guest' as pool` answers from
+ * memory: one run per TTL for all of them instead of one per DISCOVER.
  *
  * A hit hands respond() the runs that produced the entry, each marked
  * `cached` (QueryRun.cached, ms 0): the Exchange, -d and the metrics see
@@ -82,7 +84,7 @@ export function keyHolds(key: string, value: string, quoted: string, from = 0): 
 
 export class AnswerCache {
   private readonly entries = new Map<string, Entry>();
-  /** single queries' runs that found nothing deciding (QueryMemo), by name, text and bound values */
+  /** single queries' runs (QueryMemo), by name, text and bound values */
   private readonly runs = new Map<string, RunEntry>();
   /** bumped by every invalidation: a lookup that started before one does not store its answer */
   generation = 0;
@@ -169,7 +171,7 @@ export class AnswerCache {
     const gen = this.generation;
     const key = (name: string, sql: string, params: readonly Param[]) => JSON.stringify([name, sql, ...params]);
     return {
-      empty: (name, sql, params) => {
+      seen: (name, sql, params) => {
         const k = key(name, sql, params);
         const e = this.runs.get(k);
         if (!e) return undefined;
@@ -177,7 +179,7 @@ export class AnswerCache {
         this.runs.delete(k);
         return undefined;
       },
-      rememberEmpty: (name, sql, params, run) => {
+      remember: (name, sql, params, run) => {
         if (this.generation !== gen || !this.enabled) return;
         const k = key(name, sql, params);
         this.runs.delete(k);

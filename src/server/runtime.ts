@@ -115,7 +115,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     return v;
   };
 
-  // with the answer cache, single queries that found nothing are remembered too (QueryMemo)
+  // with the answer cache, single queries are remembered too (QueryMemo: no row deciding, or a query binding no variable)
   const run = (vars: Vars, deadline: number) => runOfferChain(offers, vars, deadline - performance.now(), defaults, p.cache?.memo());
   const chain = p.cache ? cachedChain(p.cache, offers, run) : run;
   const pools = await buildPools(p);

@@ -92,8 +92,8 @@ describe("AnswerCache.invalidate(value)", () => {
     const cache = new AnswerCache({ ttlSeconds: 60, maxEntries: 100 });
     const memo = cache.memo()!;
     const run = (params: Param[]) => ({ name: "offer_1", sql: "select 'x\"'", names: [], params, rows: 0, result: [], ms: 1 });
-    memo.rememberEmpty("offer_1", "select 'x\"'", ["a"], run(["a"]));
-    memo.rememberEmpty("offer_1", "select 'x\"'", ['x"', "b"], run(['x"', "b"]));
+    memo.remember("offer_1", "select 'x\"'", ["a"], run(["a"]));
+    memo.remember("offer_1", "select 'x\"'", ['x"', "b"], run(['x"', "b"]));
     expect(cache.queriesRemembered).toBe(2);
     cache.invalidate("offer_1");
     cache.invalidate("select 'x\"'");
@@ -101,7 +101,7 @@ describe("AnswerCache.invalidate(value)", () => {
     expect(cache.queriesRemembered).toBe(2);
     cache.invalidate('x"');
     expect(cache.queriesRemembered).toBe(1);
-    expect(cache.memo()!.empty("offer_1", "select 'x\"'", ["a"])?.cached).toBe(true);
+    expect(cache.memo()!.seen("offer_1", "select 'x\"'", ["a"])?.cached).toBe(true);
     cache.invalidate("a");
     expect(cache.queriesRemembered).toBe(0);
   });

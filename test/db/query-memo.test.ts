@@ -102,7 +102,7 @@ test("invalidation drops remembered runs: all, by a bound value, and a run learn
   // a chain that began before an invalidation does not store what it found
   const memo = cache.memo()!;
   cache.invalidate();
-  memo.rememberEmpty("offer_1", "select 1", ["", ""], { name: "offer_1", sql: "select 1", names: [], params: ["", ""], rows: 0, ms: 1 });
+  memo.remember("offer_1", "select 1", ["", ""], { name: "offer_1", sql: "select 1", names: [], params: ["", ""], rows: 0, ms: 1 });
   expect(cache.queriesRemembered).toBe(0);
   expect(ran).toEqual(["offer_1", "offer_2", "offer_2", "offer_2"]);
 });
@@ -119,4 +119,48 @@ test("a query error empties the remembered runs; ttl 0 remembers nothing", async
   expect(cache.queriesRemembered).toBe(0);
   // the failing lookup skipped offer_1 (remembered) and failed in offer_2; with ttl 0 both lookups ran it
   expect(ran).toEqual(["offer_1", "offer_2", "offer_2", "offer_1", "offer_2", "offer_1", "offer_2"]);
+});
+
+test("a query binding no variable runs once per TTL for every client, whatever it found; a refused row and a volatile query are not remembered", async () => {
+  const open = (catchAll: string) =>
+    openCacheRig({ offers: ["select ip,mask,router,dns from users where mac='{ClientMacAddress}'", catchAll], maxEntries: 100, users: [], now: () => clock, count: () => {} });
+  const lookupIn = async (r: CacheRig, mac: string) => {
+    const l = await r.rt.deps.lookup(new Map([["ClientMacAddress", mac]]), performance.now() + 2000);
+    return { l, ran: l.tried.filter((q) => !q.cached).map((q) => q.name) };
+  };
+  const r = await open("select ip,mask,router,dns from users where port='any'");
+  try {
+    r.db.run("insert into users (ip, mask, router, dns, mac, port) values ('198.18.0.77', '255.255.255.0', '198.18.0.1', '198.18.0.53', '', 'any')");
+    const a = await lookupIn(r, CLIENTS[0]!);
+    expect([ip(a.l), a.ran]).toEqual(["198.18.0.77", ["offer_1", "offer_2"]]);
+    // another client: its own MAC lookup, the catch-all's row from memory
+    const b = await lookupIn(r, CLIENTS[1]!);
+    expect([ip(b.l), b.ran]).toEqual(["198.18.0.77", ["offer_1"]]);
+    expect(b.l).toMatchObject({ kind: "match", query: "offer_2" });
+    // the row changes: seen once the TTL passes, not before
+    r.db.run("update users set ip = '198.18.0.78' where port = 'any'");
+    clock += 4_999;
+    expect(ip((await lookupIn(r, CLIENTS[2]!)).l)).toBe("198.18.0.77");
+    clock += 1;
+    const d = await lookupIn(r, STRANGER);
+    expect([ip(d.l), d.ran]).toEqual(["198.18.0.78", ["offer_1", "offer_2"]]);
+    // a row the server refuses is never remembered: it is asked for again
+    r.db.run("update users set ip = '198.18.0.300' where port = 'any'");
+    clock += 5_000;
+    const e = await lookupIn(r, CLIENTS[0]!);
+    expect([e.l.kind, e.ran]).toEqual(["refused", ["offer_1", "offer_2"]]);
+    const f = await lookupIn(r, CLIENTS[1]!);
+    expect([f.l.kind, f.ran]).toEqual(["refused", ["offer_1", "offer_2"]]);
+  } finally {
+    await r.close();
+  }
+  // random() gives each run its own rows: run for every client
+  const v = await open("select ip,mask,router,dns from users where port='any' and random() is not null");
+  try {
+    v.db.run("insert into users (ip, mask, router, dns, mac, port) values ('198.18.0.77', '255.255.255.0', '198.18.0.1', '198.18.0.53', '', 'any')");
+    expect((await lookupIn(v, CLIENTS[0]!)).ran).toEqual(["offer_1", "offer_2"]);
+    expect((await lookupIn(v, CLIENTS[1]!)).ran).toEqual(["offer_1", "offer_2"]);
+  } finally {
+    await v.close();
+  }
 });
