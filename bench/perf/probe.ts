@@ -11,7 +11,9 @@
  * runs pydhcp from the sources with those bun flags
  * (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/p"). PROBE_METRICS=1 turns on
  * pydhcp's /metrics and prints, per rate, what it dropped and why;
- * PROBE_ENV="K=V ..." adds to the server's environment.
+ * PROBE_ENV="K=V ..." adds to the server's environment. PROBE_WIRE=1 also
+ * captures the middle of each step on the server's interface (dumpcap) and
+ * prints the latency seen there (wire.ts), without the generator's own waits.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +27,7 @@ import { cpuMeter, memoryKb } from "./proc.ts";
 import { serverByName } from "./servers.ts";
 import { percentile, round } from "./stats.ts";
 import { cleanupAll, installSignalCleanup, onCleanup, runAsync, spawnDaemon } from "./sys.ts";
+import { captureWire } from "./wire.ts";
 
 const argv = process.argv.slice(2);
 const dash = argv.indexOf("--");
@@ -112,6 +115,12 @@ try {
     const us0 = userSys(serverPid);
     const m0 = machineBusy();
     const t0 = performance.now();
+    const s0 = steal();
+    // the middle of the step: after the first quarter, at most 10 s
+    const wire = process.env.PROBE_WIRE === "1"
+      ? Bun.sleep((Number(secs) / 4) * 1000).then(() =>
+          captureWire(netns.exec(netns.server), netns.serverIf, Math.max(2, Math.min(10, Math.floor(Number(secs) / 2))), join(dir, `wire-${rate}.pcapng`), netns.serverAddr))
+      : null;
     const { rep, cpu } = await pf(rate, Number(secs), true);
     const wall = (performance.now() - t0) / 1000;
     const c = m.stop();
@@ -123,8 +132,11 @@ try {
         `RA p50/p99 ${round(percentile(rep.raDelaysMs, 50), 2)}/${round(percentile(rep.raDelaysMs, 99), 2)} ms ` +
         `CPU server ${c.server?.toFixed(0)}% (user ${(((us1[0] - us0[0]) / wall) * 100).toFixed(0)}% sys ${(((us1[1] - us0[1]) / wall) * 100).toFixed(0)}%) db ${c.db?.toFixed(0) ?? "-"}% perfdhcp ${((cpu / wall) * 100).toFixed(0)}% ` +
         `machine busy ${(((m1[0] - m0[0]) / (m1[1] - m0[1])) * 200).toFixed(0)}% of 200 ` +
-        `RSS ${((memoryKb(serverPid)?.rss ?? 0) / 1024).toFixed(0)} MB peak ${((memoryKb(serverPid)?.hwm ?? 0) / 1024).toFixed(0)} MB`,
+        `RSS ${((memoryKb(serverPid)?.rss ?? 0) / 1024).toFixed(0)} MB peak ${((memoryKb(serverPid)?.hwm ?? 0) / 1024).toFixed(0)} MB ` +
+        // time the hypervisor ran something else on our CPUs: a noisy neighbour shows here
+        `steal ${(((steal() - s0) / 100 / wall) * 100).toFixed(1)}%`,
     );
+    if (wire) console.log(`  ${await wire}`);
     if (metricsUrl) {
       const d1 = await dropped();
       const delta = (k: string) => (d1.get(k) ?? 0) - (d0.get(k) ?? 0);
@@ -153,6 +165,12 @@ function userSys(pid: number): [number, number] {
   const st = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8") as string;
   const rest = st.slice(st.lastIndexOf(")") + 2).split(" ");
   return [Number(rest[11]) / 100, Number(rest[12]) / 100];
+}
+
+/** steal jiffies over all CPUs, from /proc/stat */
+function steal(): number {
+  const f = (require("node:fs").readFileSync("/proc/stat", "utf8") as string).split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return f[7] ?? 0;
 }
 
 /** [busy, total] jiffies over all CPUs, from /proc/stat */
