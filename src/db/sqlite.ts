@@ -17,6 +17,7 @@ import { DbError, type Backend, type HistoryMark, type Lease, type LeaseFilter, 
 import { SQLITE_SCHEMA, leaseStatements } from "./schema.ts";
 import type { Logger } from "../log/types.ts";
 import { BACKSTOP_PAGES, BackgroundCheckpoint } from "./sqlite-checkpoint.ts";
+import { SqliteWriter, WriterGone, type WriterFailure } from "./sqlite-writer.ts";
 
 export interface SqliteOptions {
   path: string;
@@ -26,6 +27,8 @@ export interface SqliteOptions {
   checkpointMs?: number;
   /** the `writer` id of this process's lease upserts (db/lease-row.ts LEASE_WRITER unless given) */
   leaseWriter?: string;
+  /** history batches, lease writes and the lease sync on a worker thread (sqlite-writer.ts): the server */
+  writerThread?: boolean;
 }
 
 type Stmt = Statement<Row, Param[]>;
@@ -38,6 +41,23 @@ const PAGE_ROWS = 250;
  * enough to show in the replies' p99.
  */
 const UPSERT_ROWS = 50;
+/** leases per transaction on the writer thread, where a longer one holds no packet */
+const THREAD_UPSERT_ROWS = 250;
+
+const CHANGED_SQL = `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE updated >= ? AND writer <> ?`;
+const PUT_SQL = `INSERT INTO pydhcp_lease (${LEASE_WRITE_COLUMNS}) VALUES ${LEASE_WRITE_PLACEHOLDERS}
+       ON CONFLICT (client_key) DO UPDATE SET mac = excluded.mac, ip = excluded.ip, option82 = excluded.option82,
+         expires = excluded.expires, state = excluded.state, answer = excluded.answer, updated = excluded.updated,
+         relay = excluded.relay, hostname = excluded.hostname, writer = excluded.writer`;
+const MARK_SQL =
+  "INSERT INTO pydhcp_history_mark (run, seq, updated) VALUES (?, ?, ?) ON CONFLICT (run) DO UPDATE SET seq = max(seq, excluded.seq), updated = excluded.updated";
+
+/** A failure on the writer thread as the serving connection would have thrown it; WriterGone passes through. */
+function fromWriter(e: unknown, name: string, message: (m: string) => string): unknown {
+  if (e instanceof WriterGone) return e;
+  const f = e as WriterFailure;
+  return new DbError("query", name, message(f.message), f.code);
+}
 
 /** Lets pending I/O (packets) run before the next page. */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -59,21 +79,17 @@ class SqliteLeases implements LeaseStore {
   constructor(
     private readonly db: Database,
     private readonly writer: string,
+    private readonly thread: SqliteWriter | null,
   ) {
     // without this server's own rows: why that loses nothing, db/mysql/leases.ts changedSince
-    this.changed = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE updated >= ? AND writer <> ?`);
+    this.changed = db.prepare(CHANGED_SQL);
     this.version = db.prepare("PRAGMA data_version");
     this.activePage = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE expires >= ? AND client_key > ? ORDER BY client_key LIMIT ?`);
     this.one = db.prepare(`SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE client_key = ?`);
     this.byIpStmt = db.prepare(
       `SELECT ${LEASE_COLUMNS} FROM pydhcp_lease WHERE ip = ?2 ORDER BY (expires >= ?1) DESC, updated DESC LIMIT 1`,
     );
-    this.put = db.prepare(
-      `INSERT INTO pydhcp_lease (${LEASE_WRITE_COLUMNS}) VALUES ${LEASE_WRITE_PLACEHOLDERS}
-       ON CONFLICT (client_key) DO UPDATE SET mac = excluded.mac, ip = excluded.ip, option82 = excluded.option82,
-         expires = excluded.expires, state = excluded.state, answer = excluded.answer, updated = excluded.updated,
-         relay = excluded.relay, hostname = excluded.hostname, writer = excluded.writer`,
-    );
+    this.put = db.prepare(PUT_SQL);
     this.prune = db.prepare(
       "DELETE FROM pydhcp_lease WHERE client_key IN (SELECT client_key FROM pydhcp_lease WHERE expires < ? LIMIT ?)",
     );
@@ -118,8 +134,20 @@ class SqliteLeases implements LeaseStore {
    * writes the whole set again (an upsert repeated is harmless).
    */
   async upsert(leases: readonly Lease[]): Promise<void> {
-    for (let i = 0; i < leases.length; i += UPSERT_ROWS) {
-      if (i > 0) await yieldToLoop();
+    let i = 0;
+    for (; this.thread?.alive && i < leases.length; i += THREAD_UPSERT_ROWS) {
+      const rows = leases.slice(i, i + THREAD_UPSERT_ROWS).map((l) => leaseValues(l, this.writer));
+      try {
+        await this.thread.rows("upsert", PUT_SQL, rows);
+      } catch (e) {
+        const err = fromWriter(e, "", (m) => `pydhcp_lease upsert: ${m}`);
+        // the thread is gone: this page and the rest are written here
+        if (err instanceof WriterGone) break;
+        throw err;
+      }
+    }
+    for (let first = i; i < leases.length; i += UPSERT_ROWS) {
+      if (i > first) await yieldToLoop();
       const page = leases.slice(i, i + UPSERT_ROWS);
       await this.wrap("upsert", () => {
         this.db.transaction(() => {
@@ -139,6 +167,18 @@ class SqliteLeases implements LeaseStore {
    * busy server's leases, every second) only stalled the serving thread.
    */
   changedSince(since: number): Promise<Lease[]> {
+    if (this.thread?.alive) {
+      // the thread's connection sees every commit but its own, this connection's releases included
+      return this.thread.changed("sync", CHANGED_SQL, [since, this.writer]).then(
+        (rows) => rows.map(leaseFrom),
+        (e: unknown) => {
+          const err = fromWriter(e, "", (m) => `pydhcp_lease sync: ${m}`);
+          if (!(err instanceof WriterGone)) throw err;
+          this.seenVersion = -1;
+          return this.changedSince(since);
+        },
+      );
+    }
     return this.wrap("sync", () => {
       const v = Number(this.version.get()?.data_version ?? -2);
       if (v === this.seenVersion && !this.releasedHere) return [];
@@ -187,14 +227,18 @@ export class SqliteBackend implements Backend {
   private readonly statements = new Map<string, Stmt>();
   /** the worker checkpointing the WAL, when the server asked for one */
   readonly checkpoint: BackgroundCheckpoint | null;
+  /** the worker writing history and leases, when the server asked for one */
+  readonly writer: SqliteWriter | null;
 
   private constructor(
     private readonly db: Database,
     checkpoint: BackgroundCheckpoint | null,
     leaseWriter: string,
+    writer: SqliteWriter | null,
   ) {
-    this.leases = new SqliteLeases(db, leaseWriter);
+    this.leases = new SqliteLeases(db, leaseWriter, writer);
     this.checkpoint = checkpoint;
+    this.writer = writer;
   }
 
   /** Opens (creating when missing) the database file. */
@@ -232,7 +276,10 @@ export class SqliteBackend implements Backend {
       db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`);
       checkpoint = BackgroundCheckpoint.start(opts.path, opts.checkpointMs, Math.max(0, Math.floor(opts.timeoutMs)), log);
     }
-    return new SqliteBackend(db, checkpoint, opts.leaseWriter ?? LEASE_WRITER);
+    const writer = opts.writerThread && opts.path !== ":memory:"
+      ? SqliteWriter.start(opts.path, Math.max(0, Math.floor(opts.timeoutMs)), opts.checkpointMs !== undefined ? BACKSTOP_PAGES : 1000, log)
+      : null;
+    return new SqliteBackend(db, checkpoint, opts.leaseWriter ?? LEASE_WRITER, writer);
   }
 
   prepare(name: string, sql: string): Promise<PreparedQuery> {
@@ -286,6 +333,27 @@ export class SqliteBackend implements Backend {
   }
 
   runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks: readonly HistoryMark[] = []): Promise<void> {
+    for (const it of items) {
+      if (!this.statements.has(it.query.sql)) return Promise.reject(new DbError("query", it.query.name, `${it.query.name}: not prepared on this database`));
+    }
+    if (!this.writer?.alive) return this.runBatchHere(items, marks);
+    const now = Math.floor(Date.now() / 1000);
+    return this.writer
+      .batch(
+        items.map((it) => ({ name: it.query.name, sql: it.query.sql, params: it.params })),
+        "pydhcp_history_mark",
+        MARK_SQL,
+        marks.map((m) => [m.run, m.seq, now]),
+      )
+      .catch((e: unknown) => {
+        const err = fromWriter(e, (e as WriterFailure).name ?? "", (m) => `${(e as WriterFailure).name}: ${m}`);
+        // the thread is gone: the same transaction on this connection
+        if (err instanceof WriterGone) return this.runBatchHere(items, marks);
+        throw err;
+      });
+  }
+
+  private runBatchHere(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks: readonly HistoryMark[]): Promise<void> {
     const resolved: { stmt: Stmt; it: (typeof items)[number] }[] = [];
     for (const it of items) {
       const stmt = this.statements.get(it.query.sql);
@@ -295,9 +363,7 @@ export class SqliteBackend implements Backend {
     let current = "";
     try {
       if (marks.length) {
-        this.markStmt ??= this.db.prepare(
-          "INSERT INTO pydhcp_history_mark (run, seq, updated) VALUES (?, ?, ?) ON CONFLICT (run) DO UPDATE SET seq = max(seq, excluded.seq), updated = excluded.updated",
-        );
+        this.markStmt ??= this.db.prepare(MARK_SQL);
       }
       const mark = this.markStmt;
       this.db.transaction(() => {
@@ -342,6 +408,8 @@ export class SqliteBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    // what was sent to the writer thread commits before its connection closes
+    await this.writer?.stop();
     await this.checkpoint?.stop();
     for (const s of this.statements.values()) s.finalize();
     for (const o of this.own.values()) o.st.finalize();

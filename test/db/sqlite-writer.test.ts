@@ -1,0 +1,163 @@
+/**
+ * The SQLite writer thread (src/db/sqlite-writer.ts): history batches, lease
+ * upserts and the lease sync's read run on a worker's own connection; what
+ * they leave in the file, how their failures read, and the serving
+ * connection taking over when the thread is gone.
+ */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DbError, type Lease } from "../../src/db/backend.ts";
+import { SqliteBackend } from "../../src/db/sqlite.ts";
+import { createLogger } from "../../src/log/logger.ts";
+import { memorySink } from "../../src/log/sink.ts";
+
+const now = Math.floor(Date.now() / 1000);
+const lease = (i: number, over: Partial<Lease> = {}): Lease => {
+  const mac = "02" + i.toString(16).padStart(10, "0");
+  return { clientKey: mac, mac, ip: `198.18.${i >> 8}.${i & 255}`, option82: "", expires: now + 3600, state: "bound", answer: "{}", updated: now, relay: "", hostname: "", ...over };
+};
+
+let dir: string;
+let path: string;
+let sink: ReturnType<typeof memorySink>;
+let log: ReturnType<typeof createLogger>;
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), `pydhcp-sqlite-writer-${process.pid}-`));
+  path = join(dir, "p.sqlite");
+  sink = memorySink();
+  log = createLogger({ level: "info", format: "text", out: sink, err: sink });
+  const b = SqliteBackend.open({ path, timeoutMs: 1000 }, log);
+  b.exec("CREATE TABLE h (mac TEXT NOT NULL, ip TEXT)");
+  await b.close();
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** What a second connection (the operator's sqlite3) sees in the file. */
+function outside<T>(sql: string): T[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.query(sql).all() as T[];
+  } finally {
+    db.close();
+  }
+}
+
+const open = () => SqliteBackend.open({ path, timeoutMs: 1000, writerThread: true, leaseWriter: "server-a" }, log);
+
+describe("the SQLite writer thread", () => {
+  test("a history batch and its marks commit together from the thread", async () => {
+    const b = open();
+    try {
+      expect(b.writer?.alive).toBe(true);
+      const q = await b.prepare("history_sql", "INSERT INTO h (mac, ip) VALUES (?, ?)");
+      await b.runBatch([{ query: q, params: ["020000000001", "198.18.0.1"] }, { query: q, params: ["020000000002", null] }], [{ run: "r1", seq: 7 }]);
+      expect(outside<{ mac: string; ip: string | null }>("SELECT mac, ip FROM h ORDER BY mac")).toEqual([
+        { mac: "020000000001", ip: "198.18.0.1" },
+        { mac: "020000000002", ip: null },
+      ]);
+      expect(await b.historyMark("r1")).toBe(7);
+    } finally {
+      await b.close();
+    }
+  });
+
+  test("a failing row fails the whole batch as the serving connection would: the query's name, SQLite's code, nothing written", async () => {
+    const b = open();
+    try {
+      const q = await b.prepare("history_sql", "INSERT INTO h (mac, ip) VALUES (?, ?)");
+      const err = await b.runBatch([{ query: q, params: ["020000000001", "198.18.0.1"] }, { query: q, params: [null, "198.18.0.2"] }], [{ run: "r1", seq: 9 }]).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(DbError);
+      expect((err as DbError).query).toBe("history_sql");
+      expect((err as DbError).code).toBe("SQLITE_CONSTRAINT_NOTNULL");
+      expect((err as DbError).message).toContain("history_sql: NOT NULL constraint failed: h.mac");
+      expect(outside("SELECT * FROM h")).toEqual([]);
+      expect(await b.historyMark("r1")).toBe(0);
+      // the thread is still there for the next batch
+      expect(b.writer?.alive).toBe(true);
+    } finally {
+      await b.close();
+    }
+  });
+
+  test("lease writes land in the file; the sync reads only rows another writer changed, and only after a commit elsewhere", async () => {
+    const b = open();
+    try {
+      const many = Array.from({ length: 600 }, (_, i) => lease(i + 1));
+      await b.leases.upsert(many);
+      expect(outside<{ n: number }>("SELECT COUNT(*) AS n FROM pydhcp_lease WHERE writer = 'server-a'")[0]!.n).toBe(600);
+      // its own rows are never read back
+      expect(await b.leases.changedSince(now - 10)).toEqual([]);
+      // another server's write (its own connection) is
+      const other = SqliteBackend.open({ path, timeoutMs: 1000, leaseWriter: "server-b" }, log);
+      await other.leases.upsert([lease(9000, { ip: "198.18.200.1" })]);
+      await other.close();
+      const seen = await b.leases.changedSince(now - 10);
+      expect(seen.map((l) => l.ip)).toEqual(["198.18.200.1"]);
+      // nothing committed elsewhere since: nothing read
+      expect(await b.leases.changedSince(now - 10)).toEqual([]);
+    } finally {
+      await b.close();
+    }
+  });
+
+  test("the thread gone: the serving connection writes instead, one WARN says so, nothing is lost", async () => {
+    const b = open();
+    try {
+      const q = await b.prepare("history_sql", "INSERT INTO h (mac, ip) VALUES (?, ?)");
+      await b.runBatch([{ query: q, params: ["020000000001", "a"] }]);
+      b.writer!.kill();
+      expect(b.writer!.alive).toBe(false);
+      await b.runBatch([{ query: q, params: ["020000000002", "b"] }], [{ run: "r2", seq: 3 }]);
+      await b.leases.upsert([lease(1), lease(2)]);
+      expect(outside<{ mac: string }>("SELECT mac FROM h ORDER BY mac").map((r) => r.mac)).toEqual(["020000000001", "020000000002"]);
+      expect(await b.historyMark("r2")).toBe(3);
+      expect(outside<{ n: number }>("SELECT COUNT(*) AS n FROM pydhcp_lease")[0]!.n).toBe(2);
+      const warns = sink.lines().filter((l) => l.includes("SQLite writer thread stopped"));
+      expect(warns.length).toBe(1);
+      expect(warns[0]).toContain("WARN");
+    } finally {
+      await b.close();
+    }
+  });
+
+  test("close() lets what was already sent commit", async () => {
+    const b = open();
+    const q = await b.prepare("history_sql", "INSERT INTO h (mac, ip) VALUES (?, ?)");
+    const rows = Array.from({ length: 2000 }, (_, i) => ({ query: q, params: [`02${String(i).padStart(10, "0")}`, "x"] }));
+    const sent = b.runBatch(rows, [{ run: "r3", seq: 2000 }]);
+    await b.close();
+    await sent;
+    expect(outside<{ n: number }>("SELECT COUNT(*) AS n FROM h")[0]!.n).toBe(2000);
+  });
+
+  test("a thread that cannot open its file is gone at once: calls end in WriterGone, which the backend answers by writing on the serving connection", async () => {
+    const b = open();
+    try {
+      // a writer on a path that is not there, as a thread that failed to open would be
+      const { SqliteWriter } = await import("../../src/db/sqlite-writer.ts");
+      const w = SqliteWriter.start(join(dir, "no-such-dir", "x.sqlite"), 100, 1000, log);
+      const err = await w.rows("upsert", "INSERT INTO h (mac) VALUES (?)", [["x"]]).then(() => null, (e: unknown) => e);
+      expect(String(err)).toContain("SQLite writer thread stopped");
+      expect(w.alive).toBe(false);
+      await w.stop();
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe("when the server uses it", () => {
+  test("with a second CPU only", async () => {
+    const { sqliteWriterThread } = await import("../../src/db/open.ts");
+    expect(sqliteWriterThread(1)).toBe(false);
+    expect(sqliteWriterThread(2)).toBe(true);
+  });
+});
