@@ -1,10 +1,12 @@
 /**
  * Backend on an embedded SQLite file (bun:sqlite). WAL journal so readers
  * (the offer chain) are not blocked by history writes; statements are
- * prepared once and reused. Calls are synchronous inside; the Promise API
- * keeps the Backend contract the same as MySQL's. A statement cannot be
- * interrupted mid-run, so the query timeout only bounds waiting for a
- * locked database (busy_timeout).
+ * prepared once and reused. Calls on this connection are synchronous
+ * inside; the Promise API keeps the Backend contract the same as MySQL's.
+ * The server's history batches, lease writes and lease sync go to a writer
+ * thread instead (sqlite-writer.ts), and come back here if it stops. A
+ * statement cannot be interrupted mid-run, so the query timeout only bounds
+ * waiting for a locked database (busy_timeout).
  */
 
 import {
