@@ -12,16 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteBackend } from "../../src/db/sqlite.ts";
 import { BACKSTOP_PAGES, BackgroundCheckpoint, type CheckpointResult } from "../../src/db/sqlite-checkpoint.ts";
-import type { Lease } from "../../src/db/backend.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { memorySink } from "../../src/log/sink.ts";
+import { NOW, testLease } from "./lease-fixture.ts";
 
 const log = createLogger({ level: "error", format: "text", out: memorySink(), err: memorySink() });
-const now = Math.floor(Date.now() / 1000);
-const lease = (i: number, over: Partial<Lease> = {}): Lease => {
-  const mac = "02" + i.toString(16).padStart(10, "0");
-  return { clientKey: mac, mac, ip: `198.18.${i >> 8}.${i & 255}`, option82: "", expires: now + 3600, state: "bound", answer: "{}", updated: now, relay: "", hostname: "", ...over };
-};
+const now = NOW;
+const lease = testLease;
 
 let dir: string;
 let path: string;

@@ -9,16 +9,14 @@ import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DbError, type Lease } from "../../src/db/backend.ts";
+import { DbError } from "../../src/db/backend.ts";
 import { SqliteBackend } from "../../src/db/sqlite.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { memorySink } from "../../src/log/sink.ts";
+import { NOW, testLease } from "./lease-fixture.ts";
 
-const now = Math.floor(Date.now() / 1000);
-const lease = (i: number, over: Partial<Lease> = {}): Lease => {
-  const mac = "02" + i.toString(16).padStart(10, "0");
-  return { clientKey: mac, mac, ip: `198.18.${i >> 8}.${i & 255}`, option82: "", expires: now + 3600, state: "bound", answer: "{}", updated: now, relay: "", hostname: "", ...over };
-};
+const now = NOW;
+const lease = testLease;
 
 let dir: string;
 let path: string;
