@@ -76,10 +76,14 @@ export function markdownReport(r: BenchResult): string {
     ]),
   );
   const tails = table(
-    ["server", "rate (80% of max)", "exchanges", "loss %", "DO p50 ms", "DO p99 ms", "DO max ms", "RA p50 ms", "RA p99 ms", "RA max ms"],
+    ["server", "rate (80% of max)", "exchanges", "loss %", "DO p50 ms", "DO p99 ms", "DO max ms", "RA p50 ms", "RA p99 ms", "RA max ms", "wire DO / RA p99 ms", "wire over 5 ms %", "wire longest stall ms"],
     ok.filter((s) => s.tail).map((s) => {
       const t = s.tail!;
-      return [label(s), n(t.rate), n(t.samples), n(t.loss * 100, 2), n(t.doP50Ms, 2), n(t.doP99Ms, 2), n(t.doMaxMs, 1), n(t.raP50Ms, 2), n(t.raP99Ms, 2), n(t.raMaxMs, 1)];
+      const w = t.wire;
+      return [
+        label(s), n(t.rate), n(t.samples), n(t.loss * 100, 2), n(t.doP50Ms, 2), n(t.doP99Ms, 2), n(t.doMaxMs, 1), n(t.raP50Ms, 2), n(t.raP99Ms, 2), n(t.raMaxMs, 1),
+        w ? `${n(w.doP99Ms, 2)} / ${n(w.raP99Ms, 2)}` : "-", w ? n(w.over5 * 100, 2) : "-", w ? n(w.longestStallMs, 1) : "-",
+      ];
     }),
   );
   const ratios = r.ratios.length

@@ -35,6 +35,16 @@ export interface RunResult {
   hwmKb: number | null;
 }
 
+/** A step timed on the server's interface (bench/perf/wire.ts). */
+export interface WireSummary {
+  samples: number;
+  doP99Ms: number | null;
+  raP99Ms: number | null;
+  /** share of replies over 5 ms, both kinds */
+  over5: number;
+  longestStallMs: number;
+}
+
 export interface TailResult {
   rate: number;
   samples: number;
@@ -45,6 +55,8 @@ export interface TailResult {
   raP99Ms: number | null;
   doMaxMs: number | null;
   raMaxMs: number | null;
+  /** the same step timed on the server's interface (bench/perf/wire.ts), when dumpcap and tshark are there */
+  wire?: WireSummary;
 }
 
 /** A long run at the maximum rate: is memory flat, does the rate hold? */

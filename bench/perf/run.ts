@@ -27,6 +27,7 @@ import { SERVERS, serverByName, type Prepared, type ServerContext, type ServerRo
 import { median, percentile, round } from "./stats.ts";
 import { MAX_LOSS, RATE_STEPS, search } from "./steps.ts";
 import { cleanupAll, cleanupDepth, cleanupTo, installSignalCleanup, onCleanup, run, runAsync, spawnDaemon } from "./sys.ts";
+import { canCapture, capture, summary } from "./wire.ts";
 
 const CLIENTS = 10_000;
 
@@ -258,9 +259,18 @@ async function measureTail(ctx: ServerContext, rate: number, seconds: number): P
   await drain(ctx.netns);
   await perfdhcp(ctx.netns, rate, TAIL_SETTLE_SECONDS);
   await drain(ctx.netns);
+  // the same step on the server's interface too: perfdhcp's delays hold its own waits for a CPU
+  const wire = canCapture()
+    ? Bun.sleep((seconds / 4) * 1000).then(() =>
+        capture(ctx.netns.exec(ctx.netns.server), ctx.netns.serverIf, Math.max(2, Math.min(10, Math.floor(seconds / 2))), join(ctx.dir, `wire-${rate}.pcapng`), ctx.netns.serverAddr))
+    : null;
   const p = await perfdhcp(ctx.netns, rate, seconds, { timestamps: true });
+  const w = wire ? await wire : null;
+  if (typeof w === "string") log(`  wire capture: ${w}`);
+  else if (w?.dropped) log(`  wire capture dropped ${w.dropped} packets: not reported`);
   const r = p.report;
   return {
+    ...(w && typeof w !== "string" && !w.dropped ? { wire: summary(w.report) } : {}),
     rate,
     samples: r.raDelaysMs.length,
     loss: r.loss,
@@ -444,6 +454,7 @@ async function main(): Promise<number> {
     notes: [
       "perfdhcp, the server under test and MariaDB share the same cores; perfdhcp's own CPU is reported so a generator-bound step can be told apart.",
       "Latency percentiles come from perfdhcp's -x t per-exchange timestamps (DO = DISCOVER to OFFER, RA = REQUEST to ACK).",
+      "The wire columns time the same step on the server's side of the veth (a dumpcap capture of up to 10 s in its middle, bench/perf/wire.ts): no wait of perfdhcp's for a CPU is in them. Longest stall: the longest time with a request waiting and no reply leaving.",
       `net.core.rmem_default is raised to ${GENERATOR_RMEM} bytes for the run: perfdhcp cannot size its socket, and with the 208 KiB default its own receive queue overflowed (drops counted by the kernel on perfdhcp's socket, not the server's) long before either server was busy.`,
       "The search scouts the ladder with short steps, then measures full steps from two rungs below where scouting stopped; every full step is in the Runs table.",
       ...(o.servers.some((s) => s.family === "reference") ? [CEILING_NOTE] : []),

@@ -11,6 +11,7 @@
  * stretch with requests waiting and no reply leaving (the server stalled).
  */
 import { existsSync } from "node:fs";
+import type { WireSummary } from "./results.ts";
 import { percentile, round } from "./stats.ts";
 import { runAsync } from "./sys.ts";
 
@@ -105,16 +106,42 @@ export function describe(r: WireReport): string {
   );
 }
 
+/** The capture's numbers as the benchmark's latency table keeps them. */
+export function summary(r: WireReport): WireSummary {
+  const all = r.doMs.length + r.raMs.length;
+  const over = r.doMs.filter((x) => x > 5).length + r.raMs.filter((x) => x > 5).length;
+  return {
+    samples: all,
+    doP99Ms: round(percentile(r.doMs, 99), 3),
+    raP99Ms: round(percentile(r.raMs, 99), 3),
+    over5: all ? round(over / all, 4) ?? 0 : 0,
+    longestStallMs: round(r.longestStallMs, 1) ?? 0,
+  };
+}
+
+/** dumpcap and tshark are both there (Debian's tshark package has both) */
+export function canCapture(): boolean {
+  return Bun.which("dumpcap") !== null && Bun.which("tshark") !== null;
+}
+
 /**
  * Captures `seconds` of UDP on `iface` inside the namespace (`nsExec` runs a
- * command there), then reads the capture back; a line for the probe's output.
+ * command there), then reads the capture back. A capture that could not
+ * keep up misses replies: `dropped` says so rather than the report showing
+ * fewer late ones.
  */
-export async function captureWire(nsExec: readonly string[], iface: string, seconds: number, file: string, serverAddr: string): Promise<string> {
+export async function capture(nsExec: readonly string[], iface: string, seconds: number, file: string, serverAddr: string): Promise<{ report: WireReport; dropped: number } | string> {
   const cap = await runAsync([...nsExec, "dumpcap", "-q", "-i", iface, "-s", "600", "-B", "64", "-f", "udp", "-a", `duration:${seconds}`, "-w", file], [0, 1]);
-  if (!existsSync(file)) return `wire: dumpcap wrote nothing: ${cap.stderr.trim()}`;
+  if (!existsSync(file)) return `dumpcap wrote nothing: ${cap.stderr.trim()}`;
   const r = await runAsync(["tshark", "-r", file, "-T", "fields", "-e", "frame.time_epoch", "-e", "ip.src", "-e", "dhcp.id", "-e", "dhcp.option.dhcp"], [0, 2]);
-  const line = describe(analyse(parseFields(r.stdout, serverAddr)));
-  // a capture that could not keep up misses replies: say so rather than report fewer late ones
-  const dropped = /dropped on interface[^:]*: \d+\/(\d+)/.exec(cap.stderr)?.[1];
-  return dropped && Number(dropped) > 0 ? `${line} (capture dropped ${dropped} packets)` : line;
+  const dropped = Number(/dropped on interface[^:]*: \d+\/(\d+)/.exec(cap.stderr)?.[1] ?? 0);
+  return { report: analyse(parseFields(r.stdout, serverAddr)), dropped };
+}
+
+/** capture(), as a line for the probe's output. */
+export async function captureWire(nsExec: readonly string[], iface: string, seconds: number, file: string, serverAddr: string): Promise<string> {
+  const c = await capture(nsExec, iface, seconds, file, serverAddr);
+  if (typeof c === "string") return `wire: ${c}`;
+  const line = describe(c.report);
+  return c.dropped > 0 ? `${line} (capture dropped ${c.dropped} packets)` : line;
 }

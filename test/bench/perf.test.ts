@@ -235,6 +235,10 @@ describe("summary and report", () => {
     expect(md).toContain("| **ceiling** (reference) | 11,000 | 11,000 |");
     expect(md).toContain("| ceiling (reference) | 11,000 (11000) |");
     expect(md).toContain("| ceiling (reference) | 8,800 | 1,000 |");
+    // no capture: the wire columns say so
+    expect(md).toContain("| 0.80 | 2.0 | - | - | - |");
+    const wired = markdownReport({ ...res, servers: [{ ...c, tail: { ...c.tail!, wire: { samples: 2000, doP99Ms: 0.42, raP99Ms: 0.31, over5: 0.0012, longestStallMs: 3.25 } } }, k, p] });
+    expect(wired).toContain("| 0.80 | 2.0 | 0.42 / 0.31 | 0.12 | 3.3 |");
     const ratioSection = md.slice(md.indexOf("## pydhcp over Kea"), md.indexOf("## Runs"));
     expect(ratioSection).not.toContain("ceiling");
     expect(md).toContain("no server can be measured above it");
