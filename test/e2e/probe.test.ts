@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gate } from "./gate.ts";
-import { type Topology, createDirect, createRelayed, destroyAll, nsRun, run, sweepStale } from "./netns.ts";
+import { type Topology, createDirect, createRelayed, destroyAll, nsRun, run, sweepStale, waitFor } from "./netns.ts";
 import { type PydhcpServer, type TestDb, REPO, configXml, sqliteDb, startPydhcp } from "./pydhcp.ts";
 import { type Relay, startRelay } from "./relay.ts";
 
@@ -140,7 +140,10 @@ describe.skipIf(skip !== null)("pydhcp probe against the server", () => {
       ]);
       expect(r.code).toBe(0);
       expect(r.json?.result).toBe("OFFER");
-      expect(await server.log()).toContain(`to=${topo.relayIp}:6767`);
+      // the reply leaves before its exchange line is written: wait for the line, not only for the reply
+      const want = `to=${topo.relayIp}:6767`;
+      await waitFor(want, async () => ((await server.log()).includes(want) ? true : undefined), 5000).catch(() => undefined);
+      expect(await server.log()).toContain(want);
     }, T);
   });
 
