@@ -229,10 +229,15 @@ export class ExchangeRing {
   private readonly busySize: number;
   private readonly busyWindowMs: number;
 
-  constructor(readonly capacity = RING_SIZE, busySize = RING_BUSY_SIZE, busyRate = RING_BUSY_RATE) {
+  constructor(readonly capacity = RING_SIZE, busySize = RING_BUSY_SIZE, private readonly busyRate = RING_BUSY_RATE) {
     this.buf = new Array(capacity);
     this.busySize = Math.min(busySize, capacity);
     this.busyWindowMs = (this.busySize * 1000) / busyRate;
+  }
+
+  /** How many it keeps: `capacity`, or `busySize` while more than `busyRate` exchanges a second come (the help-desk page says so). */
+  get keeps(): { capacity: number; busySize: number; busyRate: number } {
+    return { capacity: this.capacity, busySize: this.busySize, busyRate: this.busyRate };
   }
 
   /** Keeps `e` itself, numbered (its id is set). */

@@ -134,7 +134,7 @@ export function createApi(d: ApiDeps): (req: HttpRequest) => Promise<HttpRespons
     const limitText = opt(p, "limit") ?? "20";
     if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1) return bad("limit must be 1 to 1000");
     const list = d.ring.recent(Math.min(1000, Number(limitText)), mac);
-    return json(200, { exchanges: list.map((e) => exchangeJson(e)), kept: d.ring.size });
+    return json(200, { exchanges: list.map((e) => exchangeJson(e)), kept: d.ring.size, keeps: d.ring.keeps });
   };
 
   const stream = (req: HttpRequest): HttpResponse => {

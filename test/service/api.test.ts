@@ -149,6 +149,8 @@ describe("leases and exchanges after a DORA", () => {
     expect(d.variables.hostname_text).toBe(EVIL_HOST);
     // the ring of another client is not this one's
     expect((await get(`/api/exchanges?mac=${B}`)).body.exchanges).toEqual([]);
+    // what the ring keeps, for the help-desk page to say
+    expect(r.body.keeps).toEqual({ capacity: 1000, busySize: 200, busyRate: 1000 });
   });
 
   test("/api/counters counts the exchanges", async () => {
