@@ -20,7 +20,7 @@
 import type { Logger } from "../log/types.ts";
 import type { Row } from "./backend.ts";
 
-/** a bound value: history parameters are text or NULL, lease columns text or numbers */
+/** a bound value: history parameters are text or NULL, lease columns text or finite numbers (sent as JSON) */
 export type Value = string | number | null;
 
 /** What failed in the worker: the statement's name and SQLite's message and code. */
@@ -53,7 +53,7 @@ function fail(id, name, e) {
   postMessage({ id, error: { name, message: String((e && e.message) || e), code: e && e.code ? String(e.code) : "" } });
 }
 self.onmessage = (e) => {
-  const m = e.data;
+  const m = JSON.parse(e.data);
   if (m.kind === "start") {
     try {
       db = new Database(m.path);
@@ -76,7 +76,7 @@ self.onmessage = (e) => {
   try {
     if (m.kind === "batch") {
       db.transaction(() => {
-        for (const it of m.items) { current = it.name; stmt(it.sql).run(...it.params); }
+        for (const [k, params] of m.items) { const [name, sql] = m.stmts[k]; current = name; stmt(sql).run(...params); }
         current = m.markName;
         for (const r of m.marks) stmt(m.markSql).run(...r);
       })();
@@ -139,7 +139,16 @@ export class SqliteWriter {
 
   /** History rows and their marks (`markSql` values per mark), one transaction. */
   batch(items: readonly { name: string; sql: string; params: readonly Value[] }[], markName: string, markSql: string, marks: readonly (readonly Value[])[]): Promise<void> {
-    return this.call({ kind: "batch", items, markName, markSql, marks }).then(() => undefined);
+    // each statement's text once, the items by its index: a batch is mostly one statement repeated
+    const stmts: [string, string][] = [];
+    const index = new Map<string, number>();
+    const rows: [number, readonly Value[]][] = [];
+    for (const it of items) {
+      let k = index.get(it.sql);
+      if (k === undefined) index.set(it.sql, (k = stmts.push([it.name, it.sql]) - 1));
+      rows.push([k, it.params]);
+    }
+    return this.call({ kind: "batch", stmts, items: rows, markName, markSql, marks }).then(() => undefined);
   }
 
   /** Rows of one statement, one transaction. */
@@ -175,7 +184,8 @@ export class SqliteWriter {
     const id = ++this.seq;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ ...msg, id });
+      // as JSON text: a structured clone of a batch cost the serving thread 3-5 times as much (bench/writer-post.ts)
+      this.worker.postMessage(JSON.stringify({ ...msg, id }));
     });
   }
 
