@@ -39,6 +39,7 @@ import {
 import { randomBytes } from "node:crypto";
 import type { Param } from "../db/backend.ts";
 import type { Logger } from "../log/types.ts";
+import { MODE, openPrivate, PosFile } from "./journal-pos.ts";
 
 import type { FsyncPolicy } from "../config/types.ts";
 
@@ -76,7 +77,6 @@ export interface LineAt {
 
 export type ReadItem = ({ kind: "line"; line: ParsedLine } | { kind: "damaged"; text: string; reason: string }) & LineAt;
 
-const MODE = 0o600;
 const ID = /^([0-9a-z]{1,40})-([0-9]{1,15})$/;
 /** a batch of 500 lines is ~70 KiB; a line longer than this was never written by pydhcp */
 const READ_CHUNK = 256 << 10;
@@ -160,12 +160,6 @@ export function parseLine(text: string): ParsedLine | string {
   return { run: m[1]!, seq: Number(m[2]), s: o.s, v: o.v as Param[] };
 }
 
-function openPrivate(path: string, flags: string): number {
-  const fd = openSync(path, flags, MODE);
-  // an existing file keeps its mode on open: tighten it
-  fchmodSync(fd, MODE);
-  return fd;
-}
 
 export class Journal {
   readonly run = newRunId();
@@ -202,6 +196,7 @@ export class Journal {
   private tailHead = 0;
   readonly sealedPath: string;
   readonly posPath: string;
+  private readonly pos: PosFile;
   readonly quarantinePath: string;
 
   constructor(
@@ -212,6 +207,7 @@ export class Journal {
   ) {
     this.sealedPath = path + ".sealed";
     this.posPath = path + ".pos";
+    this.pos = new PosFile(this.posPath);
     this.quarantinePath = path + ".quarantine";
   }
 
@@ -295,6 +291,7 @@ export class Journal {
     // beside the moved journal, for `pydhcp history replay`: how far its database got, and which one it was
     const aside = `${this.path}.${stamp}.other-database`;
     try {
+      this.pos.close();
       renameSync(this.posPath, aside + ".pos");
     } catch {
       // none
@@ -514,6 +511,7 @@ export class Journal {
       try {
         this.savePos(zero);
       } catch {
+        this.pos.close();
         unlinkSync(this.posPath);
       }
       ftruncateSync(this.fd, 0);
@@ -700,7 +698,7 @@ export class Journal {
   }
 
   private savePos(p: Position): void {
-    writeFileSync(this.posPath, JSON.stringify(p), { mode: MODE });
+    this.pos.save(p);
   }
 
   private compact(): void {
@@ -769,5 +767,6 @@ export class Journal {
     }
     closeSync(this.fd);
     this.fd = -1;
+    this.pos.close();
   }
 }
