@@ -85,6 +85,41 @@ describe("the SQLite writer thread", () => {
     }
   });
 
+  test("a batch of two statements interleaved: each row runs its own statement, in order, and a failure names the statement that failed", async () => {
+    const b = open();
+    try {
+      b.exec("CREATE TABLE h2 (mac TEXT NOT NULL, n INTEGER)");
+      const q1 = await b.prepare("history_sql", "INSERT INTO h (mac, ip) VALUES (?, ?)");
+      const q2 = await b.prepare("history_extra", "INSERT INTO h2 (mac, n) VALUES (?, ?)");
+      await b.runBatch([
+        { query: q1, params: ["020000000001", "198.18.0.1"] },
+        { query: q2, params: ["020000000001", "1"] },
+        { query: q1, params: ["020000000002", "198.18.0.2"] },
+        { query: q2, params: ["020000000002", "2"] },
+      ]);
+      expect(outside("SELECT mac, ip FROM h ORDER BY mac")).toEqual([
+        { mac: "020000000001", ip: "198.18.0.1" },
+        { mac: "020000000002", ip: "198.18.0.2" },
+      ]);
+      expect(outside("SELECT mac, n FROM h2 ORDER BY mac")).toEqual([
+        { mac: "020000000001", n: 1 },
+        { mac: "020000000002", n: 2 },
+      ]);
+      const err = await b.runBatch([
+        { query: q1, params: ["020000000003", "198.18.0.3"] },
+        { query: q2, params: [null, "3"] },
+      ]).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect((err as DbError).query).toBe("history_extra");
+      expect((err as DbError).message).toContain("history_extra: NOT NULL constraint failed: h2.mac");
+      expect(outside("SELECT count(*) AS n FROM h")).toEqual([{ n: 2 }]);
+    } finally {
+      await b.close();
+    }
+  });
+
   test("lease writes land in the file; the sync reads only rows another writer changed, and only after a commit elsewhere", async () => {
     const b = open();
     try {
