@@ -11,13 +11,16 @@
  * no new block, so a full disk does not stop it. The text is the
  * position's JSON padded with spaces; JSON.parse reads it as it is. A save
  * torn by a crash reads as no position, and the journal is read from its
- * start (the database's marks skip what was written).
+ * start (the database's marks skip what was written). A file removed or
+ * replaced by hand is noticed within a second and made again.
  */
-import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, statSync, writeSync } from "node:fs";
 
 /** 0600: the journal files hold MACs and addresses */
 export const MODE = 0o600;
 const WIDTH = 128;
+/** how often a save checks that the path still names the open file (someone may have removed or replaced it) */
+const RECHECK_MS = 1000;
 
 /** Opens `path` (created 0600), and tightens an existing file's mode to 0600. */
 export function openPrivate(path: string, flags: string | number): number {
@@ -29,15 +32,21 @@ export function openPrivate(path: string, flags: string | number): number {
 
 export class PosFile {
   private fd = -1;
+  private ino = 0;
+  private checkedAt = 0;
   private readonly buf = Buffer.alloc(WIDTH);
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** Throws what the file system says (the caller warns once and goes on). */
   save(p: { ino: number; offset: number; line: number }): void {
     const text = JSON.stringify(p);
     // a position is under 80 characters; anything longer cannot be padded
     if (text.length >= WIDTH) throw new Error(`position too long for ${this.path}: ${text}`);
+    if (this.fd >= 0 && this.now() - this.checkedAt >= RECHECK_MS && !this.stillThere()) this.close();
     if (this.fd < 0) this.open();
     this.buf.fill(0x20);
     this.buf.write(text, 0, "latin1");
@@ -62,16 +71,29 @@ export class PosFile {
     this.fd = -1;
   }
 
+  /** The path still names the open file: not removed, nor replaced by another. */
+  private stillThere(): boolean {
+    this.checkedAt = this.now();
+    try {
+      return statSync(this.path).ino === this.ino;
+    } catch {
+      return false;
+    }
+  }
+
   private open(): void {
     // no O_TRUNC (truncating is what made every close flush), no O_APPEND (a write at 0 must land at 0)
     const fd = openPrivate(this.path, constants.O_RDWR | constants.O_CREAT);
     try {
       // left by an older pydhcp or another tool: longer text would survive after the padding
-      if (fstatSync(fd).size > WIDTH) ftruncateSync(fd, WIDTH);
+      const st = fstatSync(fd);
+      if (st.size > WIDTH) ftruncateSync(fd, WIDTH);
+      this.ino = st.ino;
     } catch (e) {
       closeSync(fd);
       throw e;
     }
     this.fd = fd;
+    this.checkedAt = this.now();
   }
 }

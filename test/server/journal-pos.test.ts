@@ -62,3 +62,26 @@ test("a save that cannot open its file throws (the journal warns once and goes o
   expect(read(path)).toEqual({ ino: 1, offset: 0, line: 1 });
   pos.close();
 });
+
+test("a file removed or replaced by hand is noticed within a second and made again", () => {
+  const path = join(dir, "j.pos");
+  let now = 0;
+  const pos = new PosFile(path, () => now);
+  pos.save({ ino: 1, offset: 10, line: 2 });
+  rmSync(path);
+  now = 500;
+  pos.save({ ino: 1, offset: 20, line: 3 });
+  // within the second the save still goes to the removed file
+  expect(existsSync(path)).toBe(false);
+  now = 1600;
+  pos.save({ ino: 1, offset: 30, line: 4 });
+  expect(read(path)).toEqual({ ino: 1, offset: 30, line: 4 });
+  // replaced (a new inode at the path): written to the new file after the next check
+  writeFileSync(join(dir, "other"), "{}");
+  renameSync(join(dir, "other"), path);
+  now = 3000;
+  pos.save({ ino: 1, offset: 40, line: 5 });
+  expect(read(path)).toEqual({ ino: 1, offset: 40, line: 5 });
+  expect(statSync(path).mode & 0o777).toBe(0o600);
+  pos.close();
+});
