@@ -22,7 +22,6 @@
 import {
   closeSync,
   existsSync,
-  fchmodSync,
   fdatasync,
   fdatasyncSync,
   fstatSync,
