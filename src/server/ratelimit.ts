@@ -9,21 +9,35 @@
  * anyway, and refusing new keys would lock out real new clients; the
  * bounded lookup queue is what absorbs that kind of flood.
  *
- * Forgetting is generational, so no packet pays for a walk over the map:
- * buckets live in `current` and `previous`; every `refill` milliseconds (the
- * time an empty bucket takes to fill) `previous` is dropped whole and
- * `current` becomes it. A bucket used again moves back to `current`, so a
- * dropped one was untouched for at least `refill` ms: full, like a new one.
+ * Forgetting is by period, so no packet pays for a walk over the map: time
+ * is cut into periods of `refill` milliseconds (the time an empty bucket
+ * takes to fill), and each bucket notes the last period it was used in. One
+ * untouched for a whole period is full, like a new one. Each packet looks
+ * at a few buckets (SWEEP_STEP) and drops those; after two quiet periods
+ * every bucket is full and the map is emptied at once.
+ *
+ * One map, buckets updated in place: a client sending steadily allocates
+ * nothing that lives. (Moving buckets between two maps each period made
+ * every client's key and the maps' tables old-generation garbage, which
+ * only a full collection frees; bench/promoted.ts.)
  */
 interface Bucket {
+  /** the map's key, so the sweep can delete it */
+  key: string;
   tokens: number;
   at: number;
+  /** the period it was last used in */
+  period: number;
 }
 
+/** buckets looked at per packet for forgetting: the map is walked in about size / SWEEP_STEP packets */
+const SWEEP_STEP = 4;
+
 export class RateLimiter {
-  private current = new Map<string, Bucket>();
-  private previous = new Map<string, Bucket>();
-  private rotatedAt = -Infinity;
+  private readonly buckets = new Map<string, Bucket>();
+  private sweep: MapIterator<Bucket> | null = null;
+  private period = 0;
+  private periodFrom = -Infinity;
   /** ms an empty bucket takes to fill: how long a bucket must be untouched before it can go */
   private readonly refill: number;
   /** packets let through untracked because the map was full */
@@ -45,23 +59,23 @@ export class RateLimiter {
   /** true when the packet may pass; `now` in milliseconds */
   allow(key: string, now: number): boolean {
     if (this.rate <= 0) return true;
-    // a clock stepped back rotates too, so forgetting never stalls behind it
-    if (now - this.rotatedAt >= this.refill || now < this.rotatedAt) this.rotate(now);
-    let b = this.current.get(key);
+    // a clock stepped back starts a period too, so forgetting never stalls behind it
+    if (now - this.periodFrom >= this.refill || now < this.periodFrom) this.nextPeriod(now);
+    this.forgetSome();
+    let b = this.buckets.get(key);
     if (b === undefined) {
-      b = this.previous.get(key);
-      if (b !== undefined) {
-        this.previous.delete(key);
-        this.current.set(key, b);
-      } else {
-        if (this.current.size + this.previous.size >= this.maxKeys) {
-          this.untracked++;
-          return true;
-        }
-        b = { tokens: this.burst, at: now };
-        this.current.set(key, b);
+      if (this.buckets.size >= this.maxKeys) {
+        this.untracked++;
+        return true;
       }
+      b = { key, tokens: this.burst, at: now, period: this.period };
+      this.buckets.set(key, b);
+    } else if (b.period < this.period - 1) {
+      // untouched for a whole period: full, as a new bucket would be
+      b.tokens = this.burst;
+      b.at = now;
     }
+    b.period = this.period;
     if (now > b.at) b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) * this.rate) / 1000);
     b.at = now;
     if (b.tokens < 1) return false;
@@ -69,15 +83,32 @@ export class RateLimiter {
     return true;
   }
 
-  /** Drops the buckets untouched since the last rotation: each has refilled completely. */
-  private rotate(now: number): void {
-    // after two quiet periods even `current` is all full buckets
-    this.previous = now - this.rotatedAt >= 2 * this.refill ? new Map() : this.current;
-    this.current = new Map();
-    this.rotatedAt = now;
+  private nextPeriod(now: number): void {
+    // two quiet periods: every bucket is full
+    if (now - this.periodFrom >= 2 * this.refill) {
+      this.buckets.clear();
+      this.sweep = null;
+    }
+    this.period++;
+    this.periodFrom = now;
+  }
+
+  /** Drops the full buckets among the next few (a Map's iterator survives deletes and inserts). */
+  private forgetSome(): void {
+    if (this.buckets.size === 0) return;
+    for (let i = 0; i < SWEEP_STEP; i++) {
+      this.sweep ??= this.buckets.values();
+      const n = this.sweep.next();
+      if (n.done) {
+        this.sweep = null;
+        return;
+      }
+      const b = n.value;
+      if (b.period < this.period - 1) this.buckets.delete(b.key);
+    }
   }
 
   get size(): number {
-    return this.current.size + this.previous.size;
+    return this.buckets.size;
   }
 }

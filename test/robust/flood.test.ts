@@ -170,3 +170,35 @@ test("the limiter's map is bounded: a million new keys keep at most maxKeys, a s
   for (let i = 0; i < 1000; i++) if (circuit.allow("127.0.0.1/01", now)) ok++;
   expect(ok).toBe(DEFAULT_PER_CIRCUIT * 2);
 });
+
+test("the limiter forgets refilled buckets while traffic goes on, a bucket back after a quiet period is full, and a steady client keeps one bucket", () => {
+  const rl = new RateLimiter(DEFAULT_PER_MAC, DEFAULT_PER_MAC * 2, 10_000);
+  const refill = 2000; // ms: burst / rate
+  const t0 = 5_000_000;
+  // 1,000 clients drain their buckets once, then go quiet
+  for (let i = 0; i < 1000; i++) for (let j = 0; j < DEFAULT_PER_MAC * 2; j++) rl.allow("quiet" + i, t0);
+  expect(rl.allow("quiet0", t0)).toBe(false);
+  expect(rl.size).toBe(1000);
+  // one client sends 100/s: the others are kept for the period after their last use (their buckets may not be full)
+  let t = t0;
+  for (; t < t0 + 2 * refill; t += 10) rl.allow("steady", t);
+  expect(rl.size).toBe(1001);
+  // then forgotten by the packets' sweep, a few per packet, not all at once
+  for (; t < t0 + 3 * refill; t += 10) rl.allow("steady", t);
+  expect(rl.size).toBeGreaterThan(1);
+  for (; t < t0 + 4 * refill; t += 10) rl.allow("steady", t);
+  expect(rl.size).toBe(1);
+  // its bucket is the one it had: limited at 20/s all along, never reset to a full burst
+  let through = 0;
+  for (let k = 0; k < 100; k++) if (rl.allow("steady", t + k)) through++;
+  expect(through).toBeLessThanOrEqual(3);
+  // a drained bucket untouched for a whole period comes back full, before any sweep reached it
+  const one = new RateLimiter(DEFAULT_PER_MAC, DEFAULT_PER_MAC * 2, 10_000);
+  for (let j = 0; j < 100; j++) one.allow("a", t0);
+  for (let j = 0; j < 50; j++) one.allow("other" + j, t0);
+  one.allow("b", t0 + refill);
+  one.allow("b", t0 + 2 * refill);
+  let again = 0;
+  for (let j = 0; j < 100; j++) if (one.allow("a", t0 + 2 * refill)) again++;
+  expect(again).toBe(DEFAULT_PER_MAC * 2);
+});
