@@ -323,3 +323,34 @@ describe("store listing", () => {
     expect((await a.leases.changedSince(now + 1)).map((l) => [l.clientKey, l.state])).toEqual([["020000000001", "released"]]);
   });
 });
+
+describe("a renewal updates the lease memory holds", () => {
+  test("written leases are updated in place; one waiting to be written keeps its version when an OFFER hold comes", async () => {
+    const m = new LeaseMemory(a.leases, log);
+    m.set(lease("020000000031", "198.18.0.31", { hostname: "cpe" }));
+    await m.flush();
+    const first = m.get("020000000031")!;
+    // a renewal: the same object, its expiry moved, equal text left as it was
+    const host = first.hostname;
+    m.set(lease("020000000031", "198.18.0.31", { hostname: "cp" + "e", expires: now + 7200, updated: now + 5 }));
+    expect(m.get("020000000031")).toBe(first);
+    expect(first.expires).toBe(now + 7200);
+    expect(first.hostname).toBe(host);
+    await m.flush();
+    expect((await a.leases.get("020000000031"))?.expires).toBe(now + 7200);
+    // a new address: still the same object, indexed under the new address only
+    m.set(lease("020000000031", "198.18.0.32", { updated: now + 6 }));
+    expect(m.get("020000000031")).toBe(first);
+    expect(m.holder("198.18.0.31", now)).toBeUndefined();
+    expect(m.holder("198.18.0.32", now)).toBe(first);
+    // not yet written: an OFFER hold for another address must not change what will be written
+    m.hold(lease("020000000031", "198.18.0.33", { state: "offered", updated: now + 7 }));
+    expect(first.state).toBe("bound");
+    expect(first.ip).toBe("198.18.0.32");
+    expect(m.get("020000000031")?.state).toBe("offered");
+    await m.flush();
+    const row = await a.leases.get("020000000031");
+    expect(row?.state).toBe("bound");
+    expect(row?.ip).toBe("198.18.0.32");
+  });
+});
