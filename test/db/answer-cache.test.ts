@@ -98,6 +98,40 @@ test("TTL expiry: a changed row is answered stale until the TTL passes, then fre
   expect(counted).toEqual(["miss", "hit", "miss"]);
 });
 
+test("an expired entry asked again is refreshed in place when the database says the same, and replaced when it does not", async () => {
+  const first = await lookup(KNOWN);
+  const held = (l: Lookup) => (l.kind === "match" ? l.answer : null);
+  clock += 5_000;
+  // expired: the queries run again and find the same row; the entry's objects are kept, not the new result's
+  const again = await lookup(KNOWN);
+  expect(ran).toEqual(["offer_1", "offer_2", "offer_1", "offer_2"]);
+  expect(ip(again)).toBe("198.18.0.19");
+  const hit = await lookup(KNOWN);
+  expect(hit.tried.every((q) => q.cached)).toBe(true);
+  const kept = held(hit);
+  clock += 4_999;
+  expect(held(await lookup(KNOWN))).toBe(kept!);
+  // the refresh moved the expiry: still a hit 9,999 ms after the first lookup
+  expect(counted).toEqual(["miss", "miss", "hit", "hit"]);
+  // what is kept is the first lookup's answer; the refresh's own result was dropped
+  expect(kept).toBe(held(first)!);
+  expect(held(again)).not.toBe(kept);
+  // a changed row replaces the entry after the TTL
+  db.run("update users set dns = '198.18.0.54' where mac = ?", [KNOWN]);
+  clock += 1;
+  expect((held(await lookup(KNOWN)))?.dns).toEqual(["198.18.0.54"]);
+  const changed = held(await lookup(KNOWN));
+  expect(changed).not.toBe(kept);
+  expect(changed?.dns).toEqual(["198.18.0.54"]);
+  expect(cache.size).toBe(1);
+  // a negative entry is refreshed the same way
+  await lookup(STRANGER);
+  clock += 5_000;
+  expect((await lookup(STRANGER)).kind).toBe("none");
+  expect((await lookup(STRANGER)).kind).toBe("none");
+  expect(counted.slice(-3)).toEqual(["miss", "miss", "negative_hit"]);
+});
+
 test("invalidation: by a bound value (what `pydhcp lease release` calls), all, and by reload", async () => {
   await lookup(KNOWN);
   await lookup(STRANGER);
