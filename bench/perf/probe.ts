@@ -13,7 +13,8 @@
  * pydhcp's /metrics and prints, per rate, what it dropped and why;
  * PROBE_ENV="K=V ..." adds to the server's environment. PROBE_WIRE=1 also
  * captures the middle of each step on the server's interface (dumpcap) and
- * prints the latency seen there (wire.ts), without the generator's own waits.
+ * prints the latency seen there (wire.ts), without the generator's own waits;
+ * PROBE_WIRE_KEEP=<dir> keeps each capture there (wire-<rate>.pcapng).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -119,7 +120,7 @@ try {
     // the middle of the step: after the first quarter, at most 10 s
     const wire = process.env.PROBE_WIRE === "1"
       ? Bun.sleep((Number(secs) / 4) * 1000).then(() =>
-          captureWire(netns.exec(netns.server), netns.serverIf, Math.max(2, Math.min(10, Math.floor(Number(secs) / 2))), join(dir, `wire-${rate}.pcapng`), netns.serverAddr))
+          captureWire(netns.exec(netns.server), netns.serverIf, Math.max(2, Math.min(10, Math.floor(Number(secs) / 2))), join(process.env.PROBE_WIRE_KEEP || dir, `wire-${rate}.pcapng`), netns.serverAddr))
       : null;
     const { rep, cpu } = await pf(rate, Number(secs), true);
     const wall = (performance.now() - t0) / 1000;
