@@ -76,6 +76,15 @@ export interface LineAt {
 
 export type ReadItem = ({ kind: "line"; line: ParsedLine } | { kind: "damaged"; text: string; reason: string }) & LineAt;
 
+/** A line in Journal's tail: where it is in the active file, and its text with the newline. */
+interface TailLine {
+  start: number;
+  end: number;
+  lineNo: number;
+  ino: number;
+  text: string;
+}
+
 const ID = /^([0-9a-z]{1,40})-([0-9]{1,15})$/;
 /** a batch of 500 lines is ~70 KiB; a line longer than this was never written by pydhcp */
 const READ_CHUNK = 256 << 10;
@@ -87,7 +96,7 @@ export interface JournalLimits {
 }
 
 const LIMITS: JournalLimits = { compactBytes: 1 << 20, rotateBytes: 64 << 20 };
-/** lines kept parsed for the reader (Journal.tail); beyond this the database is behind and the file is read */
+/** lines kept for the reader (Journal.tail); beyond this the database is behind and the file is read */
 const TAIL_MAX = 5000;
 
 /** The journal could not take an event: its reply must not leave. */
@@ -184,14 +193,20 @@ export class Journal {
   writeProblem: string | null = null;
   private readBuf: Buffer | null = null;
   /**
-   * The lines appended while the reader was caught up, as read() would
-   * return them, so the writer does not read back and parse what was just
-   * written (a fifth of the server's work under load). read() takes them
-   * only while the first one starts at its cursor; a rewind, a failed or
-   * cut write, a line parseLine would refuse, compaction, rotation or a
+   * The lines appended while the reader was caught up, as the text that was
+   * written, so the writer does not read back what was just written (a
+   * fifth of the server's work under load). read() parses them as it
+   * parses the file, and takes them only while the first one starts at its
+   * cursor; a rewind, a failed or cut write, compaction, rotation or a
    * backlog past TAIL_MAX empties it, and the file is read as before.
+   *
+   * Kept as text, one string per line: the lines wait here for the writer
+   * (tens of ms), long enough for some to be promoted to the old
+   * generation, and a parsed line was four objects (with the values' list
+   * and strings) for a full collection to free. Parsing when read costs
+   * about a microsecond a line.
    */
-  private tail: { start: number; item: ReadItem }[] = [];
+  private tail: TailLine[] = [];
   private tailHead = 0;
   readonly sealedPath: string;
   readonly posPath: string;
@@ -396,8 +411,8 @@ export class Journal {
   recordMany(builds: readonly ((eventId: string) => JournalEntry[])[]): Recorded {
     const ids: string[] = [];
     const before = this.size;
-    /** the lines as read() would parse them, while they can go to the tail */
-    let parsed: ParsedLine[] | null = this.tailContinues(before) ? [] : null;
+    /** whether the lines can go to the tail */
+    const keep = this.tailContinues(before);
     // a line cut by a failed write is ended first; it is quarantined when read
     const parts: string[] = this.cut ? ["\n"] : [];
     /** per event: its index in `parts` after its last line, and its lines */
@@ -414,10 +429,6 @@ export class Journal {
         const e = entries[k]!;
         // statement names are config names (history_[a-z_]+): nothing to escape; values are
         parts.push(`{"i":"${k === 0 ? id : `${this.run}-${first + k}`}","s":"${e.s}","v":${JSON.stringify(e.v)}}\n`);
-        if (parsed) {
-          if (STATEMENT.test(e.s) && textValues(e.v)) parsed.push({ run: this.run, seq: first + k, s: e.s, v: e.v });
-          else parsed = null;
-        }
       }
       ends.push(parts.length);
       lines.push(entries.length);
@@ -489,7 +500,7 @@ export class Journal {
       }
     }
     this.writeProblem = null;
-    if (parsed) this.keepTail(from === 0 ? parts : parts.slice(from), parsed, wroteAt);
+    if (keep) this.keepTail(from === 0 ? parts : parts.slice(from), wroteAt);
     else this.clearTail();
     this.backlog += n;
     if (this.fsync.kind !== "always") this.dirty = true;
@@ -530,17 +541,18 @@ export class Journal {
     if (this.cut) return false;
     const pending = this.tail.length - this.tailHead;
     if (pending === 0) return this.cursor.ino === this.ino && this.cursor.offset === offset;
-    const last = this.tail[this.tail.length - 1]!.item;
+    const last = this.tail[this.tail.length - 1]!;
     return pending < TAIL_MAX && last.ino === this.ino && last.end === offset;
   }
 
-  private keepTail(parts: readonly string[], lines: readonly ParsedLine[], offset: number): void {
+  private keepTail(parts: readonly string[], offset: number): void {
     const pending = this.tail.length > this.tailHead;
-    let lineNo = pending ? this.tail[this.tail.length - 1]!.item.lineNo + 1 : this.cursor.line;
+    let lineNo = pending ? this.tail[this.tail.length - 1]!.lineNo + 1 : this.cursor.line;
     let at = offset;
     for (let i = 0; i < parts.length; i++) {
-      const end = at + Buffer.byteLength(parts[i]!);
-      this.tail.push({ start: at, item: { kind: "line", line: lines[i]!, file: this.path, lineNo: lineNo++, ino: this.ino, end } });
+      const text = parts[i]!;
+      const end = at + Buffer.byteLength(text);
+      this.tail.push({ start: at, end, lineNo: lineNo++, ino: this.ino, text });
       at = end;
     }
   }
@@ -554,14 +566,22 @@ export class Journal {
   private readTail(max: number): { items: ReadItem[]; next: Position } {
     const stop = Math.min(this.tail.length, this.tailHead + max);
     const items: ReadItem[] = [];
-    for (let i = this.tailHead; i < stop; i++) items.push(this.tail[i]!.item);
+    const last = this.tail[stop - 1]!;
+    for (let i = this.tailHead; i < stop; i++) {
+      const t = this.tail[i]!;
+      // as read() makes an item of the same bytes in the file
+      const text = t.text.slice(0, -1);
+      const where = { file: this.path, lineNo: t.lineNo, ino: t.ino, end: t.end };
+      const parsed = parseLine(text);
+      if (typeof parsed !== "string") items.push({ kind: "line", line: parsed, ...where });
+      else if (t.start >= (this.quarantinedTo.get(t.ino) ?? 0)) items.push({ kind: "damaged", text, reason: parsed, ...where });
+    }
     this.tailHead = stop;
     if (this.tailHead === this.tail.length) this.clearTail();
     else if (this.tailHead >= 4096) {
       this.tail = this.tail.slice(this.tailHead);
       this.tailHead = 0;
     }
-    const last = items[items.length - 1]!;
     this.cursor = { ino: last.ino, offset: last.end, line: last.lineNo + 1 };
     return { items, next: { ...this.cursor } };
   }
@@ -581,7 +601,7 @@ export class Journal {
   read(max: number): { items: ReadItem[]; next: Position } {
     if (this.tailHead < this.tail.length && max > 0) {
       const head = this.tail[this.tailHead]!;
-      if (head.item.ino === this.cursor.ino && head.start === this.cursor.offset) return this.readTail(max);
+      if (head.ino === this.cursor.ino && head.start === this.cursor.offset) return this.readTail(max);
       this.clearTail();
     }
     const items: ReadItem[] = [];
