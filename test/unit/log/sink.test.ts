@@ -33,6 +33,23 @@ describe("fd sink", () => {
     closeSync(fd);
   });
 
+  test("buffered: UTF-8 text, lines across the buffer's end and a line longer than the buffer, all in order", async () => {
+    const path = join(dir, "d.log");
+    const fd = openSync(path, "w");
+    const s = fdSink(fd, { highWater: 100 });
+    const want: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      // host names as subscribers send them: Cyrillic, emoji, escapes
+      const line = i % 997 === 0 ? "x".repeat(40_000) + ` ${i}\n` : `${i} Сергей-ПК 🖥 host=${"a".repeat(i % 50)}\n`;
+      want.push(line);
+      s.write(line);
+    }
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(readFileSync(path, "utf8")).toBe(want.join(""));
+    closeSync(fd);
+  });
+
   test("unbuffered: written at once", () => {
     const path = join(dir, "c.log");
     const fd = openSync(path, "w");
