@@ -101,6 +101,12 @@ export class LeaseMemory implements LeaseBook {
   private racing: Set<string> | null = null;
   /** counts changes to memory: the lease snapshot is written again only when it moved */
   private changes = 0;
+  /**
+   * Snapshots that read leases and have not written them yet (snapshotEntries
+   * until releaseSnapshot): meanwhile no lease is updated in place, so each
+   * is written as it was read, with the right `unwritten` mark.
+   */
+  private snapshotReaders = 0;
 
   constructor(
     private store: LeaseStore,
@@ -127,6 +133,7 @@ export class LeaseMemory implements LeaseBook {
    * answered during an outage must still reach it). OFFER holds are not kept.
    */
   async snapshotEntries(now: number, slice = SNAPSHOT_SCAN_SLICE): Promise<{ lease: Lease; unwritten: boolean }[]> {
+    this.snapshotReaders++;
     const out: { lease: Lease; unwritten: boolean }[] = [];
     let n = 0;
     // a Map's iterator survives changes between slices: a lease changed after its slice was read is in the next snapshot
@@ -139,6 +146,11 @@ export class LeaseMemory implements LeaseBook {
       if (mine || (lease.state === "bound" && lease.expires > now)) out.push({ lease, unwritten: mine !== undefined });
     }
     return out;
+  }
+
+  /** The snapshot that read leases with snapshotEntries has written them (or failed). */
+  releaseSnapshot(): void {
+    if (this.snapshotReaders > 0) this.snapshotReaders--;
   }
 
   /**
@@ -370,7 +382,8 @@ export class LeaseMemory implements LeaseBook {
   /**
    * Indexes `l` as the client's lease; returns the object memory now holds
    * for it: the previous lease updated in place when no write or snapshot
-   * holds that one (it is in neither `dirty` nor `writing`), else `l`.
+   * holds that one (it is in neither `dirty` nor `writing`, and no snapshot
+   * is being written), else `l`.
    */
   private index(l: Lease): Lease {
     this.touched?.add(l.clientKey);
@@ -379,8 +392,9 @@ export class LeaseMemory implements LeaseBook {
     if (old && old.ip !== l.ip && this.byIp.get(old.ip)?.clientKey === l.clientKey) this.byIp.delete(old.ip);
     let kept = l;
     if (old && old !== l) {
-      // a lease waiting to be written, or being written, is that version: an OFFER hold must not change it
-      const pinned = this.dirty.get(old.clientKey) === old || this.writing?.get(old.clientKey) === old;
+      // a lease waiting to be written, or being written, is that version: an OFFER hold must not change it;
+      // one a snapshot read is written to it as it was
+      const pinned = this.snapshotReaders > 0 || this.dirty.get(old.clientKey) === old || this.writing?.get(old.clientKey) === old;
       if (pinned) keepStrings(l, old);
       else {
         updateInPlace(old, l);

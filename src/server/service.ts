@@ -507,7 +507,8 @@ export class Service {
     const version = s.leases.version;
     const t0 = performance.now();
     let leases = 0;
-    s.snapshotting = s.leases
+    const memory = s.leases;
+    s.snapshotting = memory
       .snapshotEntries(Math.floor(Date.now() / 1000))
       .then((entries) => {
         leases = entries.length;
@@ -526,6 +527,7 @@ export class Service {
         },
       )
       .finally(() => {
+        memory.releaseSnapshot();
         s.snapshotting = null;
       });
     return s.snapshotting;

@@ -353,4 +353,23 @@ describe("a renewal updates the lease memory holds", () => {
     expect(row?.state).toBe("bound");
     expect(row?.ip).toBe("198.18.0.32");
   });
+
+  test("a lease a snapshot has read is written to it as read: not updated in place until the snapshot is written", async () => {
+    const m = new LeaseMemory(a.leases, log);
+    m.set(lease("020000000041", "198.18.0.41"));
+    await m.flush();
+    const entries = await m.snapshotEntries(now);
+    const read = entries.find((e) => e.lease.clientKey === "020000000041")!;
+    expect(read.unwritten).toBe(false);
+    // renewed while the snapshot is being written: the snapshot still holds the written version
+    m.set(lease("020000000041", "198.18.0.41", { expires: now + 9000, updated: now + 9 }));
+    expect(read.lease.expires).toBe(now + 3600);
+    expect(m.get("020000000041")).not.toBe(read.lease);
+    m.releaseSnapshot();
+    await m.flush();
+    const current = m.get("020000000041")!;
+    m.set(lease("020000000041", "198.18.0.41", { expires: now + 9500, updated: now + 10 }));
+    expect(m.get("020000000041")).toBe(current);
+    expect(current.expires).toBe(now + 9500);
+  });
 });
