@@ -26,32 +26,12 @@ import { ExchangeRing, RING_SIZE, ringEntry } from "../src/server/exchange-ring.
 import { exchangeJson } from "../src/server/exchange-view.ts";
 import { LeaseMemory } from "../src/server/leases.ts";
 import { buildRuntime } from "../src/server/runtime.ts";
-import { buildRequest, ip } from "../test/support/client.ts";
+import { benchConfigXml, discover, fillUsers, request } from "./support/subscribers.ts";
 
 const CACHED = Number(process.argv[2] ?? 10_000);
 const USERS = Math.max(10_000, CACHED);
-const PORTS = 48;
 const dir = mkdtempSync(join(tmpdir(), "pydhcp-retained-"));
-const xml = (ttl: number) => `<?xml version="1.0"?>
-<config>
-  <dhcpserver><host>127.0.0.1</host><broadcast>255.255.255.255</broadcast><DHCPServer>198.18.0.1</DHCPServer>
-    <LeaseTime>3600</LeaseTime><ThreadLimit>16</ThreadLimit><defaultMask>255.255.0.0</defaultMask>
-    <defaultRouter>198.18.0.1</defaultRouter><defaultDNS>198.18.0.53</defaultDNS></dhcpserver>
-  <database><sqlite><path>${dir}/h.db</path></sqlite></database>
-  <log><level>info</level></log>
-  <options>
-    <option>option_82_hex:sw_port1:20:22</option>
-    <option>option_82_hex:sw_port2:16:18</option>
-    <option>option_82_hex:sw_mac:26:40</option>
-  </options>
-  <query><offer_count>3</offer_count>
-    <offer_1>select ip,mask,router,dns from users where mac='{option_82_AgentRemoteId_hex}' and port='{option_82_AgentCircuitId_port_hex}'</offer_1>
-    <offer_2>select ip,mask,router,dns from users where mac='{sw_mac}' and port='{sw_port2}'</offer_2>
-    <offer_3>select ip,mask,router,dns from users where mac='{ClientMacAddress}'</offer_3>
-    <history_sql>insert into history (dt,mac,ip,comment) values (now(),'{ClientMacAddress}','{RequestedIpAddress}','DHCPACK/INFORM')</history_sql>
-  </query>
-  <answerCache><ttl>${ttl}</ttl><maxEntries>${USERS}</maxEntries></answerCache>
-</config>`;
+const xml = (ttl: number) => benchConfigXml(dir, { extra: `\n  <answerCache><ttl>${ttl}</ttl><maxEntries>${USERS}</maxEntries></answerCache>` });
 const parsed = parseConfig(xml(3600), join(dir, "config.xml"));
 if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
 const config = parsed.config;
@@ -67,31 +47,7 @@ const rtPlain = await buildRuntime({ config: off.config, backend, leases, cache:
 history.start();
 history.setStatements(rtCached.historyStatements);
 
-const hex2 = (n: number) => n.toString(16).padStart(2, "0");
-const mac = (i: number) => "0c01" + i.toString(16).padStart(8, "0");
-const switchMac = (i: number) => "001e58" + Math.floor(i / PORTS).toString(16).padStart(6, "0");
-const port = (i: number) => (i % PORTS) + 1;
-const addr = (i: number) => `198.18.${128 + (i >> 8)}.${i & 255}`;
-{
-  const { Database } = await import("bun:sqlite");
-  const db = new Database(join(dir, "h.db"));
-  const ins = db.prepare("insert into users (ip, mask, router, dns, mac, port) values (?, '', '', '', ?, ?)");
-  db.transaction(() => {
-    for (let i = 0; i < USERS; i++) ins.run(addr(i), "0006" + switchMac(i), hex2(port(i)));
-  })();
-  db.close();
-}
-const option82 = (i: number) =>
-  Uint8Array.from(Buffer.from("0106" + "0004" + "0001" + "00" + hex2(port(i)) + "0208" + "0006" + switchMac(i), "hex"));
-const common = (i: number): [number, Uint8Array][] => [
-  [61, Uint8Array.from(Buffer.from("01" + mac(i), "hex"))],
-  [12, new TextEncoder().encode(`host-${i}`)],
-  [60, new TextEncoder().encode("udhcp 1.36.1")],
-  [55, Uint8Array.of(1, 3, 6, 12, 15, 28, 42)],
-];
-const discover = (i: number) => buildRequest({ type: 1, mac: mac(i), xid: i + 1, giaddr: "198.18.0.2", options: [...common(i), [82, option82(i)]] });
-const request = (i: number) =>
-  buildRequest({ type: 3, mac: mac(i), xid: i + 1, giaddr: "198.18.0.2", options: [...common(i), [50, ip(addr(i))], [54, ip("198.18.0.1")], [82, option82(i)]] });
+fillUsers(join(dir, "h.db"), USERS);
 
 async function exchange(buf: Uint8Array, rt: typeof rtCached, ring: ExchangeRing | null): Promise<void> {
   // the datagram as the socket hands it: a buffer of its own
