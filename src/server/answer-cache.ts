@@ -115,6 +115,30 @@ function sameRun(a: Tried, b: Tried): boolean {
     sameList(a.names, b.names, (x, y) => x === y) && sameList(a.params, b.params, (x, y) => x === y) && sameList(a.result, b.result, sameRow);
 }
 
+/**
+ * Before storing under `key`: an entry there equal to the new value (`same`)
+ * stays with `expires`, moved to the end of the insertion (expiry) order,
+ * and true is returned; otherwise it goes, and the oldest entries make room
+ * for the new one below `max`.
+ */
+function refreshOrMakeRoom<E extends { key: string; expires: number }>(map: Map<string, E>, key: string, expires: number, max: number, same: (old: E) => boolean): boolean {
+  const old = map.get(key);
+  if (old) {
+    map.delete(key);
+    if (same(old)) {
+      old.expires = expires;
+      map.set(old.key, old);
+      return true;
+    }
+  }
+  while (map.size >= max) {
+    const oldest = map.keys().next();
+    if (oldest.done) break;
+    map.delete(oldest.value);
+  }
+  return false;
+}
+
 function sameChain(a: CacheableChain, b: CacheableChain): boolean {
   if (!sameAnswer(a.answer, b.answer) || !sameList(a.tried, b.tried, sameRun)) return false;
   if ("query" in a !== "query" in b || ("query" in a && "query" in b && (a.query !== b.query || a.rows !== b.rows))) return false;
@@ -210,21 +234,7 @@ export class AnswerCache {
   set(key: string, value: CacheableChain): void {
     if (!this.enabled) return;
     const expires = this.now() + this.ttlMs;
-    const old = this.entries.get(key);
-    if (old) {
-      this.entries.delete(key);
-      // unchanged: the entry (and its key) stays, moved to the end of the expiry order
-      if (sameChain(old.value, value)) {
-        old.expires = expires;
-        this.entries.set(old.key, old);
-        return;
-      }
-    }
-    while (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done) break;
-      this.entries.delete(oldest.value);
-    }
+    if (refreshOrMakeRoom(this.entries, key, expires, this.maxEntries, (old) => sameChain(old.value, value))) return;
     // what a hit returns: the runs that found it, marked as not run again
     const tried = value.tried.map((q) => ({ ...q, ms: 0, cached: true as const }));
     this.entries.set(key, { key, value: { ...value, tried }, expires });
@@ -249,20 +259,7 @@ export class AnswerCache {
         if (this.generation !== gen || !this.enabled) return;
         const k = key(name, sql, params);
         const expires = this.now() + this.ttlMs;
-        const old = this.runs.get(k);
-        if (old) {
-          this.runs.delete(k);
-          if (sameRun(old.run, run)) {
-            old.expires = expires;
-            this.runs.set(old.key, old);
-            return;
-          }
-        }
-        while (this.runs.size >= this.maxEntries) {
-          const oldest = this.runs.keys().next();
-          if (oldest.done) break;
-          this.runs.delete(oldest.value);
-        }
+        if (refreshOrMakeRoom(this.runs, k, expires, this.maxEntries, (old) => sameRun(old.run, run))) return;
         this.runs.set(k, { key: k, run: { ...run, ms: 0, cached: true }, expires });
       },
     };
