@@ -18,6 +18,10 @@
  * and the filler taken off. The history writer's database batches run
  * after that, outside the count: they are off the packet path.
  *
+ * ALLOC_UPTO=decode|respond|history stops each packet after that stage
+ * (default: the whole path, through the log line); the differences between
+ * stages say where the bytes go.
+ *
  *   bun bench/alloc.ts [exchanges=20000] [runs=3]
  */
 import { heapSize } from "bun:jsc";
@@ -32,12 +36,14 @@ import { HistoryWriter } from "../src/server/history.ts";
 import { ExchangeLog } from "../src/server/exchange-log.ts";
 import { LeaseMemory } from "../src/server/leases.ts";
 import { buildRuntime } from "../src/server/runtime.ts";
-import { packetPath } from "./support/packet.ts";
+import { packetPath, STAGES, type Stage } from "./support/packet.ts";
 import { benchConfigXml, discover, fillUsers, request, USERS } from "./support/subscribers.ts";
 
 const N = Number(process.argv[2] ?? 20_000);
 const RUNS = Number(process.argv[3] ?? 3);
 const CHILD = process.env.PYDHCP_ALLOC_CHILD === "1";
+const UPTO = (process.env.ALLOC_UPTO ?? "log") as Stage;
+if (!STAGES.includes(UPTO)) throw new Error(`ALLOC_UPTO: one of ${STAGES.join(", ")}`);
 
 if (!CHILD) {
   // parent: bytes from a child with the GC log, time in a child without it
@@ -77,7 +83,7 @@ if (!CHILD) {
     cpu.push(Number(t[2]));
   }
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
-  console.log(`bun ${Bun.version}: ${N} relayed DORA exchanges (2 packets each) per run, ${RUNS} runs`);
+  console.log(`bun ${Bun.version}: ${N} relayed DORA exchanges (2 packets each) per run, ${RUNS} runs, through ${UPTO}`);
   console.log(`  bytes/exchange  median ${Math.round(med(bytes))}  runs ${bytes.map((x) => Math.round(x)).join(", ")}  (eden collections per run ${gcs.join(", ")})`);
   console.log(`  µs/exchange     median ${med(us).toFixed(2)}  runs ${us.map((x) => x.toFixed(2)).join(", ")}  (wall clock)`);
   console.log(`  CPU µs/exchange median ${med(cpu).toFixed(2)}  runs ${cpu.map((x) => x.toFixed(2)).join(", ")}  (user + system, all threads)`);
@@ -109,6 +115,7 @@ const packet = packetPath({
   leaseTime: config.server.leaseTime,
   // the per-MAC rate limit's key
   admit: (msg) => macHex(msg) !== "",
+  upTo: UPTO,
 });
 
 async function run(n: number): Promise<void> {

@@ -23,10 +23,17 @@ export interface PacketPath {
   leaseTime: number;
   /** the flood check; false refuses the packet, which a benchmark does not expect */
   admit(msg: DhcpMessage): boolean;
+  /** stop after this stage (bench/alloc.ts ALLOC_UPTO): where the bytes go */
+  upTo?: Stage;
 }
+
+/** The packet path's stages, in order. */
+export const STAGES = ["decode", "respond", "history", "log"] as const;
+export type Stage = (typeof STAGES)[number];
 
 /** One packet in, its reply made, journaled and logged; throws on anything but a reply. */
 export function packetPath(p: PacketPath): (buf: Uint8Array) => Promise<void> {
+  const last = STAGES.indexOf(p.upTo ?? "log");
   return async (buf) => {
     const d = decode(buf);
     if (!d.ok) throw new Error(d.error.message);
@@ -37,11 +44,14 @@ export function packetPath(p: PacketPath): (buf: Uint8Array) => Promise<void> {
     const relay = rai ? parseRelayAgentInfo(rai) : undefined;
     const req: Request = { msg, type, size: buf.length, from: { address: "198.18.0.2", port: 67 }, arrived: performance.now() };
     if (relay) req.relay = relay;
+    if (last < 1) return;
     const ex = await respond(req, p.rt.deps);
     const o = ex.outcome;
     if (o.kind !== "reply") throw new Error(`no reply: ${o.reason} ${o.note}`);
     if (!ex.encoded?.ok || !ex.dest) throw new Error("not encoded");
+    if (last < 2) return;
     recordExchange(p.history, ex, p.leaseTime);
+    if (last < 3) return;
     const subs = relay && relay.ok ? relay.subs : NO_SUBS;
     p.lines.write("info", `${type === 1 ? "DISCOVER" : "REQUEST"} -> ${o.type === 2 ? "OFFER" : "ACK"} ${o.ip}`, msg, subs, o.query, `${ex.dest.address}:${ex.dest.port}`, undefined, performance.now() - req.arrived);
   };

@@ -11,6 +11,7 @@ import type { DhcpMessage } from "../codec/message.ts";
 import { openDhcpSocket } from "../server/socket.ts";
 import { extractVariables } from "../variables/extract.ts";
 import { displayValue, escapeJsonUnsafe, formatPairs, formatVars } from "../variables/format.ts";
+import { isOptionMap } from "../codec/option-map.ts";
 import { applySlices } from "../variables/slices.ts";
 import { hex } from "../variables/text.ts";
 import type { Vars } from "../variables/types.ts";
@@ -47,7 +48,7 @@ function partialFields(partial: Partial<DhcpMessage>): [string, string][] {
   for (const [k, v] of Object.entries(partial)) {
     if (v instanceof Uint8Array) {
       out.push([k, v.every((b) => b === 0) ? `(${v.length} zero bytes)` : hex(v)]);
-    } else if (v instanceof Map) {
+    } else if (isOptionMap(v)) {
       for (const [code, val] of v as Map<number, Uint8Array>) out.push([`option ${code}`, hex(val)]);
     } else if (typeof v === "number") {
       const w = HEX_WIDTH[k];
@@ -102,7 +103,7 @@ function spaced(b: Uint8Array): string {
 
 function json(value: Record<string, unknown>): string {
   const plain = (v: unknown): unknown => {
-    if (v instanceof Map) {
+    if (isOptionMap(v)) {
       const o: Record<string, unknown> = {};
       for (const k of [...v.keys()].sort()) o[k] = v.get(k);
       return o;

@@ -9,6 +9,7 @@ import type { DhcpMessage } from "./message.ts";
 import { type DecodeError, decodeError } from "./errors.ts";
 import { COOKIE_OFFSET, HEADER_LENGTH, OPTIONS_OFFSET, decodeHeader } from "./header.ts";
 import { decodeOptions } from "./options.ts";
+import { OptionMap } from "./option-map.ts";
 
 /** RFC 2131 2: chaddr is 16 octets; hlen 0 (RFC 4390, InfiniBand) to 16 fits */
 const CHADDR_LENGTH = 16;
@@ -29,7 +30,7 @@ export function decode(buf: Uint8Array): DecodeResult {
       partial: {},
     };
   }
-  const options = new Map<number, Uint8Array>();
+  const options = new OptionMap();
   const msg = decodeHeader(buf, options);
   if (msg.hlen > CHADDR_LENGTH) {
     return {

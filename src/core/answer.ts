@@ -125,8 +125,12 @@ function addresses(b: Uint8Array): number[] {
 }
 
 /** A mask written as dotted quad or as a prefix length ("24", "/24"). */
+const PREFIX_LENGTH = /^\/?([0-9]{1,2})$/;
+const SECONDS = /^[0-9]{1,10}$/;
+const OPTION_COLUMN = /^option_([0-9]{1,3})$/;
+
 function readMask(value: string): number | null {
-  const m = /^\/?([0-9]{1,2})$/.exec(value);
+  const m = PREFIX_LENGTH.exec(value);
   if (m) {
     const len = Number(m[1]);
     return len > 32 ? null : len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
@@ -192,7 +196,7 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
 
   const lease = col(row, "lease_time");
   if (lease) {
-    if (!/^[0-9]{1,10}$/.test(lease) || Number(lease) < 1 || Number(lease) > 0xffffffff) {
+    if (!SECONDS.test(lease) || Number(lease) < 1 || Number(lease) > 0xffffffff) {
       return bad(`lease_time "${lease}" is not a number of seconds`);
     }
     answer.leaseTime = Number(lease);
@@ -217,7 +221,7 @@ export function toAnswer(row: Row, rowIndex: number, query: string, defaults: An
   // generic option_<code>, after the named columns so it can override them
   for (const key in row) {
     const name = key.toLowerCase();
-    const m = /^option_([0-9]{1,3})$/.exec(name);
+    const m = OPTION_COLUMN.exec(name);
     // the first of duplicate names (any letter case) is the column
     if (!m || columnKey(row, name) !== key) continue;
     const value = row[key];

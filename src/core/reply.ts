@@ -5,6 +5,7 @@
  */
 import { BOOTREPLY, MessageType, type DhcpMessage } from "../codec/message.ts";
 import { ipv4ToBytes, parseIPv4 } from "../codec/ip.ts";
+import { OptionMap } from "../codec/option-map.ts";
 import { OPTION } from "../options/table.ts";
 import type { Answer } from "./answer.ts";
 
@@ -87,7 +88,7 @@ function ipList(list: readonly string[]): Uint8Array {
 export function buildReply(inp: ReplyInput, s: ReplySettings): DhcpMessage {
   const req = inp.request;
   const nak = inp.type === MessageType.NAK;
-  const opts = new Map<number, Uint8Array>();
+  const opts = new OptionMap();
   opts.set(OPT.MESSAGE_TYPE, TYPE_BYTE[inp.type]!);
   opts.set(OPT.SERVER_ID, serverIdBytes(s.serverId));
   const a = inp.answer;

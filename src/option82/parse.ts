@@ -5,6 +5,7 @@
  * sub-option codes here (RFC 3046 has no Pad or End).
  */
 import { type DecodeError, type EncodeError, decodeError } from "../codec/errors.ts";
+import { OptionMap } from "../codec/option-map.ts";
 import { subOptionDef, subOptionLengthProblem } from "./suboptions.ts";
 
 export type RelayAgentInfoResult = { ok: true; subs: Map<number, Uint8Array> } | { ok: false; error: DecodeError };
@@ -15,7 +16,7 @@ export type RelayAgentInfoResult = { ok: true; subs: Map<number, Uint8Array> } |
  * point into the packet (0 gives offsets within the value).
  */
 export function parseRelayAgentInfo(value: Uint8Array, baseOffset = 0): RelayAgentInfoResult {
-  const subs = new Map<number, Uint8Array>();
+  const subs = new OptionMap();
   if (value.length === 0) {
     return { ok: false, error: decodeError("empty-option", baseOffset, "Cannot decode option 82: empty, needs at least one sub-option", 82) };
   }
