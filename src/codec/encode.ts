@@ -32,6 +32,7 @@ import {
   type HeaderFieldName,
 } from "./header.ts";
 import { OPTION_END, OPTION_OVERLOAD, OVERLOAD_FILE, OVERLOAD_SNAME } from "./options.ts";
+import { optionLists } from "./option-map.ts";
 
 export interface EncodeOptions {
   /** client's option 57 (IP datagram size); see the module comment */
@@ -69,8 +70,10 @@ function orderedOptions(options: Map<number, Uint8Array>): Ordered | number {
   const codes: number[] = [];
   const values: Uint8Array[] = [];
   let rai: Uint8Array | null = null;
-  for (const code of options.keys()) {
-    const value = options.get(code);
+  const list = optionLists(options);
+  for (let i = 0; i < list.codes.length; i++) {
+    const code = list.codes[i]!;
+    const value = list.values[i];
     if (!Number.isInteger(code) || code <= 0 || code >= 255 || !(value instanceof Uint8Array)) return code;
     if (code === OPTION_OVERLOAD) continue;
     if (code === RELAY_AGENT_INFO) rai = value;
@@ -209,8 +212,10 @@ export function encodingLength(msg: DhcpMessage, opts?: EncodeOptions): number {
  */
 function plainSize(options: Map<number, Uint8Array>): number {
   let total = 0;
-  for (const code of options.keys()) {
-    const value = options.get(code);
+  const list = optionLists(options);
+  for (let i = 0; i < list.codes.length; i++) {
+    const code = list.codes[i]!;
+    const value = list.values[i];
     if (!Number.isInteger(code) || code <= 0 || code >= 255 || code === OPTION_OVERLOAD || !(value instanceof Uint8Array)) return -1;
     total += wireSize(value.length);
   }
@@ -254,8 +259,10 @@ function encodePlain(msg: DhcpMessage, opts: EncodeOptions | undefined): EncodeR
   out[238] = 0x53;
   out[239] = 0x63;
   let pos = OPTIONS_OFFSET;
-  for (const code of msg.options.keys()) {
-    if (code !== RELAY_AGENT_INFO) pos = putOption(out, pos, code, msg.options.get(code)!);
+  const list = optionLists(msg.options);
+  for (let i = 0; i < list.codes.length; i++) {
+    const code = list.codes[i]!;
+    if (code !== RELAY_AGENT_INFO) pos = putOption(out, pos, code, list.values[i]!);
   }
   // RFC 3046 2.1: 82 last
   const rai = msg.options.get(RELAY_AGENT_INFO);

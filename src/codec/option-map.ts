@@ -55,6 +55,11 @@ export class OptionMap implements Map<number, Uint8Array> {
     return true;
   }
 
+  /** the arrays themselves, for optionLists() */
+  lists(): { codes: readonly number[]; values: readonly Uint8Array[] } {
+    return { codes: this.#codes, values: this.#values };
+  }
+
   getOrInsert(code: number, value: Uint8Array): Uint8Array {
     const v = this.get(code);
     if (v !== undefined) return v;
@@ -101,6 +106,16 @@ export class OptionMap implements Map<number, Uint8Array> {
   get [Symbol.toStringTag](): string {
     return "OptionMap";
   }
+}
+
+/**
+ * A message's codes and values as two parallel lists, in order: an
+ * OptionMap's own arrays (not to be changed), a Map's copied. The encoder
+ * walks these instead of keys() + get(), which is a scan per code here.
+ */
+export function optionLists(m: ReadonlyMap<number, Uint8Array>): { codes: readonly number[]; values: readonly Uint8Array[] } {
+  if (m instanceof OptionMap) return m.lists();
+  return { codes: [...m.keys()], values: [...m.values()] };
 }
 
 /** A Map or an OptionMap: what a message's options may be (dump, --explain). */
