@@ -37,7 +37,7 @@ export interface Lease {
 export interface LeaseBook {
   get(clientKey: string): Lease | undefined;
   /** memory first, then the shared store */
-  fetch(clientKey: string): Promise<Lease | null>;
+  fetch(clientKey: string): Lease | null | Promise<Lease | null>;
   /** the client actively holding an address, if any */
   holder(ip: string, now: number): Lease | undefined;
   /**

@@ -30,7 +30,7 @@ export interface RespondDeps {
   /** variables for a message whose Option 82 (if any) is already parsed */
   variables(msg: DhcpMessage, relay: Option82Seen | null): Vars;
   /** runs the offer chain; every query must finish by `deadline` (performance.now() ms); a row naming a pool draws from it for `ask` */
-  lookup(vars: Vars, deadline: number, ask?: PoolAsk): Promise<Lookup>;
+  lookup(vars: Vars, deadline: number, ask?: PoolAsk): Lookup | Promise<Lookup>;
   /** the pool lease table; absent or null when the config has no pools */
   pools?: PoolLeases | null;
   /** <unrelayedOption82>ignore: Option 82 without a relay (giaddr 0) is removed before anything reads it */
@@ -53,6 +53,15 @@ const MIN_MAX_SIZE = 576;
 
 const NO_HISTORY: Exchange["history"] = [];
 
+/**
+ * A value now, or later. The answer cache and lease memory answer most
+ * requests without waiting; passing their values on as they are, not through
+ * async functions, spares each DISCOVER about six generator-promise-scope
+ * triples and microtask turns (bench/alloc.ts). A step that must wait
+ * (a query, a pool commit) returns a promise and the rest runs after it.
+ */
+type Maybe<T> = T | Promise<T>;
+
 function ipText(b: Uint8Array | undefined): string | null {
   return b && b.length === 4 ? formatIPv4Bytes(b, 0) : null;
 }
@@ -74,7 +83,8 @@ export async function respond(req: Request, d: RespondDeps): Promise<Exchange> {
     dest: null,
     encoded: null,
   };
-  ex.outcome = await decide(ex, d);
+  const o = decide(ex, d);
+  ex.outcome = o instanceof Promise ? await o : o;
   if (ex.outcome.kind === "reply") deliver(ex, ex.outcome, d);
   return ex;
 }
@@ -104,7 +114,7 @@ function deliver(ex: Exchange, o: Extract<Outcome, { kind: "reply" }>, d: Respon
   ex.encoded = enc.ok ? { ok: true, bytes: enc.bytes } : { ok: false, message: enc.error.message };
 }
 
-async function decide(ex: Exchange, d: RespondDeps): Promise<Outcome> {
+function decide(ex: Exchange, d: RespondDeps): Maybe<Outcome> {
   const { msg, type } = ex.request;
   if (msg.op !== 1) return { kind: "silent", reason: "not-a-request", note: `op ${msg.op}` };
   // no relay vouches for it: neither keyed on nor echoed
@@ -145,7 +155,7 @@ function relayAddressProblem(giaddr: string, source: string): string | null {
   return unusableRelayAddress(n);
 }
 
-type Step = (ex: Exchange, d: RespondDeps, sid: string | null) => Promise<Outcome>;
+type Step = (ex: Exchange, d: RespondDeps, sid: string | null) => Maybe<Outcome>;
 
 /** RFC 2131 4.3: one handler per client message type. */
 const STEPS: Partial<Record<number, Step>> = {
@@ -195,8 +205,13 @@ function history(ex: Exchange, d: RespondDeps, event: HistoryEvent, answer: Answ
   for (const s of list) ex.history.push({ event, statement: s, params: [] });
 }
 
-async function lookup(ex: Exchange, d: RespondDeps, vars: Vars, ask?: PoolAsk): Promise<Lookup> {
-  const r = await d.lookup(vars, ex.request.arrived + d.timeoutMs, ask);
+function lookup(ex: Exchange, d: RespondDeps, vars: Vars, ask?: PoolAsk): Maybe<Lookup> {
+  const r = d.lookup(vars, ex.request.arrived + d.timeoutMs, ask);
+  return r instanceof Promise ? r.then((x) => looked(ex, x)) : looked(ex, r);
+}
+
+/** What a lookup ran and found, noted on the Exchange. */
+function looked(ex: Exchange, r: Lookup): Lookup {
   for (const q of r.tried) ex.queries.push(q);
   if (r.kind === "error") ex.failure = r.failure;
   if (r.kind === "refused") ex.refusedRow = r.tried.at(-1)?.result?.[r.row] ?? null;
@@ -254,9 +269,15 @@ function poolAsk(d: RespondDeps, msg: DhcpMessage, key: string, type: PoolAsk["t
   return d.pools ? { type, client: poolClient(msg, key), wanted } : undefined;
 }
 
+type Match = { kind: "match"; answer: Answer; query: string; note?: string };
+
 /** The offer chain's answer, or the silence anything else means (unknown clients get no reply). */
-async function matchOrSilence(ex: Exchange, d: RespondDeps, vars: Vars, what: string, ask: PoolAsk | undefined): Promise<{ kind: "match"; answer: Answer; query: string; note?: string } | Outcome> {
-  const r = await lookup(ex, d, vars, ask);
+function matchOrSilence(ex: Exchange, d: RespondDeps, vars: Vars, what: string, ask: PoolAsk | undefined): Maybe<Match | Outcome> {
+  const r = lookup(ex, d, vars, ask);
+  return r instanceof Promise ? r.then((x) => matchOf(ex, d, x, what)) : matchOf(ex, d, r, what);
+}
+
+function matchOf(ex: Exchange, d: RespondDeps, r: Lookup, what: string): Match | Outcome {
   if (r.kind === "match") return r;
   if (r.kind === "exhausted") return { kind: "silent", reason: "pool-exhausted", note: `pool ${r.pool} has no free address`, query: r.query };
   if (r.kind === "pool-nak") return { kind: "silent", reason: "bad-answer", note: r.message, query: r.query };
@@ -272,15 +293,24 @@ function noMatchNote(tried: readonly QueryRun[], what: string): string {
   return empty.length ? `no query matched (${what}); ${empty.join(", ")} returned rows with no ip` : `no query matched (${what})`;
 }
 
-async function discover(ex: Exchange, d: RespondDeps): Promise<Outcome> {
+function discover(ex: Exchange, d: RespondDeps): Maybe<Outcome> {
   const msg = ex.request.msg;
   const key = clientKey(msg);
   const vars = bind(ex, d, null);
-  const r = await matchOrSilence(ex, d, vars, "discover", poolAsk(d, msg, key, "discover", null));
+  const r = matchOrSilence(ex, d, vars, "discover", poolAsk(d, msg, key, "discover", null));
+  return r instanceof Promise ? r.then((x) => offerFor(ex, d, key, x)) : offerFor(ex, d, key, r);
+}
+
+function offerFor(ex: Exchange, d: RespondDeps, key: string, r: Match | Outcome): Maybe<Outcome> {
   if (r.kind !== "match") return r;
   const now = d.now();
   // a pool's address was arbitrated by the database, which knows more than this server's memory
-  const holder = r.answer.pool === undefined ? await d.leases.holderChecked(r.answer.ip, now, key) : undefined;
+  const holder = r.answer.pool === undefined ? d.leases.holderChecked(r.answer.ip, now, key) : undefined;
+  return holder instanceof Promise ? holder.then((h) => offer(ex, d, key, r, now, h)) : offer(ex, d, key, r, now, holder);
+}
+
+function offer(ex: Exchange, d: RespondDeps, key: string, r: Match, now: number, holder: Lease | undefined): Outcome {
+  const msg = ex.request.msg;
   if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
     return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
   }
@@ -294,7 +324,19 @@ async function discover(ex: Exchange, d: RespondDeps): Promise<Outcome> {
   return reply(ex, d, MessageType.OFFER, r.answer, { query: r.query, note: r.note ? `offer, ${r.note}` : "offer" });
 }
 
-async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promise<Outcome> {
+/** A REQUEST's facts, read once (RFC 2131 4.3.2), carried through its steps. */
+interface Asked {
+  msg: DhcpMessage;
+  key: string;
+  state: "selecting" | "renewing" | "init-reboot";
+  wanted: string;
+  now: number;
+  lease: Lease | null;
+  /** the OFFER's answer and query, when this REQUEST follows it */
+  reused: { answer: Answer; query: string } | null;
+}
+
+function request(ex: Exchange, d: RespondDeps, sid: string | null): Maybe<Outcome> {
   const msg = ex.request.msg;
   const key = clientKey(msg);
   const requested = ipText(msg.options.get(OPT_REQUESTED_IP));
@@ -303,14 +345,23 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
   const state = sid !== null ? "selecting" : ciaddr ? "renewing" : requested ? "init-reboot" : null;
   const wanted = state === "renewing" ? ciaddr : requested;
   if (!state || !wanted) return { kind: "silent", reason: "not-a-request", note: "REQUEST without requested address or ciaddr" };
+  const q: Asked = { msg, key, state, wanted, now: d.now(), lease: null, reused: null };
+  const lease = d.leases.fetch(key);
+  return lease instanceof Promise ? lease.then((l) => requestWith(ex, d, q, l)) : requestWith(ex, d, q, lease);
+}
 
-  const now = d.now();
-  const lease = await d.leases.fetch(key);
+function requestWith(ex: Exchange, d: RespondDeps, q: Asked, lease: Lease | null): Maybe<Outcome> {
+  q.lease = lease;
   const vars = bind(ex, d, lease);
-
   // the REQUEST that follows our OFFER within seconds reuses its lookup
-  const reused = state === "selecting" ? d.leases.takeOffer(key, msg.xid, now, d.offerReuseSeconds) : null;
-  const r: Lookup = reused ? { kind: "match", answer: reused.answer, query: "offer (reused)", tried: [] } : await lookup(ex, d, vars, poolAsk(d, msg, key, "request", wanted));
+  q.reused = q.state === "selecting" ? d.leases.takeOffer(q.key, q.msg.xid, q.now, d.offerReuseSeconds) : null;
+  if (q.reused) return requestAnswered(ex, d, q, { kind: "match", answer: q.reused.answer, query: "offer (reused)", tried: [] });
+  const r = lookup(ex, d, vars, poolAsk(d, q.msg, q.key, "request", q.wanted));
+  return r instanceof Promise ? r.then((x) => requestAnswered(ex, d, q, x)) : requestAnswered(ex, d, q, r);
+}
+
+function requestAnswered(ex: Exchange, d: RespondDeps, q: Asked, r: Lookup): Maybe<Outcome> {
+  const { key, state, wanted, now, lease, reused } = q;
   /** the query that decided, for history: the OFFER's when its answer is reused */
   const decided = reused ? reused.query : r.kind === "match" ? r.query : null;
 
@@ -349,8 +400,13 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
       message: "requested address not assigned to this client",
     });
   }
+  const holder = r.answer.pool === undefined ? d.leases.holderChecked(r.answer.ip, now, key) : undefined;
+  return holder instanceof Promise ? holder.then((h) => ack(ex, d, q, r, decided, h)) : ack(ex, d, q, r, decided, holder);
+}
+
+function ack(ex: Exchange, d: RespondDeps, q: Asked, r: Match, decided: string | null, holder: Lease | undefined): Maybe<Outcome> {
+  const { msg, key, state, now, lease, reused } = q;
   const pool = r.answer.pool;
-  const holder = pool === undefined ? await d.leases.holderChecked(r.answer.ip, now, key) : undefined;
   if (holder && holder.clientKey !== key && !sameLine(holder, msg)) {
     return { kind: "silent", reason: "address-in-use", note: `${r.answer.ip} is leased to ${holder.mac}`, query: r.query };
   }
@@ -366,22 +422,29 @@ async function request(ex: Exchange, d: RespondDeps, sid: string | null): Promis
     history(ex, d, "ack", a, decided);
     return reply(ex, d, MessageType.ACK, a, { query: r.query, note: `${state}, pool ${pool}: lease reused, ${left} s left, not written` });
   }
-  if (pool !== undefined && d.pools) {
-    // the database decides who holds a pool address; the REQUEST commits it
-    let c;
-    try {
-      c = await d.pools.commit(pool, r.answer.ip, poolClient(msg, key), r.answer.leaseTime ?? d.leaseTime, now);
-    } catch (e) {
-      return { kind: "silent", reason: "db-error", note: `pool ${pool}: ${e instanceof Error ? e.message : String(e)}`, query: r.query };
-    }
-    if (!c.ok) {
-      history(ex, d, "nak", null, decided);
-      return reply(ex, d, MessageType.NAK, null, { query: r.query, note: `${state}: pool ${pool}: ${c.why}`, message: "requested address not available" });
-    }
+  if (pool !== undefined && d.pools) return commitPool(ex, d, q, r, decided, pool, d.pools);
+  return bound(ex, d, q, r, decided);
+}
+
+/** The database decides who holds a pool address; the REQUEST commits it. */
+async function commitPool(ex: Exchange, d: RespondDeps, q: Asked, r: Match, decided: string | null, pool: string, pools: PoolLeases): Promise<Outcome> {
+  let c;
+  try {
+    c = await pools.commit(pool, r.answer.ip, poolClient(q.msg, q.key), r.answer.leaseTime ?? d.leaseTime, q.now);
+  } catch (e) {
+    return { kind: "silent", reason: "db-error", note: `pool ${pool}: ${e instanceof Error ? e.message : String(e)}`, query: r.query };
   }
-  d.leases.set(leaseFrom(msg, key, r.answer, "bound", d, lease));
+  if (!c.ok) {
+    history(ex, d, "nak", null, decided);
+    return reply(ex, d, MessageType.NAK, null, { query: r.query, note: `${q.state}: pool ${pool}: ${c.why}`, message: "requested address not available" });
+  }
+  return bound(ex, d, q, r, decided);
+}
+
+function bound(ex: Exchange, d: RespondDeps, q: Asked, r: Match, decided: string | null): Outcome {
+  d.leases.set(leaseFrom(q.msg, q.key, r.answer, "bound", d, q.lease));
   history(ex, d, "ack", r.answer, decided);
-  return reply(ex, d, MessageType.ACK, r.answer, { query: r.query, note: state });
+  return reply(ex, d, MessageType.ACK, r.answer, { query: r.query, note: q.state });
 }
 
 async function inform(ex: Exchange, d: RespondDeps): Promise<Outcome> {

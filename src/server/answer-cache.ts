@@ -293,26 +293,29 @@ export class AnswerCache {
   }
 }
 
-type ChainFn = (vars: Vars, deadline: number) => Promise<ChainResult>;
+/** The offer chain: a result now (a cache hit), or a promise of one (the queries run). */
+type ChainFn = (vars: Vars, deadline: number) => ChainResult | Promise<ChainResult>;
 
 /**
  * Wraps the offer chain with the cache: the narrow hook runtime.ts uses.
  * Answers, pool choices and "no row" are remembered; a failed chain is not.
  */
 export function cachedChain(cache: AnswerCache, offers: readonly BoundQuery[], chain: ChainFn): ChainFn {
-  return async (vars, deadline) => {
+  // a hit is returned as it is, not wrapped in a promise: most DISCOVERs then never wait (core/respond.ts)
+  return (vars, deadline) => {
     if (!cache.enabled) return chain(vars, deadline);
     const params = cache.params(offers, vars);
     const key = cache.key(params);
     const hit = cache.get(key);
     if (hit) return hit;
     const gen = cache.generation;
-    const r = await chain(vars, deadline);
-    if (!r.failure) {
-      if (cache.generation === gen) cache.set(key, r);
-    }
-    // a failing database cannot confirm what the cache holds: from here on, lease memory and its grace decide
-    else if (r.failure.kind !== "bad-answer") cache.invalidate();
-    return r;
+    return Promise.resolve(chain(vars, deadline)).then((r) => {
+      if (!r.failure) {
+        if (cache.generation === gen) cache.set(key, r);
+      }
+      // a failing database cannot confirm what the cache holds: from here on, lease memory and its grace decide
+      else if (r.failure.kind !== "bad-answer") cache.invalidate();
+      return r;
+    });
   };
 }

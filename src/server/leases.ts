@@ -315,10 +315,12 @@ export class LeaseMemory implements LeaseBook {
     return this.byKey.get(clientKey);
   }
 
-  /** Memory first, then the shared store (another server may have granted it). */
-  async fetch(clientKey: string): Promise<Lease | null> {
-    const l = this.byKey.get(clientKey);
-    if (l) return l;
+  /** Memory first (no promise: a renewal's REQUEST does not wait), then the shared store (another server may have granted it). */
+  fetch(clientKey: string): Lease | Promise<Lease | null> {
+    return this.byKey.get(clientKey) ?? this.fetchStored(clientKey);
+  }
+
+  private async fetchStored(clientKey: string): Promise<Lease | null> {
     try {
       const s = await this.store.get(clientKey);
       if (s) this.index(s);

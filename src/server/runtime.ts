@@ -175,7 +175,10 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
           const r = await chain(vars, deadline);
           return r.answer === null && r.pool ? fromPool(r.pool.pool, r.pool.row, r.pool.rowIndex, r.query, r.tried, ask) : toLookup(r);
         }
-      : async (vars, deadline) => toLookup(await chain(vars, deadline)),
+      : (vars, deadline) => {
+          const r = chain(vars, deadline);
+          return r instanceof Promise ? r.then(toLookup) : toLookup(r);
+        },
     pools,
     timeoutMs: config.queryTimeoutMs,
     history,

@@ -52,7 +52,7 @@ const lookup = (mac: string, port?: string): Promise<Lookup> => {
   const v = new Map([["ClientMacAddress", mac]]);
   if (port !== undefined) v.set("option_82_AgentCircuitId_port_hex", port);
   // the queries that ran for this lookup: a hit hands back the runs that found it, marked cached
-  return rt.deps.lookup(v, performance.now() + 2000).then((l) => {
+  return Promise.resolve(rt.deps.lookup(v, performance.now() + 2000)).then((l) => {
     for (const q of l.tried) if (!q.cached) ran.push(q.name);
     return l;
   });
