@@ -80,6 +80,17 @@ test("miss, then hit: the second lookup runs no query and says it came from the 
   expect(counted.at(-1)).toBe("miss");
 });
 
+test("a hit is handed back as it is, not as a promise: a cached DISCOVER does not wait (core/respond.ts)", async () => {
+  const v = new Map([["ClientMacAddress", KNOWN]]);
+  const miss = rt.deps.lookup(v, performance.now() + 2000);
+  expect(miss).toBeInstanceOf(Promise);
+  expect(await miss).toMatchObject({ kind: "match", query: "offer_2" });
+  const hit = rt.deps.lookup(v, performance.now() + 2000);
+  expect(hit).not.toBeInstanceOf(Promise);
+  expect(hit).toMatchObject({ kind: "match", query: "offer_2", answer: { ip: "198.18.0.19" } });
+  expect(counted).toEqual(["miss", "hit"]);
+});
+
 test("negative hit: a client no query knows is asked once per TTL", async () => {
   expect((await lookup(STRANGER)).kind).toBe("none");
   expect((await lookup(STRANGER)).kind).toBe("none");

@@ -89,6 +89,23 @@ describe("refusals are checked against the table", () => {
     expect(m.holderChecked("198.18.0.99", now, "020000000001")).toBeUndefined();
   });
 
+  test("fetch: a lease in memory is handed back as it is (a renewal does not wait); one only the table has, through a query", async () => {
+    const m = new LeaseMemory(a.leases, log);
+    m.set(lease("020000000001", "198.18.0.10"));
+    await m.flush();
+    const mine = m.fetch("020000000001");
+    expect(mine instanceof Promise).toBe(false);
+    expect((mine as Lease).ip).toBe("198.18.0.10");
+    // granted by the other server: memory has it not, the shared table does
+    const other = new LeaseMemory(b.leases, log);
+    other.set(lease("020000000002", "198.18.0.11"));
+    await other.flush();
+    const theirs = m.fetch("020000000002");
+    expect(theirs).toBeInstanceOf(Promise);
+    expect((await theirs)?.ip).toBe("198.18.0.11");
+    expect(m.fetch("020000000002") instanceof Promise).toBe(false);
+  });
+
   test("a lease still held in the table keeps refusing", async () => {
     const m = new LeaseMemory(a.leases, log);
     m.set(lease("020000000001", "198.18.0.10"));
