@@ -124,11 +124,12 @@ function addresses(b: Uint8Array): number[] {
   return out;
 }
 
-/** A mask written as dotted quad or as a prefix length ("24", "/24"). */
+// made once: a pattern literal inside a function is a new RegExp per call
 const PREFIX_LENGTH = /^\/?([0-9]{1,2})$/;
 const SECONDS = /^[0-9]{1,10}$/;
 const OPTION_COLUMN = /^option_([0-9]{1,3})$/;
 
+/** A mask written as dotted quad or as a prefix length ("24", "/24"). */
 function readMask(value: string): number | null {
   const m = PREFIX_LENGTH.exec(value);
   if (m) {
