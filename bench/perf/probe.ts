@@ -10,7 +10,7 @@
  * goes in front of perfdhcp (e.g. "taskset -c 1"); PYDHCP_BUN_ARGS
  * runs pydhcp from the sources with those bun flags
  * (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/p"). PROBE_METRICS=1 turns on
- * pydhcp's /metrics and prints, per rate, what it dropped and why;
+ * pydhcp's /metrics and prints, per rate, what it dropped and why and the history backlog;
  * PROBE_ENV="K=V ..." adds to the server's environment. PROBE_WIRE=1 also
  * captures the middle of each step on the server's interface (dumpcap) and
  * prints the latency seen there (wire.ts), without the generator's own waits;
@@ -86,6 +86,9 @@ try {
       // the event loop's lag: ticks sampled, and those late by 5 ms or less
       const l = /^pydhcp_event_loop_lag_seconds_(count|bucket\{le="0.005"\}) (\d+)/.exec(line);
       if (l) m.set(l[1] === "count" ? "lag ticks" : "lag ticks <= 5 ms", Number(l[2]));
+      // history: rows the database has, and rows waiting in the journal for it (a writer that falls behind)
+      const h = /^pydhcp_history_(rows_written_total|backlog_rows) (\d+)/.exec(line);
+      if (h) m.set(h[1] === "backlog_rows" ? "history backlog" : "history written", Number(h[2]));
     }
     return m;
   };
@@ -141,11 +144,12 @@ try {
     if (metricsUrl) {
       const d1 = await dropped();
       const delta = (k: string) => (d1.get(k) ?? 0) - (d0.get(k) ?? 0);
-      const diff = [...d1.keys()].filter((k) => !k.startsWith("lag") && !k.startsWith("replies") && !k.startsWith("query") && delta(k) > 0);
+      const diff = [...d1.keys()].filter((k) => !k.startsWith("lag") && !k.startsWith("replies") && !k.startsWith("query") && !k.startsWith("history") && delta(k) > 0);
       const queries = [...d1.keys()].filter((k) => k.startsWith("query") && !k.endsWith("5 ms") && delta(k) > 0);
       console.log(`  dropped by the server: ${diff.length ? diff.map((k) => `${k} ${delta(k)}`).join(", ") : "none"}; ` +
         `event-loop ticks late by over 5 ms: ${delta("lag ticks") - delta("lag ticks <= 5 ms")} of ${delta("lag ticks")}; ` +
-        `replies over 5 ms in the server: ${(((delta("replies") - delta("replies <= 5 ms")) / Math.max(1, delta("replies"))) * 100).toFixed(2)}% of ${delta("replies")}`);
+        `replies over 5 ms in the server: ${(((delta("replies") - delta("replies <= 5 ms")) / Math.max(1, delta("replies"))) * 100).toFixed(2)}% of ${delta("replies")}; ` +
+        `history rows written ${delta("history written")}, waiting in the journal at the end ${d1.get("history backlog") ?? "?"}`);
       if (queries.length) {
         console.log(`  statements over 5 ms: ${queries.map((k) => `${k.slice(6)} ${(((delta(k) - delta(`${k} <= 5 ms`)) / delta(k)) * 100).toFixed(1)}% of ${delta(k)}`).join(", ")}`);
       }
