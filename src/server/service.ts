@@ -33,7 +33,6 @@ import { HistoryWriter } from "./history.ts";
 import { LeaseMemory } from "./leases.ts";
 import { readSnapshot, removeSnapshot, snapshotPath, writeSnapshot } from "./lease-snapshot.ts";
 import { pruneHistory } from "./retention.ts";
-import { idleHousekeeping } from "./thread-policy.ts";
 import { buildRuntime, RuntimeError, type Runtime } from "./runtime.ts";
 import type { PoolGauges } from "./pools.ts";
 import { DhcpServer } from "./server.ts";
@@ -577,16 +576,6 @@ export class Service {
     const { leases, history, server } = s;
     const m = this.o.metrics;
     const counted = { written: 0, journaled: 0, quarantined: 0, duplicates: 0 };
-    // housekeeping threads give way to this one (thread-policy.ts); they start late, so again on a clock
-    let idleProblem: string | null = null;
-    const idle = () => {
-      const r = idleHousekeeping();
-      if (r.moved.length) this.log.debug("housekeeping threads run at idle priority", { threads: r.moved.join(" ") });
-      if (r.problem !== null && r.problem !== idleProblem) this.log.warn("cannot give housekeeping threads idle priority; replies may wait behind them for a CPU", { error: r.problem });
-      idleProblem = r.problem;
-    };
-    idle();
-    s.timers.push(setInterval(idle, 30_000));
     s.timers.push(
       setInterval(() => {
         void leases.flush();
