@@ -10,7 +10,8 @@
  * goes in front of perfdhcp (e.g. "taskset -c 1"); PYDHCP_BUN_ARGS
  * runs pydhcp from the sources with those bun flags
  * (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/p"). PROBE_METRICS=1 turns on
- * pydhcp's /metrics and prints, per rate, what it dropped and why and the history backlog;
+ * pydhcp's /metrics and prints, per rate, what it dropped and why, and
+ * the history rows written and still waiting in the journal;
  * PROBE_ENV="K=V ..." adds to the server's environment. PROBE_WIRE=1 also
  * captures the middle of each step on the server's interface (dumpcap) and
  * prints the latency seen there (wire.ts), without the generator's own waits;
