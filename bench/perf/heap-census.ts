@@ -9,7 +9,9 @@
  * The forced collections promote some of what is in flight, so the growth
  * is an upper bound on the server's own.
  *
- *   PYDHCP_BUN_ARGS="--preload ./bench/perf/heap-census.ts" ./node_modules/.bin/bun bench/perf/probe.ts <row> 3000,10000 15
+ *   PYDHCP_BUN_ARGS="--preload $PWD/bench/perf/heap-census.ts" ./node_modules/.bin/bun bench/perf/probe.ts <row> 3000,10000 15
+ *
+ * (an absolute path: the server need not start in the repository's directory)
  */
 import { edenGC, heapStats } from "bun:jsc";
 import { appendFileSync } from "node:fs";
