@@ -17,8 +17,8 @@
  * OFFER reserves, a REQUEST commits), so only the operator's queries are
  * saved, as for any other answer.
  *
- * Bounded: at most `maxEntries`; the oldest entry makes room (insertion
- * order, which with one TTL for all is also expiry order).
+ * Bounded: at most `maxEntries`; the entry stored first makes room (a
+ * refresh keeps an entry's place: see refreshOrMakeRoom).
  *
  * Single queries are remembered too (QueryMemo, db/chain.ts): a query that
  * found no row deciding, and whatever a query binding no variable found, by
@@ -117,19 +117,25 @@ function sameRun(a: Tried, b: Tried): boolean {
 
 /**
  * Before storing under `key`: an entry there equal to the new value (`same`)
- * stays with `expires`, moved to the end of the insertion (expiry) order,
- * and true is returned; otherwise it goes, and the oldest entries make room
- * for the new one below `max`.
+ * stays, with `expires`, and true is returned; otherwise it goes, and the
+ * entries stored first make room for the new one below `max`.
+ *
+ * A refresh writes only the entry's expiry, not the map: an entry moved to
+ * the end (delete and set) writes a young key into the map, and JSC's next
+ * eden collection then visits the whole map again, every entry of it, at
+ * each collection while refreshes go on (bench/eden.ts). So the order is
+ * the order of first storing, and a full cache drops the entry stored
+ * first even when it was refreshed since: one lookup again, not a wrong
+ * answer.
  */
 function refreshOrMakeRoom<E extends { key: string; expires: number }>(map: Map<string, E>, key: string, expires: number, max: number, same: (old: E) => boolean): boolean {
   const old = map.get(key);
   if (old) {
-    map.delete(key);
     if (same(old)) {
       old.expires = expires;
-      map.set(old.key, old);
       return true;
     }
+    map.delete(key);
   }
   while (map.size >= max) {
     const oldest = map.keys().next();

@@ -176,6 +176,21 @@ test("bounded: the oldest entry makes room; ttl 0 turns it off", async () => {
   expect(ran.length).toBe(before + 6);
 });
 
+test("a refresh keeps the entry's place (the map is not written): a full cache drops the entry stored first, refreshed or not", async () => {
+  for (const m of ["0800270000a1", "0800270000a2", "0800270000a3"]) await lookup(m);
+  clock += 5_000;
+  // expired and asked again: the database says the same, the entry stays where it was
+  await lookup("0800270000a1");
+  expect(counted.at(-1)).toBe("miss");
+  expect((await lookup("0800270000a1")).kind).toBe("none");
+  expect(counted.at(-1)).toBe("negative_hit");
+  // a new client needs room: the first stored goes, though it was just refreshed
+  await lookup("0800270000a4");
+  expect(cache.size).toBe(3);
+  await lookup("0800270000a1");
+  expect(counted.at(-1)).toBe("miss");
+});
+
 test("failures are never remembered and empty the cache: a query error is asked again", async () => {
   await lookup(STRANGER);
   expect(cache.size).toBe(1);

@@ -1,0 +1,125 @@
+/**
+ * How long an eden collection takes while the server serves, and whether
+ * that grows with the number of subscribers. JSC's write barrier remembers
+ * an old object that is given a young one, and the next eden collection
+ * visits all of that object again: a Map of every subscriber written once
+ * per exchange costs its whole size at each collection (about 17 ns an
+ * entry here), so the pause would grow with the subscriber count instead of
+ * with the work in flight.
+ *
+ * Same packet path as bench/promoted.ts (relayed DISCOVER + REQUEST with
+ * Option 82, SQLite, answer cache, history journaled, lease memory flushed
+ * every 100 ms, the flood check), over every subscriber in turn, so each is
+ * seen again about when its cache entry and lease are old. After a warm-up
+ * of two passes, each round runs `batch` exchanges, then times one forced
+ * eden collection (edenGC()).
+ *
+ *   bun bench/eden.ts [--users 2000,10000,30000] [--rounds 200] [--batch 300] [--ttl 5]
+ *
+ * Each subscriber count runs in a child process of its own (one heap each).
+ */
+import { edenGC, fullGC } from "bun:jsc";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseConfig } from "../src/config/load.ts";
+import { openBackend } from "../src/db/open.ts";
+import { createLogger } from "../src/log/logger.ts";
+import { macHex } from "../src/core/lease.ts";
+import { HistoryWriter } from "../src/server/history.ts";
+import { ExchangeLog } from "../src/server/exchange-log.ts";
+import { LeaseMemory } from "../src/server/leases.ts";
+import { AnswerCache } from "../src/server/answer-cache.ts";
+import { RateLimiter } from "../src/server/ratelimit.ts";
+import { toHex } from "../src/codec/hex.ts";
+import { buildRuntime } from "../src/server/runtime.ts";
+import { packetPath } from "./support/packet.ts";
+import { benchConfigXml, discover, fillUsers, request } from "./support/subscribers.ts";
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
+};
+const ROUNDS = Number(opt("--rounds", "200"));
+const BATCH = Number(opt("--batch", "300"));
+/** the answer cache's TTL, seconds: below the time between two visits of a subscriber (USERS / 6,400 s), every visit refreshes its entry */
+const TTL = Number(opt("--ttl", "5"));
+const child = process.env.PYDHCP_EDEN_USERS;
+
+if (child === undefined) {
+  const counts = opt("--users", "2000,10000,30000").split(",").map(Number);
+  for (const n of counts) if (!(n > 0 && n <= 32_000)) throw new Error(`--users: 1 to 32000 each (198.18.128.0/17), not ${n}`);
+  console.log(`bun ${Bun.version}: forced eden collection after every ${BATCH} relayed DORA exchanges, ${ROUNDS} rounds, answer cache ttl ${TTL} s`);
+  for (const n of counts) {
+    const r = Bun.spawnSync([process.execPath, import.meta.path, ...args], { env: { ...process.env, PYDHCP_EDEN_USERS: String(n) }, stdout: "pipe", stderr: "pipe" });
+    const out = r.stdout.toString().trimEnd();
+    if (r.exitCode !== 0 || !out.trim()) throw new Error(`${n} subscribers: ${r.stderr.toString().slice(-2000)}`);
+    console.log(out);
+  }
+  process.exit(0);
+}
+
+const USERS = Number(child);
+let simMs = 1_000_000;
+const RATE = 6400;
+const dir = mkdtempSync(join(tmpdir(), "pydhcp-eden-"));
+// the cache holds every subscriber: what is measured is the rescan, not eviction
+const xml = benchConfigXml(dir, { extra: `\n  <answerCache><ttl>${TTL}</ttl><maxEntries>${Math.max(16_384, USERS)}</maxEntries></answerCache>` });
+const parsed = parseConfig(xml, join(dir, "config.xml"));
+if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+const config = parsed.config;
+const quiet = createLogger({ level: "warn", format: "text" });
+const dropped = { write() {}, flush() {} };
+const lines = new ExchangeLog(createLogger({ level: "info", format: "text", out: dropped, err: dropped }));
+const backend = await openBackend(config.database, quiet, 2000);
+const leases = new LeaseMemory(backend.leases, quiet);
+const history = new HistoryWriter(backend, { journalPath: join(dir, "journal"), fsync: config.historyFsync }, quiet);
+const rt = await buildRuntime({ config, backend, leases, cache: new AnswerCache(config.answerCache, () => {}, () => simMs) });
+const perMac = new RateLimiter(config.rateLimit.perMac);
+const perCircuit = new RateLimiter(config.rateLimit.perCircuit);
+history.start();
+history.setStatements(rt.historyStatements);
+fillUsers(join(dir, "h.db"), USERS);
+const packet = packetPath({
+  rt,
+  history,
+  lines,
+  leaseTime: config.server.leaseTime,
+  admit: (msg) => {
+    if (!perMac.allow(macHex(msg), simMs)) return false;
+    const rai = msg.options.get(82);
+    return !rai || perCircuit.allow(msg.giaddr + "/" + toHex(rai), simMs);
+  },
+});
+const flusher = setInterval(() => void leases.flush(), 100);
+let next = 0;
+async function run(n: number): Promise<void> {
+  for (let k = 0; k < n; k++) {
+    const i = next++ % USERS;
+    simMs += 1000 / RATE;
+    // built per exchange, as received datagrams are: 60,000 prepared packets would be old objects of their own
+    await packet(discover(i));
+    await packet(request(i));
+    if ((k & 31) === 31) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+await run(2 * USERS);
+fullGC();
+const ms: number[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  await run(BATCH);
+  const t = performance.now();
+  edenGC();
+  ms.push(performance.now() - t);
+}
+clearInterval(flusher);
+ms.sort((a, b) => a - b);
+const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!.toFixed(3);
+console.log(`  ${String(USERS).padStart(6)} subscribers: eden collection p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms`);
+await leases.flush();
+await history.flush();
+await history.close();
+await backend.close();
+rmSync(dir, { recursive: true, force: true });
