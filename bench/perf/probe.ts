@@ -16,6 +16,9 @@
  * captures the middle of each step on the server's interface (dumpcap) and
  * prints the latency seen there (wire.ts), without the generator's own waits;
  * PROBE_WIRE_KEEP=<dir> keeps each capture there (wire-<rate>.pcapng).
+ * PROBE_GC=1 (with PROBE_WIRE=1) runs the server with JSC's collector log
+ * and says, per capture, how many of the DISCOVERs answered after 5 ms
+ * overlapped a full collection, an eden one, or neither (gclog.ts).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,6 +33,7 @@ import { serverByName } from "./servers.ts";
 import { percentile, round } from "./stats.ts";
 import { cleanupAll, installSignalCleanup, onCleanup, runAsync, spawnDaemon } from "./sys.ts";
 import { captureWire } from "./wire.ts";
+import { gcCycles, mainHeap, type Stamped } from "./gclog.ts";
 
 const argv = process.argv.slice(2);
 const dash = argv.indexOf("--");
@@ -98,7 +102,11 @@ try {
     const i = kv.indexOf("=");
     if (i > 0) prep.env = { ...prep.env, [kv.slice(0, i)]: kv.slice(i + 1) };
   }
-  const d = spawnDaemon([...netns.exec(netns.server), ...wrapper, ...prep.argv], join(dir, "server.log"), prep.env);
+  // PROBE_GC=1: JSC's collector log, each chunk stamped as it is read (gclog.ts), set against each capture
+  const gcChunks: Stamped[] = [];
+  const gc = process.env.PROBE_GC === "1";
+  if (gc) prep.env = { ...prep.env, BUN_JSC_logGC: "1" };
+  const d = spawnDaemon([...netns.exec(netns.server), ...wrapper, ...prep.argv], join(dir, "server.log"), prep.env, gc ? (text) => void gcChunks.push({ t: Date.now(), text }) : undefined);
   onCleanup("server", () => d.stop());
   const pf = async (rate: number, seconds: number, t = false) => {
     const a = perfdhcpArgv({ local: netns.clientAddr, server: netns.serverAddr, baseMac: DEFAULT_BASE_MAC, clients: 10_000, rate, seconds, timestamps: t });
@@ -124,7 +132,7 @@ try {
     // the middle of the step: after the first quarter, at most 10 s
     const wire = process.env.PROBE_WIRE === "1"
       ? Bun.sleep((Number(secs) / 4) * 1000).then(() =>
-          captureWire(netns.exec(netns.server), netns.serverIf, Math.max(2, Math.min(10, Math.floor(Number(secs) / 2))), join(process.env.PROBE_WIRE_KEEP || dir, `wire-${rate}.pcapng`), netns.serverAddr))
+          captureWire(netns.exec(netns.server), netns.serverIf, Math.max(2, Math.min(10, Math.floor(Number(secs) / 2))), join(process.env.PROBE_WIRE_KEEP || dir, `wire-${rate}.pcapng`), netns.serverAddr, gc ? () => mainHeap(gcCycles(gcChunks)) : undefined))
       : null;
     const { rep, cpu } = await pf(rate, Number(secs), true);
     const wall = (performance.now() - t0) / 1000;

@@ -123,17 +123,33 @@ export async function killPid(p: Subprocess): Promise<void> {
   }
 }
 
-/** A long-running child (a server) with its output kept in a log file. */
-export function spawnDaemon(argv: string[], logFile: string, env: Record<string, string> = {}): {
+/**
+ * A long-running child (a server) with its output kept in a log file
+ * (stderr in `<logFile>.err`). `onStderr` also sees each chunk of stderr
+ * as it is read (probe.ts stamps JSC's collector log with it).
+ */
+export function spawnDaemon(argv: string[], logFile: string, env: Record<string, string> = {}, onStderr?: (text: string) => void): {
   proc: Subprocess;
   stop: () => Promise<void>;
 } {
   const proc = Bun.spawn(argv, {
     stdout: Bun.file(logFile),
-    stderr: Bun.file(logFile + ".err"),
+    stderr: onStderr ? "pipe" : Bun.file(logFile + ".err"),
     stdin: "ignore",
     env: { ...process.env, ...env },
   });
+  if (onStderr && proc.stderr instanceof ReadableStream) {
+    const err = proc.stderr;
+    void (async () => {
+      const file = Bun.file(logFile + ".err").writer();
+      const dec = new TextDecoder();
+      for await (const chunk of err) {
+        file.write(chunk);
+        onStderr(dec.decode(chunk, { stream: true }));
+      }
+      await file.end();
+    })();
+  }
   const stop = async () => {
     forget(stop);
     await killPid(proc);

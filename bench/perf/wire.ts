@@ -11,6 +11,7 @@
  * stretch with requests waiting and no reply leaving (the server stalled).
  */
 import { existsSync } from "node:fs";
+import { describeGc, type GcCycle } from "./gclog.ts";
 import type { WireSummary } from "./results.ts";
 import { percentile, round } from "./stats.ts";
 import { runAsync } from "./sys.ts";
@@ -32,6 +33,11 @@ export interface WireReport {
   perWindow: number[];
   /** longest time with a request waiting and no reply leaving, ms */
   longestStallMs: number;
+  /** DISCOVERs answered after more than 5 ms: arrival and reply, epoch ms (gclog.ts reads them against the collector) */
+  lateDo: { at: number; done: number }[];
+  /** the first and last packet, epoch ms */
+  from: number;
+  to: number;
 }
 
 const ANSWERS: Readonly<Record<number, number>> = { 2: 1, 5: 3 };
@@ -47,6 +53,7 @@ export function analyse(packets: readonly WirePacket[]): WireReport {
   let head = 0;
   const doMs: number[] = [];
   const raMs: number[] = [];
+  const lateDo: { at: number; done: number }[] = [];
   const windows = new Map<number, number>();
   const t0 = packets[0]?.t ?? 0;
   // since when a reply was due: the last reply, or the first request after the server had nothing waiting
@@ -72,7 +79,9 @@ export function analyse(packets: readonly WirePacket[]): WireReport {
     const at = asked.get(key);
     if (at === undefined) continue;
     asked.delete(key);
-    (p.type === 2 ? doMs : raMs).push((p.t - at) * 1000);
+    const ms = (p.t - at) * 1000;
+    (p.type === 2 ? doMs : raMs).push(ms);
+    if (p.type === 2 && ms > 5) lateDo.push({ at: at * 1000, done: p.t * 1000 });
     longest = Math.max(longest, (p.t - since) * 1000);
     since = p.t;
   }
@@ -82,7 +91,7 @@ export function analyse(packets: readonly WirePacket[]): WireReport {
   perWindow.sort((a, b) => a - b);
   doMs.sort((a, b) => a - b);
   raMs.sort((a, b) => a - b);
-  return { doMs, raMs, perWindow, longestStallMs: longest };
+  return { doMs, raMs, perWindow, longestStallMs: longest, lateDo, from: t0 * 1000, to: last * 1000 };
 }
 
 /** tshark's `-T fields` lines (time, ip.src, dhcp.id, dhcp.option.dhcp) as packets. */
@@ -138,10 +147,18 @@ export async function capture(nsExec: readonly string[], iface: string, seconds:
   return { report: analyse(parseFields(r.stdout, serverAddr)), dropped };
 }
 
-/** capture(), as a line for the probe's output. */
-export async function captureWire(nsExec: readonly string[], iface: string, seconds: number, file: string, serverAddr: string): Promise<string> {
+/**
+ * capture(), as a line for the probe's output; with `gc` (the serving
+ * thread's collection cycles so far, gclog.ts) a second line says which
+ * late DISCOVERs overlapped one.
+ */
+export async function captureWire(nsExec: readonly string[], iface: string, seconds: number, file: string, serverAddr: string, gc?: () => GcCycle[]): Promise<string> {
   const c = await capture(nsExec, iface, seconds, file, serverAddr);
   if (typeof c === "string") return `wire: ${c}`;
-  const line = describe(c.report);
-  return c.dropped > 0 ? `${line} (capture dropped ${c.dropped} packets)` : line;
+  let line = describe(c.report);
+  if (c.dropped > 0) line += ` (capture dropped ${c.dropped} packets)`;
+  if (!gc) return line;
+  // the log's last chunk may come a moment after the capture ends
+  await Bun.sleep(200);
+  return `${line}\n  ${describeGc(gc(), c.report.lateDo, c.report.from, c.report.to)}`;
 }

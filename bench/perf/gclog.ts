@@ -1,0 +1,118 @@
+/**
+ * JSC's collector log (BUN_JSC_logGC=1) read against the wire: which of the
+ * late replies a capture saw happened while a collection ran.
+ *
+ * The log has no clock. probe.ts (PROBE_GC=1) reads the server's stderr as
+ * it comes and stamps each chunk with the time it arrived; JSC writes a
+ * cycle's "START" when it begins and "cycle <ms>ms END]" when it ends, so
+ * a cycle is [end - cycle, end] on the same clock as the capture (epoch).
+ * The heap with the most cycles is the serving thread's (workers have
+ * their own, with a few small ones).
+ */
+
+export interface Stamped {
+  /** epoch ms when the chunk was read */
+  t: number;
+  text: string;
+}
+
+export interface GcCycle {
+  heap: string;
+  kind: "Eden" | "Full";
+  /** epoch ms */
+  start: number;
+  end: number;
+  ms: number;
+}
+
+const TOKEN = /\[GC<(0x[0-9a-f]+)>: (START M \d+kb => (Eden|Full)Collection)?|cycle ([\d.]+)ms END\]/g;
+
+/** The collection cycles in a stamped log, in order of their ends, every heap's. */
+export function gcCycles(chunks: readonly Stamped[]): GcCycle[] {
+  let text = "";
+  const at: number[] = [];
+  const times: number[] = [];
+  for (const c of chunks) {
+    at.push(text.length);
+    times.push(c.t);
+    text += c.text;
+  }
+  // the stamp of the chunk holding offset i
+  const timeAt = (i: number): number => {
+    let lo = 0;
+    let hi = at.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (at[mid]! <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return times[lo]!;
+  };
+  const out: GcCycle[] = [];
+  /** the heap whose record is being written, and each heap's cycle under way */
+  let heap = "";
+  const open = new Map<string, "Eden" | "Full">();
+  for (const m of text.matchAll(TOKEN)) {
+    if (m[1] !== undefined) {
+      heap = m[1];
+      if (m[3]) open.set(heap, m[3] as "Eden" | "Full");
+      continue;
+    }
+    const kind = open.get(heap);
+    if (!kind) continue;
+    open.delete(heap);
+    const end = timeAt(m.index! + m[0].length - 1);
+    const ms = Number(m[4]);
+    out.push({ heap, kind, start: end - ms, end, ms });
+  }
+  return out;
+}
+
+/** The serving thread's cycles: the heap that collected most. */
+export function mainHeap(cycles: readonly GcCycle[]): GcCycle[] {
+  const n = new Map<string, number>();
+  for (const c of cycles) n.set(c.heap, (n.get(c.heap) ?? 0) + 1);
+  let best = "";
+  for (const [h, k] of n) if (k > (n.get(best) ?? 0)) best = h;
+  return cycles.filter((c) => c.heap === best);
+}
+
+export interface Attribution {
+  full: number;
+  eden: number;
+  neither: number;
+}
+
+/**
+ * Late requests (epoch ms of arrival and of the reply) by the cycle they
+ * overlapped: a full collection first, then an eden one, else neither.
+ * `slackMs` after a cycle still counts: the queue it left drains then.
+ */
+export function attribute(late: readonly { at: number; done: number }[], cycles: readonly GcCycle[], slackMs = 5): Attribution {
+  const r: Attribution = { full: 0, eden: 0, neither: 0 };
+  for (const l of late) {
+    let kind: "full" | "eden" | "neither" = "neither";
+    for (const c of cycles) {
+      if (c.start > l.done || c.end + slackMs < l.at) continue;
+      if (c.kind === "Full") {
+        kind = "full";
+        break;
+      }
+      kind = "eden";
+    }
+    r[kind]++;
+  }
+  return r;
+}
+
+/** One line for the probe: the cycles in [from, to] and the late replies by cause. */
+export function describeGc(cycles: readonly GcCycle[], late: readonly { at: number; done: number }[], from: number, to: number): string {
+  const inside = cycles.filter((c) => c.end >= from && c.start <= to);
+  const eden = inside.filter((c) => c.kind === "Eden").map((c) => c.ms).sort((a, b) => a - b);
+  const full = inside.filter((c) => c.kind === "Full").map((c) => c.ms);
+  const q = (xs: number[], p: number) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!.toFixed(1) : "-");
+  const a = attribute(late, inside);
+  return `collector (serving thread) in the capture: ${eden.length} eden cycles (p50/p90 ${q(eden, 0.5)}/${q(eden, 0.9)} ms), ` +
+    `${full.length} full (${full.length ? full.map((x) => x.toFixed(0)).join(", ") + " ms" : "none"}); ` +
+    `DISCOVERs over 5 ms: ${a.full} during a full cycle, ${a.eden} during an eden one, ${a.neither} during neither`;
+}
