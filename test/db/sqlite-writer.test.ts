@@ -188,9 +188,32 @@ describe("the SQLite writer thread", () => {
 });
 
 describe("when the server uses it", () => {
-  test("with a second CPU only", async () => {
-    const { sqliteWriterThread } = await import("../../src/db/open.ts");
-    expect(sqliteWriterThread(1)).toBe(false);
-    expect(sqliteWriterThread(2)).toBe(true);
+  // the serving thread must never wait for the disk: on one CPU too (bench/results/2026-12-06-intel-tail.md)
+  test("on one CPU too: a server pinned to one core writes leases from a thread of its own", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pydhcp-writer-cpu-"));
+    try {
+      const script = join(dir, "child.ts");
+      Bun.write(script, `
+        import { availableParallelism } from "node:os";
+        import { readdirSync, readFileSync } from "node:fs";
+        import { openBackend } from ${JSON.stringify(join(import.meta.dir, "../../src/db/open.ts"))};
+        import { createLogger } from ${JSON.stringify(join(import.meta.dir, "../../src/log/logger.ts"))};
+        import { testLease } from ${JSON.stringify(join(import.meta.dir, "lease-fixture.ts"))};
+        const workers = () => readdirSync("/proc/self/task").filter((t) => readFileSync("/proc/self/task/" + t + "/comm", "utf8").trim() === "Worker").length;
+        const before = workers();
+        const b = await openBackend({ kind: "sqlite", path: ${JSON.stringify(join(dir, "s.db"))} }, createLogger({ level: "error", format: "text" }), 2000, { serving: true });
+        await b.leases.upsert([testLease(1)]);
+        const rows = (await b.leases.loadActive(0)).length;
+        console.log(JSON.stringify({ cpus: availableParallelism(), workers: workers() - before, rows }));
+        await b.close();
+      `);
+      const r = Bun.spawnSync(["taskset", "-c", "0", process.execPath, script], { stdout: "pipe", stderr: "pipe" });
+      expect(r.exitCode, r.stderr.toString()).toBe(0);
+      const out = JSON.parse(r.stdout.toString().trim().split("\n").at(-1)!) as { cpus: number; workers: number; rows: number };
+      // the checkpoint thread and the writer thread
+      expect(out).toEqual({ cpus: 1, workers: 2, rows: 1 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
