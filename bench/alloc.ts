@@ -25,19 +25,10 @@
  *   bun bench/alloc.ts [exchanges=20000] [runs=3]
  */
 import { heapSize } from "bun:jsc";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { parseConfig } from "../src/config/load.ts";
-import { openBackend } from "../src/db/open.ts";
-import { createLogger } from "../src/log/logger.ts";
 import { macHex } from "../src/core/lease.ts";
-import { HistoryWriter } from "../src/server/history.ts";
-import { ExchangeLog } from "../src/server/exchange-log.ts";
-import { LeaseMemory } from "../src/server/leases.ts";
-import { buildRuntime } from "../src/server/runtime.ts";
 import { packetPath, STAGES, type Stage } from "./support/packet.ts";
-import { benchConfigXml, discover, fillUsers, request, USERS } from "./support/subscribers.ts";
+import { openRig } from "./support/rig.ts";
+import { discover, request, USERS } from "./support/subscribers.ts";
 
 const N = Number(process.argv[2] ?? 20_000);
 const RUNS = Number(process.argv[3] ?? 3);
@@ -90,28 +81,15 @@ if (!CHILD) {
   process.exit(0);
 }
 
-const dir = mkdtempSync(join(tmpdir(), "pydhcp-alloc-"));
-const xml = benchConfigXml(dir);
-const parsed = parseConfig(xml, join(dir, "config.xml"));
-if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-const config = parsed.config;
-const quiet = createLogger({ level: "warn", format: "text" });
-const dropped = { write() {}, flush() {} };
-const lines = new ExchangeLog(createLogger({ level: "info", format: "text", out: dropped, err: dropped }));
-const backend = await openBackend(config.database, quiet, 2000);
-const leases = new LeaseMemory(backend.leases, quiet);
-const history = new HistoryWriter(backend, { journalPath: join(dir, "journal"), fsync: config.historyFsync }, quiet);
-const rt = await buildRuntime({ config, backend, leases });
-history.start();
-history.setStatements(rt.historyStatements);
+const rig = await openRig("pydhcp-alloc-");
+const { leases, history, config } = rig;
 
-fillUsers(join(dir, "h.db"));
 const discovers = Array.from({ length: USERS }, (_, i) => discover(i));
 const requests = Array.from({ length: USERS }, (_, i) => request(i));
 const packet = packetPath({
-  rt,
+  rt: rig.rt,
   history,
-  lines,
+  lines: rig.lines,
   leaseTime: config.server.leaseTime,
   // the per-MAC rate limit's key
   admit: (msg) => macHex(msg) !== "",
@@ -164,6 +142,4 @@ await leases.flush();
 await history.flush();
 console.error("@@end");
 console.error(`@@us ${us.toFixed(3)} ${((c1.user + c1.system) / N).toFixed(3)}`);
-await history.close();
-await backend.close();
-rmSync(dir, { recursive: true, force: true });
+await rig.close();

@@ -19,22 +19,9 @@
  * Each subscriber count runs in a child process of its own (one heap each).
  */
 import { edenGC, fullGC } from "bun:jsc";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { parseConfig } from "../src/config/load.ts";
-import { openBackend } from "../src/db/open.ts";
-import { createLogger } from "../src/log/logger.ts";
-import { macHex } from "../src/core/lease.ts";
-import { HistoryWriter } from "../src/server/history.ts";
-import { ExchangeLog } from "../src/server/exchange-log.ts";
-import { LeaseMemory } from "../src/server/leases.ts";
-import { AnswerCache } from "../src/server/answer-cache.ts";
-import { RateLimiter } from "../src/server/ratelimit.ts";
-import { toHex } from "../src/codec/hex.ts";
-import { buildRuntime } from "../src/server/runtime.ts";
 import { packetPath } from "./support/packet.ts";
-import { benchConfigXml, discover, fillUsers, request } from "./support/subscribers.ts";
+import { floodCheck, openRig } from "./support/rig.ts";
+import { discover, request } from "./support/subscribers.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -63,35 +50,10 @@ if (child === undefined) {
 const USERS = Number(child);
 let simMs = 1_000_000;
 const RATE = 6400;
-const dir = mkdtempSync(join(tmpdir(), "pydhcp-eden-"));
 // the cache holds every subscriber: what is measured is the rescan, not eviction
-const xml = benchConfigXml(dir, { extra: `\n  <answerCache><ttl>${TTL}</ttl><maxEntries>${Math.max(16_384, USERS)}</maxEntries></answerCache>` });
-const parsed = parseConfig(xml, join(dir, "config.xml"));
-if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-const config = parsed.config;
-const quiet = createLogger({ level: "warn", format: "text" });
-const dropped = { write() {}, flush() {} };
-const lines = new ExchangeLog(createLogger({ level: "info", format: "text", out: dropped, err: dropped }));
-const backend = await openBackend(config.database, quiet, 2000);
-const leases = new LeaseMemory(backend.leases, quiet);
-const history = new HistoryWriter(backend, { journalPath: join(dir, "journal"), fsync: config.historyFsync }, quiet);
-const rt = await buildRuntime({ config, backend, leases, cache: new AnswerCache(config.answerCache, () => {}, () => simMs) });
-const perMac = new RateLimiter(config.rateLimit.perMac);
-const perCircuit = new RateLimiter(config.rateLimit.perCircuit);
-history.start();
-history.setStatements(rt.historyStatements);
-fillUsers(join(dir, "h.db"), USERS);
-const packet = packetPath({
-  rt,
-  history,
-  lines,
-  leaseTime: config.server.leaseTime,
-  admit: (msg) => {
-    if (!perMac.allow(macHex(msg), simMs)) return false;
-    const rai = msg.options.get(82);
-    return !rai || perCircuit.allow(msg.giaddr + "/" + toHex(rai), simMs);
-  },
-});
+const rig = await openRig("pydhcp-eden-", { users: USERS, now: () => simMs, extra: `\n  <answerCache><ttl>${TTL}</ttl><maxEntries>${Math.max(16_384, USERS)}</maxEntries></answerCache>` });
+const { leases } = rig;
+const packet = packetPath({ rt: rig.rt, history: rig.history, lines: rig.lines, leaseTime: rig.config.server.leaseTime, admit: floodCheck(rig.config, () => simMs) });
 const flusher = setInterval(() => void leases.flush(), 100);
 let next = 0;
 async function run(n: number): Promise<void> {
@@ -118,8 +80,4 @@ clearInterval(flusher);
 ms.sort((a, b) => a - b);
 const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!.toFixed(3);
 console.log(`  ${String(USERS).padStart(6)} subscribers: eden collection p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms`);
-await leases.flush();
-await history.flush();
-await history.close();
-await backend.close();
-rmSync(dir, { recursive: true, force: true });
+await rig.close();

@@ -10,22 +10,9 @@
  *   bun bench/promoted.ts [exchanges=6000] [runs=5] [--ttl S] [--no-history]
  */
 import { edenGC, fullGC, heapStats } from "bun:jsc";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { parseConfig } from "../src/config/load.ts";
-import { openBackend } from "../src/db/open.ts";
-import { createLogger } from "../src/log/logger.ts";
-import { macHex } from "../src/core/lease.ts";
-import { HistoryWriter } from "../src/server/history.ts";
-import { ExchangeLog } from "../src/server/exchange-log.ts";
-import { LeaseMemory } from "../src/server/leases.ts";
-import { AnswerCache } from "../src/server/answer-cache.ts";
-import { RateLimiter } from "../src/server/ratelimit.ts";
-import { toHex } from "../src/codec/hex.ts";
-import { buildRuntime } from "../src/server/runtime.ts";
 import { packetPath } from "./support/packet.ts";
-import { benchConfigXml, discover, fillUsers, request, USERS } from "./support/subscribers.ts";
+import { floodCheck, openRig } from "./support/rig.ts";
+import { discover, request, USERS } from "./support/subscribers.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -41,39 +28,12 @@ const RATE = opt("--rate", 6400);
 /** simulated milliseconds: exchange k happens at k / RATE seconds */
 let simMs = 1_000_000;
 const HISTORY = !flag("--no-history");
-const dir = mkdtempSync(join(tmpdir(), "pydhcp-promoted-"));
-const xml = benchConfigXml(dir, { history: HISTORY, extra: `\n  <answerCache><ttl>${TTL}</ttl></answerCache>` });
-const parsed = parseConfig(xml, join(dir, "config.xml"));
-if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-const config = parsed.config;
-const quiet = createLogger({ level: "warn", format: "text" });
-const dropped = { write() {}, flush() {} };
-const lines = new ExchangeLog(createLogger({ level: "info", format: "text", out: dropped, err: dropped }));
-const backend = await openBackend(config.database, quiet, 2000);
-const leases = new LeaseMemory(backend.leases, quiet);
-const history = new HistoryWriter(backend, { journalPath: join(dir, "journal"), fsync: config.historyFsync }, quiet);
-const rt = await buildRuntime({ config, backend, leases, cache: new AnswerCache(config.answerCache, () => {}, () => simMs) });
-const perMac = new RateLimiter(config.rateLimit.perMac);
-const perCircuit = new RateLimiter(config.rateLimit.perCircuit);
-history.start();
-history.setStatements(rt.historyStatements);
+const rig = await openRig("pydhcp-promoted-", { history: HISTORY, extra: `\n  <answerCache><ttl>${TTL}</ttl></answerCache>`, now: () => simMs });
+const { leases } = rig;
 
-fillUsers(join(dir, "h.db"));
 const discovers = Array.from({ length: USERS }, (_, i) => discover(i));
 const requests = Array.from({ length: USERS }, (_, i) => request(i));
-const packet = packetPath({
-  rt,
-  history,
-  lines,
-  leaseTime: config.server.leaseTime,
-  // the flood control server.ts runs before anything else; per circuit keyed as server.ts keys it
-  // (relay / circuit id), with the remote id in too: this setup's circuit ids repeat per switch
-  admit: (msg) => {
-    if (!perMac.allow(macHex(msg), simMs)) return false;
-    const rai = msg.options.get(82);
-    return !rai || perCircuit.allow(msg.giaddr + "/" + toHex(rai), simMs);
-  },
-});
+const packet = packetPath({ rt: rig.rt, history: rig.history, lines: rig.lines, leaseTime: rig.config.server.leaseTime, admit: floodCheck(rig.config, () => simMs) });
 
 const flusher = setInterval(() => void leases.flush(), 100);
 let next = 0;
@@ -112,8 +72,4 @@ const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 console.log(`bun ${Bun.version}: ${N} relayed DORA exchanges per run, ${RUNS} runs, ${RATE}/s simulated, answer cache ttl ${TTL} s, history ${HISTORY ? "on" : "off"}`);
 console.log(`  promoted garbage: median ${Math.round(med(bytes))} bytes per exchange (runs ${bytes.map((x) => Math.round(x)).join(", ")})`);
 console.log(`  cells per exchange, median: ${[...perType].map(([k, v]) => [k, med(v)] as const).filter(([, v]) => Math.abs(v) >= 0.05).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}`);
-await leases.flush();
-await history.flush();
-await history.close();
-await backend.close();
-rmSync(dir, { recursive: true, force: true });
+await rig.close();
