@@ -19,8 +19,7 @@
  * Each subscriber count runs in a child process of its own (one heap each).
  */
 import { edenGC, fullGC } from "bun:jsc";
-import { packetPath } from "./support/packet.ts";
-import { floodCheck, openRig } from "./support/rig.ts";
+import { openRig, SimClock, simulatedRun } from "./support/rig.ts";
 import { discover, request } from "./support/subscribers.ts";
 
 const args = process.argv.slice(2);
@@ -48,24 +47,11 @@ if (child === undefined) {
 }
 
 const USERS = Number(child);
-let simMs = 1_000_000;
-const RATE = 6400;
+const clock = new SimClock(6400);
 // the cache holds every subscriber: what is measured is the rescan, not eviction
-const rig = await openRig("pydhcp-eden-", { users: USERS, now: () => simMs, extra: `\n  <answerCache><ttl>${TTL}</ttl><maxEntries>${Math.max(16_384, USERS)}</maxEntries></answerCache>` });
-const { leases } = rig;
-const packet = packetPath({ rt: rig.rt, history: rig.history, lines: rig.lines, leaseTime: rig.config.server.leaseTime, admit: floodCheck(rig.config, () => simMs) });
-const flusher = setInterval(() => void leases.flush(), 100);
-let next = 0;
-async function run(n: number): Promise<void> {
-  for (let k = 0; k < n; k++) {
-    const i = next++ % USERS;
-    simMs += 1000 / RATE;
-    // built per exchange, as received datagrams are: 60,000 prepared packets would be old objects of their own
-    await packet(discover(i));
-    await packet(request(i));
-    if ((k & 31) === 31) await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
+const rig = await openRig("pydhcp-eden-", { users: USERS, now: clock.now, extra: `\n  <answerCache><ttl>${TTL}</ttl><maxEntries>${Math.max(16_384, USERS)}</maxEntries></answerCache>` });
+// built per exchange, as received datagrams are: 30,000 prepared packets would be old objects of their own
+const { run, stop } = simulatedRun(rig, clock, USERS, (i) => [discover(i), request(i)]);
 
 await run(2 * USERS);
 fullGC();
@@ -76,7 +62,7 @@ for (let r = 0; r < ROUNDS; r++) {
   edenGC();
   ms.push(performance.now() - t);
 }
-clearInterval(flusher);
+stop();
 ms.sort((a, b) => a - b);
 const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!.toFixed(3);
 console.log(`  ${String(USERS).padStart(6)} subscribers: eden collection p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms`);

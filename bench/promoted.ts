@@ -10,8 +10,7 @@
  *   bun bench/promoted.ts [exchanges=6000] [runs=5] [--ttl S] [--no-history]
  */
 import { edenGC, fullGC, heapStats } from "bun:jsc";
-import { packetPath } from "./support/packet.ts";
-import { floodCheck, openRig } from "./support/rig.ts";
+import { openRig, SimClock, simulatedRun } from "./support/rig.ts";
 import { discover, request, USERS } from "./support/subscribers.ts";
 
 const args = process.argv.slice(2);
@@ -25,28 +24,13 @@ const N = Number(positional[0] ?? 6000);
 const RUNS = Number(positional[1] ?? 5);
 const TTL = opt("--ttl", 5);
 const RATE = opt("--rate", 6400);
-/** simulated milliseconds: exchange k happens at k / RATE seconds */
-let simMs = 1_000_000;
+/** exchange k happens at k / RATE seconds */
+const clock = new SimClock(RATE);
 const HISTORY = !flag("--no-history");
-const rig = await openRig("pydhcp-promoted-", { history: HISTORY, extra: `\n  <answerCache><ttl>${TTL}</ttl></answerCache>`, now: () => simMs });
-const { leases } = rig;
-
+const rig = await openRig("pydhcp-promoted-", { history: HISTORY, extra: `\n  <answerCache><ttl>${TTL}</ttl></answerCache>`, now: clock.now });
 const discovers = Array.from({ length: USERS }, (_, i) => discover(i));
 const requests = Array.from({ length: USERS }, (_, i) => request(i));
-const packet = packetPath({ rt: rig.rt, history: rig.history, lines: rig.lines, leaseTime: rig.config.server.leaseTime, admit: floodCheck(rig.config, () => simMs) });
-
-const flusher = setInterval(() => void leases.flush(), 100);
-let next = 0;
-async function run(n: number): Promise<void> {
-  for (let k = 0; k < n; k++) {
-    const i = next++ % USERS;
-    simMs += 1000 / RATE;
-    await packet(discovers[i]!);
-    await packet(requests[i]!);
-    // the server handles a burst of packets per event-loop turn
-    if ((k & 31) === 31) await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
+const { run, stop } = simulatedRun(rig, clock, USERS, (i) => [discovers[i]!, requests[i]!]);
 
 await run(2 * USERS); // warm-up: JIT tiers, every subscriber's lease row exists
 fullGC();
@@ -67,7 +51,7 @@ for (let r = 0; r < RUNS; r++) {
   }
   fullGC();
 }
-clearInterval(flusher);
+stop();
 const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 console.log(`bun ${Bun.version}: ${N} relayed DORA exchanges per run, ${RUNS} runs, ${RATE}/s simulated, answer cache ttl ${TTL} s, history ${HISTORY ? "on" : "off"}`);
 console.log(`  promoted garbage: median ${Math.round(med(bytes))} bytes per exchange (runs ${bytes.map((x) => Math.round(x)).join(", ")})`);

@@ -22,6 +22,7 @@ import { HistoryWriter } from "../../src/server/history.ts";
 import { LeaseMemory } from "../../src/server/leases.ts";
 import { RateLimiter } from "../../src/server/ratelimit.ts";
 import { buildRuntime, type Runtime } from "../../src/server/runtime.ts";
+import { packetPath } from "./packet.ts";
 import { benchConfigXml, fillUsers, USERS } from "./subscribers.ts";
 
 export interface Rig {
@@ -91,5 +92,39 @@ export function floodCheck(config: Config, now: () => number): (msg: DhcpMessage
     if (!perMac.allow(macHex(msg), now())) return false;
     const rai = msg.options.get(82);
     return !rai || perCircuit.allow(msg.giaddr + "/" + toHex(rai), now());
+  };
+}
+
+/** Simulated milliseconds: each exchange moves the clock by 1 / rate seconds, so what expires by time does so as often as in a server at that rate. */
+export class SimClock {
+  ms = 1_000_000;
+  constructor(readonly rate: number) {}
+  readonly now = (): number => this.ms;
+  tick(): void {
+    this.ms += 1000 / this.rate;
+  }
+}
+
+/**
+ * Exchanges over every subscriber in turn on `clock`, as the server runs
+ * them: the flood check first, a turn of the event loop every 32 exchanges,
+ * lease writes every 100 ms. `packets(i)` gives subscriber i's DISCOVER and
+ * REQUEST. stop() ends the lease writes.
+ */
+export function simulatedRun(rig: Rig, clock: SimClock, users: number, packets: (i: number) => readonly [Uint8Array, Uint8Array]): { run(n: number): Promise<void>; stop(): void } {
+  const packet = packetPath({ rt: rig.rt, history: rig.history, lines: rig.lines, leaseTime: rig.config.server.leaseTime, admit: floodCheck(rig.config, clock.now) });
+  const flusher = setInterval(() => void rig.leases.flush(), 100);
+  let next = 0;
+  return {
+    async run(n) {
+      for (let k = 0; k < n; k++) {
+        const [d, r] = packets(next++ % users);
+        clock.tick();
+        await packet(d);
+        await packet(r);
+        if ((k & 31) === 31) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    },
+    stop: () => clearInterval(flusher),
   };
 }
