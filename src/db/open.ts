@@ -19,7 +19,6 @@ export interface OpenOptions {
 /** how often the server's SQLite WAL is checkpointed, ms */
 const SQLITE_CHECKPOINT_MS = 1000;
 
-
 /** Opens the configured database; rejects with DbError("connect") when it cannot. */
 export async function openBackend(db: DatabaseSettings, log: Logger, timeoutMs = DEFAULT_QUERY_TIMEOUT_MS, opts: OpenOptions = {}): Promise<Backend> {
   const writer = opts.leaseWriter !== undefined ? { leaseWriter: opts.leaseWriter } : {};
