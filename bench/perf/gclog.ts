@@ -9,6 +9,7 @@
  * The heap with the most cycles is the serving thread's (workers have
  * their own, with a few small ones).
  */
+import { percentile } from "./stats.ts";
 
 export interface Stamped {
   /** epoch ms when the chunk was read */
@@ -108,11 +109,11 @@ export function attribute(late: readonly { at: number; done: number }[], cycles:
 /** One line for the probe: the cycles in [from, to] and the late replies by cause. */
 export function describeGc(cycles: readonly GcCycle[], late: readonly { at: number; done: number }[], from: number, to: number): string {
   const inside = cycles.filter((c) => c.end >= from && c.start <= to);
-  const eden = inside.filter((c) => c.kind === "Eden").map((c) => c.ms).sort((a, b) => a - b);
+  const eden = inside.filter((c) => c.kind === "Eden").map((c) => c.ms);
   const full = inside.filter((c) => c.kind === "Full").map((c) => c.ms);
-  const q = (xs: number[], p: number) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!.toFixed(1) : "-");
+  const q = (xs: number[], p: number) => percentile(xs, p)?.toFixed(1) ?? "-";
   const a = attribute(late, inside);
-  return `collector (serving thread) in the capture: ${eden.length} eden cycles (p50/p90 ${q(eden, 0.5)}/${q(eden, 0.9)} ms), ` +
+  return `collector (serving thread) in the capture: ${eden.length} eden cycles (p50/p90 ${q(eden, 50)}/${q(eden, 90)} ms), ` +
     `${full.length} full (${full.length ? full.map((x) => x.toFixed(0)).join(", ") + " ms" : "none"}); ` +
     `DISCOVERs over 5 ms: ${a.full} during a full cycle, ${a.eden} during an eden one, ${a.neither} during neither`;
 }
