@@ -20,7 +20,7 @@ import { macHex } from "./dhcpwire.ts";
 import { gate } from "./gate.ts";
 import { type Topology, createDirect, createRelayed, destroyAll, nsRun, run, sweepStale, waitFor } from "./netns.ts";
 import { type PydhcpServer, type TestDb, configXml, mysqlDb, pydhcpCommand, sqliteDb, startPydhcp, sweepStaleMysql, REPO } from "./pydhcp.ts";
-import { startRelay } from "./relay.ts";
+import { type Relay, startRelay } from "./relay.ts";
 import { browserMissing, launchBrowser } from "../support/browser.ts";
 
 const skip = gate("leases", ["udhcpc", "dhcrelay", "ss", "mariadb"]);
@@ -72,6 +72,7 @@ describe.skipIf(skip !== null)("SQLite, udhcpc behind dhcrelay", () => {
   let topo: Topology;
   let db: TestDb;
   let server: PydhcpServer;
+  let relay: Relay | undefined;
   let dir: string;
   let config: string;
   const M1 = "02:00:5e:30:00:01";
@@ -88,13 +89,15 @@ describe.skipIf(skip !== null)("SQLite, udhcpc behind dhcrelay", () => {
       { ip: X, mask: "255.255.255.0", router: "198.18.1.1", dns: DNS, mac: macHex(M1), port },
       { ip: Y, mask: "255.255.255.0", router: "198.18.1.1", dns: DNS, mac: macHex(M2), port },
     ]);
-    await startRelay(topo);
+    relay = await startRelay(topo);
     server = await startPydhcp(topo, withMetrics(configXml({ serverId: topo.serverIp, leaseTime: 3600, db })), dir);
     config = server.configPath;
   }, T);
   afterAll(async () => {
     await disposeAllClients();
     await server?.stop();
+    // its log directory goes with it
+    await relay?.stop();
     await topo?.destroy();
     await db?.drop();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,8 @@
  * it did not exist) is removed at the end.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { isRoot } from "../e2e/gate.ts";
@@ -76,10 +77,16 @@ describe.skipIf(!built)("the .deb contents", () => {
     }, 120_000);
 
     test(`${arch}: lintian reports no errors`, async () => {
-      const r = await run(["lintian", "--tag-display-limit", "0", deb(arch)], { timeoutMs: 180_000 });
-      const errors = r.stdout.split("\n").filter((l) => l.startsWith("E:"));
-      expect(errors).toEqual([]);
-      expect(r.code).toBe(0);
+      // lintian leaves its scratch files (mldbm-elf-*) in TMPDIR: a directory of the test's own
+      const tmp = mkdtempSync(join(tmpdir(), "pkgtest-lintian-"));
+      try {
+        const r = await run(["lintian", "--tag-display-limit", "0", deb(arch)], { timeoutMs: 180_000, env: { TMPDIR: tmp } });
+        const errors = r.stdout.split("\n").filter((l) => l.startsWith("E:"));
+        expect(errors).toEqual([]);
+        expect(r.code).toBe(0);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
     }, 200_000);
   }
 });
