@@ -19,6 +19,7 @@
  * Each subscriber count runs in a child process of its own (one heap each).
  */
 import { edenGC, fullGC } from "bun:jsc";
+import { percentile } from "./perf/stats.ts";
 import { openRig, SimClock, simulatedRun } from "./support/rig.ts";
 import { discover, request } from "./support/subscribers.ts";
 
@@ -63,7 +64,6 @@ for (let r = 0; r < ROUNDS; r++) {
   ms.push(performance.now() - t);
 }
 stop();
-ms.sort((a, b) => a - b);
-const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!.toFixed(3);
-console.log(`  ${String(USERS).padStart(6)} subscribers: eden collection p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms`);
+const at = (p: number) => percentile(ms, p)!.toFixed(3);
+console.log(`  ${String(USERS).padStart(6)} subscribers: eden collection p50 ${at(50)} ms, p90 ${at(90)} ms, max ${at(100)} ms`);
 await rig.close();
