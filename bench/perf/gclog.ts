@@ -24,9 +24,12 @@ export interface GcCycle {
   start: number;
   end: number;
   ms: number;
+  /** the heap's size (kB) when the cycle started and after it ended; NaN when the log did not say */
+  beforeKb: number;
+  afterKb: number;
 }
 
-const TOKEN = /\[GC<(0x[0-9a-f]+)>: (START M \d+kb => (Eden|Full)Collection)?|cycle ([\d.]+)ms END\]/g;
+const TOKEN = /\[GC<(0x[0-9a-f]+)>: (START M (\d+)kb => (Eden|Full)Collection)?|(?:=> (\d+)kb, p=[\d.]+ms \(max [\d.]+\), )?cycle ([\d.]+)ms END\]/g;
 
 /** The collection cycles in a stamped log, in order of their ends, every heap's. */
 export function gcCycles(chunks: readonly Stamped[]): GcCycle[] {
@@ -52,19 +55,19 @@ export function gcCycles(chunks: readonly Stamped[]): GcCycle[] {
   const out: GcCycle[] = [];
   /** the heap whose record is being written, and each heap's cycle under way */
   let heap = "";
-  const open = new Map<string, "Eden" | "Full">();
+  const open = new Map<string, { kind: "Eden" | "Full"; beforeKb: number }>();
   for (const m of text.matchAll(TOKEN)) {
     if (m[1] !== undefined) {
       heap = m[1];
-      if (m[3]) open.set(heap, m[3] as "Eden" | "Full");
+      if (m[4]) open.set(heap, { kind: m[4] as "Eden" | "Full", beforeKb: Number(m[3]) });
       continue;
     }
-    const kind = open.get(heap);
-    if (!kind) continue;
+    const o = open.get(heap);
+    if (!o) continue;
     open.delete(heap);
     const end = timeAt(m.index! + m[0].length - 1);
-    const ms = Number(m[4]);
-    out.push({ heap, kind, start: end - ms, end, ms });
+    const ms = Number(m[6]);
+    out.push({ heap, kind: o.kind, start: end - ms, end, ms, beforeKb: o.beforeKb, afterKb: m[5] === undefined ? NaN : Number(m[5]) });
   }
   return out;
 }
@@ -106,6 +109,47 @@ export function attribute(late: readonly { at: number; done: number }[], cycles:
   return r;
 }
 
+export interface Promotion {
+  /** eden cycles read (each after another eden cycle, both sizes known) */
+  cycles: number;
+  /** kB each cycle left in the old generation (heap after it minus heap after the one before), shorter half of the cycles, then longer half */
+  shortKb: number;
+  longKb: number;
+  /** median cycle length of each half, ms */
+  shortMs: number;
+  longMs: number;
+}
+
+/**
+ * What eden cycles promote, by how long they ran. Whatever an eden cycle
+ * keeps is old afterwards, and only a full collection frees it. The mutator
+ * keeps running (and allocating) during a concurrent cycle: when the longer
+ * cycles promote much more than the shorter ones, how long a cycle runs is
+ * part of what brings full collections on, not only what is in flight.
+ */
+export function edenPromotion(cycles: readonly GcCycle[]): Promotion | null {
+  const pts: { ms: number; kb: number }[] = [];
+  for (let i = 1; i < cycles.length; i++) {
+    const a = cycles[i - 1]!;
+    const b = cycles[i]!;
+    if (a.kind !== "Eden" || b.kind !== "Eden" || Number.isNaN(a.afterKb) || Number.isNaN(b.afterKb)) continue;
+    pts.push({ ms: b.ms, kb: b.afterKb - a.afterKb });
+  }
+  if (pts.length < 2) return null;
+  pts.sort((x, y) => x.ms - y.ms);
+  const half = pts.length >> 1;
+  const short = pts.slice(0, half);
+  const long = pts.slice(half);
+  const mean = (xs: readonly { kb: number }[]) => xs.reduce((s, p) => s + p.kb, 0) / xs.length;
+  return {
+    cycles: pts.length,
+    shortKb: mean(short),
+    longKb: mean(long),
+    shortMs: percentile(short.map((p) => p.ms), 50)!,
+    longMs: percentile(long.map((p) => p.ms), 50)!,
+  };
+}
+
 /** One line for the probe: the cycles in [from, to] and the late replies by cause. */
 export function describeGc(cycles: readonly GcCycle[], late: readonly { at: number; done: number }[], from: number, to: number): string {
   const inside = cycles.filter((c) => c.end >= from && c.start <= to);
@@ -113,7 +157,9 @@ export function describeGc(cycles: readonly GcCycle[], late: readonly { at: numb
   const full = inside.filter((c) => c.kind === "Full").map((c) => c.ms);
   const q = (xs: number[], p: number) => percentile(xs, p)?.toFixed(1) ?? "-";
   const a = attribute(late, inside);
+  const p = edenPromotion(inside);
   return `collector (serving thread) in the capture: ${eden.length} eden cycles (p50/p90 ${q(eden, 50)}/${q(eden, 90)} ms), ` +
     `${full.length} full (${full.length ? full.map((x) => x.toFixed(0)).join(", ") + " ms" : "none"}); ` +
-    `DISCOVERs over 5 ms: ${a.full} during a full cycle, ${a.eden} during an eden one, ${a.neither} during neither`;
+    `DISCOVERs over 5 ms: ${a.full} during a full cycle, ${a.eden} during an eden one, ${a.neither} during neither` +
+    (p ? `; promoted per eden cycle: ${p.shortKb.toFixed(0)} kB in the shorter half (p50 ${p.shortMs.toFixed(1)} ms), ${p.longKb.toFixed(0)} kB in the longer (p50 ${p.longMs.toFixed(1)} ms)` : "");
 }

@@ -5,7 +5,7 @@
  * begins, its END when it ends, another heap's record in between.
  */
 import { expect, test } from "bun:test";
-import { attribute, describeGc, gcCycles, mainHeap, type Stamped } from "../../bench/perf/gclog.ts";
+import { attribute, describeGc, edenPromotion, gcCycles, mainHeap, type Stamped } from "../../bench/perf/gclog.ts";
 import { analyse, parseFields } from "../../bench/perf/wire.ts";
 
 const MAIN = "0x5860745c118";
@@ -62,4 +62,28 @@ test("the wire reader lists the DISCOVERs answered after 5 ms, on the epoch-ms c
   expect(r.lateDo[0]!.done).toBeCloseTo(2013.5, 6);
   expect(r.from).toBeCloseTo(2000, 6);
   expect(r.to).toBeCloseTo(2013.5, 6);
+});
+
+test("cycles carry the heap's size before and after; eden promotion is read between two eden cycles, by cycle length", () => {
+  const main = mainHeap(gcCycles(log));
+  expect(main.map((c) => [c.kind, c.beforeKb, c.afterKb])).toEqual([
+    ["Eden", 6460, 9000],
+    ["Full", 50000, 26000],
+    ["Eden", 9000, 1000],
+  ]);
+  // an eden after a full one says nothing of promotion: not enough pairs here
+  expect(edenPromotion(main)).toBeNull();
+  const eden = (ms: number, afterKb: number) => ({ heap: MAIN, kind: "Eden" as const, start: 0, end: 0, ms, beforeKb: afterKb + 20000, afterKb });
+  const full = { ...eden(60, 20000), kind: "Full" as const };
+  const series = [eden(1, 20000), eden(1, 20100), eden(8, 21100), eden(2, 21300), full, eden(9, 22500), eden(1, 22600), eden(10, 23800)];
+  // pairs: (1 ms, +100), (8, +1000), (2, +200), (1, +100), (10, +1200); the eden after the full one starts none
+  const p = edenPromotion(series)!;
+  expect(p.cycles).toBe(5);
+  expect(p.shortKb).toBeCloseTo(100, 6);
+  expect(p.longKb).toBeCloseTo((200 + 1000 + 1200) / 3, 6);
+  expect(p.shortMs).toBe(1);
+  expect(p.longMs).toBe(8);
+  // a log without sizes (an older JSC's) gives no reading rather than a wrong one
+  expect(edenPromotion(series.map((c) => ({ ...c, afterKb: NaN })))).toBeNull();
+  expect(describeGc(series, [], -1, 1)).toContain("promoted per eden cycle: 100 kB in the shorter half (p50 1.0 ms), 800 kB in the longer (p50 8.0 ms)");
 });
