@@ -112,7 +112,7 @@ export function attribute(late: readonly { at: number; done: number }[], cycles:
 export interface Promotion {
   /** eden cycles read (each after another eden cycle, both sizes known) */
   cycles: number;
-  /** kB each cycle left in the old generation (heap after it minus heap after the one before), shorter half of the cycles, then longer half */
+  /** kB a cycle left in the old generation (heap after it minus heap after the one before), median of the shorter half of the cycles, then of the longer half */
   shortKb: number;
   longKb: number;
   /** median cycle length of each half, ms */
@@ -140,11 +140,12 @@ export function edenPromotion(cycles: readonly GcCycle[]): Promotion | null {
   const half = pts.length >> 1;
   const short = pts.slice(0, half);
   const long = pts.slice(half);
-  const mean = (xs: readonly { kb: number }[]) => xs.reduce((s, p) => s + p.kb, 0) / xs.length;
+  // medians: when two heaps write at once a size can land on the other heap's record, and one such pair is far out
+  const med = (xs: readonly { kb: number }[]) => percentile(xs.map((p) => p.kb), 50)!;
   return {
     cycles: pts.length,
-    shortKb: mean(short),
-    longKb: mean(long),
+    shortKb: med(short),
+    longKb: med(long),
     shortMs: percentile(short.map((p) => p.ms), 50)!,
     longMs: percentile(long.map((p) => p.ms), 50)!,
   };
@@ -161,5 +162,5 @@ export function describeGc(cycles: readonly GcCycle[], late: readonly { at: numb
   return `collector (serving thread) in the capture: ${eden.length} eden cycles (p50/p90 ${q(eden, 50)}/${q(eden, 90)} ms), ` +
     `${full.length} full (${full.length ? full.map((x) => x.toFixed(0)).join(", ") + " ms" : "none"}); ` +
     `DISCOVERs over 5 ms: ${a.full} during a full cycle, ${a.eden} during an eden one, ${a.neither} during neither` +
-    (p ? `; promoted per eden cycle: ${p.shortKb.toFixed(0)} kB in the shorter half (p50 ${p.shortMs.toFixed(1)} ms), ${p.longKb.toFixed(0)} kB in the longer (p50 ${p.longMs.toFixed(1)} ms)` : "");
+    (p ? `; promoted per eden cycle (median): ${p.shortKb.toFixed(0)} kB in the shorter half (p50 ${p.shortMs.toFixed(1)} ms), ${p.longKb.toFixed(0)} kB in the longer (p50 ${p.longMs.toFixed(1)} ms)` : "");
 }
