@@ -52,7 +52,7 @@ const BATCH = 500;
  * SQLite commits on its writer thread without a sync (WAL, synchronous
  * NORMAL), so 5 ms: lines then wait a quarter as long in memory, and fewer
  * of them are still there when an eden collection promotes what it finds
- * (9-28% less promoted per collection in five of five pairs at 7,000 DORA/s,
+ * (1-28% less promoted per collection in nine of nine pairs at 7,000 DORA/s,
  * no more CPU: bench/results/2026-12-06-amd-promotion.md).
  */
 const FLUSH_MS: Record<Backend["kind"], number> = { sqlite: 5, mysql: 20, postgresql: 20 };
