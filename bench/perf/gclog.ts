@@ -123,9 +123,10 @@ export interface Promotion {
 /**
  * What eden cycles promote, by how long they ran. Whatever an eden cycle
  * keeps is old afterwards, and only a full collection frees it. The mutator
- * keeps running (and allocating) during a concurrent cycle: when the longer
- * cycles promote much more than the shorter ones, how long a cycle runs is
- * part of what brings full collections on, not only what is in flight.
+ * keeps running (and allocating) during a concurrent cycle, so the halves
+ * say whether a cycle's length adds to it. In pydhcp it adds little: a
+ * cycle that stops the server promotes about as much, so what it keeps is
+ * what outlives its exchange (bench/results/2026-12-06-amd-promotion.md).
  */
 export function edenPromotion(cycles: readonly GcCycle[]): Promotion | null {
   const pts: { ms: number; kb: number }[] = [];
