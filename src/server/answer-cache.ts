@@ -38,6 +38,7 @@ import type { Param, Row } from "../db/backend.ts";
 import type { Answer } from "../core/answer.ts";
 import type { BoundQuery, ChainResult, QueryMemo, Tried } from "../db/chain.ts";
 import type { Vars } from "../variables/types.ts";
+import { packChain, packRun, unpackChain, unpackRun } from "./packed-chain.ts";
 
 /** A chain that found an answer, a pool, or nothing: what is remembered (cachedChain never stores a failure). */
 export type CacheableChain = ChainResult;
@@ -54,19 +55,29 @@ export interface AnswerCacheOptions {
  * An entry keeps no array of its bound values: its key is their JSON, and
  * invalidation by value reads them from there (keyHolds). Measured with
  * bench/retained.ts: 849 bytes per whole answer with the array, 607 without.
- * `key` is the map's own key string, so a refresh keeps it.
+ * Its value is JSON where JSON gives it back (packed-chain.ts): one string
+ * for a full collection to visit, not about fourteen cells; `value` holds
+ * the rest.
  */
 interface Entry {
-  key: string;
-  value: CacheableChain;
+  packed: string | null;
+  value: CacheableChain | null;
   expires: number;
 }
 
-/** Keyed by the JSON of [name, sql, ...bound values]. */
+/** Keyed by the JSON of [name, sql, ...bound values]; packed as Entry is. */
 interface RunEntry {
-  key: string;
-  run: Tried;
+  packed: string | null;
+  run: Tried | null;
   expires: number;
+}
+
+function chainOf(e: Entry): CacheableChain {
+  return e.packed !== null ? unpackChain(e.packed) : e.value!;
+}
+
+function runOf(e: RunEntry): Tried {
+  return e.packed !== null ? unpackRun(e.packed) : { ...e.run! };
 }
 
 /*
@@ -128,7 +139,7 @@ function sameRun(a: Tried, b: Tried): boolean {
  * first even when it was refreshed since: one lookup again, not a wrong
  * answer.
  */
-function refreshOrMakeRoom<E extends { key: string; expires: number }>(map: Map<string, E>, key: string, expires: number, max: number, same: (old: E) => boolean): boolean {
+function refreshOrMakeRoom<E extends { expires: number }>(map: Map<string, E>, key: string, expires: number, max: number, same: (old: E) => boolean): boolean {
   const old = map.get(key);
   if (old) {
     if (same(old)) {
@@ -230,20 +241,29 @@ export class AnswerCache {
   get(key: string): CacheableChain | undefined {
     const e = this.entries.get(key);
     if (e && e.expires > this.now()) {
-      this.count(e.value.answer !== null || e.value.pool !== undefined ? "hit" : "negative_hit");
-      return e.value;
+      const v = chainOf(e);
+      this.count(v.answer !== null || v.pool !== undefined ? "hit" : "negative_hit");
+      return v;
     }
     this.count("miss");
     return undefined;
   }
 
+  /** The entry object the map holds for `key` (tests: a refresh keeps it, a change replaces it). */
+  stored(key: string): object | undefined {
+    return this.entries.get(key);
+  }
+
   set(key: string, value: CacheableChain): void {
     if (!this.enabled) return;
     const expires = this.now() + this.ttlMs;
-    if (refreshOrMakeRoom(this.entries, key, expires, this.maxEntries, (old) => sameChain(old.value, value))) return;
     // what a hit returns: the runs that found it, marked as not run again
     const tried = value.tried.map((q) => ({ ...q, ms: 0, cached: true as const }));
-    this.entries.set(key, { key, value: { ...value, tried }, expires });
+    const kept = { ...value, tried };
+    const packed = packChain(kept);
+    const same = (old: Entry) => (packed !== null && old.packed !== null ? old.packed === packed : sameChain(chainOf(old), kept));
+    if (refreshOrMakeRoom(this.entries, key, expires, this.maxEntries, same)) return;
+    this.entries.set(key, packed !== null ? { packed, value: null, expires } : { packed: null, value: kept, expires });
   }
 
   /**
@@ -259,14 +279,17 @@ export class AnswerCache {
       seen: (name, sql, params) => {
         const e = this.runs.get(key(name, sql, params));
         // an expired run stays until remember() refreshes or replaces it
-        return e && e.expires > this.now() ? { ...e.run } : undefined;
+        return e && e.expires > this.now() ? runOf(e) : undefined;
       },
       remember: (name, sql, params, run) => {
         if (this.generation !== gen || !this.enabled) return;
         const k = key(name, sql, params);
         const expires = this.now() + this.ttlMs;
-        if (refreshOrMakeRoom(this.runs, k, expires, this.maxEntries, (old) => sameRun(old.run, run))) return;
-        this.runs.set(k, { key: k, run: { ...run, ms: 0, cached: true }, expires });
+        const kept: Tried = { ...run, ms: 0, cached: true };
+        const packed = packRun(kept);
+        const same = (old: RunEntry) => (packed !== null && old.packed !== null ? old.packed === packed : sameRun(runOf(old), kept));
+        if (refreshOrMakeRoom(this.runs, k, expires, this.maxEntries, same)) return;
+        this.runs.set(k, packed !== null ? { packed, run: null, expires } : { packed: null, run: kept, expires });
       },
     };
   }

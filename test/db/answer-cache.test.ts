@@ -110,30 +110,32 @@ test("TTL expiry: a changed row is answered stale until the TTL passes, then fre
 });
 
 test("an expired entry asked again is refreshed in place when the database says the same, and replaced when it does not", async () => {
-  const first = await lookup(KNOWN);
   const held = (l: Lookup) => (l.kind === "match" ? l.answer : null);
+  // the map's entry for KNOWN, as the lookup keys it
+  const stored = () => cache.stored(cache.key(cache.params(rt.offers, new Map([["ClientMacAddress", KNOWN]]))));
+  const first = await lookup(KNOWN);
+  const entry = stored();
+  expect(entry).toBeDefined();
   clock += 5_000;
-  // expired: the queries run again and find the same row; the entry's objects are kept, not the new result's
+  // expired: the queries run again and find the same row; the entry is kept, not the new result
   const again = await lookup(KNOWN);
   expect(ran).toEqual(["offer_1", "offer_2", "offer_1", "offer_2"]);
   expect(ip(again)).toBe("198.18.0.19");
+  expect(stored()).toBe(entry!);
   const hit = await lookup(KNOWN);
   expect(hit.tried.every((q) => q.cached)).toBe(true);
-  const kept = held(hit);
+  expect(held(hit)).toEqual(held(first)!);
   clock += 4_999;
-  expect(held(await lookup(KNOWN))).toBe(kept!);
+  expect(held(await lookup(KNOWN))).toEqual(held(first)!);
   // the refresh moved the expiry: still a hit 9,999 ms after the first lookup
   expect(counted).toEqual(["miss", "miss", "hit", "hit"]);
-  // what is kept is the first lookup's answer; the refresh's own result was dropped
-  expect(kept).toBe(held(first)!);
-  expect(held(again)).not.toBe(kept);
+  expect(stored()).toBe(entry!);
   // a changed row replaces the entry after the TTL
   db.run("update users set dns = '198.18.0.54' where mac = ?", [KNOWN]);
   clock += 1;
   expect((held(await lookup(KNOWN)))?.dns).toEqual(["198.18.0.54"]);
-  const changed = held(await lookup(KNOWN));
-  expect(changed).not.toBe(kept);
-  expect(changed?.dns).toEqual(["198.18.0.54"]);
+  expect(stored()).not.toBe(entry!);
+  expect(held(await lookup(KNOWN))?.dns).toEqual(["198.18.0.54"]);
   expect(cache.size).toBe(1);
   // a negative entry is refreshed the same way
   await lookup(STRANGER);

@@ -390,3 +390,27 @@ describe("a renewal updates the lease memory holds", () => {
     expect(current.expires).toBe(now + 9500);
   });
 });
+
+test("leases from more relays than memory shares addresses for (4,096) keep their own relay and MAC, in memory and in the table", async () => {
+  const m = new LeaseMemory(a.leases, log);
+  const n = 5000;
+  const mac = (i: number) => "02" + i.toString(16).padStart(10, "0");
+  const relay = (i: number) => `198.18.${(i >> 8) & 255}.${i & 255}`;
+  // each lease twice (an OFFER hold, then the bound lease), from relay i, and a second client behind every tenth relay
+  for (let i = 0; i < n; i++) {
+    m.hold(lease(mac(i), `198.19.${i >> 8}.${i & 255}`, { state: "offered", relay: relay(i) }));
+    m.set(lease(mac(i), `198.19.${i >> 8}.${i & 255}`, { relay: relay(i) }));
+    if (i % 10 === 0) m.set(lease(mac(n + i), `198.19.${(n + i) >> 8}.${(n + i) & 255}`, { relay: relay(i), clientKey: "id:ff" + mac(n + i) }));
+  }
+  await m.flush();
+  for (let i = 0; i < n; i++) {
+    expect(m.get(mac(i))).toMatchObject({ mac: mac(i), clientKey: mac(i), relay: relay(i) });
+    if (i % 10 === 0) expect(m.get("id:ff" + mac(n + i))).toMatchObject({ mac: mac(n + i), relay: relay(i) });
+  }
+  const db = new Database(path);
+  const rows = db.query("select mac, relay from pydhcp_lease").all() as { mac: string; relay: string }[];
+  db.close();
+  expect(rows.length).toBe(n + n / 10);
+  const byMac = new Map(rows.map((r) => [r.mac, r.relay]));
+  for (let i = 0; i < n; i++) expect(byMac.get(mac(i))).toBe(relay(i));
+});
