@@ -152,6 +152,36 @@ export function edenPromotion(cycles: readonly GcCycle[]): Promotion | null {
   };
 }
 
+export interface Allocation {
+  /** gaps read: an eden cycle after an eden cycle, both sizes known */
+  gaps: number;
+  /** kB the heap grew between the end of one eden cycle and the start of the next, median */
+  kb: number;
+  /** ms from the end of one to the start of the next, median */
+  ms: number;
+}
+
+/**
+ * What the server allocates between two eden cycles: the heap at the start
+ * of a cycle less the heap after the one before. With the rate, bytes per
+ * exchange, as the whole server allocates them (bench/alloc.ts counts the
+ * packet path alone). More bytes per exchange, more eden cycles a second.
+ */
+export function edenAllocation(cycles: readonly GcCycle[]): Allocation | null {
+  const kb: number[] = [];
+  const ms: number[] = [];
+  for (let i = 1; i < cycles.length; i++) {
+    const a = cycles[i - 1]!;
+    const b = cycles[i]!;
+    if (a.kind !== "Eden" || b.kind !== "Eden" || Number.isNaN(a.afterKb)) continue;
+    kb.push(b.beforeKb - a.afterKb);
+    ms.push(b.start - a.end);
+  }
+  if (kb.length < 2) return null;
+  // medians, as for promotion: a size written over by another heap's record is far out
+  return { gaps: kb.length, kb: percentile(kb, 50)!, ms: percentile(ms, 50)! };
+}
+
 /** One line for the probe: the cycles in [from, to] and the late replies by cause. */
 export function describeGc(cycles: readonly GcCycle[], late: readonly { at: number; done: number }[], from: number, to: number): string {
   const inside = cycles.filter((c) => c.end >= from && c.start <= to);
@@ -160,8 +190,10 @@ export function describeGc(cycles: readonly GcCycle[], late: readonly { at: numb
   const q = (xs: number[], p: number) => percentile(xs, p)?.toFixed(1) ?? "-";
   const a = attribute(late, inside);
   const p = edenPromotion(inside);
+  const al = edenAllocation(inside);
   return `collector (serving thread) in the capture: ${eden.length} eden cycles (p50/p90 ${q(eden, 50)}/${q(eden, 90)} ms), ` +
     `${full.length} full (${full.length ? full.map((x) => x.toFixed(0)).join(", ") + " ms" : "none"}); ` +
     `DISCOVERs over 5 ms: ${a.full} during a full cycle, ${a.eden} during an eden one, ${a.neither} during neither` +
-    (p ? `; promoted per eden cycle (median): ${p.shortKb.toFixed(0)} kB in the shorter half (p50 ${p.shortMs.toFixed(1)} ms), ${p.longKb.toFixed(0)} kB in the longer (p50 ${p.longMs.toFixed(1)} ms)` : "");
+    (p ? `; promoted per eden cycle (median): ${p.shortKb.toFixed(0)} kB in the shorter half (p50 ${p.shortMs.toFixed(1)} ms), ${p.longKb.toFixed(0)} kB in the longer (p50 ${p.longMs.toFixed(1)} ms)` : "") +
+    (al ? `; allocated between eden cycles (median): ${al.kb.toFixed(0)} kB in ${al.ms.toFixed(0)} ms` : "");
 }

@@ -5,7 +5,7 @@
  * begins, its END when it ends, another heap's record in between.
  */
 import { expect, test } from "bun:test";
-import { attribute, describeGc, edenPromotion, gcCycles, mainHeap, type Stamped } from "../../bench/perf/gclog.ts";
+import { attribute, describeGc, edenAllocation, edenPromotion, gcCycles, mainHeap, type Stamped } from "../../bench/perf/gclog.ts";
 import { analyse, parseFields } from "../../bench/perf/wire.ts";
 
 const MAIN = "0x5860745c118";
@@ -87,4 +87,19 @@ test("cycles carry the heap's size before and after; eden promotion is read betw
   // a log without sizes (an older JSC's) gives no reading rather than a wrong one
   expect(edenPromotion(series.map((c) => ({ ...c, afterKb: NaN })))).toBeNull();
   expect(describeGc(series, [], -1, 1)).toContain("promoted per eden cycle (median): 100 kB in the shorter half (p50 1.0 ms), 1000 kB in the longer (p50 4.0 ms)");
+});
+
+test("allocation is the heap's growth from the end of one eden cycle to the start of the next; none across a full one", () => {
+  const eden = (start: number, end: number, beforeKb: number, afterKb: number) => ({ heap: MAIN, kind: "Eden" as const, start, end, ms: end - start, beforeKb, afterKb });
+  const series = [
+    eden(0, 2, 30000, 10000),
+    eden(150, 153, 30500, 10400), // +20,500 kB in 148 ms
+    eden(300, 302, 30100, 10800), // +19,700 in 147
+    { ...eden(400, 460, 60000, 8000), kind: "Full" as const },
+    eden(600, 603, 99999, 8300), // after a full cycle: not read
+    eden(760, 762, 28300, 8700), // +20,000 in 157
+  ];
+  expect(edenAllocation(series)).toEqual({ gaps: 3, kb: 20000, ms: 148 });
+  expect(edenAllocation(series.slice(0, 2))).toBeNull();
+  expect(describeGc(series, [], -1, 1000)).toContain("allocated between eden cycles (median): 20000 kB in 148 ms");
 });
