@@ -49,6 +49,13 @@ export interface Backend {
    * stored in pydhcp_history_mark in the same transaction.
    */
   runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks?: readonly HistoryMark[]): Promise<void>;
+  /**
+   * runBatch with each row's values as the JSON array text the history
+   * journal holds: for a backend that hands them to another thread as text
+   * (SQLite's writer), so the serving thread never parses them. Absent where
+   * the driver needs the values on the serving thread anyway.
+   */
+  runBatchJson?(items: readonly { query: PreparedQuery; values: string }[], marks?: readonly HistoryMark[]): Promise<void>;
   /** The last journal sequence number of `run` written to the database, 0 when none. */
   historyMark(run: string): Promise<number>;
   /** Lease persistence in pydhcp's own table `pydhcp_lease` (created if missing). */

@@ -96,6 +96,19 @@ self.onmessage = (e) => {
 };
 `;
 
+/** Each statement's text once, and each item's index into them: a batch is mostly one statement repeated. */
+function statementsOf(items: readonly { name: string; sql: string }[]): { stmts: [string, string][]; index: number[] } {
+  const stmts: [string, string][] = [];
+  const seen = new Map<string, number>();
+  const index: number[] = [];
+  for (const it of items) {
+    let k = seen.get(it.sql);
+    if (k === undefined) seen.set(it.sql, (k = stmts.push([it.name, it.sql]) - 1));
+    index.push(k);
+  }
+  return { stmts, index };
+}
+
 let workerUrl: string | null = null;
 
 interface Waiting {
@@ -139,16 +152,22 @@ export class SqliteWriter {
 
   /** History rows and their marks (`markSql` values per mark), one transaction. */
   batch(items: readonly { name: string; sql: string; params: readonly Value[] }[], markName: string, markSql: string, marks: readonly (readonly Value[])[]): Promise<void> {
-    // each statement's text once, the items by its index: a batch is mostly one statement repeated
-    const stmts: [string, string][] = [];
-    const index = new Map<string, number>();
-    const rows: [number, readonly Value[]][] = [];
-    for (const it of items) {
-      let k = index.get(it.sql);
-      if (k === undefined) index.set(it.sql, (k = stmts.push([it.name, it.sql]) - 1));
-      rows.push([k, it.params]);
-    }
+    const { stmts, index } = statementsOf(items);
+    const rows = items.map((it, i): [number, readonly Value[]] => [index[i]!, it.params]);
     return this.call({ kind: "batch", stmts, items: rows, markName, markSql, marks }).then(() => undefined);
+  }
+
+  /**
+   * batch() with each row's values as JSON array text (the history
+   * journal's): they go into the message as they are, and this thread
+   * neither parses nor writes them again.
+   */
+  batchJson(items: readonly { name: string; sql: string; values: string }[], markName: string, markSql: string, marks: readonly (readonly Value[])[]): Promise<void> {
+    const { stmts, index } = statementsOf(items);
+    let list = "";
+    for (let i = 0; i < items.length; i++) list += `${i ? "," : ""}[${index[i]},${items[i]!.values}]`;
+    const head = `{"kind":"batch","stmts":${JSON.stringify(stmts)},"markName":${JSON.stringify(markName)},"markSql":${JSON.stringify(markSql)},"marks":${JSON.stringify(marks)},"items":[${list}],"id":`;
+    return this.send((id) => head + id + "}").then(() => undefined);
   }
 
   /** Rows of one statement, one transaction. */
@@ -180,18 +199,23 @@ export class SqliteWriter {
   }
 
   private call(msg: Record<string, unknown>): Promise<unknown> {
+    // as JSON text: a structured clone of a batch cost the serving thread 3-5 times as much (bench/writer-post.ts)
+    return this.send((id) => JSON.stringify({ ...msg, id }));
+  }
+
+  /** Posts the message `text(id)` makes; resolves with the worker's answer to it. */
+  private send(text: (id: number) => string): Promise<unknown> {
     if (this.gone !== null) return Promise.reject(new WriterGone(this.gone));
     const id = ++this.seq;
-    // as JSON text: a structured clone of a batch cost the serving thread 3-5 times as much (bench/writer-post.ts)
-    let text: string;
+    let message: string;
     try {
-      text = JSON.stringify({ ...msg, id });
+      message = text(id);
     } catch (e) {
       return Promise.reject(e);
     }
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage(text);
+      this.worker.postMessage(message);
     });
   }
 

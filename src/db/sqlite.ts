@@ -35,6 +35,12 @@ export interface SqliteOptions {
 
 type Stmt = Statement<Row, Param[]>;
 
+/** Marks as the writer thread binds them: run, sequence number, time written. */
+function markRows(marks: readonly HistoryMark[]): (string | number)[][] {
+  const now = Math.floor(Date.now() / 1000);
+  return marks.map((m) => [m.run, m.seq, now]);
+}
+
 /** lease rows per read or write transaction; the serving thread gets a turn between pages */
 const PAGE_ROWS = 250;
 /**
@@ -335,24 +341,34 @@ export class SqliteBackend implements Backend {
   }
 
   runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks: readonly HistoryMark[] = []): Promise<void> {
+    return this.historyBatch(
+      items,
+      () => this.runBatchHere(items, marks),
+      (w) => w.batch(items.map((it) => ({ name: it.query.name, sql: it.query.sql, params: it.params })), "pydhcp_history_mark", MARK_SQL, markRows(marks)),
+    );
+  }
+
+  runBatchJson(items: readonly { query: PreparedQuery; values: string }[], marks: readonly HistoryMark[] = []): Promise<void> {
+    return this.historyBatch(
+      items,
+      // on this connection the values are bound here: parsed here
+      () => this.runBatchHere(items.map((it) => ({ query: it.query, params: JSON.parse(it.values) as Param[] })), marks),
+      (w) => w.batchJson(items.map((it) => ({ name: it.query.name, sql: it.query.sql, values: it.values })), "pydhcp_history_mark", MARK_SQL, markRows(marks)),
+    );
+  }
+
+  /** A history batch on the writer thread (`send`), or on this connection (`here`) when the thread is gone. */
+  private historyBatch(items: readonly { query: PreparedQuery }[], here: () => Promise<void>, send: (w: SqliteWriter) => Promise<void>): Promise<void> {
     for (const it of items) {
       if (!this.statements.has(it.query.sql)) return Promise.reject(new DbError("query", it.query.name, `${it.query.name}: not prepared on this database`));
     }
-    if (!this.writer?.alive) return this.runBatchHere(items, marks);
-    const now = Math.floor(Date.now() / 1000);
-    return this.writer
-      .batch(
-        items.map((it) => ({ name: it.query.name, sql: it.query.sql, params: it.params })),
-        "pydhcp_history_mark",
-        MARK_SQL,
-        marks.map((m) => [m.run, m.seq, now]),
-      )
-      .catch((e: unknown) => {
-        const err = fromWriter(e, (e as WriterFailure).name ?? "", (m) => `${(e as WriterFailure).name}: ${m}`);
-        // the thread is gone: the same transaction on this connection
-        if (err instanceof WriterGone) return this.runBatchHere(items, marks);
-        throw err;
-      });
+    if (!this.writer?.alive) return here();
+    return send(this.writer).catch((e: unknown) => {
+      const err = fromWriter(e, (e as WriterFailure).name ?? "", (m) => `${(e as WriterFailure).name}: ${m}`);
+      // the thread is gone: the same transaction on this connection
+      if (err instanceof WriterGone) return here();
+      throw err;
+    });
   }
 
   private runBatchHere(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks: readonly HistoryMark[]): Promise<void> {

@@ -14,7 +14,7 @@ import type { Backend, HistoryMark, Param, PreparedQuery } from "../db/backend.t
 import { DbError } from "../db/backend.ts";
 import type { Logger } from "../log/types.ts";
 import { isRowFault } from "../db/row-fault.ts";
-import { Journal, type FsyncPolicy, type JournalEntry, type JournalLimits, type Position, type ReadItem, type Recorded } from "./journal.ts";
+import { Journal, rawText, rawValues, type FsyncPolicy, type JournalEntry, type JournalLimits, type Position, type ReadItem, type Recorded } from "./journal.ts";
 
 export interface HistoryStats {
   /** statements appended to the journal */
@@ -179,7 +179,8 @@ export class HistoryWriter {
   private async pump(): Promise<void> {
     if (!this.configured) return;
     while (!this.closed) {
-      const { items, next } = this.journal.read(this.isolate > 0 ? 1 : BATCH);
+      // rows from the tail stay text on a backend that takes them so (SQLite's writer thread parses them)
+      const { items, next } = this.isolate > 0 ? this.journal.read(1) : this.journal.read(BATCH, this.backend.runBatchJson !== undefined);
       if (items.length === 0) {
         // only lines already quarantined were passed over
         if (!this.journal.caughtUp) this.journal.commit(next, 0);
@@ -289,29 +290,39 @@ export class HistoryWriter {
   }
 
   private async writeBatch(items: readonly ReadItem[]): Promise<void> {
-    const rows: { query: PreparedQuery; params: readonly Param[] }[] = [];
+    const rows: { query: PreparedQuery; params: readonly Param[] | null; values: string | null }[] = [];
     const marks = new Map<string, number>();
     /** damaged and refused lines, in file order */
     const aside: { it: ReadItem; text: string; reason: string; refused: boolean }[] = [];
     let skipped = 0;
+    let raw = 0;
     for (const it of items) {
       if (it.kind === "damaged") {
         aside.push({ it, text: it.text, reason: it.reason, refused: false });
         continue;
       }
       const l = it.line;
-      if (l.seq <= (await this.markOf(l.run))) {
+      // known after the first line of a run: no promise per row
+      const mark = this.marks.get(l.run) ?? (await this.markOf(l.run));
+      if (l.seq <= mark) {
         skipped++;
         continue;
       }
+      const count = it.kind === "raw" ? it.line.n : it.line.v.length;
       const def = this.statements.get(l.s);
       const reason = !def
         ? `statement ${l.s} is not in the current configuration`
-        : def.params !== l.v.length
-          ? `statement ${l.s} now takes ${def.params} values, the journal has ${l.v.length}`
+        : def.params !== count
+          ? `statement ${l.s} now takes ${def.params} values, the journal has ${count}`
           : null;
-      if (reason) aside.push({ it, text: JSON.stringify({ i: `${l.run}-${l.seq}`, s: l.s, v: l.v }), reason, refused: true });
-      else rows.push({ query: (await this.statementFor(l.s))!, params: l.v });
+      if (reason) aside.push({ it, text: it.kind === "raw" ? rawText(it.line) : JSON.stringify({ i: `${l.run}-${l.seq}`, s: l.s, v: it.line.v }), reason, refused: true });
+      else {
+        const query = this.prepared.get(l.s) ?? (await this.statementFor(l.s))!;
+        if (it.kind === "raw") {
+          rows.push({ query, params: null, values: it.line.values });
+          raw++;
+        } else rows.push({ query, params: it.line.v, values: null });
+      }
       marks.set(l.run, Math.max(marks.get(l.run) ?? 0, l.seq));
     }
     // quarantined before the batch goes (once: a failed batch reads these lines again)
@@ -329,7 +340,9 @@ export class HistoryWriter {
     if (rows.length || markList.length) {
       const t0 = performance.now();
       try {
-        await this.backend.runBatch(rows, markList);
+        const b = this.backend;
+        if (raw === rows.length && raw > 0 && b.runBatchJson) await b.runBatchJson(rows.map((r) => ({ query: r.query, values: r.values! })), markList);
+        else await b.runBatch(rows.map((r) => ({ query: r.query, params: r.params ?? rawValues(r.values!) })), markList);
       } finally {
         this.onBatch?.((performance.now() - t0) / 1000);
       }

@@ -74,7 +74,33 @@ export interface LineAt {
   end: number;
 }
 
-export type ReadItem = ({ kind: "line"; line: ParsedLine } | { kind: "damaged"; text: string; reason: string }) & LineAt;
+/**
+ * A line of the tail as read(max, true) hands it on: its values as the JSON
+ * array text the line holds, never parsed on the serving thread (history.ts
+ * gives them to a backend that takes them so: SQLite's writer thread).
+ */
+export interface RawLine {
+  run: string;
+  seq: number;
+  /** statement config name */
+  s: string;
+  /** how many values */
+  n: number;
+  /** the values' JSON array text */
+  values: string;
+}
+
+export type ReadItem = ({ kind: "line"; line: ParsedLine } | { kind: "raw"; line: RawLine } | { kind: "damaged"; text: string; reason: string }) & LineAt;
+
+/** A raw line's values (RawLine.values), parsed. */
+export function rawValues(values: string): Param[] {
+  return JSON.parse(values) as Param[];
+}
+
+/** The line as the journal holds it (without the newline), for quarantine. */
+export function rawText(l: RawLine): string {
+  return `{"i":"${l.run}-${l.seq}","s":"${l.s}","v":${l.values}}`;
+}
 
 /** A line in Journal's tail: where it is in the active file, and its text with the newline. */
 interface TailLine {
@@ -83,6 +109,10 @@ interface TailLine {
   lineNo: number;
   ino: number;
   text: string;
+  /** what the line was made of: its statement, how many values, its sequence number */
+  s: string;
+  n: number;
+  seq: number;
 }
 
 const ID = /^([0-9a-z]{1,40})-([0-9]{1,15})$/;
@@ -204,7 +234,10 @@ export class Journal {
    * (tens of ms), long enough for some to be promoted to the old
    * generation, and a parsed line was four objects (with the values' list
    * and strings) for a full collection to free. Parsing when read costs
-   * about a microsecond a line.
+   * about a microsecond a line. read(max, true) does not parse them: the
+   * values go on as the text they are (RawLine), and SQLite's writer
+   * thread parses them, so a batch waiting for its transaction is a string
+   * per line, not a parsed line's objects.
    */
   private tail: TailLine[] = [];
   private tailHead = 0;
@@ -418,6 +451,8 @@ export class Journal {
     /** per event: its index in `parts` after its last line, and its lines */
     const ends: number[] = [];
     const lines: number[] = [];
+    /** per line, for the tail: statement, value count, sequence number */
+    const metas: (string | number)[] = [];
     for (const build of builds) {
       const first = this.seq + 1;
       const id = `${this.run}-${first}`;
@@ -429,6 +464,8 @@ export class Journal {
         const e = entries[k]!;
         // statement names are config names (history_[a-z_]+): nothing to escape; values are
         parts.push(`{"i":"${k === 0 ? id : `${this.run}-${first + k}`}","s":"${e.s}","v":${JSON.stringify(e.v)}}\n`);
+        // -1: a value that is not text or null, which the reader refuses: the tail does not hand it on raw
+        if (keep) metas.push(e.s, textValues(e.v) ? e.v.length : -1, first + k);
       }
       ends.push(parts.length);
       lines.push(entries.length);
@@ -500,7 +537,8 @@ export class Journal {
       }
     }
     this.writeProblem = null;
-    if (keep) this.keepTail(from === 0 ? parts : parts.slice(from), wroteAt);
+    // with `keep` no write was cut before this one: parts are the lines, one each (from is 0)
+    if (keep && from === 0) this.keepTail(parts, metas, wroteAt);
     else this.clearTail();
     this.backlog += n;
     if (this.fsync.kind !== "always") this.dirty = true;
@@ -545,14 +583,14 @@ export class Journal {
     return pending < TAIL_MAX && last.ino === this.ino && last.end === offset;
   }
 
-  private keepTail(parts: readonly string[], offset: number): void {
+  private keepTail(parts: readonly string[], metas: readonly (string | number)[], offset: number): void {
     const pending = this.tail.length > this.tailHead;
     let lineNo = pending ? this.tail[this.tail.length - 1]!.lineNo + 1 : this.cursor.line;
     let at = offset;
     for (let i = 0; i < parts.length; i++) {
       const text = parts[i]!;
       const end = at + Buffer.byteLength(text);
-      this.tail.push({ start: at, end, lineNo: lineNo++, ino: this.ino, text });
+      this.tail.push({ start: at, end, lineNo: lineNo++, ino: this.ino, text, s: metas[3 * i] as string, n: metas[3 * i + 1] as number, seq: metas[3 * i + 2] as number });
       at = end;
     }
   }
@@ -562,16 +600,21 @@ export class Journal {
     this.tailHead = 0;
   }
 
-  /** Up to `max` lines from the tail, whose first starts at the cursor. */
-  private readTail(max: number): { items: ReadItem[]; next: Position } {
+  /** Up to `max` lines from the tail, whose first starts at the cursor; `raw`: see read(). */
+  private readTail(max: number, raw: boolean): { items: ReadItem[]; next: Position } {
     const stop = Math.min(this.tail.length, this.tailHead + max);
     const items: ReadItem[] = [];
     const last = this.tail[stop - 1]!;
     for (let i = this.tailHead; i < stop; i++) {
       const t = this.tail[i]!;
+      const where = { file: this.path, lineNo: t.lineNo, ino: t.ino, end: t.end };
+      // this process wrote the line from these: the values are the text after "v": (run and statement hold no such text)
+      if (raw && t.n >= 0 && STATEMENT.test(t.s)) {
+        items.push({ kind: "raw", line: { run: this.run, seq: t.seq, s: t.s, n: t.n, values: t.text.slice(t.text.indexOf('"v":') + 4, -2) }, ...where });
+        continue;
+      }
       // as read() makes an item of the same bytes in the file
       const text = t.text.slice(0, -1);
-      const where = { file: this.path, lineNo: t.lineNo, ino: t.ino, end: t.end };
       const parsed = parseLine(text);
       if (typeof parsed !== "string") items.push({ kind: "line", line: parsed, ...where });
       else if (t.start >= (this.quarantinedTo.get(t.ino) ?? 0)) items.push({ kind: "damaged", text, reason: parsed, ...where });
@@ -597,11 +640,13 @@ export class Journal {
   /**
    * Up to `max` entries after the read cursor, in order; damaged lines come
    * as such (once each). Moves the read cursor; commit() makes it durable.
+   * With `raw`, lines taken from the tail come as RawLine (their values
+   * unparsed); lines read from the file are parsed as always.
    */
-  read(max: number): { items: ReadItem[]; next: Position } {
+  read(max: number, raw = false): { items: ReadItem[]; next: Position } {
     if (this.tailHead < this.tail.length && max > 0) {
       const head = this.tail[this.tailHead]!;
-      if (head.ino === this.cursor.ino && head.start === this.cursor.offset) return this.readTail(max);
+      if (head.ino === this.cursor.ino && head.start === this.cursor.offset) return this.readTail(max, raw);
       this.clearTail();
     }
     const items: ReadItem[] = [];

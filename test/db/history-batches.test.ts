@@ -45,6 +45,14 @@ async function stream(backend: Backend, kind: "mysql" | "sqlite", journal: strin
     batches++;
     return backend.runBatch(items, marks);
   };
+  // SQLite takes the journal's rows as text
+  const json = backend.runBatchJson?.bind(backend);
+  if (json) {
+    counted.runBatchJson = (items, marks) => {
+      batches++;
+      return json(items, marks);
+    };
+  }
   const t = compileTemplate("history_sql", SQL, kind);
   if (t.kind !== "template") throw new Error(t.message);
   const w = new HistoryWriter(counted, { journalPath: join(dir, journal), fsync: { kind: "never" } }, log);

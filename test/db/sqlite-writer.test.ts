@@ -161,6 +161,31 @@ describe("the SQLite writer thread", () => {
     }
   });
 
+  test("rows as the journal's JSON text: the same rows and marks from the thread, and from the serving connection once it is gone; a failing row reads the same", async () => {
+    const b = open();
+    try {
+      const q = await b.prepare("history_sql", "INSERT INTO h (mac, ip) VALUES (?, ?)");
+      const odd = 'q"uote \\ ünï\n';
+      await b.runBatchJson([{ query: q, values: JSON.stringify(["020000000001", odd]) }, { query: q, values: '["020000000002",null]' }], [{ run: "r4", seq: 2 }]);
+      const err = await b.runBatchJson([{ query: q, values: '["020000000003","x"]' }, { query: q, values: '[null,"y"]' }], [{ run: "r4", seq: 4 }]).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect((err as DbError).code).toBe("SQLITE_CONSTRAINT_NOTNULL");
+      expect((err as DbError).message).toContain("history_sql: NOT NULL constraint failed: h.mac");
+      b.writer!.kill();
+      await b.runBatchJson([{ query: q, values: '["020000000005","z"]' }], [{ run: "r4", seq: 5 }]);
+      expect(outside<{ mac: string; ip: string | null }>("SELECT mac, ip FROM h ORDER BY mac")).toEqual([
+        { mac: "020000000001", ip: odd },
+        { mac: "020000000002", ip: null },
+        { mac: "020000000005", ip: "z" },
+      ]);
+      expect(await b.historyMark("r4")).toBe(5);
+    } finally {
+      await b.close();
+    }
+  });
+
   test("close() lets what was already sent commit", async () => {
     const b = open();
     const q = await b.prepare("history_sql", "INSERT INTO h (mac, ip) VALUES (?, ?)");

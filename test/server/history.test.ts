@@ -385,3 +385,20 @@ test("an owner file from before the server was named (kind and name only) is the
   await o.close();
   expect(readdirSync(dir).filter((f) => f.endsWith(".other-database")).length).toBe(1);
 });
+
+test("lines waiting in memory when the statement changes its values are refused as lines read from the file are: the quarantine holds the line's own text", async () => {
+  const w = writer();
+  const ids = [record(w, 1), record(w, 2)];
+  // before the writer's first batch: the statement now takes five values
+  w.setStatements([{ name: t.name, sql: t.sql, params: 5 }]);
+  await until(() => w.pending === 0);
+  await w.close();
+  expect(rows()).toEqual([]);
+  const q = readFileSync(journal() + ".quarantine", "utf8").trim().split("\n").map((l) => JSON.parse(l) as { line: number; reason: string; text: string });
+  expect(q.map((x) => x.line)).toEqual([1, 2]);
+  expect(q[0]!.reason).toBe("statement history_sql now takes 5 values, the journal has 4");
+  // the text is the journal's line: its id and values
+  const lines = q.map((x) => JSON.parse(x.text) as { i: string; v: string[] });
+  expect(lines.map((l) => l.i)).toEqual(ids);
+  expect(lines[1]!.v.slice(1)).toEqual(["m2", "2", ids[1]!]);
+});

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../../src/log/logger.ts";
 import { memorySink } from "../../src/log/sink.ts";
-import { Journal, parseLine, type JournalEntry, type ParsedLine, type ReadItem } from "../../src/server/journal.ts";
+import { Journal, parseLine, rawText, rawValues, type JournalEntry, type ParsedLine, type ReadItem } from "../../src/server/journal.ts";
 
 let dir = "";
 const log = createLogger({ level: "error", format: "text", out: memorySink(), err: memorySink() });
@@ -49,9 +49,18 @@ function checkAgainstDisk(items: readonly ReadItem[]): void {
     const disk = lineOnDisk(it.file, it.end);
     expect(it.lineNo).toBe(disk.lineNo);
     if (it.kind === "line") expect(it.line).toEqual(disk.line as ParsedLine);
-    else expect(typeof disk.line).toBe("string");
+    else if (it.kind === "raw") {
+      // the values' text is the line's, and parses to what the file's reader reads
+      const { run, seq, s, values, n } = it.line;
+      expect({ run, seq, s, v: rawValues(values) }).toEqual(disk.line as ParsedLine);
+      expect(n).toBe((disk.line as ParsedLine).v.length);
+      expect(rawText(it.line)).toBe(JSON.stringify({ i: `${run}-${seq}`, s, v: (disk.line as ParsedLine).v }));
+    } else expect(typeof disk.line).toBe("string");
   }
 }
+
+/** The id of a line read, whatever the kind. */
+const idOf = (it: ReadItem): string | null => (it.kind === "damaged" ? null : `${it.line.run}-${it.line.seq}`);
 
 for (const seed of [1, 2, 3, 4, 5, 6]) {
   test(`seed ${seed}: every line read is the file's line at that place, each once per pass and in order`, () => {
@@ -63,6 +72,7 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
     const committed: string[] = [];
     let pending: string[] = [];
     let last: ReturnType<Journal["read"]> | null = null;
+    let rawRead = 0;
     for (let step = 0; step < 3000; step++) {
       const op = r();
       if (op < 0.45) {
@@ -75,9 +85,11 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
         expect(rec.error).toBeNull();
         for (const id of rec.ids) recorded.push(id);
       } else if (op < 0.8) {
-        const got = j.read(1 + Math.floor(r() * 40));
+        // raw or parsed, as the history writer asks for either
+        const got = j.read(1 + Math.floor(r() * 40), r() < 0.5);
         checkAgainstDisk(got.items);
-        for (const it of got.items) if (it.kind === "line") pending.push(`${it.line.run}-${it.line.seq}`);
+        for (const it of got.items) if (it.kind === "raw") rawRead++;
+        for (const it of got.items) if (idOf(it)) pending.push(idOf(it)!);
         last = got;
       } else if (op < 0.95 && last) {
         j.commit(last.next, last.items.length);
@@ -92,9 +104,9 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
     }
     // drain: the reader reaches the end and has seen each line once since the last commit
     for (;;) {
-      const got = j.read(500);
+      const got = j.read(500, true);
       checkAgainstDisk(got.items);
-      for (const it of got.items) if (it.kind === "line") pending.push(`${it.line.run}-${it.line.seq}`);
+      for (const it of got.items) if (idOf(it)) pending.push(idOf(it)!);
       if (got.items.length === 0) {
         // what the history writer does: a sealed file read to its end goes on commit
         if (!j.caughtUp) j.commit(got.next, 0);
@@ -110,6 +122,8 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
     const firsts = committed.filter((id) => recorded.includes(id));
     expect(firsts).toEqual(recorded);
     expect(new Set(committed).size).toBe(committed.length);
+    // the tail handed lines on raw too
+    expect(rawRead).toBeGreaterThan(0);
     j.close();
   });
 }
@@ -123,10 +137,31 @@ test("a line the file's reader would refuse (a value that is not text) comes bac
   j.commit(first.next, 1);
   // a number where text belongs: the file's reader refuses it
   j.recordMany([(id) => [{ s: "history_sql", v: [id, 7 as unknown as string] }], (id) => [{ s: "history_sql", v: [id] }]]);
+  // read raw from the tail: the refused line is not handed on as text
+  const raw = j.read(10, true);
+  checkAgainstDisk(raw.items);
+  expect(raw.items.map((i) => i.kind)).toEqual(["damaged", "raw"]);
+  // from the file, parsed
+  j.rewind();
   const got = j.read(10);
   checkAgainstDisk(got.items);
   expect(got.items.map((i) => i.kind)).toEqual(["damaged", "line"]);
   expect(got.items[0]!.kind === "damaged" && got.items[0]!.reason).toBe("values are not a list of text or null");
+  j.close();
+});
+
+test("read raw from the tail: values with quotes, backslashes, newlines, non-ASCII, NULL and the text \"v\": come back as recorded", () => {
+  const j = new Journal(join(dir, "j"), { kind: "never" }, log);
+  j.open();
+  const odd = ['say "v":[1]', ...VALUES, null, '","v":'];
+  const rec = j.recordMany([(id) => [{ s: "history_sql", v: [id, ...odd] }, { s: "history_other", v: [] }]]);
+  const got = j.read(10, true);
+  expect(got.items.map((i) => i.kind)).toEqual(["raw", "raw"]);
+  checkAgainstDisk(got.items);
+  const first = got.items[0]!;
+  if (first.kind !== "raw") throw new Error("not raw");
+  expect(rawValues(first.line.values)).toEqual([rec.ids[0]!, ...odd]);
+  expect(first.line.n).toBe(odd.length + 1);
   j.close();
 });
 
