@@ -12,20 +12,16 @@ import { edenGC, fullGC, heapStats } from "bun:jsc";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decode } from "../src/codec/decode.ts";
 import { parseConfig } from "../src/config/load.ts";
 import { openBackend } from "../src/db/open.ts";
 import { createLogger } from "../src/log/logger.ts";
-import { respond } from "../src/core/respond.ts";
-import type { Request } from "../src/core/exchange.ts";
-import { parseRelayAgentInfo } from "../src/option82/parse.ts";
 import { HistoryWriter } from "../src/server/history.ts";
-import { recordExchange } from "../src/server/history-event.ts";
 import { AnswerCache } from "../src/server/answer-cache.ts";
-import { ExchangeRing, RING_SIZE, ringEntry } from "../src/server/exchange-ring.ts";
+import { ExchangeRing, RING_SIZE } from "../src/server/exchange-ring.ts";
 import { exchangeJson } from "../src/server/exchange-view.ts";
 import { LeaseMemory } from "../src/server/leases.ts";
 import { buildRuntime } from "../src/server/runtime.ts";
+import { ringExchange } from "./support/ring-exchange.ts";
 import { benchConfigXml, discover, fillUsers, request } from "./support/subscribers.ts";
 
 const CACHED = Number(process.argv[2] ?? 10_000);
@@ -49,20 +45,7 @@ history.setStatements(rtCached.historyStatements);
 
 fillUsers(join(dir, "h.db"), USERS);
 
-async function exchange(buf: Uint8Array, rt: typeof rtCached, ring: ExchangeRing | null): Promise<void> {
-  // the datagram as the socket hands it: a buffer of its own
-  buf = buf.slice();
-  const d = decode(buf);
-  if (!d.ok) throw new Error(d.error.message);
-  const msg = d.msg;
-  const rai = msg.options.get(82);
-  const req: Request = { msg, type: msg.options.get(53)![0]!, size: buf.length, from: { address: "198.18.0.2", port: 67 }, arrived: performance.now() };
-  if (rai) req.relay = parseRelayAgentInfo(rai);
-  const ex = await respond(req, rt.deps);
-  if (ex.outcome.kind !== "reply") throw new Error(`no reply: ${ex.outcome.note}`);
-  recordExchange(history, ex, config.server.leaseTime);
-  ring?.push(ringEntry(ex, buf, rt, performance.now() - req.arrived));
-}
+const exchange = (buf: Uint8Array, rt: typeof rtCached, ring: ExchangeRing | null) => ringExchange(buf, rt, history, config.server.leaseTime, ring);
 
 function heap(): number {
   Bun.gc(true);

@@ -33,6 +33,8 @@ export interface Rig {
   history: HistoryWriter;
   lines: ExchangeLog;
   rt: Runtime;
+  /** the answer cache, when RigOptions.now made one */
+  cache: AnswerCache | null;
   /** writes what is left and removes the directory */
   close(): Promise<void>;
 }
@@ -58,7 +60,8 @@ export async function openRig(prefix: string, o: RigOptions = {}): Promise<Rig> 
   const backend = await openBackend(config.database, quiet, 2000);
   const leases = new LeaseMemory(backend.leases, quiet);
   const history = new HistoryWriter(backend, { journalPath: join(dir, "journal"), fsync: config.historyFsync }, quiet);
-  const rt = await buildRuntime({ config, backend, leases, ...(o.now ? { cache: new AnswerCache(config.answerCache, () => {}, o.now) } : {}) });
+  const cache = o.now ? new AnswerCache(config.answerCache, () => {}, o.now) : null;
+  const rt = await buildRuntime({ config, backend, leases, ...(cache ? { cache } : {}) });
   history.start();
   history.setStatements(rt.historyStatements);
   fillUsers(join(dir, "h.db"), o.users ?? USERS);
@@ -70,6 +73,7 @@ export async function openRig(prefix: string, o: RigOptions = {}): Promise<Rig> 
     history,
     lines,
     rt,
+    cache,
     close: async () => {
       await leases.flush();
       await history.flush();
