@@ -2,11 +2,12 @@
  * What a full collection walks, and how long it takes, with the server's
  * long-lived structures full: the answer cache (one entry per subscriber)
  * and lease memory (one lease each); then without the cache. (The
- * exchange ring, on with <metrics>, is bench/retained.ts's.) A full collection visits every live cell, so
- * its time grows with their number, and under load it runs on the cores
- * the packets need. Also: what a cache hit costs. Same setup as
- * bench/retained.ts (relayed DORA with Option 82, SQLite, history
- * journaled), the cache's TTL long enough that nothing expires.
+ * exchange ring, on with <metrics>, is bench/retained.ts's.) A full
+ * collection visits every live cell, so its time grows with their number,
+ * and under load it runs on the cores the packets need. Also: what a cache
+ * hit costs. Same packet path as bench/retained.ts (relayed DORA with
+ * Option 82, SQLite, history journaled), the cache's TTL long enough that
+ * nothing expires.
  *
  *   bun bench/gc-cost.ts [subscribers=10000]
  *
