@@ -14,7 +14,7 @@ import { PROFILE_VARIABLES } from "../option82/profiles.ts";
 import { Section, ipv4List } from "./reader.ts";
 import { readDatabase } from "./database.ts";
 import { readQueries } from "./queries.ts";
-import { readPools } from "./pools.ts";
+import { DEFAULT_CACHE_THRESHOLD, readPools } from "./pools.ts";
 import { parseSlice } from "../variables/slices.ts";
 import { maskToPrefix, parseIPv4 } from "../codec/ip.ts";
 import { encodeOptionText } from "../options/types.ts";
@@ -226,7 +226,7 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
 
   // <leases>
   const leasesNode = root.child("leases");
-  let leases: Config["leases"] = { outageGraceSeconds: 3600, cleanupIntervalSeconds: 60, syncIntervalSeconds: 1, snapshotIntervalSeconds: 5 };
+  let leases: Config["leases"] = { outageGraceSeconds: 3600, cleanupIntervalSeconds: 60, syncIntervalSeconds: 1, snapshotIntervalSeconds: 5, cacheThresholdPercent: DEFAULT_CACHE_THRESHOLD };
   if (leasesNode) {
     const s = new Section(leasesNode, errors);
     leases = {
@@ -234,6 +234,7 @@ export function parseConfig(xmlText: string, path: string, opts: LoadOptions = {
       cleanupIntervalSeconds: s.int("cleanupInterval", false, 60, 1, 86400, "seconds"),
       syncIntervalSeconds: s.int("syncInterval", false, 1, 1, 3600, "seconds"),
       snapshotIntervalSeconds: s.int("snapshotInterval", false, 5, 0, 86400, "seconds"),
+      cacheThresholdPercent: s.int("cacheThreshold", false, DEFAULT_CACHE_THRESHOLD, 0, 99, "percent"),
     };
     s.finish();
   }

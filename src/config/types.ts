@@ -86,6 +86,8 @@ export interface Config {
     syncIntervalSeconds: number;
     /** how often the lease snapshot (server/lease-snapshot.ts) is written when leases changed, seconds; 0 = none written or read */
     snapshotIntervalSeconds: number;
+    /** lease reuse (Kea's cache-threshold): percent of a lease that may be used before an unchanged ACK writes it again; 0 = every ACK writes */
+    cacheThresholdPercent: number;
   };
   /** history rows older than this are pruned; null = keep forever */
   historyRetentionDays: number | null;

@@ -94,6 +94,8 @@ export type Outcome =
       query: string | null;
       ip: string | null;
       note: string;
+      /** an ACK with the time left on an unchanged lease, nothing written (<leases><cacheThreshold>) */
+      leaseReused?: true;
     }
   | { kind: "silent"; reason: SilentReason; note: string; query?: string };
 

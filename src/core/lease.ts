@@ -75,12 +75,19 @@ export function macHex(msg: DhcpMessage): string {
 /** An Answer as the lease table stores it: option values as hex. */
 type AnswerJson = Omit<Answer, "options"> & { options: [number, string][] };
 
+/**
+ * Fields in one order whatever order the answer's object has (one built from
+ * a row, one parsed back from the answer cache): equal answers give equal
+ * text, which lease reuse compares (core/respond.ts). What the DISCOVER read
+ * of the pool table (heldUntil) is not the lease's to keep.
+ */
 export function answerToJson(a: Answer): AnswerJson {
   const options: [number, string][] = [];
   for (const [c, v] of a.options) options.push([c, toHex(v)]);
-  const j: AnswerJson = { ...a, options };
-  // what the DISCOVER read of the pool table is not the lease's to keep (only pool answers carry it)
-  if (j.heldUntil !== undefined) delete j.heldUntil;
+  const j: AnswerJson = { ip: a.ip, mask: a.mask, router: a.router, dns: a.dns, options };
+  if (a.leaseTime !== undefined) j.leaseTime = a.leaseTime;
+  if (a.nextServer !== undefined) j.nextServer = a.nextServer;
+  if (a.pool !== undefined) j.pool = a.pool;
   return j;
 }
 

@@ -26,6 +26,13 @@ export interface RespondDeps {
   outageGraceSeconds: number;
   /** an OFFER's answer is reused by the REQUEST that follows within this many seconds */
   offerReuseSeconds: number;
+  /**
+   * <leases><cacheThreshold>: a REQUEST whose lease would be written unchanged
+   * but for its times, while it has used less than this percent of its lease
+   * time, is ACKed with the time it has left and nothing is written (Kea's
+   * cache-threshold); 0 or absent = every ACK writes
+   */
+  leaseCacheThreshold?: number;
   leases: LeaseBook;
   /** variables for a message whose Option 82 (if any) is already parsed */
   variables(msg: DhcpMessage, relay: Option82Seen | null): Vars;
@@ -232,6 +239,12 @@ function reply(ex: Exchange, d: RespondDeps, type: 2 | 5 | 6, answer: Answer | n
   };
 }
 
+/** Marks an ACK that reused a lease without a write: counted, and its note logged. */
+function leaseReused(o: Outcome): Outcome {
+  if (o.kind === "reply") o.leaseReused = true;
+  return o;
+}
+
 function leaseFrom(msg: DhcpMessage, key: string, answer: Answer, state: Lease["state"], d: RespondDeps, prev: Lease | null): Lease {
   const now = d.now();
   const rai = msg.options.get(OPT_RAI);
@@ -420,7 +433,7 @@ function ack(ex: Exchange, d: RespondDeps, q: Asked, r: Match, decided: string |
     const held = lease !== null && lease.state === "bound" && lease.ip === a.ip && lease.expires === r.answer.heldUntil;
     if (!held) d.leases.set(leaseFrom(msg, key, a, "bound", d, lease));
     history(ex, d, "ack", a, decided);
-    return reply(ex, d, MessageType.ACK, a, { query: r.query, note: `${state}, pool ${pool}: lease reused, ${left} s left, not written` });
+    return leaseReused(reply(ex, d, MessageType.ACK, a, { query: r.query, note: `${state}, pool ${pool}: lease reused, ${left} s left, not written` }));
   }
   if (pool !== undefined && d.pools) return commitPool(ex, d, q, r, decided, pool, d.pools);
   return bound(ex, d, q, r, decided);
@@ -442,9 +455,36 @@ async function commitPool(ex: Exchange, d: RespondDeps, q: Asked, r: Match, deci
 }
 
 function bound(ex: Exchange, d: RespondDeps, q: Asked, r: Match, decided: string | null): Outcome {
-  d.leases.set(leaseFrom(q.msg, q.key, r.answer, "bound", d, q.lease));
+  const next = leaseFrom(q.msg, q.key, r.answer, "bound", d, q.lease);
+  // a pool's lease has its own reuse (ack above): its table, not lease memory, holds the expiry. A renewal
+  // (ciaddr) writes: it has used half its lease at T1, and its write is what keeps the outage grace
+  // (now - updated) running from the last time the database confirmed the lease
+  const left = r.answer.pool === undefined && q.lease !== null && q.state !== "renewing" ? unchangedLeft(q.lease, next, r.answer.leaseTime ?? d.leaseTime, d.leaseCacheThreshold ?? 0, q.now) : null;
+  if (left !== null) {
+    const a: Answer = { ...r.answer, leaseTime: left };
+    history(ex, d, "ack", a, decided);
+    return leaseReused(reply(ex, d, MessageType.ACK, a, { query: r.query, note: `${q.state}: lease reused, ${left} s left, not written` }));
+  }
+  d.leases.set(next);
   history(ex, d, "ack", r.answer, decided);
   return reply(ex, d, MessageType.ACK, r.answer, { query: r.query, note: q.state });
+}
+
+/**
+ * Lease reuse (<leases><cacheThreshold>): the seconds `held` has left when
+ * the lease a REQUEST would write (`next`) repeats it but for its times and
+ * it has used less than `percent` of `leaseTime`; null when it must be
+ * written. The client is told the expiry lease memory and the table already
+ * hold, so every server reading the table agrees with it. A client back for
+ * a full DORA or an INIT-REBOOT soon after its last one (a CPE rebooting, a
+ * flapping link, a load generator) then costs no write.
+ */
+function unchangedLeft(held: Lease, next: Lease, leaseTime: number, percent: number, now: number): number | null {
+  if (percent <= 0 || held.state !== "bound") return null;
+  const left = held.expires - now;
+  if (left <= 0 || left > leaseTime || left * 100 < leaseTime * (100 - percent)) return null;
+  const same = held.ip === next.ip && held.mac === next.mac && held.option82 === next.option82 && held.answer === next.answer && held.relay === next.relay && held.hostname === next.hostname;
+  return same ? left : null;
 }
 
 async function inform(ex: Exchange, d: RespondDeps): Promise<Outcome> {

@@ -163,6 +163,7 @@ export async function buildRuntime(p: RuntimeParts): Promise<Runtime> {
     outageGraceSeconds: config.leases.outageGraceSeconds,
     ignoreUnrelayedOption82: config.server.unrelayedOption82 === "ignore",
     offerReuseSeconds: 5,
+    leaseCacheThreshold: config.leases.cacheThresholdPercent,
     leases: p.leases,
     variables,
     hostnameText: (msg) => {

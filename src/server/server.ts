@@ -433,12 +433,13 @@ export class DhcpServer {
     this.metrics.sent(replyName);
     this.metrics.replied(replyName, ms / 1000);
     if (o.query === LEASE_MEMORY) this.metrics.outageAnswer();
+    if (o.leaseReused) this.metrics.leaseReused();
     if (!this.lines.enabled("info")) return;
     const typeName = TYPE_NAMES[req.type] ?? String(req.type);
     const text = o.ip ? `${typeName} -> ${replyName} ${o.ip}` : `${typeName} -> ${replyName}`;
     // an answer the cache held names its query so: the decisive run is the last one, marked cached
     const query = o.query && ex.queries.at(-1)?.cached ? `${o.query} (cached)` : o.query;
-    this.lines.write("info", text, req.msg, subs, query, `${dest.address}:${dest.port}`, o.type === MessageType.NAK ? o.note : undefined, ms);
+    this.lines.write("info", text, req.msg, subs, query, `${dest.address}:${dest.port}`, o.type === MessageType.NAK || o.leaseReused ? o.note : undefined, ms);
   }
 
   /**

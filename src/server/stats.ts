@@ -21,6 +21,8 @@ export interface ServerMetrics {
   query(name: string, seconds: number): void;
   dbError(kind: "connect" | "prepare" | "query" | "timeout"): void;
   outageAnswer(): void;
+  /** an ACK with the time left on an unchanged lease, nothing written (<leases><cacheThreshold>) */
+  leaseReused(): void;
   /** a pool's size and free addresses (gauges) */
   pool(name: string, size: number, free: number): void;
   /** a pool write lost to a concurrent one and retried */
@@ -84,6 +86,7 @@ export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
     query: (name, s) => queryChild(name).observe(s),
     dbError: (k) => dbErrorChild(k).inc(),
     outageAnswer: () => m.outageAnswers.inc(),
+    leaseReused: () => m.leasesReused.inc(),
     pool: (name, size, free) => {
       m.poolSize.labels(name).set(size);
       m.poolFree.labels(name).set(free);

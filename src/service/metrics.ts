@@ -231,6 +231,12 @@ export const METRIC_TABLE = {
     help: "Pool lease writes that lost to a concurrent write (deadlock, Galera certification) and were retried.",
     labels: ["pool"],
   },
+  leasesReused: {
+    kind: "counter",
+    name: "pydhcp_leases_reused_total",
+    help: "ACKs with the time left on an unchanged fresh lease, without a write (<leases><cacheThreshold>; pool leases also in pydhcp_pool_leases_reused_total).",
+    labels: [],
+  },
   poolReused: {
     kind: "counter",
     name: "pydhcp_pool_leases_reused_total",

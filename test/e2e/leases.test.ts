@@ -151,6 +151,37 @@ describe.skipIf(skip !== null)("SQLite, udhcpc behind dhcrelay", () => {
       await b.close();
     }
   }, T);
+
+  test("a client back with a full DORA within a quarter of its lease gets the time left; its row is not written, its history is (<leases><cacheThreshold>)", async () => {
+    const lease = async () => {
+      const r = await cli(["leases", "-c", config, "--mac", M2, "--json"]);
+      return r.code === 0 && r.out.trim() ? (JSON.parse(r.out.trim()) as { ip: string; state: string; expires: number; lastSeen: number }) : undefined;
+    };
+    // history_sql runs for the OFFER and the ACK, as pydhcpdb's does
+    const rows = async () => (await db.history()).filter((h) => h.mac.toLowerCase() === macHex(M2) && h.comment === "DHCPACK/INFORM").length;
+    const first = await obtain("udhcpc", topo.clientNs, topo.client.ifname, { mac: M2 });
+    expect(first.lease.address).toBe(Y);
+    expect(first.lease.leaseTime).toBe(3600);
+    await first.run.dispose();
+    const before = await waitFor("the lease row", async () => ((await lease())?.state === "bound" ? lease() : undefined), 5000, 200);
+    await waitFor("the first DORA's history rows", async () => ((await rows()) === 2 ? true : undefined), 5000, 200);
+    // two seconds of the lease used: what the client is told must show it
+    await Bun.sleep(2100);
+    const again = await obtain("udhcpc", topo.clientNs, topo.client.ifname, { mac: M2 });
+    const told = again.lease.leaseTime!;
+    await again.run.dispose();
+    expect(again.lease.address).toBe(Y);
+    expect(told).toBeLessThan(3600);
+    expect(Math.abs(told - (before!.expires - Math.floor(Date.now() / 1000)))).toBeLessThanOrEqual(2);
+    await waitFor("the second DORA's history rows", async () => ((await rows()) === 4 ? true : undefined), 5000, 200);
+    // a lease write would have moved both within the 100 ms flush; the table is read after two
+    await Bun.sleep(300);
+    const after = await lease();
+    expect({ ip: after!.ip, state: after!.state, expires: after!.expires, lastSeen: after!.lastSeen }).toEqual({ ip: Y, state: "bound", expires: before!.expires, lastSeen: before!.lastSeen });
+    const m = (await nsHttp(topo.serverNs, "/metrics")).body as string;
+    expect(/^pydhcp_leases_reused_total (\S+)$/m.exec(m)?.[1]).toBe("1");
+    expect(await server.log()).toContain("lease reused");
+  }, T);
 });
 
 describe.skipIf(skip !== null)("SQLite, udhcpc on the server's link", () => {

@@ -169,7 +169,11 @@ for (const kind of ["sqlite", "mysql"] as const) {
       expect(u32(59)).toBe(Math.floor(u32(51) * 0.875));
       const after = (await leases()).find((x) => x.client_key === c.mac)!;
       expect({ ip: after.ip, state: after.state, expires: Number(after.expires) }).toEqual({ ip: before.ip, state: "bound", expires: Number(before.expires) });
-      expect(gauge(await metricsText(topo.serverNs, METRICS_PORT), "pydhcp_pool_leases_reused_total", "guest")).toBe(1);
+      const m = await metricsText(topo.serverNs, METRICS_PORT);
+      expect(gauge(m, "pydhcp_pool_leases_reused_total", "guest")).toBe(1);
+      // all reuse, pools' and the offer queries' own leases
+      expect(/^pydhcp_leases_reused_total (\S+)$/m.exec(m)?.[1]).toBe("1");
+      expect(await server.log()).toContain("lease reused");
     }), T);
 
     test("RELEASE frees an address: the waiting client gets it; the releaser's row is released", async () => withLog(async () => {

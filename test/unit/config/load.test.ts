@@ -41,7 +41,7 @@ describe("pydhcpdb's config.xml", () => {
     // no <relay_profiles>: Option 82 vendor profiles decoded by auto, as with <default>auto</default>
     expect(c.relayProfiles).toEqual([{ kind: "default", profile: "auto" }]);
     expect(c.log).toEqual({ level: "info", format: "text" });
-    expect(c.leases).toEqual({ outageGraceSeconds: 3600, cleanupIntervalSeconds: 60, syncIntervalSeconds: 1, snapshotIntervalSeconds: 5 });
+    expect(c.leases).toEqual({ outageGraceSeconds: 3600, cleanupIntervalSeconds: 60, syncIntervalSeconds: 1, snapshotIntervalSeconds: 5, cacheThresholdPercent: 25 });
   });
 
   test("localhost means the first local socket that exists", () => {
@@ -68,7 +68,7 @@ test("every extension is read", () => {
   expect(c.queryTimeoutMs).toBe(750);
   expect(c.log).toEqual({ level: "debug", format: "json" });
   expect(c.metrics).toEqual({ host: "127.0.0.1", port: 9167, token: null });
-  expect(c.leases).toEqual({ outageGraceSeconds: 600, cleanupIntervalSeconds: 30, syncIntervalSeconds: 1, snapshotIntervalSeconds: 10 });
+  expect(c.leases).toEqual({ outageGraceSeconds: 600, cleanupIntervalSeconds: 30, syncIntervalSeconds: 1, snapshotIntervalSeconds: 10, cacheThresholdPercent: 40 });
   expect(c.historyRetentionDays).toBe(90);
   expect(c.spoolPath).toBe(join(FIXTURES, "spool/history.spool"));
   expect(c.rateLimit).toEqual({ perMac: 5, perCircuit: 50 });
@@ -201,6 +201,16 @@ describe("broken configs name the XML path and the problem", () => {
     expect(interval("<leases><snapshotInterval></snapshotInterval></leases>")).toEqual(['config/leases/snapshotInterval: "" is not a whole number of seconds']);
     expect(interval("<leases><snapshotInterval>86401</snapshotInterval></leases>")).toEqual(["config/leases/snapshotInterval: 86401 is out of range 0..86400"]);
     expect(interval("<leases><snapshot><interval>5</interval></snapshot></leases>")).toEqual(["config/leases/snapshot: unknown tag"]);
+    const threshold = (leases: string) => {
+      const r = parseConfig(xml(leases), "/tmp/pdc.xml");
+      return r.ok ? r.config.leases.cacheThresholdPercent : r.errors.map(formatConfigError);
+    };
+    expect(threshold("")).toBe(25);
+    expect(threshold("<leases><outageGrace>600</outageGrace></leases>")).toBe(25);
+    expect(threshold("<leases><cacheThreshold>0</cacheThreshold></leases>")).toBe(0);
+    expect(threshold("<leases><cacheThreshold>99</cacheThreshold></leases>")).toBe(99);
+    expect(threshold("<leases><cacheThreshold>100</cacheThreshold></leases>")).toEqual(["config/leases/cacheThreshold: 100 is out of range 0..99"]);
+    expect(threshold("<leases><cacheThreshold>0.25</cacheThreshold></leases>")).toEqual(['config/leases/cacheThreshold: "0.25" is not a whole number of percent']);
   });
 
   test("the root must be <config>", () => {

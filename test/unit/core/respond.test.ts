@@ -287,3 +287,91 @@ test("no-match names the queries whose rows had no ip (a NULL in the table), not
   expect(await run(1)).toBe("no-match: no query matched (discover); offer_2 returned rows with no ip");
   expect(await run(0)).toBe("no-match: no query matched (discover)");
 });
+
+describe("<leases><cacheThreshold>: an unchanged fresh lease is ACKed with its time left and not written", () => {
+  const LEASE_TIME = 3600;
+  /** a REQUEST of `state` from a client whose bound lease has `left` seconds to go; what was written and what the ACK says */
+  const run = async (o: { left: number; percent?: number; state?: "init-reboot" | "selecting" | "renewing"; held?: Partial<Lease>; answer?: Answer; rai?: boolean; hostname?: string }) => {
+    const book = new Book();
+    const writes: Lease[] = [];
+    book.set = (l: Lease) => {
+      writes.push(l);
+      book.leases.set(l.clientKey, l);
+    };
+    const answer = o.answer ?? ANSWER;
+    const held = bound({ expires: NOW + o.left, updated: NOW - (LEASE_TIME - o.left), ...(o.rai ? { option82: Buffer.from(RAI).toString("hex"), relay: RELAY } : {}), ...o.held });
+    book.leases.set(KEY, held);
+    const d: RespondDeps = { ...deps(book, { answer }, []), leaseCacheThreshold: o.percent ?? 25 };
+    // the name a REQUEST carries (option 12); without one the lease keeps the name it has
+    if (o.hostname !== undefined) d.hostnameText = () => o.hostname!;
+    const state = o.state ?? "init-reboot";
+    const options: [number, Uint8Array][] = state === "renewing" ? [] : [[50, ip(ANSWER.ip)]];
+    if (state === "selecting") options.push([54, ip(SERVER_ID)]);
+    if (o.rai) options.push([82, RAI]);
+    const giaddr = o.rai ? RELAY : "0.0.0.0";
+    const make = (type: number) => {
+      const m = decode(buildRequest({ type, mac: MAC, xid: 21, ciaddr: state === "renewing" ? ANSWER.ip : "0.0.0.0", giaddr, options: type === 1 ? (o.rai ? [[82, RAI]] : []) : options }));
+      if (!m.ok) throw new Error("decode");
+      return m.msg;
+    };
+    const from = { address: o.rai ? RELAY : "0.0.0.0", port: o.rai ? 67 : 68 };
+    if (state === "selecting") await respond({ msg: make(1), type: 1, from, arrived: performance.now() }, d);
+    const ex = await respond({ msg: make(REQ), type: REQ, from, arrived: performance.now() }, d);
+    if (ex.outcome.kind !== "reply" || !ex.encoded?.ok) throw new Error(`no reply: ${JSON.stringify(ex.outcome)}`);
+    const wire = decode(ex.encoded.bytes);
+    if (!wire.ok) throw new Error("reply bytes do not decode");
+    const u32 = (c: number) => Buffer.from(wire.msg.options.get(c)!).readUInt32BE(0);
+    return {
+      type: ex.outcome.type,
+      reused: ex.outcome.leaseReused === true,
+      note: ex.outcome.note,
+      times: [u32(51), u32(58), u32(59)],
+      written: writes.length,
+      history: ex.history.map((h) => h.event),
+      historyLeaseTime: ex.event?.answer?.leaseTime,
+      kept: book.leases.get(KEY) === held,
+    };
+  };
+
+  test("INIT-REBOOT (a CPE restarting) 600 s into a 3600 s lease: ACK for the 3000 s left, T1/T2 from them, nothing written, history recorded", async () => {
+    expect(await run({ left: 3000 })).toEqual({
+      type: MessageType.ACK, reused: true, note: "init-reboot: lease reused, 3000 s left, not written",
+      times: [3000, 1500, 2625], written: 0, history: ["ack"], historyLeaseTime: 3000, kept: true,
+    });
+  });
+
+  test("SELECTING after our OFFER, relayed with the same Option 82: reused", async () => {
+    expect(await run({ left: 3000, state: "selecting", rai: true })).toMatchObject({ reused: true, times: [3000, 1500, 2625], written: 0, kept: true });
+  });
+
+  test("at the threshold and past it: written with the full lease time", async () => {
+    // 25% used: 2700 left still reused; 2699 left is past it
+    expect(await run({ left: 2700 })).toMatchObject({ reused: true, times: [2700, 1350, 2362], written: 0 });
+    expect(await run({ left: 2699 })).toMatchObject({ reused: false, times: [LEASE_TIME, 1800, 3150], written: 1, history: ["ack"] });
+    // a renewal at T1 has used half its lease; any renewal (ciaddr) writes, which keeps the outage grace from its time
+    expect(await run({ left: 1800, state: "renewing" })).toMatchObject({ reused: false, times: [LEASE_TIME, 1800, 3150], written: 1 });
+    expect(await run({ left: 3500, state: "renewing" })).toMatchObject({ reused: false, times: [LEASE_TIME, 1800, 3150], written: 1 });
+  });
+
+  test("0 turns it off: every ACK writes", async () => {
+    expect(await run({ left: 3500, percent: 0 })).toMatchObject({ reused: false, times: [LEASE_TIME, 1800, 3150], written: 1, kept: false });
+  });
+
+  test("anything the lease would change is written: the answer, the Option 82, the relay, the host name, a lease longer than the lease time now", async () => {
+    expect(await run({ left: 3000, answer: { ...ANSWER, router: "198.18.5.2" } })).toMatchObject({ reused: false, written: 1 });
+    expect(await run({ left: 3000, answer: { ...ANSWER, dns: ["198.18.0.54"] } })).toMatchObject({ reused: false, written: 1 });
+    expect(await run({ left: 3000, rai: true, held: { option82: "0102" } })).toMatchObject({ reused: false, written: 1 });
+    expect(await run({ left: 3000, rai: true, held: { relay: "198.18.20.2" } })).toMatchObject({ reused: false, written: 1 });
+    expect(await run({ left: 3000, held: { hostname: "cpe-1" }, hostname: "cpe-2" })).toMatchObject({ reused: false, written: 1 });
+    expect(await run({ left: 3000, held: { hostname: "cpe-1" }, hostname: "cpe-1" })).toMatchObject({ reused: true, written: 0 });
+    expect(await run({ left: 3000, held: { hostname: "cpe-1" } })).toMatchObject({ reused: true, written: 0 });
+    expect(await run({ left: 3000, answer: { ...ANSWER, leaseTime: 1800 } })).toMatchObject({ reused: false, times: [1800, 900, 1575], written: 1 });
+    expect(await run({ left: 3000, held: { state: "offered" } })).toMatchObject({ reused: false, written: 1 });
+    expect(await run({ left: 3000, held: { ip: "198.18.5.11" } })).toMatchObject({ type: MessageType.ACK, reused: false, written: 1 });
+  });
+
+  test("the same answer parsed back (another key order) is the same lease", async () => {
+    const reordered = { options: ANSWER.options, dns: ANSWER.dns, router: ANSWER.router, mask: ANSWER.mask, ip: ANSWER.ip } as Answer;
+    expect(await run({ left: 3000, answer: reordered })).toMatchObject({ reused: true, written: 0 });
+  });
+});
