@@ -86,6 +86,11 @@ try {
         m.set(k, (m.get(k) ?? 0) + Number(r5[2]));
       }
       // each statement's runs, and those done within 5 ms
+      // ACKs that reused a lease without a write (<leases><cacheThreshold>), and answer-cache lookups
+      const u = /^pydhcp_leases_reused_total (\d+)/.exec(line);
+      if (u) m.set("leases reused", Number(u[1]));
+      const c = /^pydhcp_answer_cache_lookups_total\{result="([^"]+)"\} (\d+)/.exec(line);
+      if (c) m.set(`cache ${c[1]}`, Number(c[2]));
       const q = /^pydhcp_query_duration_seconds_(count|bucket)\{query="([^"]+)"(,le="0.005")?\} (\d+)/.exec(line);
       if (q && (q[1] === "count" || q[3])) m.set(`query ${q[2]}${q[1] === "count" ? "" : " <= 5 ms"}`, Number(q[4]));
       // the event loop's lag: ticks sampled, and those late by 5 ms or less
@@ -153,12 +158,13 @@ try {
     if (metricsUrl) {
       const d1 = await dropped();
       const delta = (k: string) => (d1.get(k) ?? 0) - (d0.get(k) ?? 0);
-      const diff = [...d1.keys()].filter((k) => !k.startsWith("lag") && !k.startsWith("replies") && !k.startsWith("query") && !k.startsWith("history") && delta(k) > 0);
+      const diff = [...d1.keys()].filter((k) => !k.startsWith("lag") && !k.startsWith("replies") && !k.startsWith("query") && !k.startsWith("history") && !k.startsWith("leases") && !k.startsWith("cache") && delta(k) > 0);
       const queries = [...d1.keys()].filter((k) => k.startsWith("query") && !k.endsWith("5 ms") && delta(k) > 0);
       console.log(`  dropped by the server: ${diff.length ? diff.map((k) => `${k} ${delta(k)}`).join(", ") : "none"}; ` +
         `event-loop ticks late by over 5 ms: ${delta("lag ticks") - delta("lag ticks <= 5 ms")} of ${delta("lag ticks")}; ` +
         `replies over 5 ms in the server: ${(((delta("replies") - delta("replies <= 5 ms")) / Math.max(1, delta("replies"))) * 100).toFixed(2)}% of ${delta("replies")}; ` +
-        `history rows written ${delta("history written")}, waiting in the journal at the end ${d1.get("history backlog") ?? "?"}`);
+        `history rows written ${delta("history written")}, waiting in the journal at the end ${d1.get("history backlog") ?? "?"}; ` +
+        `ACKs reusing a lease ${delta("leases reused")}; answer cache hit/negative/miss ${delta("cache hit")}/${delta("cache negative_hit")}/${delta("cache miss")}`);
       if (queries.length) {
         console.log(`  statements over 5 ms: ${queries.map((k) => `${k.slice(6)} ${(((delta(k) - delta(`${k} <= 5 ms`)) / delta(k)) * 100).toFixed(1)}% of ${delta(k)}`).join(", ")}`);
       }
