@@ -18,6 +18,8 @@ export const KEA_SUBNET_ID = 1;
 export interface KeaOptions {
   /** Kea's multi-threading (off by default in Kea 2.2) */
   threads: number;
+  /** Kea's lease caching (cache-threshold, off by default), as pydhcp's default <leases><cacheThreshold>25</cacheThreshold> */
+  cacheThreshold?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -63,6 +65,7 @@ export function keaConfig(
       ...(dbJson ? { "hosts-database": dbJson } : {}),
       "host-reservation-identifiers": ["hw-address"],
       "valid-lifetime": 86400,
+      ...(opts.cacheThreshold ? { "cache-threshold": opts.cacheThreshold } : {}),
       "multi-threading": opts.threads > 0
         ? { "enable-multi-threading": true, "thread-pool-size": opts.threads, "packet-queue-size": 64 }
         : { "enable-multi-threading": false },
@@ -103,8 +106,8 @@ function writeKea(ctx: ServerContext, db: Db | null, opts: KeaOptions, pg: PgDb 
   return { argv: ["kea-dhcp4", "-c", file], env, configFile: file, usesMariadb: db !== null && pg === null, usesPostgresql: pg !== null, counts };
 }
 
-export async function setupKeaMemfile(ctx: ServerContext): Promise<Prepared> {
-  return writeKea(ctx, null, { threads: 0 });
+export async function setupKeaMemfile(ctx: ServerContext, cacheThreshold = 0): Promise<Prepared> {
+  return writeKea(ctx, null, { threads: 0, cacheThreshold });
 }
 
 export async function setupKeaMysql(ctx: ServerContext, opts: KeaOptions = { threads: 0 }): Promise<Prepared> {
