@@ -5,7 +5,7 @@
  * since giaddr 198.18.0.2 is outside 198.19.0.0/16) and reserve one address
  * per known client by hw-address only, the same key pydhcp looks up.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLIENT_NET, type Client } from "./clients.ts";
 import { bulkInsert, countRows, createDb, type Db } from "./mariadb.ts";
@@ -84,8 +84,21 @@ function ipInt(ip: string): number {
   return ip.split(".").reduce((a, o) => a * 256 + Number(o), 0);
 }
 
+/**
+ * The memfile lease file, emptied: every Kea row runs in the same directory,
+ * and Kea loads the file it finds at start. A row must not begin with the
+ * leases an earlier row granted (with cache-threshold it would then write
+ * none of them again).
+ */
+export function freshLeaseFile(dir: string): string {
+  const leaseFile = join(dir, "kea-leases4.csv");
+  rmSync(leaseFile, { force: true });
+  return leaseFile;
+}
+
 function writeKea(ctx: ServerContext, db: Db | null, opts: KeaOptions, pg: PgDb | null = null): Prepared {
   const file = join(ctx.dir, "kea-dhcp4.json");
+  const leaseFile = freshLeaseFile(ctx.dir);
   const cfg = keaConfig(
     { ifname: ctx.netns.serverIf, serverAddr: ctx.netns.serverAddr, relayAddr: ctx.netns.clientAddr, dir: ctx.dir },
     ctx.clients, pg ?? db, opts, pg ? "postgresql" : "mysql",
@@ -94,7 +107,6 @@ function writeKea(ctx: ServerContext, db: Db | null, opts: KeaOptions, pg: PgDb 
   const env = { KEA_PIDFILE_DIR: ctx.dir, KEA_LOCKFILE_DIR: ctx.dir, KEA_LOGGER_DESTINATION: join(ctx.dir, "kea.out") };
   // -t checks the interface too, so it runs where the interface is
   run([...ctx.netns.exec(ctx.netns.server), "kea-dhcp4", "-t", file], { env });
-  const leaseFile = join(ctx.dir, "kea-leases4.csv");
   const counts = pg
     ? () => pgCountRows(pg, ["lease4", "hosts"])
     : db

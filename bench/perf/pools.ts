@@ -16,7 +16,7 @@ import { Database } from "bun:sqlite";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLIENT_NET } from "./clients.ts";
-import { keaConfig } from "./kea.ts";
+import { freshLeaseFile, keaConfig } from "./kea.ts";
 import { countRows, createDb, rootConnection } from "./mariadb.ts";
 import { pydhcpCommand, pydhcpConfigXml, type PydhcpOptions, serviceEnvironment } from "./pydhcp.ts";
 import type { Prepared, ServerContext } from "./servers.ts";
@@ -39,6 +39,7 @@ export function inPool(ip: string): boolean {
 /** `cacheThreshold`: Kea's lease caching (cache-threshold), off by default as in Kea; on, a renewal within that share of the lease writes nothing */
 function writeKeaPool(ctx: ServerContext, db: Awaited<ReturnType<typeof createDb>> | null, cacheThreshold = 0): Prepared {
   const file = join(ctx.dir, "kea-dhcp4-pool.json");
+  freshLeaseFile(ctx.dir);
   const cfg = keaConfig(
     { ifname: ctx.netns.serverIf, serverAddr: ctx.netns.serverAddr, relayAddr: ctx.netns.clientAddr, dir: ctx.dir },
     [], db, { threads: 0 },
