@@ -182,16 +182,19 @@ describe("broken configs name the XML path and the problem", () => {
     ]);
   });
 
-  test("<leases><snapshotInterval>: seconds, default 5, 0 = no snapshot; negative or not a number is refused", () => {
+  test("<leases><snapshotInterval> (seconds, default 5, 0 = no snapshot) and <cacheThreshold> (percent, default 25, 0 = off); negative, out of range or not a number is refused", () => {
     const xml = (leases: string) => `<config><dhcpserver><host>0.0.0.0</host><broadcast>198.18.0.255</broadcast><DHCPServer>198.18.0.1</DHCPServer>
       <LeaseTime>600</LeaseTime><ThreadLimit>1</ThreadLimit><defaultMask>255.255.255.0</defaultMask>
       <defaultRouter>198.18.0.1</defaultRouter><defaultDNS>198.18.0.1</defaultDNS></dhcpserver>
       <database><mysql><host>127.0.0.1</host><user>u</user><password>p</password><database>d</database></mysql></database>
       <query><offer_count>1</offer_count><offer_1>select ip from users where mac = '{ClientMacAddress}'</offer_1></query>${leases}</config>`;
-    const interval = (leases: string) => {
+    /** one <leases> setting as parsed, or the errors */
+    const setting = (key: "snapshotIntervalSeconds" | "cacheThresholdPercent") => (leases: string) => {
       const r = parseConfig(xml(leases), "/tmp/pdc.xml");
-      return r.ok ? r.config.leases.snapshotIntervalSeconds : r.errors.map(formatConfigError);
+      return r.ok ? r.config.leases[key] : r.errors.map(formatConfigError);
     };
+    const interval = setting("snapshotIntervalSeconds");
+    const threshold = setting("cacheThresholdPercent");
     expect(interval("")).toBe(5);
     expect(interval("<leases><outageGrace>600</outageGrace></leases>")).toBe(5);
     expect(interval("<leases><snapshotInterval>0</snapshotInterval></leases>")).toBe(0);
@@ -201,10 +204,6 @@ describe("broken configs name the XML path and the problem", () => {
     expect(interval("<leases><snapshotInterval></snapshotInterval></leases>")).toEqual(['config/leases/snapshotInterval: "" is not a whole number of seconds']);
     expect(interval("<leases><snapshotInterval>86401</snapshotInterval></leases>")).toEqual(["config/leases/snapshotInterval: 86401 is out of range 0..86400"]);
     expect(interval("<leases><snapshot><interval>5</interval></snapshot></leases>")).toEqual(["config/leases/snapshot: unknown tag"]);
-    const threshold = (leases: string) => {
-      const r = parseConfig(xml(leases), "/tmp/pdc.xml");
-      return r.ok ? r.config.leases.cacheThresholdPercent : r.errors.map(formatConfigError);
-    };
     expect(threshold("")).toBe(25);
     expect(threshold("<leases><outageGrace>600</outageGrace></leases>")).toBe(25);
     expect(threshold("<leases><cacheThreshold>0</cacheThreshold></leases>")).toBe(0);
