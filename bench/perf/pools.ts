@@ -42,7 +42,7 @@ function writeKeaPool(ctx: ServerContext, db: Awaited<ReturnType<typeof createDb
   freshLeaseFile(ctx.dir);
   const cfg = keaConfig(
     { ifname: ctx.netns.serverIf, serverAddr: ctx.netns.serverAddr, relayAddr: ctx.netns.clientAddr, dir: ctx.dir },
-    [], db, { threads: 0 },
+    [], db, { threads: 0, cacheThreshold },
   ) as { Dhcp4: Record<string, unknown> & { subnet4: Record<string, unknown>[] } };
   const subnet = cfg.Dhcp4.subnet4[0]!;
   subnet.pools = [{ pool: `${POOL_RANGE.first} - ${POOL_RANGE.last}` }];
@@ -51,7 +51,6 @@ function writeKeaPool(ctx: ServerContext, db: Awaited<ReturnType<typeof createDb
   delete cfg.Dhcp4["hosts-database"];
   cfg.Dhcp4["host-reservation-identifiers"] = ["hw-address"];
   cfg.Dhcp4["reservations-global"] = false;
-  if (cacheThreshold > 0) cfg.Dhcp4["cache-threshold"] = cacheThreshold;
   writeFileSync(file, JSON.stringify(cfg, null, 1));
   const env = { KEA_PIDFILE_DIR: ctx.dir, KEA_LOCKFILE_DIR: ctx.dir, KEA_LOGGER_DESTINATION: join(ctx.dir, "kea.out") };
   run([...ctx.netns.exec(ctx.netns.server), "kea-dhcp4", "-t", file], { env });

@@ -85,12 +85,12 @@ try {
         const k = r5[1] === "count" ? "replies" : "replies <= 5 ms";
         m.set(k, (m.get(k) ?? 0) + Number(r5[2]));
       }
-      // each statement's runs, and those done within 5 ms
       // ACKs that reused a lease without a write (<leases><cacheThreshold>), and answer-cache lookups
       const u = /^pydhcp_leases_reused_total (\d+)/.exec(line);
       if (u) m.set("leases reused", Number(u[1]));
       const c = /^pydhcp_answer_cache_lookups_total\{result="([^"]+)"\} (\d+)/.exec(line);
       if (c) m.set(`cache ${c[1]}`, Number(c[2]));
+      // each statement's runs, and those done within 5 ms
       const q = /^pydhcp_query_duration_seconds_(count|bucket)\{query="([^"]+)"(,le="0.005")?\} (\d+)/.exec(line);
       if (q && (q[1] === "count" || q[3])) m.set(`query ${q[2]}${q[1] === "count" ? "" : " <= 5 ms"}`, Number(q[4]));
       // the event loop's lag: ticks sampled, and those late by 5 ms or less
