@@ -6,7 +6,8 @@
  * Prints, per rate: DORA/s, loss, p50/p99 of both halves, CPU of server,
  * database and perfdhcp, machine load, RSS. A wrapper (e.g. `nice -n -10`
  * or `perf record -g -o /tmp/p.data`) is put in front of the server command.
- * PERFDHCP_EXTRA adds perfdhcp flags (e.g. "-g single"), PERFDHCP_WRAPPER
+ * PROBE_GENERATOR=perfdhcp drives perfdhcp instead of bench/perf/loadgen.c.
+ * PERFDHCP_EXTRA adds generator flags (e.g. perfdhcp's "-g single"), PERFDHCP_WRAPPER
  * goes in front of perfdhcp (e.g. "taskset -c 1"); PYDHCP_BUN_ARGS
  * runs pydhcp from the sources with those bun flags
  * (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/p"). PROBE_METRICS=1 turns on
@@ -28,6 +29,7 @@ import { mariadbPid } from "./mariadb.ts";
 import { postgresqlCpu } from "./postgresql.ts";
 import { createNetns, GENERATOR_RMEM, raiseReceiveBuffer } from "./netns.ts";
 import { parsePerfdhcp, perfdhcpArgv } from "./perfdhcp.ts";
+import { generatorProgram, parseGenerator } from "./loadgen.ts";
 import { cpuMeter, memoryKb } from "./proc.ts";
 import { serverByName } from "./servers.ts";
 import { percentile, round } from "./stats.ts";
@@ -113,11 +115,13 @@ try {
   if (gc) prep.env = { ...prep.env, BUN_JSC_logGC: "1" };
   const d = spawnDaemon([...netns.exec(netns.server), ...wrapper, ...prep.argv], join(dir, "server.log"), prep.env, gc ? (text) => void gcChunks.push({ t: Date.now(), text }) : undefined);
   onCleanup("server", () => d.stop());
+  // PROBE_GENERATOR=perfdhcp: perfdhcp instead of loadgen (bench/perf/loadgen.ts)
+  const program = generatorProgram(parseGenerator(process.env.PROBE_GENERATOR ?? "loadgen"), dir);
   const pf = async (rate: number, seconds: number, t = false) => {
     const a = perfdhcpArgv({ local: netns.clientAddr, server: netns.serverAddr, baseMac: DEFAULT_BASE_MAC, clients: 10_000, rate, seconds, timestamps: t });
     const extra = (process.env.PERFDHCP_EXTRA ?? "").split(" ").filter(Boolean);
     const wrap = (process.env.PERFDHCP_WRAPPER ?? "").split(" ").filter(Boolean);
-    const r = await runAsync([...netns.exec(netns.client), ...wrap, a[0]!, ...extra, ...a.slice(1)], [0, 3]);
+    const r = await runAsync([...netns.exec(netns.client), ...wrap, program, ...extra, ...a.slice(1)], [0, 3]);
     return { rep: parsePerfdhcp(r.stdout), cpu: r.cpuSeconds ?? 0 };
   };
   for (let i = 0; i < 60; i++) {
@@ -148,7 +152,7 @@ try {
       `${name} ${rate}/s: ${round(rep.ra.received / Number(secs), 0)} DORA/s lost ${(rep.loss * 100).toFixed(2)}% ` +
         `DO p50/p99 ${round(percentile(rep.doDelaysMs, 50), 2)}/${round(percentile(rep.doDelaysMs, 99), 2)} ms ` +
         `RA p50/p99 ${round(percentile(rep.raDelaysMs, 50), 2)}/${round(percentile(rep.raDelaysMs, 99), 2)} ms ` +
-        `CPU server ${c.server?.toFixed(0)}% (user ${(((us1[0] - us0[0]) / wall) * 100).toFixed(0)}% sys ${(((us1[1] - us0[1]) / wall) * 100).toFixed(0)}%) db ${c.db?.toFixed(0) ?? "-"}% perfdhcp ${((cpu / wall) * 100).toFixed(0)}% ` +
+        `CPU server ${c.server?.toFixed(0)}% (user ${(((us1[0] - us0[0]) / wall) * 100).toFixed(0)}% sys ${(((us1[1] - us0[1]) / wall) * 100).toFixed(0)}%) db ${c.db?.toFixed(0) ?? "-"}% generator ${((cpu / wall) * 100).toFixed(0)}% ` +
         `machine busy ${(((m1[0] - m0[0]) / (m1[1] - m0[1])) * 200).toFixed(0)}% of 200 ` +
         `RSS ${((memoryKb(serverPid)?.rss ?? 0) / 1024).toFixed(0)} MB peak ${((memoryKb(serverPid)?.hwm ?? 0) / 1024).toFixed(0)} MB ` +
         // time the hypervisor ran something else on our CPUs: a noisy neighbour shows here

@@ -1,5 +1,12 @@
 /** BenchResult -> Markdown. Pure. */
 import type { BenchResult, ServerResult } from "./results.ts";
+import type { Generator } from "./loadgen.ts";
+
+/** how the report names the load generator */
+const GENERATOR_TEXT: Record<Generator, string> = {
+  loadgen: "bench/perf/loadgen.c (perfdhcp's packets and command line, one thread)",
+  perfdhcp: "perfdhcp",
+};
 
 /** 12345.6 -> "12,346"; by hand, since the first Intl call loads ICU data
  * and once stalled a report for seconds on a loaded machine */
@@ -40,7 +47,7 @@ function statusLine(s: ServerResult): string {
 export function markdownReport(r: BenchResult): string {
   const ok = r.servers.filter((s) => s.status === "ok");
   const main = table(
-    ["server", "DORA/s max", "step", "loss %", "DO avg ms", "DO max ms", "RA avg ms", "RA max ms", "server CPU %", "DB CPU %", "perfdhcp CPU %", "CPU pressure %", "RSS MB", "peak RSS MB"],
+    ["server", "DORA/s max", "step", "loss %", "DO avg ms", "DO max ms", "RA avg ms", "RA max ms", "server CPU %", "DB CPU %", "generator CPU %", "CPU pressure %", "RSS MB", "peak RSS MB"],
     ok.map((s) => {
       const m = s.summary!;
       return [
@@ -120,13 +127,14 @@ export function markdownReport(r: BenchResult): string {
     ]),
   );
   const skipped = r.servers.filter((s) => s.status !== "ok").map((s) => `- ${s.name}: ${statusLine(s)}`);
+  const gen = r.generator ?? "perfdhcp";
   const versions = Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(", ");
   return `# DHCPv4 load benchmark: ${r.date} on ${r.host}${r.mode === "quick" ? " (quick mode)" : ""}
 
 Machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${(r.machine.memTotalKb / 1048576).toFixed(1)} GiB, Linux ${r.machine.kernel}; load average at start ${r.machine.loadAvgAtStart}${r.machine.loadAvgAtEnd ? `, at end ${r.machine.loadAvgAtEnd}` : ""}.
 Versions: ${versions}.
 
-perfdhcp runs full DORA exchanges as a relay (giaddr 198.18.0.2, port 67) from its own network namespace to the server's
+${GENERATOR_TEXT[gen]} runs full DORA exchanges as a relay (giaddr 198.18.0.2, port 67) from its own network namespace to the server's
 namespace over a veth pair; ${r.scenario === "pool"
     ? `${n(r.clients)} clients nobody knows (MACs from \`-b mac=${r.baseMac} -R ${r.clients}\`), each drawing an address from one /16 pool (198.19.0.10 - 198.19.255.250), the same pool on every server; no reservations.`
     : `${n(r.clients)} known clients (MACs from \`-b mac=${r.baseMac} -R ${r.clients}\`), all reserved.`}
@@ -137,7 +145,7 @@ exchanges lost (DISCOVERs sent minus ACKs received). Each server: ${r.runsPerSer
 
 ${main}
 
-DORA/s max: completed exchanges per second measured by perfdhcp at the highest passing step (median of the runs);
+DORA/s max: completed exchanges per second measured by ${gen} at the highest passing step (median of the runs);
 the other columns are from that run's step. CPU is % of one core over the step (${r.machine.cores} cores = ${r.machine.cores * 100}%).
 DB CPU is the whole MariaDB server, or the whole PostgreSQL server with its per-connection processes (shared with anything else running on the machine). CPU pressure: share of
 the step during which some task waited for a CPU (Linux PSI); high values mean a contended machine.
@@ -174,10 +182,10 @@ ${soak}
 
 ` : ""}${r.scenario === "pool" ? `## Lease check
 
-Each server first runs a short load with perfdhcp printing every lease; every address handed out must be in the pool,
+Each server first runs a short load with ${gen} printing every lease; every address handed out must be in the pool,
 and no address may go to two clients.` : `## Reservation check
 
-Each server first runs a short load with perfdhcp printing every lease; every address handed out must be the one
+Each server first runs a short load with ${gen} printing every lease; every address handed out must be the one
 reserved for that client's MAC.`}
 
 ${verify}

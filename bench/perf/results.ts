@@ -3,6 +3,7 @@
  * median of the per-run maxima, the details of the median run, and the
  * pydhcp/Kea ratios.
  */
+import type { Generator } from "./loadgen.ts";
 import { median, medianIndex, round } from "./stats.ts";
 
 export interface StepResult {
@@ -16,6 +17,7 @@ export interface StepResult {
   /** % of one core over the step */
   cpuServer: number | null;
   cpuDb: number | null;
+  /** the load generator's (perfdhcp's in the name: results before loadgen keep the key) */
   cpuPerfdhcp: number | null;
   /** server VmRSS at the end of the step, kB */
   rssKb: number | null;
@@ -159,6 +161,8 @@ export interface BenchResult {
   baseMac: string;
   /** absent in results from before pools: reserved */
   scenario?: "reserved" | "pool";
+  /** the load generator (bench/perf/loadgen.ts); absent in results from before loadgen: perfdhcp */
+  generator?: Generator;
   lossThreshold: number;
   machine: { cpuModel: string; cores: number; kernel: string; memTotalKb: number; loadAvgAtStart: string; loadAvgAtEnd?: string };
   versions: Record<string, string>;

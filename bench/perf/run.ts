@@ -1,9 +1,10 @@
 /**
- * DHCPv4 load benchmark: perfdhcp against Kea and pydhcp, in network
- * namespaces. One command:
+ * DHCPv4 load benchmark: a relayed DORA load (bench/perf/loadgen.c, or
+ * perfdhcp) against Kea and pydhcp, in network namespaces. One command:
  *
  *   bun bench/perf/run.ts [--quick] [--scenario reserved|pool] [--servers kea-memfile,kea-mysql,...] [--runs N]
  *                         [--step-seconds S] [--max-rate R] [--soak S] [--no-scout] [--keep] [--out DIR]
+ *                         [--generator loadgen|perfdhcp]
  *   bun bench/perf/run.ts --report bench/results/<date>-<host>.json   (rewrite .md/.svg from a JSON)
  *
  * See docs/benchmark.md for how to read the output.
@@ -28,6 +29,7 @@ import { median, percentile, round } from "./stats.ts";
 import { MAX_LOSS, RATE_STEPS, search } from "./steps.ts";
 import { cleanupAll, cleanupDepth, cleanupTo, installSignalCleanup, onCleanup, run, runAsync, spawnDaemon } from "./sys.ts";
 import { canCapture, capture, summary } from "./wire.ts";
+import { generatorProgram, parseGenerator, type Generator } from "./loadgen.ts";
 
 const CLIENTS = 10_000;
 
@@ -47,6 +49,7 @@ interface Options {
   report: string | null;
   /** leave the work directory (server logs, configs) in place */
   keep: boolean;
+  generator: Generator;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -62,6 +65,7 @@ function parseArgs(argv: string[]): Options {
     outDir: resolve(import.meta.dir, "../results"),
     report: null,
     keep: false,
+    generator: "loadgen",
   };
   let stepSet = false;
   let soakSet = false;
@@ -91,6 +95,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--soak") (o.soakSeconds = Math.max(0, Number(val()) | 0)), (soakSet = true);
     else if (a === "--no-scout") o.scoutSeconds = 0;
     else if (a === "--keep") o.keep = true;
+    else if (a === "--generator") o.generator = parseGenerator(val());
     else if (a === "--out") o.outDir = resolve(val());
     else if (a === "--report") o.report = resolve(val());
     else if (a === "-h" || a === "--help") {
@@ -112,6 +117,8 @@ function log(msg: string): void {
 
 /** the MAC base perfdhcp draws from: known clients, or (pool scenario) clients nobody knows */
 let baseMac = DEFAULT_BASE_MAC;
+/** the generator's program: loadgen compiled for the run, or perfdhcp */
+let program = "perfdhcp";
 
 async function perfdhcp(
   ns: Netns,
@@ -123,7 +130,7 @@ async function perfdhcp(
     local: ns.clientAddr, server: ns.serverAddr, baseMac, clients: CLIENTS, rate, seconds, ...x,
   });
   // exit 3 = some exchanges not completed, which is what we measure
-  const r = await runAsync([...ns.exec(ns.client), ...argv], [0, 3]);
+  const r = await runAsync([...ns.exec(ns.client), program, ...argv.slice(1)], [0, 3]);
   return { report: parsePerfdhcp(r.stdout), cpuSeconds: r.cpuSeconds ?? null, raw: r.stdout };
 }
 
@@ -427,9 +434,11 @@ async function main(): Promise<number> {
   const meta = { machine: machine(), versions: await versions() };
   log(`${meta.machine.cpuModel}, ${meta.machine.cores} cores; ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(", ")}`);
   log(`servers: ${o.servers.map((s) => s.name).join(", ")}; ${o.runs} run(s); ${o.stepSeconds} s per step`);
+  program = generatorProgram(o.generator, dir);
+  log(`generator: ${o.generator}${o.generator === "loadgen" ? ` (${program})` : ""}`);
   const netns = createNetns(tag);
   const rmem = raiseReceiveBuffer(GENERATOR_RMEM);
-  if (rmem) log(`net.core.rmem_default ${rmem.was} -> ${GENERATOR_RMEM} for the run (perfdhcp's socket), restored at the end`);
+  if (rmem) log(`net.core.rmem_default ${rmem.was} -> ${GENERATOR_RMEM} for the run (perfdhcp's socket, and any server's that does not size its own), restored at the end`);
   if (o.scenario === "pool") baseMac = POOL_BASE_MAC;
   const clients: Client[] = knownClients(CLIENTS, baseMac);
   const ctx: ServerContext = { tag, dir, netns, clients };
@@ -446,16 +455,19 @@ async function main(): Promise<number> {
     clients: CLIENTS,
     baseMac,
     scenario: o.scenario,
+    generator: o.generator,
     lossThreshold: MAX_LOSS,
     machine: { ...meta.machine, loadAvgAtEnd: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") },
     versions: meta.versions,
     servers,
     ratios: ratios(servers),
     notes: [
-      "perfdhcp, the server under test and MariaDB share the same cores; perfdhcp's own CPU is reported so a generator-bound step can be told apart.",
-      "Latency percentiles come from perfdhcp's -x t per-exchange timestamps (DO = DISCOVER to OFFER, RA = REQUEST to ACK).",
-      "The wire columns time the same step on the server's side of the veth (a dumpcap capture of up to 10 s in its middle, bench/perf/wire.ts): no wait of perfdhcp's for a CPU is in them. Longest stall: the longest time with a request waiting and no reply leaving.",
-      `net.core.rmem_default is raised to ${GENERATOR_RMEM} bytes for the run: perfdhcp cannot size its socket, and with the 208 KiB default its own receive queue overflowed (drops counted by the kernel on perfdhcp's socket, not the server's) long before either server was busy.`,
+      `The generator (${o.generator}), the server under test and MariaDB share the same cores; the generator's own CPU is reported so a generator-bound step can be told apart.`,
+      o.generator === "loadgen"
+        ? "Latency percentiles come from loadgen's per-exchange timestamps (DO = DISCOVER to OFFER, RA = REQUEST to ACK): sent = just before the sendmmsg call, received = the kernel's arrival time on loadgen's socket (SO_TIMESTAMPNS)."
+        : "Latency percentiles come from perfdhcp's -x t per-exchange timestamps (DO = DISCOVER to OFFER, RA = REQUEST to ACK).",
+      "The wire columns time the same step on the server's side of the veth (a dumpcap capture of up to 10 s in its middle, bench/perf/wire.ts): no wait of the generator's for a CPU is in them. Longest stall: the longest time with a request waiting and no reply leaving.",
+      `net.core.rmem_default is raised to ${GENERATOR_RMEM} bytes for the run: perfdhcp cannot size its socket, and with the 208 KiB default its own receive queue overflowed (drops counted by the kernel on perfdhcp's socket, not the server's) long before either server was busy. It is raised with loadgen too (which sizes its own), so a server that does not size its socket gets the same buffer with either generator.`,
       "The search scouts the ladder with short steps, then measures full steps from two rungs below where scouting stopped; every full step is in the Runs table.",
       ...(o.servers.some((s) => s.family === "reference") ? [CEILING_NOTE] : []),
     ],
