@@ -231,7 +231,7 @@ async function measureStep(ctx: ServerContext, live: Live, dbPid: CpuSource, rat
   log(
     `  ${label === "scout" ? "scout " : ""}${String(rate).padStart(5)}/s: ${step.achieved ?? "-"} DORA/s, lost ${(r.loss * 100).toFixed(2)}%, ` +
       `DO avg ${r.do.avgMs ?? "-"} ms, RA avg ${r.ra.avgMs ?? "-"} ms, CPU server ${step.cpuServer?.toFixed(0) ?? "-"}%` +
-      `${dbPid ? ` db ${step.cpuDb?.toFixed(0) ?? "-"}%` : ""} perfdhcp ${step.cpuPerfdhcp?.toFixed(0) ?? "-"}%, load ${step.load1}, CPU pressure ${step.cpuPressure ?? "-"}%`,
+      `${dbPid ? ` db ${step.cpuDb?.toFixed(0) ?? "-"}%` : ""} generator ${step.cpuPerfdhcp?.toFixed(0) ?? "-"}%, load ${step.load1}, CPU pressure ${step.cpuPressure ?? "-"}%`,
   );
   await drain(ctx.netns);
   return step;
