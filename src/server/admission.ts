@@ -25,7 +25,11 @@
  *   maxWaitMs (where the queue above turns to newest-first) the oldest
  *   DISCOVERs go until a tenth is left. A standing queue of a second under
  *   sustained overload adds its wait to both halves of every exchange and
- *   serves no more of them.
+ *   serves no more of them. It is also kept from filling: a full receive
+ *   buffer drops what arrives, REQUESTs as readily as DISCOVERs, and each
+ *   REQUEST lost wastes the OFFER before it. Past half the buffer the oldest
+ *   DISCOVERs go until an eighth is left (at 30,000 DISCOVERs/s a 4 MiB
+ *   buffer fills in under a quarter of a second's wait).
  *
  * No sockets, no clock of its own: callers pass `now` (ms, monotonic).
  */
@@ -60,6 +64,10 @@ export const KERNEL_BYTES_PER_PACKET = 2048;
 const KERNEL_TRIGGER = 1 / 4;
 /** ...and is then cut back to this share, oldest DISCOVERs first. */
 const KERNEL_KEEP = 1 / 10;
+/** The kernel's queue may fill this share of the receive buffer... */
+const KERNEL_FULL = 1 / 2;
+/** ...and is then cut back to this share of it. */
+const KERNEL_FULL_KEEP = 1 / 8;
 
 /**
  * The kernel's receive queue seen from here: `queuedBytes` waiting
@@ -73,13 +81,21 @@ const KERNEL_KEEP = 1 / 10;
  * taken, so a packet that came later, a lone client's DISCOVER after a
  * burst of other traffic, is never dropped by it.)
  */
-export function kernelBacklog(queuedBytes: number, perSecond: number, maxWaitMs: number): { waitMs: number; discard: number } {
+export function kernelBacklog(
+  queuedBytes: number,
+  perSecond: number,
+  maxWaitMs: number,
+  bufferBytes = Infinity,
+): { waitMs: number; discard: number } {
   const queued = queuedBytes / KERNEL_BYTES_PER_PACKET;
   if (queued < 1) return { waitMs: 0, discard: 0 };
   if (!(perSecond > 0)) return { waitMs: Infinity, discard: 0 };
   const waitMs = (queued / perSecond) * 1000;
-  if (waitMs <= maxWaitMs * KERNEL_TRIGGER) return { waitMs, discard: 0 };
-  return { waitMs, discard: Math.max(0, Math.floor(queued - (perSecond * maxWaitMs * KERNEL_KEEP) / 1000)) };
+  const filling = queuedBytes > bufferBytes * KERNEL_FULL;
+  if (waitMs <= maxWaitMs * KERNEL_TRIGGER && !filling) return { waitMs, discard: 0 };
+  const keepByWait = (perSecond * maxWaitMs * KERNEL_KEEP) / 1000;
+  const keep = filling ? Math.min(keepByWait, (bufferBytes * KERNEL_FULL_KEEP) / KERNEL_BYTES_PER_PACKET) : keepByWait;
+  return { waitMs, discard: Math.max(0, Math.floor(queued - keep)) };
 }
 
 /**
@@ -89,8 +105,8 @@ export function kernelBacklog(queuedBytes: number, perSecond: number, maxWaitMs:
 export class KernelShed {
   private left = 0;
   /** a fresh look at the kernel's queue replaces the count from the last one */
-  look(queuedBytes: number, perSecond: number, maxWaitMs: number): void {
-    this.left = kernelBacklog(queuedBytes, perSecond, maxWaitMs).discard;
+  look(queuedBytes: number, perSecond: number, maxWaitMs: number, bufferBytes = Infinity): void {
+    this.left = kernelBacklog(queuedBytes, perSecond, maxWaitMs, bufferBytes).discard;
   }
   get active(): boolean {
     return this.left > 0;

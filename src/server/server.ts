@@ -279,7 +279,7 @@ export class DhcpServer {
     this.handledFrom = -1;
     const bytes = sock.queuedBytes();
     if (bytes === null) return;
-    this.shed.look(bytes, this.handledRate, this.rt.config.server.maxWaitMs);
+    this.shed.look(bytes, this.handledRate, this.rt.config.server.maxWaitMs, sock.receiveBuffer ?? Infinity);
   }
 
   private readonly dropStale = (p: Pending): void => {

@@ -59,6 +59,8 @@ export interface DhcpSocket {
   sendMany(packets: (Uint8Array | number | string)[]): (Error | null)[];
   /** Bytes waiting in the kernel's receive queue (SO_MEMINFO), null when unknown. */
   queuedBytes(): number | null;
+  /** What the kernel lets that queue hold, in the same bytes (SO_MEMINFO's rcvbuf); null when unknown. */
+  readonly receiveBuffer: number | null;
   close(): void;
   readonly iface: string | null;
   readonly port: number;
@@ -177,9 +179,13 @@ export async function openDhcpSocket(o: DhcpSocketOptions): Promise<DhcpSocket> 
     if (e) onError(e);
     return e === null;
   };
+  // the limit the kernel set (twice what was asked, for its bookkeeping), in the bytes queuedBytes counts
+  meminfoLen[0] = meminfo.byteLength;
+  const receiveBuffer = sym.getsockopt(fd, SOL_SOCKET, SO_MEMINFO, ptr(meminfo), ptr(meminfoLen)) < 0 ? null : meminfo[1]!;
   return {
     iface: o.iface ?? null,
     port: o.port,
+    receiveBuffer,
     send,
     sendMany(packets) {
       const n = packets.length / 3;

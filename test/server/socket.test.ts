@@ -109,6 +109,15 @@ test("queuedBytes reports what waits in the kernel's receive queue (SO_MEMINFO) 
   expect(s.queuedBytes()).toBe(0);
 });
 
+test("receiveBuffer is the limit the kernel set for the receive queue, in the bytes queuedBytes counts", async () => {
+  const port = await freeUdpPort();
+  const s = await openDhcpSocket({ host: "127.0.0.1", port, receiveBuffer: 1 << 20, onPacket: () => {} });
+  open.push(s);
+  // the kernel doubles what is asked for its bookkeeping; as root SO_RCVBUFFORCE passes rmem_max
+  if (process.getuid?.() === 0) expect(s.receiveBuffer).toBe(2 << 20);
+  else expect(s.receiveBuffer).toBeGreaterThan(0);
+});
+
 test("sendMany: a datagram that cannot go fails alone with its own error, the ones after it still go, in order; onError is not called", async () => {
   const errors: string[] = [];
   const s = await dhcpSocket(errors);

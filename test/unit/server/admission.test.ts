@@ -123,3 +123,24 @@ test("a long queue serves the newest DISCOVER first (its client still waits); RE
   q.push(D("b", 1010));
   expect(q.take(1100, () => {})?.id).toBe("a");
 });
+
+test("a receive buffer past half full is cut back to an eighth, oldest DISCOVERs first, however short its wait", async () => {
+  const { KERNEL_BYTES_PER_PACKET: B, kernelBacklog, KernelShed } = await import("../../../src/server/admission.ts");
+  const buffer = 800 * B;
+  // 300 queued at 10,000/s: a 30 ms wait, under the quarter of maxWait, and under half the buffer: nothing
+  expect(kernelBacklog(300 * B, 10_000, 1000, buffer)).toEqual({ waitMs: 30, discard: 0 });
+  // 500 queued: still a 50 ms wait, but past half the buffer: back to an eighth of it (100)
+  expect(kernelBacklog(500 * B, 10_000, 1000, buffer)).toEqual({ waitMs: 50, discard: 400 });
+  // a long wait in a large buffer: the wait's own target (a tenth of maxWait, 50 at 500/s) is the smaller
+  expect(kernelBacklog(500 * B, 500, 1000, buffer)).toEqual({ waitMs: 1000, discard: 450 });
+  // no buffer size known: the wait alone decides, as before
+  expect(kernelBacklog(500 * B, 10_000, 1000)).toEqual({ waitMs: 50, discard: 0 });
+  // no rate measured yet: nothing is dropped, full or not
+  expect(kernelBacklog(790 * B, 0, 1000, buffer).discard).toBe(0);
+  const shed = new KernelShed();
+  shed.look(500 * B, 10_000, 1000, buffer);
+  let dropped = 0;
+  for (let i = 0; i < 400; i++) if (shed.drop(i % 2 ? MessageType.DISCOVER : MessageType.REQUEST)) dropped++;
+  expect(dropped).toBe(200);
+  expect(shed.active).toBe(false);
+});
