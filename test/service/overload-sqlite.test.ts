@@ -15,15 +15,12 @@ import { join } from "node:path";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { openUdp, type Udp } from "../support/udp.ts";
 import { configXml, freeTcpPort, freeUdpPort, ipOf, macOf, makeSqlite, scrape, sqliteDatabase } from "./helpers.ts";
-import { awaitAcks, openRelay, sendDiscovers, sendRequests, stormCounts } from "./storm.ts";
+import { awaitAcks, openRelay, sendDiscovers, sendRequests, SLOW_OFFER, stormCounts } from "./storm.ts";
 
 /** less than the server's 4 MiB receive buffer holds (1,280 bytes a packet on loopback) */
 const BURST = 2500;
 const REQUESTS = 40;
 const MAX_WAIT_MS = 2000;
-/** the offer by MAC, made to count to 1,000 first: about a millisecond of SQLite per lookup */
-const SLOW_OFFER =
-  "select ip,mask,router,dns from users where mac='{ClientMacAddress}' and (with recursive c(x) as (select 1 union all select x + 1 from c where x < 1000) select count(*) from c) > 0";
 
 let dir: string;
 let server: RunningServer;
