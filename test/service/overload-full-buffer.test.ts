@@ -8,13 +8,9 @@
  * On SQLite, where the kernel's queue is the only one that grows.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startServer, type RunningServer } from "../support/server.ts";
-import { openUdp, type Udp } from "../support/udp.ts";
-import { configXml, freeTcpPort, freeUdpPort, ipOf, macOf, makeSqlite, scrape, sqliteDatabase } from "./helpers.ts";
-import { awaitAcks, openRelay, sendDiscovers, sendRequests, SLOW_OFFER, stormCounts } from "./storm.ts";
+import type { Udp } from "../support/udp.ts";
+import { ipOf, scrape } from "./helpers.ts";
+import { awaitAcks, sendDiscovers, sendRequests, startStormServer, stormCounts, type StormServer } from "./storm.ts";
 
 /** past half of the 8 MiB the kernel allows the server's 4 MiB buffer (1,280 bytes a packet on loopback), under all of it */
 const BURST = 4500;
@@ -24,41 +20,19 @@ const MAX_WAIT_MS = 60_000;
 /** 25 rounds of 20 DISCOVERs 10 ms apart, for the rate */
 const WARM_ROUNDS = 25;
 
-let dir: string;
-let server: RunningServer;
+let storm: StormServer;
 let clients: Udp;
 let relay: Udp;
 let port: number;
 let mport: number;
-let acks: Map<number, { yiaddr: string }>;
+let acks: Map<number, { yiaddr: string; at: number }>;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), `pdsvc-overload-full-${process.pid}-`));
-  makeSqlite(join(dir, "t.db"), Array.from({ length: BURST + REQUESTS + WARM_ROUNDS * 20 }, (_, i) => [macOf(i), ipOf(i)] as const));
-  clients = await openUdp({});
-  ({ relay, acks } = await openRelay());
-  port = await freeUdpPort();
-  mport = freeTcpPort();
-  server = await startServer({
-    config: configXml({
-      port,
-      clientPort: clients.port,
-      database: sqliteDatabase(),
-      metricsPort: mport,
-      server: `<maxWait>${MAX_WAIT_MS}</maxWait>`,
-      rateLimit: false,
-      // about a millisecond a lookup: the queue stays past half the buffer for seconds, so the
-      // looks every 100 ms see it there; its wait (3-5 s) stays under a quarter of maxWait (15 s)
-      offers: [SLOW_OFFER],
-    }),
-    dir,
-  });
+  storm = await startStormServer("overload-full", BURST + REQUESTS + WARM_ROUNDS * 20, MAX_WAIT_MS);
+  ({ clients, relay, port, mport, acks } = storm);
 }, 30_000);
 afterAll(async () => {
-  await server?.close();
-  clients?.close();
-  relay?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await storm?.close();
 });
 
 test("a burst past half the receive buffer with a short wait: the oldest DISCOVERs are dropped as stale, every REQUEST is answered, every packet accounted for", async () => {

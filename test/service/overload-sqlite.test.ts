@@ -9,21 +9,16 @@
  * relay source port), so their ACKs are not lost among the OFFERs.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startServer, type RunningServer } from "../support/server.ts";
-import { openUdp, type Udp } from "../support/udp.ts";
-import { configXml, freeTcpPort, freeUdpPort, ipOf, macOf, makeSqlite, scrape, sqliteDatabase } from "./helpers.ts";
-import { awaitAcks, openRelay, sendDiscovers, sendRequests, SLOW_OFFER, stormCounts } from "./storm.ts";
+import type { Udp } from "../support/udp.ts";
+import { ipOf, scrape } from "./helpers.ts";
+import { awaitAcks, sendDiscovers, sendRequests, startStormServer, stormCounts, type StormServer } from "./storm.ts";
 
 /** less than the server's 4 MiB receive buffer holds (1,280 bytes a packet on loopback) */
 const BURST = 2500;
 const REQUESTS = 40;
 const MAX_WAIT_MS = 2000;
 
-let dir: string;
-let server: RunningServer;
+let storm: StormServer;
 let clients: Udp;
 let relay: Udp;
 let port: number;
@@ -31,30 +26,11 @@ let mport: number;
 let acks: Map<number, { yiaddr: string; at: number }>;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), `pdsvc-overload-sqlite-${process.pid}-`));
-  makeSqlite(join(dir, "t.db"), Array.from({ length: BURST + REQUESTS }, (_, i) => [macOf(i), ipOf(i)] as const));
-  clients = await openUdp({});
-  ({ relay, acks } = await openRelay());
-  port = await freeUdpPort();
-  mport = freeTcpPort();
-  server = await startServer({
-    config: configXml({
-      port,
-      clientPort: clients.port,
-      database: sqliteDatabase(),
-      metricsPort: mport,
-      server: `<maxWait>${MAX_WAIT_MS}</maxWait>`,
-      rateLimit: false,
-      offers: [SLOW_OFFER],
-    }),
-    dir,
-  });
+  storm = await startStormServer("overload-sqlite", BURST + REQUESTS, MAX_WAIT_MS);
+  ({ clients, relay, port, mport, acks } = storm);
 }, 30_000);
 afterAll(async () => {
-  await server?.close();
-  clients?.close();
-  relay?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await storm?.close();
 });
 
 test("a DISCOVER storm on SQLite: the oldest are dropped as stale, every REQUEST behind them is answered, every packet accounted for", async () => {

@@ -4,11 +4,15 @@
  * posing as a relay (RFC 8357 relay source port), so their ACKs are not
  * lost among the OFFERs.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { MessageType } from "../../src/codec/message.ts";
 import { decode } from "../../src/codec/decode.ts";
 import { buildRequest, ip } from "../support/client.ts";
+import { startServer, type RunningServer } from "../support/server.ts";
 import { openUdp, type Udp } from "../support/udp.ts";
-import { ipOf, macOf, scrape } from "./helpers.ts";
+import { configXml, freeTcpPort, freeUdpPort, ipOf, macOf, makeSqlite, scrape, sqliteDatabase } from "./helpers.ts";
 
 export const RELAY = "127.0.0.2";
 
@@ -27,6 +31,62 @@ export async function openRelay(): Promise<{ relay: Udp; acks: Map<number, { yia
     },
   });
   return { relay, acks };
+}
+
+/** A server on SQLite with `rows` clients (macOf/ipOf), the slow offer, `maxWaitMs`, /metrics; a client socket and the relay. */
+export interface StormServer {
+  server: RunningServer;
+  clients: Udp;
+  relay: Udp;
+  /** the server's DHCP port and its /metrics port */
+  port: number;
+  mport: number;
+  acks: Map<number, { yiaddr: string; at: number }>;
+  close(): Promise<void>;
+}
+
+export async function startStormServer(name: string, rows: number, maxWaitMs: number): Promise<StormServer> {
+  const dir = mkdtempSync(join(tmpdir(), `pdsvc-${name}-${process.pid}-`));
+  makeSqlite(join(dir, "t.db"), Array.from({ length: rows }, (_, i) => [macOf(i), ipOf(i)] as const));
+  const clients = await openUdp({});
+  const { relay, acks } = await openRelay();
+  const port = await freeUdpPort();
+  const mport = freeTcpPort();
+  const free = () => {
+    clients.close();
+    relay.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      config: configXml({
+        port,
+        clientPort: clients.port,
+        database: sqliteDatabase(),
+        metricsPort: mport,
+        server: `<maxWait>${maxWaitMs}</maxWait>`,
+        rateLimit: false,
+        offers: [SLOW_OFFER],
+      }),
+      dir,
+    });
+  } catch (e) {
+    free();
+    throw e;
+  }
+  return {
+    server,
+    clients,
+    relay,
+    port,
+    mport,
+    acks,
+    async close() {
+      await server.close();
+      free();
+    },
+  };
 }
 
 /** DISCOVERs for clients first..first+count-1 (macOf), xids from xid0, sent to the server in sendmmsg batches. */
