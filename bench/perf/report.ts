@@ -83,13 +83,15 @@ export function markdownReport(r: BenchResult): string {
     ]),
   );
   const tails = table(
-    ["server", "rate (80% of max)", "exchanges", "loss %", "DO p50 ms", "DO p99 ms", "DO max ms", "RA p50 ms", "RA p99 ms", "RA max ms", "wire DO / RA p99 ms", "wire over 5 ms %", "wire longest stall ms"],
+    ["server", "rate (80% of max)", "exchanges", "loss %", "DO p50 ms", "DO p99 ms", "DO max ms", "RA p50 ms", "RA p99 ms", "RA max ms", "wire DO / RA p99 ms", "wire over 5 ms %", "wire longest stall ms", "DO p99 per window ms: generator; wire"],
     ok.filter((s) => s.tail).map((s) => {
       const t = s.tail!;
       const w = t.wire;
+      const win = t.windows ?? [];
       return [
         label(s), n(t.rate), n(t.samples), n(t.loss * 100, 2), n(t.doP50Ms, 2), n(t.doP99Ms, 2), n(t.doMaxMs, 1), n(t.raP50Ms, 2), n(t.raP99Ms, 2), n(t.raMaxMs, 1),
         w ? `${n(w.doP99Ms, 2)} / ${n(w.raP99Ms, 2)}` : "-", w ? n(w.over5 * 100, 2) : "-", w ? n(w.longestStallMs, 1) : "-",
+        win.length ? `${win.map((x) => n(x.doP99Ms, 2)).join(", ")}; ${win.map((x) => (x.wire ? n(x.wire.doP99Ms, 2) : "-")).join(", ")}` : "-",
       ];
     }),
   );
@@ -163,6 +165,10 @@ ${ratios}
 ${runs}
 
 ## Latency at 80% of the max rate
+
+After one settling step, three windows of the step length at that rate: the slow exchanges come in episodes
+that one window catches or misses. Each row is the median window by the generator's DO p99; the last column
+gives every window's DO p99, the generator's and the wire's.
 
 ${tails}
 

@@ -59,6 +59,27 @@ export interface TailResult {
   raMaxMs: number | null;
   /** the same step timed on the server's interface (bench/perf/wire.ts), when dumpcap and tshark are there */
   wire?: WireSummary;
+  /**
+   * Each window measured, in order. The tail comes in episodes that one
+   * window catches or misses, so the fields above are the median window's
+   * (by DO p99, the generator's); these say how far the windows spread.
+   */
+  windows?: TailWindow[];
+}
+
+/** One window of the tail step: the generator's and the wire's p99s. */
+export interface TailWindow {
+  doP99Ms: number | null;
+  raP99Ms: number | null;
+  wire?: WireSummary;
+}
+
+/** The tail step from its windows (in the order measured): the median window by DO p99, with every window's p99s. */
+export function tailOfWindows(windows: readonly TailResult[]): TailResult {
+  if (windows.length === 0) throw new Error("a tail step needs at least one window");
+  const byDo = [...windows].sort((a, b) => (a.doP99Ms ?? Infinity) - (b.doP99Ms ?? Infinity));
+  const median = byDo[Math.floor((byDo.length - 1) / 2)]!;
+  return { ...median, windows: windows.map((w) => ({ doP99Ms: w.doP99Ms, raP99Ms: w.raP99Ms, ...(w.wire ? { wire: w.wire } : {}) })) };
 }
 
 /** A long run at the maximum rate: is memory flat, does the rate hold? */

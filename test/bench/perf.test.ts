@@ -16,7 +16,7 @@ import { keaConfig } from "../../bench/perf/kea.ts";
 import { parsePerfdhcp, perfdhcpArgv } from "../../bench/perf/perfdhcp.ts";
 import { pydhcpConfigXml, serviceEnvironment } from "../../bench/perf/pydhcp.ts";
 import { markdownReport } from "../../bench/perf/report.ts";
-import { ratios, soakMemory, summarize, type BenchResult, type RunResult, type ServerResult, type StepResult } from "../../bench/perf/results.ts";
+import { ratios, soakMemory, summarize, tailOfWindows, type BenchResult, type RunResult, type ServerResult, type StepResult } from "../../bench/perf/results.ts";
 import { median, medianIndex, percentile } from "../../bench/perf/stats.ts";
 import { climb, search, stepPasses } from "../../bench/perf/steps.ts";
 import { parseConfig } from "../../src/config/load.ts";
@@ -200,6 +200,17 @@ describe("summary and report", () => {
     expect(soakMemory([])).toEqual({ rssFirstKb: null, rssLastKb: null, rssMaxKb: null, driftKb: null });
   });
 
+  test("the tail step is its median window by DO p99, every window kept in order", () => {
+    const w = (doP99Ms: number | null, samples: number) => ({ rate: 800, samples, loss: 0, doP50Ms: 0.1, doP99Ms, raP50Ms: 0.1, raP99Ms: 1, doMaxMs: 2, raMaxMs: 2 });
+    const t = tailOfWindows([w(9, 1), w(0.5, 2), w(3, 3)]);
+    expect(t.doP99Ms).toBe(3);
+    expect(t.samples).toBe(3);
+    expect(t.windows!.map((x) => x.doP99Ms)).toEqual([9, 0.5, 3]);
+    // a window without a p99 counts as the slowest
+    expect(tailOfWindows([w(null, 1), w(2, 2), w(4, 3)]).doP99Ms).toBe(4);
+    expect(() => tailOfWindows([])).toThrow();
+  });
+
   test("markdown carries every server row and the ratio row", () => {
     const k = server("kea-memfile", "kea", [5000]);
     const p = server("pydhcp-sqlite", "pydhcp", [2500], "kea-memfile");
@@ -236,9 +247,12 @@ describe("summary and report", () => {
     expect(md).toContain("| ceiling (reference) | 11,000 (11000) |");
     expect(md).toContain("| ceiling (reference) | 8,800 | 1,000 |");
     // no capture: the wire columns say so
-    expect(md).toContain("| 0.80 | 2.0 | - | - | - |");
-    const wired = markdownReport({ ...res, servers: [{ ...c, tail: { ...c.tail!, wire: { samples: 2000, doP99Ms: 0.42, raP99Ms: 0.31, over5: 0.0012, longestStallMs: 3.25 } } }, k, p] });
-    expect(wired).toContain("| 0.80 | 2.0 | 0.42 / 0.31 | 0.12 | 3.3 |");
+    expect(md).toContain("| 0.80 | 2.0 | - | - | - | - |");
+    const wire = (doP99Ms: number) => ({ samples: 2000, doP99Ms, raP99Ms: 0.31, over5: 0.0012, longestStallMs: 3.25 });
+    const windows = [{ doP99Ms: 0.5, raP99Ms: 0.4, wire: wire(0.3) }, { doP99Ms: 0.9, raP99Ms: 0.8, wire: wire(0.42) }, { doP99Ms: 12.5, raP99Ms: 11, wire: wire(6.1) }];
+    const wired = markdownReport({ ...res, servers: [{ ...c, tail: { ...c.tail!, wire: wire(0.42), windows } }, k, p] });
+    // the median window's figures, then every window's DO p99: the generator's, then the wire's
+    expect(wired).toContain("| 0.80 | 2.0 | 0.42 / 0.31 | 0.12 | 3.3 | 0.50, 0.90, 12.50; 0.30, 0.42, 6.10 |");
     const ratioSection = md.slice(md.indexOf("## pydhcp over Kea"), md.indexOf("## Runs"));
     expect(ratioSection).not.toContain("ceiling");
     expect(md).toContain("no server can be measured above it");
