@@ -68,11 +68,10 @@ export interface TailResult {
 }
 
 /** One window of the tail step: the generator's and the wire's p99s. */
-export interface TailWindow {
-  doP99Ms: number | null;
-  raP99Ms: number | null;
-  wire?: WireSummary;
-}
+export type TailWindow = Pick<TailResult, "doP99Ms" | "raP99Ms" | "wire">;
+
+/** Windows of the tail step: the slow exchanges come in episodes that one window catches or misses. */
+export const TAIL_WINDOWS = 3;
 
 /** The tail step from its windows (in the order measured): the median window by DO p99, with every window's p99s. */
 export function tailOfWindows(windows: readonly TailResult[]): TailResult {

@@ -22,7 +22,7 @@ import { createNetns, GENERATOR_RMEM, raiseReceiveBuffer, type Netns } from "./n
 import { parsePerfdhcp, perfdhcpArgv, type PerfdhcpReport } from "./perfdhcp.ts";
 import { cpuMeter, cpuPressureMicros, memoryKb, type CpuSource } from "./proc.ts";
 import { markdownReport } from "./report.ts";
-import { ratios, soakMemory, summarize, tailOfWindows, type SoakResult, type BenchResult, type RunResult, type ServerResult, type StepResult, type TailResult, type UnthrottledResult, type VerifyResult } from "./results.ts";
+import { ratios, soakMemory, summarize, tailOfWindows, TAIL_WINDOWS, type SoakResult, type BenchResult, type RunResult, type ServerResult, type StepResult, type TailResult, type UnthrottledResult, type VerifyResult } from "./results.ts";
 import { inPool, POOL_BASE_MAC } from "./pools.ts";
 import { SERVERS, serverByName, type Prepared, type ServerContext, type ServerRow } from "./servers.ts";
 import { median, percentile, round } from "./stats.ts";
@@ -261,9 +261,6 @@ async function drain(ns: Netns): Promise<void> {
  * be measured recovering, not at 80% load.
  */
 const TAIL_SETTLE_SECONDS = 10;
-
-/** Windows of the tail step: the slow exchanges come in episodes that one window catches or misses. */
-const TAIL_WINDOWS = 3;
 
 /** The tail step, TAIL_WINDOWS times after one settle; the median window (by DO p99) with every window's p99s. */
 async function measureTail(ctx: ServerContext, rate: number, seconds: number): Promise<TailResult> {

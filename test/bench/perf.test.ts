@@ -253,6 +253,8 @@ describe("summary and report", () => {
     const wired = markdownReport({ ...res, servers: [{ ...c, tail: { ...c.tail!, wire: wire(0.42), windows } }, k, p] });
     // the median window's figures, then every window's DO p99: the generator's, then the wire's
     expect(wired).toContain("| 0.80 | 2.0 | 0.42 / 0.31 | 0.12 | 3.3 | 0.50, 0.90, 12.50; 0.30, 0.42, 6.10 |");
+    expect(wired).toContain("3 windows of the step length");
+    expect(md).toContain("One window of the step length");
     const ratioSection = md.slice(md.indexOf("## pydhcp over Kea"), md.indexOf("## Runs"));
     expect(ratioSection).not.toContain("ceiling");
     expect(md).toContain("no server can be measured above it");

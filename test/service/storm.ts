@@ -35,7 +35,6 @@ export async function openRelay(): Promise<{ relay: Udp; acks: Map<number, { yia
 
 /** A server on SQLite with `rows` clients (macOf/ipOf), the slow offer, `maxWaitMs`, /metrics; a client socket and the relay. */
 export interface StormServer {
-  server: RunningServer;
   clients: Udp;
   relay: Udp;
   /** the server's DHCP port and its /metrics port */
@@ -76,7 +75,6 @@ export async function startStormServer(name: string, rows: number, maxWaitMs: nu
     throw e;
   }
   return {
-    server,
     clients,
     relay,
     port,
