@@ -14,7 +14,8 @@
  * pydhcp's /metrics and prints, per rate, what it dropped and why, and
  * the history rows written and still waiting in the journal;
  * PROBE_ENV="K=V ..." adds to the server's environment. PROBE_WIRE=1 also
- * captures the middle of each step on the server's interface (dumpcap) and
+ * captures the middle of each step on the server's interface (dumpcap; read
+ * back with tshark after the step, outside what the step measures) and
  * prints the latency seen there (wire.ts), without the generator's own waits;
  * PROBE_WIRE_KEEP=<dir> keeps each capture there (wire-<rate>.pcapng).
  * PROBE_GC=1 (with PROBE_WIRE=1) runs the server with JSC's collector log
@@ -34,7 +35,7 @@ import { cpuMeter, memoryKb } from "./proc.ts";
 import { serverByName } from "./servers.ts";
 import { percentile, round } from "./stats.ts";
 import { cleanupAll, installSignalCleanup, onCleanup, runAsync, spawnDaemon } from "./sys.ts";
-import { captureWire } from "./wire.ts";
+import { describeRecording, record } from "./wire.ts";
 import { gcCycles, mainHeap, type Stamped } from "./gclog.ts";
 
 const argv = process.argv.slice(2);
@@ -138,10 +139,10 @@ try {
     const m0 = machineBusy();
     const t0 = performance.now();
     const s0 = steal();
-    // the middle of the step: after the first quarter, at most 10 s
+    // the middle of the step: after the first quarter, at most 10 s; read back after the step (wire.ts, record)
     const wire = process.env.PROBE_WIRE === "1"
       ? Bun.sleep((Number(secs) / 4) * 1000).then(() =>
-          captureWire(netns.exec(netns.server), netns.serverIf, Math.max(2, Math.min(10, Math.floor(Number(secs) / 2))), join(process.env.PROBE_WIRE_KEEP || dir, `wire-${rate}.pcapng`), netns.serverAddr, gc ? () => mainHeap(gcCycles(gcChunks)) : undefined))
+          record(netns.exec(netns.server), netns.serverIf, Math.max(2, Math.min(10, Math.floor(Number(secs) / 2))), join(process.env.PROBE_WIRE_KEEP || dir, `wire-${rate}.pcapng`)))
       : null;
     const { rep, cpu } = await pf(rate, Number(secs), true);
     const wall = (performance.now() - t0) / 1000;
@@ -158,21 +159,24 @@ try {
         // time the hypervisor ran something else on our CPUs: a noisy neighbour shows here
         `steal ${(((steal() - s0) / 100 / wall) * 100).toFixed(1)}%`,
     );
-    if (wire) console.log(`  ${await wire}`);
+    // the server's counters first, as the step left them; then the capture is read (tshark)
+    const lines: string[] = [];
     if (metricsUrl) {
       const d1 = await dropped();
       const delta = (k: string) => (d1.get(k) ?? 0) - (d0.get(k) ?? 0);
       const diff = [...d1.keys()].filter((k) => !k.startsWith("lag") && !k.startsWith("replies") && !k.startsWith("query") && !k.startsWith("history") && !k.startsWith("leases") && !k.startsWith("cache") && delta(k) > 0);
       const queries = [...d1.keys()].filter((k) => k.startsWith("query") && !k.endsWith("5 ms") && delta(k) > 0);
-      console.log(`  dropped by the server: ${diff.length ? diff.map((k) => `${k} ${delta(k)}`).join(", ") : "none"}; ` +
+      lines.push(`  dropped by the server: ${diff.length ? diff.map((k) => `${k} ${delta(k)}`).join(", ") : "none"}; ` +
         `event-loop ticks late by over 5 ms: ${delta("lag ticks") - delta("lag ticks <= 5 ms")} of ${delta("lag ticks")}; ` +
         `replies over 5 ms in the server: ${(((delta("replies") - delta("replies <= 5 ms")) / Math.max(1, delta("replies"))) * 100).toFixed(2)}% of ${delta("replies")}; ` +
         `history rows written ${delta("history written")}, waiting in the journal at the end ${d1.get("history backlog") ?? "?"}; ` +
         `ACKs reusing a lease ${delta("leases reused")}; answer cache hit/negative/miss ${delta("cache hit")}/${delta("cache negative_hit")}/${delta("cache miss")}`);
       if (queries.length) {
-        console.log(`  statements over 5 ms: ${queries.map((k) => `${k.slice(6)} ${(((delta(k) - delta(`${k} <= 5 ms`)) / delta(k)) * 100).toFixed(1)}% of ${delta(k)}`).join(", ")}`);
+        lines.push(`  statements over 5 ms: ${queries.map((k) => `${k.slice(6)} ${(((delta(k) - delta(`${k} <= 5 ms`)) / delta(k)) * 100).toFixed(1)}% of ${delta(k)}`).join(", ")}`);
       }
     }
+    if (wire) console.log(`  ${await describeRecording(await wire, netns.serverAddr, gc ? () => mainHeap(gcCycles(gcChunks)) : undefined)}`);
+    for (const l of lines) console.log(l);
     await Bun.sleep(1500);
   }
 } finally {

@@ -28,7 +28,7 @@ import { SERVERS, serverByName, type Prepared, type ServerContext, type ServerRo
 import { median, percentile, round } from "./stats.ts";
 import { MAX_LOSS, RATE_STEPS, search } from "./steps.ts";
 import { cleanupAll, cleanupDepth, cleanupTo, installSignalCleanup, onCleanup, run, runAsync, spawnDaemon } from "./sys.ts";
-import { canCapture, capture, summary } from "./wire.ts";
+import { canCapture, readRecording, record, summary } from "./wire.ts";
 import { generatorProgram, parseGenerator, type Generator } from "./loadgen.ts";
 
 const CLIENTS = 10_000;
@@ -278,12 +278,12 @@ async function measureTail(ctx: ServerContext, rate: number, seconds: number): P
 async function measureTailWindow(ctx: ServerContext, rate: number, seconds: number): Promise<TailResult> {
   await drain(ctx.netns);
   // the same step on the server's interface too: perfdhcp's delays hold its own waits for a CPU
+  // dumpcap during the step; tshark reads the file after it (wire.ts, record)
   const wire = canCapture()
-    ? Bun.sleep((seconds / 4) * 1000).then(() =>
-        capture(ctx.netns.exec(ctx.netns.server), ctx.netns.serverIf, Math.max(2, Math.min(10, Math.floor(seconds / 2))), join(ctx.dir, `wire-${rate}.pcapng`), ctx.netns.serverAddr))
+    ? Bun.sleep((seconds / 4) * 1000).then(() => record(ctx.netns.exec(ctx.netns.server), ctx.netns.serverIf, Math.max(2, Math.min(10, Math.floor(seconds / 2))), join(ctx.dir, `wire-${rate}.pcapng`)))
     : null;
   const p = await perfdhcp(ctx.netns, rate, seconds, { timestamps: true });
-  const w = wire ? await wire : null;
+  const w = wire ? await readRecording(await wire, ctx.netns.serverAddr) : null;
   if (typeof w === "string") log(`  wire capture: ${w}`);
   else if (w?.dropped) log(`  wire capture dropped ${w.dropped} packets: not reported`);
   const r = p.report;
