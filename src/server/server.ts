@@ -30,6 +30,7 @@ import { ringEntry, type ExchangeRing } from "./exchange-ring.ts";
 import { openDhcpSocket, type DhcpSocket } from "./socket.ts";
 import type { ServerMetrics } from "./stats.ts";
 import { AdmissionQueue, KernelShed, type AdmissionOptions } from "./admission.ts";
+import { DiscoverShed, WINDOW_MS } from "./discover-shed.ts";
 import { ExchangeLog, NotSentLog } from "./exchange-log.ts";
 
 function admissionOptions(rt: Runtime): AdmissionOptions {
@@ -87,6 +88,8 @@ function subOptions(p: RelayAgentInfoResult | undefined): Map<number, Uint8Array
 
 /** at most one history-unrecorded line per this many ms (pydhcp_dropped_total counts every one) */
 const UNRECORDED_WINDOW_MS = 10_000;
+/** at most one "the kernel drops DISCOVERs" line per this many ms (the gauge shows every change) */
+const KERNEL_DROP_LOG_MS = 60_000;
 
 export class DhcpServer {
   private sockets: DhcpSocket[] = [];
@@ -111,6 +114,13 @@ export class DhcpServer {
   private handledFrom = -1;
   private handledRate = 0;
   private readonly shed = new KernelShed();
+  /** the share of DISCOVERs the kernel drops unread (discover-shed.ts), decided every WINDOW_MS */
+  private readonly discoverShed = new DiscoverShed();
+  private discoverShedTimer: ReturnType<typeof setInterval> | null = null;
+  /** the share the sockets' filters have now; null once a socket refused the filter (it stays off) */
+  private kernelDrop: number | null = 0;
+  /** the storm the log last spoke of: when it began, the highest share since, starts not logged since */
+  private kernelDropLog = { at: -Infinity, logged: false, peak: 0, since: 0, unlogged: 0 };
   /** the last exchanges, for the HTTP API and the help-desk page; null when nobody reads them */
   private ring: ExchangeRing | null = null;
   /** told of every datagram (the event-loop lag monitor samples while packets flow) */
@@ -158,6 +168,59 @@ export class DhcpServer {
       this.sockets.push(s);
       this.log.info("listening", { address: `${c.host}:${c.port}`, iface: iface ?? "any" });
     }
+    // unref: the timer alone never keeps a stopped server's process alive
+    this.discoverShedTimer ??= setInterval(() => this.kernelDropWindow(), WINDOW_MS).unref();
+  }
+
+  /**
+   * Every WINDOW_MS: the share of DISCOVERs the kernel is to drop before
+   * they are read (discover-shed.ts), put on every socket. A socket that
+   * refuses the filter (an old kernel, a seccomp policy) leaves it off for
+   * good: the server then reads and drops them itself, as it always can.
+   */
+  private kernelDropWindow(): void {
+    const share = this.discoverShed.window(performance.now());
+    const was = this.kernelDrop;
+    if (was === null) return;
+    // a new program only when the share moved enough to matter, or turns on or off
+    if ((share === 0) === (was === 0) && Math.abs(share - was) < 0.01) return;
+    for (const s of this.sockets) {
+      const err = s.dropDiscovers(share);
+      if (err === null) continue;
+      for (const t of this.sockets) t.dropDiscovers(0);
+      this.kernelDrop = null;
+      this.discoverShed.reset();
+      this.metrics.kernelDiscoverDrop(0);
+      this.log.warn("cannot drop DISCOVERs in the kernel under overload; the server reads and drops them itself", { iface: s.iface ?? "any", error: err });
+      return;
+    }
+    this.kernelDrop = share;
+    this.metrics.kernelDiscoverDrop(share);
+    this.logKernelDrop(was, share);
+  }
+
+  /** One WARN when a storm makes the kernel drop DISCOVERs, one INFO when it ends; at most one storm a minute in the log. */
+  private logKernelDrop(was: number, share: number): void {
+    const l = this.kernelDropLog;
+    const now = performance.now();
+    if (was === 0) {
+      l.peak = share;
+      l.since = now;
+      l.logged = now - l.at >= KERNEL_DROP_LOG_MS;
+      if (!l.logged) {
+        l.unlogged++;
+        return;
+      }
+      const more = l.unlogged > 0 ? { earlierStormsNotLogged: l.unlogged } : {};
+      l.at = now;
+      l.unlogged = 0;
+      this.log.warn("overload: the kernel drops a share of DISCOVERs before they are read", { share: `${Math.round(share * 100)}%`, ...more });
+      return;
+    }
+    l.peak = Math.max(l.peak, share);
+    if (share === 0 && l.logged) {
+      this.log.info("overload over: every DISCOVER is read again", { seconds: Math.round((now - l.since) / 100) / 10, highestShare: `${Math.round(l.peak * 100)}%` });
+    }
   }
 
   /** Swaps in a new runtime between packets; in-flight packets finish with the one they started with. */
@@ -193,12 +256,14 @@ export class DhcpServer {
     if (this.shed.active && this.shed.drop(peekMessageType(buf))) {
       this.metrics.received("DISCOVER");
       this.metrics.dropped("stale");
+      this.discoverShed.discoverDropped();
       return;
     }
     // a full queue takes no new DISCOVER: dropped before decoding, the cheapest way to say no under a storm
     if (this.inFlight >= this.rt.maxInFlight && this.queue.length >= this.queue.limit && peekMessageType(buf) === MessageType.DISCOVER) {
       this.metrics.received("DISCOVER");
       this.metrics.dropped("queue-full");
+      this.discoverShed.discoverDropped();
       return;
     }
     this.handledSince++;
@@ -254,6 +319,7 @@ export class DhcpServer {
     if (out) {
       this.active.delete(out.key);
       this.metrics.dropped("queue-full");
+      if (out.type === MessageType.DISCOVER) this.discoverShed.discoverDropped();
     }
     this.metrics.queueDepth(this.queued);
   }
@@ -285,6 +351,7 @@ export class DhcpServer {
   private readonly dropStale = (p: Pending): void => {
     this.active.delete(p.key);
     this.metrics.dropped("stale");
+    if (p.type === MessageType.DISCOVER) this.discoverShed.discoverDropped();
   };
 
   private next(): void {
@@ -303,6 +370,7 @@ export class DhcpServer {
 
   private async run(p: Pending): Promise<void> {
     const started = performance.now();
+    if (p.type === MessageType.DISCOVER) this.discoverShed.discoverServed();
     this.inFlight++;
     this.metrics.inFlight(this.inFlight);
     const rt = this.rt;
@@ -471,6 +539,8 @@ export class DhcpServer {
    */
   async drain(timeoutMs: number): Promise<boolean> {
     this.accepting = false;
+    if (this.discoverShedTimer) clearInterval(this.discoverShedTimer);
+    this.discoverShedTimer = null;
     const idle =
       this.inFlight === 0 && this.queued === 0
         ? true

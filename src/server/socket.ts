@@ -8,9 +8,12 @@
  *    learns which link a broadcast came in on and sends its broadcast reply
  *    out of that link with no route needed;
  *  - cannot raise the receive buffer past rmem_max (SO_RCVBUFFORCE as root),
- *    which absorbs a DISCOVER storm instead of dropping it in the kernel.
+ *    which absorbs a DISCOVER storm instead of dropping it in the kernel;
+ *  - cannot attach a socket filter, which drops a share of a storm's
+ *    DISCOVERs before the server has to read them (socket-filter.ts).
  */
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { discoverFilterProgram } from "./socket-filter.ts";
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
@@ -25,6 +28,8 @@ const SO_BINDTODEVICE = 25;
 const SO_RCVBUFFORCE = 33;
 const SO_SNDBUFFORCE = 32;
 const SO_MEMINFO = 55;
+const SO_ATTACH_FILTER = 26;
+const SO_DETACH_FILTER = 27;
 const IPPROTO_IP = 0;
 const IP_RECVERR = 11;
 
@@ -61,6 +66,11 @@ export interface DhcpSocket {
   queuedBytes(): number | null;
   /** What the kernel lets that queue hold, in the same bytes (SO_MEMINFO's rcvbuf); null when unknown. */
   readonly receiveBuffer: number | null;
+  /**
+   * Has the kernel drop `share` (0..1) of arriving DISCOVERs before they are
+   * queued (socket-filter.ts); 0 removes the filter. Null on success, else why not.
+   */
+  dropDiscovers(share: number): string | null;
   close(): void;
   readonly iface: string | null;
   readonly port: number;
@@ -95,6 +105,7 @@ export class SocketError extends Error {
 }
 
 const EADDRINUSE = 98;
+const ENOENT = 2;
 
 /** errno is a thread-local int behind __errno_location(). */
 function errno(sym: ReturnType<typeof openLibc>): number {
@@ -206,6 +217,19 @@ export async function openDhcpSocket(o: DhcpSocketOptions): Promise<DhcpSocket> 
         i++;
       }
       return result;
+    },
+    dropDiscovers(share) {
+      if (!(share > 0)) {
+        // ENOENT: there was no filter, which is what was asked for
+        if (sym.setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, ptr(meminfoLen), 4) < 0 && errno(sym) !== ENOENT) return `errno ${errno(sym)}`;
+        return null;
+      }
+      const program = discoverFilterProgram(share);
+      // struct sock_fprog { u16 len; struct sock_filter *filter; }: the kernel copies the program
+      const fprog = new DataView(new ArrayBuffer(16));
+      fprog.setUint16(0, program.length / 8, true);
+      fprog.setBigUint64(8, BigInt(ptr(program)), true);
+      return sym.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, ptr(fprog), 16) < 0 ? `errno ${errno(sym)}` : null;
     },
     queuedBytes() {
       // SK_MEMINFO_RMEM_ALLOC is the first of the u32 values (linux/sock_diag.h)

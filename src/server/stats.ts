@@ -16,6 +16,8 @@ export interface ServerMetrics {
   dropped(reason: string): void;
   noMatch(): void;
   queueDepth(n: number): void;
+  /** the share of DISCOVERs the kernel drops unread now (socket-filter.ts), 0 when off */
+  kernelDiscoverDrop(share: number): void;
   inFlight(n: number): void;
   /** a statement's time: offer_N per run, history per batch, lease_write per write */
   query(name: string, seconds: number): void;
@@ -82,6 +84,7 @@ export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
     },
     noMatch: () => m.noMatch.inc(),
     queueDepth: (n) => m.queueDepth.set(n),
+    kernelDiscoverDrop: (share) => m.kernelDiscoverDropShare.set(share),
     inFlight: (n) => m.lookupsInFlight.set(n),
     query: (name, s) => queryChild(name).observe(s),
     dbError: (k) => dbErrorChild(k).inc(),

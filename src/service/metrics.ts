@@ -112,6 +112,12 @@ export const METRIC_TABLE = {
     help: "Requests waiting for a lookup slot.",
     labels: [],
   },
+  kernelDiscoverDropShare: {
+    kind: "gauge",
+    name: "pydhcp_kernel_discover_drop_share",
+    help: "Share of arriving DISCOVERs the kernel drops before the server reads them (a socket filter, on only under a storm: most DISCOVERs read were being dropped anyway); 0 when off.",
+    labels: [],
+  },
   lookupsInFlight: {
     kind: "gauge",
     name: "pydhcp_lookups_in_flight",

@@ -33,7 +33,7 @@ export async function openRelay(): Promise<{ relay: Udp; acks: Map<number, { yia
   return { relay, acks };
 }
 
-/** A server on SQLite with `rows` clients (macOf/ipOf), the slow offer, `maxWaitMs`, /metrics; a client socket and the relay. */
+/** A server on SQLite with `rows` clients (macOf/ipOf), the slow offer (or `offer`), `maxWaitMs`, /metrics; a client socket and the relay. */
 export interface StormServer {
   clients: Udp;
   relay: Udp;
@@ -41,10 +41,12 @@ export interface StormServer {
   port: number;
   mport: number;
   acks: Map<number, { yiaddr: string; at: number }>;
+  /** the server's log so far */
+  output(): string;
   close(): Promise<void>;
 }
 
-export async function startStormServer(name: string, rows: number, maxWaitMs: number): Promise<StormServer> {
+export async function startStormServer(name: string, rows: number, maxWaitMs: number, offer = SLOW_OFFER): Promise<StormServer> {
   const dir = mkdtempSync(join(tmpdir(), `pdsvc-${name}-${process.pid}-`));
   makeSqlite(join(dir, "t.db"), Array.from({ length: rows }, (_, i) => [macOf(i), ipOf(i)] as const));
   const clients = await openUdp({});
@@ -66,7 +68,7 @@ export async function startStormServer(name: string, rows: number, maxWaitMs: nu
         metricsPort: mport,
         server: `<maxWait>${maxWaitMs}</maxWait>`,
         rateLimit: false,
-        offers: [SLOW_OFFER],
+        offers: [offer],
       }),
       dir,
     });
@@ -80,6 +82,7 @@ export async function startStormServer(name: string, rows: number, maxWaitMs: nu
     port,
     mport,
     acks,
+    output: () => server.output(),
     async close() {
       await server.close();
       free();
