@@ -117,6 +117,7 @@ export class DhcpServer {
   /** the share of DISCOVERs the kernel drops unread (discover-shed.ts), decided every WINDOW_MS */
   private readonly discoverShed = new DiscoverShed();
   private discoverShedTimer: ReturnType<typeof setInterval> | null = null;
+  private discoverShedAt = performance.now();
   /** the share the sockets' filters have now; null once a socket refused the filter (it stays off) */
   private kernelDrop: number | null = 0;
   /** the storm the log last spoke of: when it began, the highest share since, starts not logged since */
@@ -168,8 +169,10 @@ export class DhcpServer {
       this.sockets.push(s);
       this.log.info("listening", { address: `${c.host}:${c.port}`, iface: iface ?? "any" });
     }
+    // the packet path ends windows while packets flow (a storm starves timers: one fired after 16 s);
+    // the timer ends them when packets stop, so the filter comes off after a storm.
     // unref: the timer alone never keeps a stopped server's process alive
-    this.discoverShedTimer ??= setInterval(() => this.kernelDropWindow(), WINDOW_MS).unref();
+    this.discoverShedTimer ??= setInterval(() => this.kernelDropWindow(performance.now()), WINDOW_MS).unref();
   }
 
   /**
@@ -178,8 +181,10 @@ export class DhcpServer {
    * refuses the filter (an old kernel, a seccomp policy) leaves it off for
    * good: the server then reads and drops them itself, as it always can.
    */
-  private kernelDropWindow(): void {
-    const share = this.discoverShed.window(performance.now());
+  private kernelDropWindow(now: number): void {
+    if (now - this.discoverShedAt < WINDOW_MS) return;
+    this.discoverShedAt = now;
+    const share = this.discoverShed.window(now);
     const was = this.kernelDrop;
     if (was === null) return;
     // a new program only when the share moved enough to matter, or turns on or off
@@ -251,6 +256,7 @@ export class DhcpServer {
     const now0 = performance.now();
     // every 100 ms, every 10 ms while dropping: a count from one look must not run far past the backlog
     if (sock && now0 - this.checkedAt >= (this.shed.active ? 10 : 100)) this.checkKernelQueue(now0, sock);
+    if (now0 - this.discoverShedAt >= WINDOW_MS) this.kernelDropWindow(now0);
     // the backlog's oldest packets: its DISCOVERs go unread, anything else (a REQUEST completing an
     // exchange) is handled. Counted over every packet, so one that arrived after the look is never dropped by it.
     if (this.shed.active && this.shed.drop(peekMessageType(buf))) {
