@@ -90,6 +90,17 @@ function subOptions(p: RelayAgentInfoResult | undefined): Map<number, Uint8Array
 const UNRECORDED_WINDOW_MS = 10_000;
 /** at most one "the kernel drops DISCOVERs" line per this many ms (the gauge shows every change) */
 const KERNEL_DROP_LOG_MS = 60_000;
+/**
+ * A stretch of packets handled without the event loop turning may last this
+ * share of maxWait; then the kernel drops every new DISCOVER until the loop
+ * turns. Bun's UDP read loop reads until the socket is empty
+ * (oven-sh/bun#37103, open in Bun 1.4.5): with lookups slower than a storm
+ * brings DISCOVERs (SQLite runs them inline) it never is, and every timer
+ * and the HTTP API waited for the storm to end (a 250 ms timer fired once
+ * in 16.5 s, /metrics did not answer in 2 s). With no new DISCOVERs the
+ * backlog is read, the loop turns, and the filter goes back to its share.
+ */
+const STRETCH_SHARE = 1 / 4;
 
 export class DhcpServer {
   private sockets: DhcpSocket[] = [];
@@ -118,6 +129,9 @@ export class DhcpServer {
   private readonly discoverShed = new DiscoverShed();
   private discoverShedTimer: ReturnType<typeof setInterval> | null = null;
   private discoverShedAt = performance.now();
+  /** when the current stretch of packet handling began (-1: the loop has turned since); whether the kernel drops every DISCOVER until it turns */
+  private stretchFrom = -1;
+  private breathing = false;
   /** the share the sockets' filters have now; null once a socket refused the filter (it stays off) */
   private kernelDrop: number | null = 0;
   /** the storm the log last spoke of: when it began, the highest share since, starts not logged since */
@@ -182,7 +196,7 @@ export class DhcpServer {
    * good: the server then reads and drops them itself, as it always can.
    */
   private kernelDropWindow(now: number): void {
-    if (now - this.discoverShedAt < WINDOW_MS) return;
+    if (this.breathing || now - this.discoverShedAt < WINDOW_MS) return;
     this.discoverShedAt = now;
     const share = this.discoverShed.window(now);
     const was = this.kernelDrop;
@@ -202,6 +216,23 @@ export class DhcpServer {
     this.kernelDrop = share;
     this.metrics.kernelDiscoverDrop(share);
     this.logKernelDrop(was, share);
+  }
+
+  /** The loop has turned: a new stretch begins with the next packet, and a breather ends. */
+  private readonly loopTurned = (): void => {
+    this.stretchFrom = -1;
+    if (!this.breathing) return;
+    this.breathing = false;
+    const share = this.kernelDrop;
+    if (share !== null) for (const s of this.sockets) s.dropDiscovers(share);
+  };
+
+  /** The kernel drops every new DISCOVER until the loop turns (STRETCH_SHARE); nothing to do where the filter is refused. */
+  private breathe(): void {
+    if (this.kernelDrop === null) return;
+    this.breathing = true;
+    this.metrics.loopBreather();
+    for (const s of this.sockets) s.dropDiscovers(1);
   }
 
   /** One WARN when a storm makes the kernel drop DISCOVERs, one INFO when it ends; at most one storm a minute in the log. */
@@ -256,7 +287,12 @@ export class DhcpServer {
     const now0 = performance.now();
     // every 100 ms, every 10 ms while dropping: a count from one look must not run far past the backlog
     if (sock && now0 - this.checkedAt >= (this.shed.active ? 10 : 100)) this.checkKernelQueue(now0, sock);
-    if (now0 - this.discoverShedAt >= WINDOW_MS) this.kernelDropWindow(now0);
+    if (this.stretchFrom < 0) {
+      this.stretchFrom = now0;
+      setImmediate(this.loopTurned);
+    } else if (!this.breathing && now0 - this.stretchFrom > this.rt.config.server.maxWaitMs * STRETCH_SHARE) this.breathe();
+    // windows end when the loop turns while a breather lasts: its reads are not the share's
+    if (!this.breathing && now0 - this.discoverShedAt >= WINDOW_MS) this.kernelDropWindow(now0);
     // the backlog's oldest packets: its DISCOVERs go unread, anything else (a REQUEST completing an
     // exchange) is handled. Counted over every packet, so one that arrived after the look is never dropped by it.
     if (this.shed.active && this.shed.drop(peekMessageType(buf))) {

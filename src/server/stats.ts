@@ -18,6 +18,8 @@ export interface ServerMetrics {
   queueDepth(n: number): void;
   /** the share of DISCOVERs the kernel drops unread now (socket-filter.ts), 0 when off */
   kernelDiscoverDrop(share: number): void;
+  /** a stretch of packets held the event loop past a quarter of maxWait: every new DISCOVER dropped until it turned */
+  loopBreather(): void;
   inFlight(n: number): void;
   /** a statement's time: offer_N per run, history per batch, lease_write per write */
   query(name: string, seconds: number): void;
@@ -85,6 +87,7 @@ export function serverMetrics(m: PydhcpMetrics): ServerMetrics {
     noMatch: () => m.noMatch.inc(),
     queueDepth: (n) => m.queueDepth.set(n),
     kernelDiscoverDrop: (share) => m.kernelDiscoverDropShare.set(share),
+    loopBreather: () => m.loopBreathers.inc(),
     inFlight: (n) => m.lookupsInFlight.set(n),
     query: (name, s) => queryChild(name).observe(s),
     dbError: (k) => dbErrorChild(k).inc(),

@@ -118,6 +118,12 @@ export const METRIC_TABLE = {
     help: "Share of arriving DISCOVERs the kernel drops before the server reads them (a socket filter, on only under a storm: most DISCOVERs read were being dropped anyway); 0 when off.",
     labels: [],
   },
+  loopBreathers: {
+    kind: "counter",
+    name: "pydhcp_loop_breathers_total",
+    help: "Times a stretch of packets held the event loop past a quarter of <maxWait> (a storm on lookups that run inline, SQLite) and the kernel dropped every new DISCOVER until the loop turned, so timers and the HTTP API got their turn.",
+    labels: [],
+  },
   lookupsInFlight: {
     kind: "gauge",
     name: "pydhcp_lookups_in_flight",
