@@ -100,6 +100,9 @@ try {
       const l = /^pydhcp_event_loop_lag_seconds_(count|bucket\{le="0.005"\}) (\d+)/.exec(line);
       if (l) m.set(l[1] === "count" ? "lag ticks" : "lag ticks <= 5 ms", Number(l[2]));
       // history: rows the database has, and rows waiting in the journal for it (a writer that falls behind)
+      // stretches that held the loop past a quarter of maxWait under a storm (server.ts, STRETCH_SHARE)
+      const b = /^pydhcp_loop_breathers_total (\d+)/.exec(line);
+      if (b) m.set("breathers", Number(b[1]));
       const h = /^pydhcp_history_(rows_written_total|backlog_rows) (\d+)/.exec(line);
       if (h) m.set(h[1] === "backlog_rows" ? "history backlog" : "history written", Number(h[2]));
     }
@@ -164,10 +167,10 @@ try {
     if (metricsUrl) {
       const d1 = await dropped();
       const delta = (k: string) => (d1.get(k) ?? 0) - (d0.get(k) ?? 0);
-      const diff = [...d1.keys()].filter((k) => !k.startsWith("lag") && !k.startsWith("replies") && !k.startsWith("query") && !k.startsWith("history") && !k.startsWith("leases") && !k.startsWith("cache") && delta(k) > 0);
+      const diff = [...d1.keys()].filter((k) => !k.startsWith("lag") && !k.startsWith("replies") && !k.startsWith("query") && !k.startsWith("history") && !k.startsWith("leases") && !k.startsWith("cache") && k !== "breathers" && delta(k) > 0);
       const queries = [...d1.keys()].filter((k) => k.startsWith("query") && !k.endsWith("5 ms") && delta(k) > 0);
       lines.push(`  dropped by the server: ${diff.length ? diff.map((k) => `${k} ${delta(k)}`).join(", ") : "none"}; ` +
-        `event-loop ticks late by over 5 ms: ${delta("lag ticks") - delta("lag ticks <= 5 ms")} of ${delta("lag ticks")}; ` +
+        `event-loop ticks late by over 5 ms: ${delta("lag ticks") - delta("lag ticks <= 5 ms")} of ${delta("lag ticks")}; loop breathers ${delta("breathers")}; ` +
         `replies over 5 ms in the server: ${(((delta("replies") - delta("replies <= 5 ms")) / Math.max(1, delta("replies"))) * 100).toFixed(2)}% of ${delta("replies")}; ` +
         `history rows written ${delta("history written")}, waiting in the journal at the end ${d1.get("history backlog") ?? "?"}; ` +
         `ACKs reusing a lease ${delta("leases reused")}; answer cache hit/negative/miss ${delta("cache hit")}/${delta("cache negative_hit")}/${delta("cache miss")}`);
