@@ -15,12 +15,16 @@ let dir: string;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "pdc-runner-"));
-  // a.test.ts passes, then throws from a timer once bun has moved on to b.test.ts
+  // a.test.ts passes, then throws from a timer once b.test.ts's tests are under way (b says so). A fixed
+  // 5 ms fired while a loaded machine was still loading b.test.ts, and bun then ran none of b's tests
   writeFileSync(
     join(dir, "a.test.ts"),
-    `import { expect, test } from "bun:test";\ntest("passes", () => {\n  setTimeout(() => { throw new Error("late error from a"); }, 5);\n  expect(1).toBe(1);\n});\n`,
+    `import { expect, test } from "bun:test";\ntest("passes", () => {\n  const t = setInterval(() => { if ((globalThis as { bStarted?: boolean }).bStarted) { clearInterval(t); throw new Error("late error from a"); } }, 1);\n  expect(1).toBe(1);\n});\n`,
   );
-  writeFileSync(join(dir, "b.test.ts"), `import { beforeAll, expect, test } from "bun:test";\nbeforeAll(() => Bun.sleep(100));\ntest("passes too", () => expect(2).toBe(2));\n`);
+  writeFileSync(
+    join(dir, "b.test.ts"),
+    `import { beforeAll, expect, test } from "bun:test";\nbeforeAll(() => { (globalThis as { bStarted?: boolean }).bStarted = true; return Bun.sleep(100); });\ntest("passes too", () => expect(2).toBe(2));\n`,
+  );
   writeFileSync(join(dir, "c.test.ts"), `import { expect, test } from "bun:test";\ntest("fine", () => expect(3).toBe(3));\n`);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
