@@ -16,7 +16,8 @@
  * PROBE_ENV="K=V ..." adds to the server's environment. PROBE_WIRE=1 also
  * captures the middle of each step on the server's interface (dumpcap; read
  * back with tshark after the step, outside what the step measures) and
- * prints the latency seen there (wire.ts), without the generator's own waits;
+ * prints the latency seen there (wire.ts), without the generator's own waits
+ * (dumpcap's CPU lengthens the generator's tail in that step: docs/benchmark.md);
  * PROBE_WIRE_KEEP=<dir> keeps each capture there (wire-<rate>.pcapng).
  * PROBE_GC=1 (with PROBE_WIRE=1) runs the server with JSC's collector log
  * and says, per capture, how many of the DISCOVERs answered after 5 ms

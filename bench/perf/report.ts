@@ -1,5 +1,5 @@
 /** BenchResult -> Markdown. Pure. */
-import type { BenchResult, ServerResult } from "./results.ts";
+import type { BenchResult, ServerResult, TailResult } from "./results.ts";
 import type { Generator } from "./loadgen.ts";
 
 /** how the report names the load generator */
@@ -84,16 +84,25 @@ export function markdownReport(r: BenchResult): string {
   );
   // results from before the windows have one
   const tailWindows = Math.max(1, ...ok.map((s) => s.tail?.windows?.length ?? 1));
+  // since 2026-12-07 the capture has a window of its own (results.ts TailResult.captured); before, each window had one
+  const separate = ok.some((s) => s.tail?.captured);
+  const perWindow = (t: TailResult): string => {
+    const win = t.windows ?? [];
+    if (!win.length) return "-";
+    const gen = win.map((x) => n(x.doP99Ms, 2)).join(", ");
+    if (t.captured) return `${gen}; ${n(t.captured.doP99Ms, 2)}; ${t.captured.wire ? n(t.captured.wire.doP99Ms, 2) : "-"}`;
+    return separate ? gen : `${gen}; ${win.map((x) => (x.wire ? n(x.wire.doP99Ms, 2) : "-")).join(", ")}`;
+  };
   const tails = table(
-    ["server", "rate (80% of max)", "exchanges", "loss %", "DO p50 ms", "DO p99 ms", "DO max ms", "RA p50 ms", "RA p99 ms", "RA max ms", "wire DO / RA p99 ms", "wire over 5 ms %", "wire longest stall ms", "DO p99 per window ms: generator; wire"],
+    ["server", "rate (80% of max)", "exchanges", "loss %", "DO p50 ms", "DO p99 ms", "DO max ms", "RA p50 ms", "RA p99 ms", "RA max ms", "wire DO / RA p99 ms", "wire over 5 ms %", "wire longest stall ms",
+      separate ? "DO p99 ms per window; captured window: generator; wire" : "DO p99 per window ms: generator; wire"],
     ok.filter((s) => s.tail).map((s) => {
       const t = s.tail!;
       const w = t.wire;
-      const win = t.windows ?? [];
       return [
         label(s), n(t.rate), n(t.samples), n(t.loss * 100, 2), n(t.doP50Ms, 2), n(t.doP99Ms, 2), n(t.doMaxMs, 1), n(t.raP50Ms, 2), n(t.raP99Ms, 2), n(t.raMaxMs, 1),
         w ? `${n(w.doP99Ms, 2)} / ${n(w.raP99Ms, 2)}` : "-", w ? n(w.over5 * 100, 2) : "-", w ? n(w.longestStallMs, 1) : "-",
-        win.length ? `${win.map((x) => n(x.doP99Ms, 2)).join(", ")}; ${win.map((x) => (x.wire ? n(x.wire.doP99Ms, 2) : "-")).join(", ")}` : "-",
+        perWindow(t),
       ];
     }),
   );
@@ -170,7 +179,9 @@ ${runs}
 
 ${tailWindows > 1 ? `After one settling step, ${tailWindows} windows of the step length at that rate: the slow exchanges come in episodes
 that one window catches or misses. Each row is the median window by the generator's DO p99; the last column
-gives every window's DO p99, the generator's and the wire's.` : "One window of the step length after one settling step."}
+gives every window's DO p99, ${separate ? `then those of one more window measured with dumpcap recording the server's interface,
+the generator's and the wire's. The wire columns are that window's. dumpcap shares the cores with the server and the
+generator, so its window is not one the row's p99 is taken from.` : "the generator's and the wire's."}` : "One window of the step length after one settling step."}
 
 ${tails}
 

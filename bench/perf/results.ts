@@ -57,7 +57,11 @@ export interface TailResult {
   raP99Ms: number | null;
   doMaxMs: number | null;
   raMaxMs: number | null;
-  /** the same step timed on the server's interface (bench/perf/wire.ts), when dumpcap and tshark are there */
+  /**
+   * The step timed on the server's interface (bench/perf/wire.ts), when
+   * dumpcap and tshark are there: from the captured window (`captured`) in
+   * results since 2026-12-07's capture fix, from the median window before.
+   */
   wire?: WireSummary;
   /**
    * Each window measured, in order. The tail comes in episodes that one
@@ -65,20 +69,40 @@ export interface TailResult {
    * (by DO p99, the generator's); these say how far the windows spread.
    */
   windows?: TailWindow[];
+  /**
+   * One more window at the same rate, with dumpcap recording the server's
+   * interface: where `wire` comes from. dumpcap's CPU on the cores the
+   * server and generator share lengthens the generator's tail (at 12,000/s
+   * on 2 cores: 7.3 and 10.1 ms against 3.4 and 5.4 ms without), so this
+   * window's generator p99s are shown, not taken for the row.
+   */
+  captured?: TailWindow;
 }
 
-/** One window of the tail step: the generator's and the wire's p99s. */
+/** One window of the tail step: the generator's p99s, and the wire's when it was captured. */
 export type TailWindow = Pick<TailResult, "doP99Ms" | "raP99Ms" | "wire">;
 
 /** Windows of the tail step: the slow exchanges come in episodes that one window catches or misses. */
 export const TAIL_WINDOWS = 3;
 
-/** The tail step from its windows (in the order measured): the median window by DO p99, with every window's p99s. */
-export function tailOfWindows(windows: readonly TailResult[]): TailResult {
+const windowOf = (w: TailResult): TailWindow => ({ doP99Ms: w.doP99Ms, raP99Ms: w.raP99Ms, ...(w.wire ? { wire: w.wire } : {}) });
+
+/**
+ * The tail step from its windows (in the order measured): the median window
+ * by DO p99, with every window's p99s; the wire's figures from `captured`,
+ * the window measured with a capture running, when there was one.
+ */
+export function tailOfWindows(windows: readonly TailResult[], captured?: TailResult): TailResult {
   if (windows.length === 0) throw new Error("a tail step needs at least one window");
   const byDo = [...windows].sort((a, b) => (a.doP99Ms ?? Infinity) - (b.doP99Ms ?? Infinity));
   const median = byDo[Math.floor((byDo.length - 1) / 2)]!;
-  return { ...median, windows: windows.map((w) => ({ doP99Ms: w.doP99Ms, raP99Ms: w.raP99Ms, ...(w.wire ? { wire: w.wire } : {}) })) };
+  const t: TailResult = { ...median, windows: windows.map(windowOf) };
+  if (captured) {
+    t.captured = windowOf(captured);
+    if (captured.wire) t.wire = captured.wire;
+    else delete t.wire;
+  }
+  return t;
 }
 
 /** A long run at the maximum rate: is memory flat, does the rate hold? */

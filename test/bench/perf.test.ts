@@ -211,6 +211,20 @@ describe("summary and report", () => {
     expect(() => tailOfWindows([])).toThrow();
   });
 
+  test("the captured window gives the wire's figures and never the row's p99", () => {
+    const wire = (doP99Ms: number) => ({ samples: 2000, doP99Ms, raP99Ms: 0.31, over5: 0.0012, longestStallMs: 3.25 });
+    const w = (doP99Ms: number, samples: number) => ({ rate: 800, samples, loss: 0, doP50Ms: 0.1, doP99Ms, raP50Ms: 0.1, raP99Ms: 1, doMaxMs: 2, raMaxMs: 2 });
+    // the captured window is the slowest by far: the median is still 3, from the three without a capture
+    const t = tailOfWindows([w(9, 1), w(0.5, 2), w(3, 3)], { ...w(40, 4), wire: wire(6) });
+    expect(t.doP99Ms).toBe(3);
+    expect(t.samples).toBe(3);
+    expect(t.wire!.doP99Ms).toBe(6);
+    expect(t.captured).toEqual({ doP99Ms: 40, raP99Ms: 1, wire: wire(6) });
+    expect(t.windows!.map((x) => x.doP99Ms)).toEqual([9, 0.5, 3]);
+    // a capture that read nothing: no wire figures, not a median window's
+    expect(tailOfWindows([{ ...w(1, 1), wire: wire(2) }], w(5, 2)).wire).toBeUndefined();
+  });
+
   test("markdown carries every server row and the ratio row", () => {
     const k = server("kea-memfile", "kea", [5000]);
     const p = server("pydhcp-sqlite", "pydhcp", [2500], "kea-memfile");
@@ -254,6 +268,12 @@ describe("summary and report", () => {
     // the median window's figures, then every window's DO p99: the generator's, then the wire's
     expect(wired).toContain("| 0.80 | 2.0 | 0.42 / 0.31 | 0.12 | 3.3 | 0.50, 0.90, 12.50; 0.30, 0.42, 6.10 |");
     expect(wired).toContain("3 windows of the step length");
+    // since the capture has its own window: the generator's p99 per window, then the captured window's two
+    const captured = { doP99Ms: 7.5, raP99Ms: 6, wire: wire(4.4) };
+    const separate = markdownReport({ ...res, servers: [{ ...c, tail: { ...c.tail!, wire: wire(4.4), windows: windows.map(({ wire: _, ...x }) => x), captured } }, k, p] });
+    expect(separate).toContain("| 0.80 | 2.0 | 4.40 / 0.31 | 0.12 | 3.3 | 0.50, 0.90, 12.50; 7.50; 4.40 |");
+    expect(separate).toContain("| DO p99 ms per window; captured window: generator; wire |");
+    expect(separate).toContain("so its window is not one the row's p99 is taken from");
     expect(md).toContain("One window of the step length");
     const ratioSection = md.slice(md.indexOf("## pydhcp over Kea"), md.indexOf("## Runs"));
     expect(ratioSection).not.toContain("ceiling");
