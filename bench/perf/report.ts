@@ -1,6 +1,8 @@
 /** BenchResult -> Markdown. Pure. */
 import type { BenchResult, ServerResult, TailResult } from "./results.ts";
 import type { Generator } from "./loadgen.ts";
+import { firstFailing, limitOf, SATURATED } from "./limit.ts";
+import { medianIndex } from "./stats.ts";
 
 /** how the report names the load generator */
 const GENERATOR_TEXT: Record<Generator, string> = {
@@ -47,12 +49,15 @@ function statusLine(s: ServerResult): string {
 export function markdownReport(r: BenchResult): string {
   const ok = r.servers.filter((s) => s.status === "ok");
   const main = table(
-    ["server", "DORA/s max", "step", "loss %", "DO avg ms", "DO max ms", "RA avg ms", "RA max ms", "server CPU %", "DB CPU %", "generator CPU %", "CPU pressure %", "RSS MB", "peak RSS MB"],
+    ["server", "DORA/s max", "step", "loss %", "DO avg ms", "DO max ms", "RA avg ms", "RA max ms", "server CPU %", "DB CPU %", "generator CPU %", "CPU pressure %", "RSS MB", "peak RSS MB", "limited by"],
     ok.map((s) => {
       const m = s.summary!;
+      // the same run as the other columns (summarize's median run)
+      const run = s.runs[medianIndex(s.runs.map((x) => x.best?.achieved ?? 0))];
       return [
         `**${s.name}**${mark(s)}`, n(m.doraPerSec), n(m.stepRate), n(m.loss, 2), n(m.doAvgMs, 2), n(m.doMaxMs, 1), n(m.raAvgMs, 2),
         n(m.raMaxMs, 1), n(m.cpuServer), n(m.cpuDb), n(m.cpuPerfdhcp), n(m.cpuPressure), mb(m.rssKb), mb(m.hwmKb),
+        run ? limitOf(run, r.machine.cores) : "-",
       ];
     }),
   );
@@ -68,18 +73,18 @@ export function markdownReport(r: BenchResult): string {
     }),
   );
   const runs = table(
-    ["server", ...Array.from({ length: r.runsPerServer }, (_, i) => `run ${i + 1} DORA/s (step)`), "first failing step"],
+    ["server", ...Array.from({ length: r.runsPerServer }, (_, i) => `run ${i + 1} DORA/s (step)`), "first failing step", "limited by"],
     ok.map((s) => [
       label(s),
       ...s.runs.map((x) => (x.best ? `${n(x.best.achieved)} (${x.best.rate})` : "none")),
       ...[s.runs.map((x) => {
-        const last = x.steps[x.steps.length - 1];
-        if (!last || last === x.best) return "top of ladder";
+        const last = firstFailing(x);
+        if (!last) return "top of ladder";
         const tries = x.steps.filter((t) => t.rate === last.rate);
         const lost = tries.map((t) => `${(t.loss * 100).toFixed(1)}%`).join(", ");
         const psi = tries.map((t) => t.cpuPressure).filter((v): v is number => typeof v === "number");
         return `${last.rate}: ${lost} lost${psi.length ? ` (CPU pressure ${psi.map((v) => v.toFixed(0)).join(", ")}%)` : ""}${last.died ? ", server died" : ""}`;
-      }).join("; ")],
+      }).join("; "), s.runs.map((x) => limitOf(x, r.machine.cores)).join("; ")],
     ]),
   );
   // results from before the windows have one
@@ -162,6 +167,9 @@ DORA/s max: completed exchanges per second measured by ${gen} at the highest pas
 the other columns are from that run's step. CPU is % of one core over the step (${r.machine.cores} cores = ${r.machine.cores * 100}%).
 DB CPU is the whole MariaDB server, or the whole PostgreSQL server with its per-connection processes (shared with anything else running on the machine). CPU pressure: share of
 the step during which some task waited for a CPU (Linux PSI); high values mean a contended machine.
+Limited by: what was saturated in that run's first failing step (bench/perf/limit.ts): the server's process, the database or
+the generator at ${SATURATED}% of a core or more, or all three at ${SATURATED}% of the machine; "waiting" when none was, so the
+exchanges were lost to queues, pauses or timeouts rather than to a full core.
 
 ### CPU per exchange (at that step)
 

@@ -15,6 +15,7 @@ import { knownClients, macColon, parseMac, perfdhcpMac } from "../../bench/perf/
 import { keaConfig } from "../../bench/perf/kea.ts";
 import { parsePerfdhcp, perfdhcpArgv } from "../../bench/perf/perfdhcp.ts";
 import { pydhcpConfigXml, serviceEnvironment } from "../../bench/perf/pydhcp.ts";
+import { limitOf } from "../../bench/perf/limit.ts";
 import { markdownReport } from "../../bench/perf/report.ts";
 import { ratios, soakMemory, summarize, tailOfWindows, type BenchResult, type RunResult, type ServerResult, type StepResult } from "../../bench/perf/results.ts";
 import { median, medianIndex, percentile } from "../../bench/perf/stats.ts";
@@ -278,6 +279,52 @@ describe("summary and report", () => {
     const ratioSection = md.slice(md.indexOf("## pydhcp over Kea"), md.indexOf("## Runs"));
     expect(ratioSection).not.toContain("ceiling");
     expect(md).toContain("no server can be measured above it");
+  });
+});
+
+describe("what limits a row", () => {
+  const failing = (extra: Partial<StepResult>, died = false): RunResult => {
+    const best = step(4000, 0);
+    return { best, steps: [step(3000, 0), best, step(5000, 0.2, { ...extra, ...(died ? { died } : {}) })], hwmKb: null };
+  };
+
+  test("names each resource saturated in the first failing step", () => {
+    expect(limitOf(failing({ cpuServer: 97.4, cpuPerfdhcp: 30 }), 2)).toBe("server CPU 97%");
+    expect(limitOf(failing({ cpuServer: 30, cpuDb: 95, cpuPerfdhcp: 10 }), 2)).toBe("database CPU 95%");
+    expect(limitOf(failing({ cpuServer: 20, cpuPerfdhcp: 99 }), 2)).toBe("generator CPU 99%");
+    // two cores, neither process alone at 90% of one, together at 90% of both
+    expect(limitOf(failing({ cpuServer: 85, cpuDb: 20, cpuPerfdhcp: 80 }), 2)).toBe("the machine 185% of 200%");
+    expect(limitOf(failing({ cpuServer: 101, cpuPerfdhcp: 90 }), 2)).toBe("server CPU 101%, generator CPU 90%, the machine 191% of 200%");
+  });
+
+  test("a failure with no core full is waiting, with its figures; the ladder's top and a dead server say so", () => {
+    expect(limitOf(failing({ cpuServer: 60, cpuPerfdhcp: 40 }), 2)).toBe("waiting, no CPU saturated (server 60%, generator 40%)");
+    expect(limitOf(failing({ cpuServer: null, cpuPerfdhcp: null }), 2)).toBe("waiting, no CPU saturated");
+    expect(limitOf(failing({ cpuServer: 99 }, true), 2)).toBe("the server died at 5000/s");
+    const top = step(4000, 0);
+    expect(limitOf({ best: top, steps: [step(3000, 0), top], hwmKb: null }, 2)).toBe("nothing: passed the ladder's top");
+    // read back from JSON the best step is a copy of the last one, not the same object
+    expect(limitOf(JSON.parse(JSON.stringify({ best: top, steps: [step(3000, 0), top], hwmKb: null })), 2)).toBe("nothing: passed the ladder's top");
+    expect(limitOf({ best: null, steps: [], hwmKb: null }, 2)).toBe("no step ran");
+  });
+
+  test("the report gives the median run's limit in the main table and each run's in the runs table", () => {
+    const runs: RunResult[] = [
+      { best: step(4000, 0), steps: [step(4000, 0), step(5000, 0.3, { cpuServer: 98 })], hwmKb: 1 },
+      { best: step(6000, 0), steps: [step(6000, 0), step(7000, 0.3, { cpuServer: 40, cpuPerfdhcp: 96 })], hwmKb: 1 },
+      { best: step(5000, 0), steps: [step(5000, 0), step(6000, 0.3, { cpuServer: 60, cpuDb: 92 })], hwmKb: 1 },
+    ];
+    const k: ServerResult = { name: "kea-mysql", family: "kea", backend: "mysql", description: "", command: [], status: "ok", runs, summary: summarize(runs) };
+    const md = markdownReport({
+      date: "2026-01-01T00:00:00.000Z", host: "h", mode: "full", stepSeconds: 20, runsPerServer: 3, ladder: [4000, 5000, 6000, 7000],
+      clients: 10000, baseMac: "00:0c:01:00:00:00", lossThreshold: 0.01,
+      machine: { cpuModel: "CPU", cores: 2, kernel: "6", memTotalKb: 1048576, loadAvgAtStart: "0 0 0" },
+      versions: {}, servers: [k], ratios: [], notes: [],
+    });
+    // the median maximum is run 3's (5,000): its failing step had the database at 92%
+    expect(md).toContain("| 1.0 | 0.0 | database CPU 92% |");
+    expect(md).toContain("| server CPU 98%; generator CPU 96%; database CPU 92% |");
+    expect(md).toContain("Limited by: what was saturated in that run's first failing step");
   });
 });
 
