@@ -6,7 +6,7 @@
  * together. A step that failed with nothing saturated was lost to waiting
  * (queues, pauses, timeouts), and says so with its figures: a database
  * driven one query at a time (pydhcpdb's ThreadLimit 1, Kea MySQL) reads
- * so at 70-80% of a core, the round trips taking the rest.
+ * so at 68-82% of a core (measured), the round trips taking the rest.
  */
 import type { RunResult, StepResult } from "./results.ts";
 
