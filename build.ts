@@ -35,8 +35,7 @@ await $`mkdir -p dist`;
 for (const t of only === "host" ? TARGETS.slice(0, 1) : TARGETS) {
   const t0 = performance.now();
   const target = t.bunTarget ? `--target=${t.bunTarget}` : "--target=bun";
-  // the MySQL writer thread's code is a second entry point (src/db/mysql/writer.ts finds it under the root src/)
-  await $`${process.execPath} build --compile --minify --bytecode --format=esm ${target} --root=src src/cli/main.ts src/db/mysql/writer-thread.ts --outfile ${t.outfile}`.quiet();
+  await $`${process.execPath} build --compile --minify --bytecode --format=esm ${target} src/cli/main.ts --outfile ${t.outfile}`.quiet();
   const size = Bun.file(t.outfile).size;
   console.log(`built ${t.outfile}: ${(size / 1048576).toFixed(1)} MiB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

@@ -6,7 +6,6 @@
  *   mysql/pool.ts     the pool, deadlines, KILL QUERY on timeout, outage and reconnect
  *   mysql/lookups.ts  offer queries: prepared at load, grouped while the pool is busy
  *   mysql/writes.ts   history batches in one transaction, retention
- *   mysql/writer.ts   a server's history batches on a thread of their own
  *   mysql/leases.ts   the pydhcp_lease table
  * and `internal`, pydhcp's own statements (the pool lease table, db/pool-store.ts).
  */
@@ -16,9 +15,6 @@ import type { Logger } from "../log/types.ts";
 import { MysqlPool, errCode, errText, openFailure, type MysqlOptions } from "./mysql/pool.ts";
 import { MysqlLookups } from "./mysql/lookups.ts";
 import { MysqlWrites } from "./mysql/writes.ts";
-import { MysqlWriter } from "./mysql/writer.ts";
-import { MARK_NAME, MARK_SQL, markValues } from "./mysql/history-batch.ts";
-import { WriterGone, type WriterFailure } from "./write-thread.ts";
 import { migrateLeases, mysqlLeaseStore } from "./mysql/leases.ts";
 
 export type { MysqlOptions } from "./mysql/pool.ts";
@@ -29,18 +25,14 @@ export class MysqlBackend implements Backend {
   private readonly lookups: MysqlLookups;
   private readonly writes: MysqlWrites;
 
-  private constructor(
-    private readonly db: MysqlPool,
-    /** history batches' thread (a server's), null where they run on the pool */
-    readonly writer: MysqlWriter | null,
-  ) {
+  private constructor(private readonly db: MysqlPool) {
     this.lookups = new MysqlLookups(db);
     this.writes = new MysqlWrites(db);
     this.leases = mysqlLeaseStore(db, db.opts.leaseWriter);
   }
 
   /** Connects, checks the server answers, creates pydhcp_lease when missing. */
-  static async open(opts: MysqlOptions & { writerThread?: boolean }, log: Logger): Promise<MysqlBackend> {
+  static async open(opts: MysqlOptions, log: Logger): Promise<MysqlBackend> {
     const pool = MysqlPool.create(opts);
     try {
       for (const stmt of leaseStatements(MYSQL_SCHEMA)) await pool.query(stmt);
@@ -50,7 +42,7 @@ export class MysqlBackend implements Backend {
       const where = opts.socket ?? `${opts.host}:${opts.port}`;
       throw new DbError("connect", "", `cannot use MySQL database ${opts.database} at ${where} as ${opts.user}: ${errText(e)}`, errCode(e), openFailure(e));
     }
-    return new MysqlBackend(new MysqlPool(pool, opts, log), opts.writerThread ? MysqlWriter.start(opts, log) : null);
+    return new MysqlBackend(new MysqlPool(pool, opts, log));
   }
 
   prepare(name: string, sql: string): Promise<PreparedQuery> {
@@ -59,24 +51,6 @@ export class MysqlBackend implements Backend {
 
   runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks?: readonly HistoryMark[]): Promise<void> {
     return this.writes.runBatch(items, marks);
-  }
-
-  /** runBatch with the journal's value text: to the writer thread as it is; parsed here when the thread is gone. */
-  runBatchJson(items: readonly { query: PreparedQuery; values: string }[], marks: readonly HistoryMark[] = []): Promise<void> {
-    const here = (): Promise<void> => this.writes.runBatch(items.map((it) => ({ query: it.query, params: JSON.parse(it.values) as Param[] })), marks);
-    const w = this.writer;
-    if (!w?.alive) return here();
-    if (items.length === 0 && marks.length === 0) return Promise.resolve();
-    // while the pool is reconnecting the thread's connection is as likely down: wait with the rest
-    if (this.db.isDown) return Promise.reject(new DbError("connect", "", "database unavailable (reconnecting)"));
-    const now = Math.floor(Date.now() / 1000);
-    const rows = items.map((it) => ({ name: it.query.name, sql: it.query.sql, values: it.values }));
-    return w.batchJson(rows, MARK_NAME, MARK_SQL, marks.map((m) => markValues(m, now))).catch((e: unknown) => {
-      if (e instanceof WriterGone) return here();
-      // classified as the pool's own errors: a lost connection starts the reconnect loop
-      const f = e as WriterFailure;
-      throw this.db.fail(f.name, Object.assign(new Error(f.message), { code: f.code, fatal: f.fatal }));
-    });
   }
 
   historyMark(run: string): Promise<number> {
@@ -97,9 +71,7 @@ export class MysqlBackend implements Backend {
     return this.db.ping();
   }
 
-  async close(): Promise<void> {
-    // what was sent to the writer thread commits before its connection closes
-    await this.writer?.stop();
-    await this.db.close();
+  close(): Promise<void> {
+    return this.db.close();
   }
 }

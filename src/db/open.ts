@@ -10,7 +10,7 @@ import { MysqlBackend } from "./mysql.ts";
 import { PostgresqlBackend } from "./postgresql.ts";
 
 export interface OpenOptions {
-  /** a long-running server: SQLite checkpoints its WAL and writes from worker threads (sqlite-checkpoint.ts, sqlite-writer.ts), MySQL writes history from one (mysql/writer.ts) */
+  /** a long-running server: SQLite checkpoints its WAL from a worker thread (sqlite-checkpoint.ts) */
   serving?: boolean;
   /** the `writer` id lease upserts carry (default: this process's, db/lease-row.ts LEASE_WRITER) */
   leaseWriter?: string;
@@ -27,6 +27,5 @@ export async function openBackend(db: DatabaseSettings, log: Logger, timeoutMs =
   // must not wait with it (bench/results/2026-12-06-intel-tail.md)
   if (db.kind === "sqlite") return SqliteBackend.open({ path: db.path, timeoutMs, ...(opts.serving ? { checkpointMs: SQLITE_CHECKPOINT_MS, writerThread: true } : {}), ...writer }, log);
   if (db.kind === "postgresql") return PostgresqlBackend.open({ ...db, timeoutMs, ...writer }, log);
-  // history batches likewise, on a connection of their own (mysql/writer.ts)
-  return MysqlBackend.open({ ...db, timeoutMs, ...writer, ...(opts.serving ? { writerThread: true } : {}) }, log);
+  return MysqlBackend.open({ ...db, timeoutMs, ...writer }, log);
 }

@@ -14,7 +14,6 @@ import type { PoolConnection as CoreConnection } from "mysql2";
 import { DbError, type ConnectFailure, type Row } from "../backend.ts";
 import type { DatabaseSettings } from "../settings.ts";
 import type { Logger } from "../../log/types.ts";
-import { connectionOptions } from "./connect.ts";
 
 /** The <mysql> settings from the config, plus the query timeout. */
 export type MysqlOptions = Omit<Extract<DatabaseSettings, { kind: "mysql" }>, "kind"> & {
@@ -91,12 +90,26 @@ export class MysqlPool {
 
   static create(opts: MysqlOptions): Pool {
     return mysql.createPool({
-      ...connectionOptions(opts),
+      ...(opts.socket ? { socketPath: opts.socket } : { host: opts.host, port: opts.port }),
+      user: opts.user,
+      password: opts.password,
+      database: opts.database,
       // one spare beyond poolSize, for waiting lookups while every other connection is stuck
       connectionLimit: opts.poolSize + 1,
       maxIdle: opts.poolSize + 1,
       waitForConnections: true,
       queueLimit: 0,
+      connectTimeout: Math.max(1000, opts.timeoutMs),
+      enableKeepAlive: true,
+      charset: "utf8mb4_general_ci",
+      // datetime columns come back as text, as written
+      dateStrings: true,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      // every statement text is fixed (operator queries, fixed chunk sizes),
+      // so a small cache holds them all; mysql2's default (16,000 per
+      // connection) would let a bug pile up statements unseen
+      maxPreparedStatements: 256,
     });
   }
 

@@ -1,23 +1,27 @@
 /**
- * Batched writes on MySQL from the pool: history statements in one
- * transaction with the journal's mark (history-batch.ts: runs of one
- * single-row INSERT as multi-row INSERTs), and history retention. A
- * server's history batches go to the writer thread instead (writer.ts) and
- * come here when it is gone.
+ * Batched writes on MySQL: history statements in one transaction (with
+ * the journal's mark), runs of
+ * one single-row INSERT sent as multi-row INSERTs, and history retention.
  */
 import type { PoolConnection } from "mysql2/promise";
 import { DbError, type HistoryMark, type Param, type PreparedQuery } from "../backend.ts";
-import { InsertParts, MARK_NAME, batchSteps, markValues, type Step } from "./history-batch.ts";
-import type { MysqlPool } from "./pool.ts";
+import { chunkSizes, multiRowSql, splitSingleRowInsert } from "../multirow.ts";
+import type { MysqlPool, SqlValue } from "./pool.ts";
 
 export class MysqlWrites {
-  private readonly parts = new InsertParts();
+  private readonly inserts = new Map<string, ReturnType<typeof splitSingleRowInsert>>();
 
   constructor(private readonly db: MysqlPool) {}
 
+  private insertParts(sql: string): ReturnType<typeof splitSingleRowInsert> {
+    let p = this.inserts.get(sql);
+    if (p === undefined) this.inserts.set(sql, (p = splitSingleRowInsert(sql)));
+    return p;
+  }
+
   /** The last journal sequence number of `run` written to the database, 0 when none. */
   async historyMark(run: string): Promise<number> {
-    const rows = await this.db.execute(MARK_NAME, "SELECT seq FROM pydhcp_history_mark WHERE run = ?", [run], this.db.opts.timeoutMs);
+    const rows = await this.db.execute("pydhcp_history_mark", "SELECT seq FROM pydhcp_history_mark WHERE run = ?", [run], this.db.opts.timeoutMs);
     return rows[0] ? Number(rows[0].seq) : 0;
   }
 
@@ -27,15 +31,13 @@ export class MysqlWrites {
     // the connection it holds is counted, so lookups group behind it instead of queueing in the pool one by one
     const release = this.db.hold();
     try {
-      const now = Math.floor(Date.now() / 1000);
-      const rows = items.map((it) => ({ name: it.query.name, sql: it.query.sql, params: it.params }));
-      await this.writeBatch(batchSteps(rows, marks.map((m) => markValues(m, now)), this.parts));
+      await this.writeBatch(items, marks);
     } finally {
       release();
     }
   }
 
-  private async writeBatch(steps: readonly Step[]): Promise<void> {
+  private async writeBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks: readonly HistoryMark[]): Promise<void> {
     let conn: PoolConnection;
     try {
       conn = await this.db.pool.getConnection();
@@ -45,9 +47,30 @@ export class MysqlWrites {
     let current = "";
     try {
       await conn.beginTransaction();
-      for (const s of steps) {
-        current = s.name;
-        await conn.execute(s.sql, s.values);
+      for (let i = 0; i < items.length; ) {
+        // consecutive rows of one single-row INSERT go as multi-row INSERTs
+        const q = items[i]!.query;
+        current = q.name;
+        let j = i + 1;
+        while (j < items.length && items[j]!.query.sql === q.sql) j++;
+        const parts = j - i > 1 ? this.insertParts(q.sql) : null;
+        if (!parts) {
+          for (; i < j; i++) await conn.execute(items[i]!.query.sql, items[i]!.params as SqlValue[]);
+          continue;
+        }
+        for (const n of chunkSizes(j - i)) {
+          const values = items.slice(i, i + n).flatMap((it) => it.params as SqlValue[]);
+          await conn.execute(n === 1 ? q.sql : multiRowSql(parts, n), values);
+          i += n;
+        }
+      }
+      // the journal's position, in the same transaction as the rows it covers
+      current = "pydhcp_history_mark";
+      for (const m of marks) {
+        await conn.execute(
+          "INSERT INTO pydhcp_history_mark (run, seq, updated) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq)), updated = VALUES(updated)",
+          [m.run, m.seq, Math.floor(Date.now() / 1000)],
+        );
       }
       await conn.commit();
       conn.release();
