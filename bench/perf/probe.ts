@@ -32,7 +32,7 @@ import { postgresqlCpu } from "./postgresql.ts";
 import { createNetns, GENERATOR_RMEM, raiseReceiveBuffer } from "./netns.ts";
 import { parsePerfdhcp, perfdhcpArgv } from "./perfdhcp.ts";
 import { generatorProgram, parseGenerator } from "./loadgen.ts";
-import { cpuMeter, memoryKb } from "./proc.ts";
+import { cpuMeter, mainThreadCpuSeconds, memoryKb } from "./proc.ts";
 import { serverByName } from "./servers.ts";
 import { percentile, round } from "./stats.ts";
 import { cleanupAll, installSignalCleanup, onCleanup, runAsync, spawnDaemon } from "./sys.ts";
@@ -138,7 +138,7 @@ try {
   const dbPid = prep.usesMariadb ? await mariadbPid() : prep.usesPostgresql ? postgresqlCpu() : null;
   for (const rate of rates.split(",").map(Number)) {
     const d0 = await dropped();
-    const m = cpuMeter({ server: serverPid, db: dbPid });
+    const m = cpuMeter({ server: serverPid, serving: () => mainThreadCpuSeconds(serverPid), db: dbPid });
     const us0 = userSys(serverPid);
     const m0 = machineBusy();
     const t0 = performance.now();
@@ -157,7 +157,7 @@ try {
       `${name} ${rate}/s: ${round(rep.ra.received / Number(secs), 0)} DORA/s lost ${(rep.loss * 100).toFixed(2)}% ` +
         `DO p50/p99 ${round(percentile(rep.doDelaysMs, 50), 2)}/${round(percentile(rep.doDelaysMs, 99), 2)} ms ` +
         `RA p50/p99 ${round(percentile(rep.raDelaysMs, 50), 2)}/${round(percentile(rep.raDelaysMs, 99), 2)} ms ` +
-        `CPU server ${c.server?.toFixed(0)}% (user ${(((us1[0] - us0[0]) / wall) * 100).toFixed(0)}% sys ${(((us1[1] - us0[1]) / wall) * 100).toFixed(0)}%) db ${c.db?.toFixed(0) ?? "-"}% generator ${((cpu / wall) * 100).toFixed(0)}% ` +
+        `CPU server ${c.server?.toFixed(0)}% (serving thread ${c.serving?.toFixed(0) ?? "-"}%, user ${(((us1[0] - us0[0]) / wall) * 100).toFixed(0)}% sys ${(((us1[1] - us0[1]) / wall) * 100).toFixed(0)}%) db ${c.db?.toFixed(0) ?? "-"}% generator ${((cpu / wall) * 100).toFixed(0)}% ` +
         `machine busy ${(((m1[0] - m0[0]) / (m1[1] - m0[1])) * 200).toFixed(0)}% of 200 ` +
         `RSS ${((memoryKb(serverPid)?.rss ?? 0) / 1024).toFixed(0)} MB peak ${((memoryKb(serverPid)?.hwm ?? 0) / 1024).toFixed(0)} MB ` +
         // time the hypervisor ran something else on our CPUs: a noisy neighbour shows here

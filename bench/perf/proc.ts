@@ -9,8 +9,17 @@ const CLK_TCK = (() => {
 
 /** utime + stime of the whole process (all threads), in seconds; null if gone. */
 export function cpuSeconds(pid: number): number | null {
+  return statCpu(`/proc/${pid}/stat`);
+}
+
+/** utime + stime of a process's first thread alone (a Bun server's serving thread: workers are other threads), seconds. */
+export function mainThreadCpuSeconds(pid: number): number | null {
+  return statCpu(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpu(path: string): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(path, "utf8");
     // comm may hold spaces and parens: fields resume after the last ')'
     const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // rest[0] is field 3 (state); utime is field 14, stime field 15
