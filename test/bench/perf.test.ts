@@ -442,6 +442,24 @@ describe("CPU of a process tree (PostgreSQL's process per connection)", () => {
   });
 });
 
+describe("CPU of a server's serving thread", () => {
+  test("a worker thread's CPU counts for the process, not for its first thread", async () => {
+    const { cpuSeconds, mainThreadCpuSeconds } = await import("../../bench/perf/proc.ts");
+    // the first thread sleeps while a Worker spins for a second
+    const p = Bun.spawn([process.execPath, "-e", `new Worker(URL.createObjectURL(new Blob(["const e = Date.now() + 1000; while (Date.now() < e);"]))); await Bun.sleep(1300);`], { stdout: "ignore" });
+    await Bun.sleep(150);
+    const a0 = cpuSeconds(p.pid)!;
+    const m0 = mainThreadCpuSeconds(p.pid)!;
+    await Bun.sleep(700);
+    const a1 = cpuSeconds(p.pid)!;
+    const m1 = mainThreadCpuSeconds(p.pid)!;
+    await p.exited;
+    expect(a1 - a0).toBeGreaterThan(0.4);
+    expect(m1 - m0).toBeLessThan(0.15);
+    expect(mainThreadCpuSeconds(p.pid)).toBeNull();
+  });
+});
+
 describe("pydhcpdb reference rows", () => {
   const { referenceConfig, parseCheckFix, applyCheckFix } = require("../../bench/perf/pydhcpdb.ts") as typeof import("../../bench/perf/pydhcpdb.ts");
   const original = readFileSync(join(import.meta.dir, "../fixtures/pydhcpdb/config.xml"), "utf8");
