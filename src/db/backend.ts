@@ -51,9 +51,10 @@ export interface Backend {
   runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks?: readonly HistoryMark[]): Promise<void>;
   /**
    * runBatch with each row's values as the JSON array text the history
-   * journal holds: for a backend that hands them to another thread as text
-   * (SQLite's writer), so the serving thread never parses them. Absent where
-   * the driver needs the values on the serving thread anyway.
+   * journal holds: for a backend that hands them on as text (SQLite's
+   * writer thread; MySQL's JSON_TABLE, db/mysql/json-rows.ts), so the
+   * serving thread never parses them. Absent where the driver needs the
+   * values on the serving thread anyway.
    */
   runBatchJson?(items: readonly { query: PreparedQuery; values: string }[], marks?: readonly HistoryMark[]): Promise<void>;
   /** The last journal sequence number of `run` written to the database, 0 when none. */

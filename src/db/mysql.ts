@@ -53,6 +53,10 @@ export class MysqlBackend implements Backend {
     return this.writes.runBatch(items, marks);
   }
 
+  runBatchJson(items: readonly { query: PreparedQuery; values: string }[], marks?: readonly HistoryMark[]): Promise<void> {
+    return this.writes.runBatchJson(items, marks);
+  }
+
   historyMark(run: string): Promise<number> {
     return this.writes.historyMark(run);
   }

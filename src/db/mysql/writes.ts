@@ -1,15 +1,25 @@
 /**
  * Batched writes on MySQL: history statements in one transaction (with
- * the journal's mark), runs of
- * one single-row INSERT sent as multi-row INSERTs, and history retention.
+ * the journal's mark), runs of one single-row INSERT sent as one
+ * JSON_TABLE statement (json-rows.ts) or as multi-row INSERTs, and history
+ * retention.
  */
 import type { PoolConnection } from "mysql2/promise";
 import { DbError, type HistoryMark, type Param, type PreparedQuery } from "../backend.ts";
 import { chunkSizes, multiRowSql, splitSingleRowInsert } from "../multirow.ts";
-import type { MysqlPool, SqlValue } from "./pool.ts";
+import { jsonRowsParam, jsonRowsSql } from "./json-rows.ts";
+import { CONNECTION_CODES, errCode, type MysqlPool, type SqlValue } from "./pool.ts";
+
+/** A history row: its values, or (runBatchJson) the journal's JSON array text of them. */
+type BatchRow = { query: PreparedQuery; params: readonly Param[]; values?: undefined } | { query: PreparedQuery; values: string; params?: undefined };
+
+/** Rows per JSON_TABLE statement: the history writer's batch (500) in one. */
+const JSON_ROWS = 500;
 
 export class MysqlWrites {
   private readonly inserts = new Map<string, ReturnType<typeof splitSingleRowInsert>>();
+  /** per history statement: its JSON_TABLE form, or null where the statement or the server has none */
+  private readonly jsonForms = new Map<string, string | null>();
 
   constructor(private readonly db: MysqlPool) {}
 
@@ -25,7 +35,16 @@ export class MysqlWrites {
     return rows[0] ? Number(rows[0].seq) : 0;
   }
 
-  async runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks: readonly HistoryMark[] = []): Promise<void> {
+  runBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks: readonly HistoryMark[] = []): Promise<void> {
+    return this.run(items, marks);
+  }
+
+  /** runBatch with each row's values as the journal's JSON text: a run of one INSERT goes as one JSON_TABLE statement. */
+  runBatchJson(items: readonly { query: PreparedQuery; values: string }[], marks: readonly HistoryMark[] = []): Promise<void> {
+    return this.run(items, marks);
+  }
+
+  private async run(items: readonly BatchRow[], marks: readonly HistoryMark[]): Promise<void> {
     if (items.length === 0 && marks.length === 0) return;
     if (this.db.isDown) throw new DbError("connect", "", "database unavailable (reconnecting)");
     // the connection it holds is counted, so lookups group behind it instead of queueing in the pool one by one
@@ -37,7 +56,35 @@ export class MysqlWrites {
     }
   }
 
-  private async writeBatch(items: readonly { query: PreparedQuery; params: readonly Param[] }[], marks: readonly HistoryMark[]): Promise<void> {
+  /**
+   * The JSON_TABLE form of `sql`, prepared once on `conn` to learn whether
+   * the server takes it (JSON_TABLE is MySQL 8.0.4+, MariaDB 10.6+); null
+   * when not (the statement itself prepares, its form does not), and the
+   * rows go as multi-row INSERTs. A lost connection or a statement that
+   * fails on its own is not an answer: it fails the batch, which is tried
+   * again.
+   */
+  private async jsonForm(conn: PoolConnection, sql: string): Promise<string | null> {
+    const known = this.jsonForms.get(sql);
+    if (known !== undefined) return known;
+    let form = jsonRowsSql(sql);
+    if (form !== null) {
+      try {
+        await conn.prepare(form);
+      } catch (e) {
+        if (CONNECTION_CODES.has(errCode(e)) || (e as { fatal?: boolean }).fatal) throw e;
+        // the statement failing too (its table away, say) is the batch's error, not the form's: tried again
+        // later. Asked of the server: mysql2 answers a statement it has prepared before from its cache
+        conn.unprepare(sql);
+        await conn.prepare(sql);
+        form = null;
+      }
+    }
+    this.jsonForms.set(sql, form);
+    return form;
+  }
+
+  private async writeBatch(items: readonly BatchRow[], marks: readonly HistoryMark[]): Promise<void> {
     let conn: PoolConnection;
     try {
       conn = await this.db.pool.getConnection();
@@ -53,13 +100,22 @@ export class MysqlWrites {
         current = q.name;
         let j = i + 1;
         while (j < items.length && items[j]!.query.sql === q.sql) j++;
+        const form = items[i]!.values !== undefined && j - i > 1 ? await this.jsonForm(conn, q.sql) : null;
+        if (form !== null) {
+          for (; i < j; ) {
+            const n = Math.min(JSON_ROWS, j - i);
+            await conn.execute(form, [jsonRowsParam(items.slice(i, i + n).map((it) => it.values!))]);
+            i += n;
+          }
+          continue;
+        }
         const parts = j - i > 1 ? this.insertParts(q.sql) : null;
         if (!parts) {
-          for (; i < j; i++) await conn.execute(items[i]!.query.sql, items[i]!.params as SqlValue[]);
+          for (; i < j; i++) await conn.execute(items[i]!.query.sql, paramsOf(items[i]!));
           continue;
         }
         for (const n of chunkSizes(j - i)) {
-          const values = items.slice(i, i + n).flatMap((it) => it.params as SqlValue[]);
+          const values = items.slice(i, i + n).flatMap(paramsOf);
           await conn.execute(n === 1 ? q.sql : multiRowSql(parts, n), values);
           i += n;
         }
@@ -92,4 +148,8 @@ export class MysqlWrites {
     )) as { affectedRows?: number };
     return Number(res.affectedRows ?? 0);
   }
+}
+
+function paramsOf(it: BatchRow): SqlValue[] {
+  return (it.params ?? (JSON.parse(it.values!) as Param[])) as SqlValue[];
 }
