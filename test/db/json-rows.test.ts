@@ -7,7 +7,7 @@
  * alone, and that a statement the form cannot express falls back.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Pool } from "mysql2/promise";
@@ -215,6 +215,27 @@ describe("on MariaDB", () => {
     expect((await rows<{ mac: string }>("SELECT mac FROM $db.history WHERE mac LIKE 'w%' ORDER BY id")).map((r) => r.mac)).toEqual(Array.from({ length: 61 }, (_, i) => `w${i}`));
     // the table's absence when the form was first tried did not turn the form off
     expect((await insertSelects()) - before).toBeGreaterThanOrEqual(1);
+  });
+
+  test("a form the server took once and now refuses (a failover to an older server) fails one batch; the next asks again and writes every row", async () => {
+    const { w, bind } = writer("history_sql", PYDHCPDB_HISTORY);
+    const sql = compiled(PYDHCPDB_HISTORY);
+    // what MysqlWrites remembered from the server before: a form this server does not parse
+    (backend as unknown as { writes: { jsonForms: Map<string, string | null> } }).writes.jsonForms.set(sql, "INSERT INTO history SELEKT ?");
+    const record = (from: number) => {
+      for (let i = from; i < from + 20; i++) w.record(() => [{ s: "history_sql", v: bind(new Map([["ClientMacAddress", `f${i}`], ["RequestedIpAddress", "198.18.0.2"]]), Date.now()) }]);
+    };
+    record(0);
+    // the failed batch's rows are read back from the journal file and go as multi-row INSERTs
+    await drained(w, 8000);
+    const before = await insertSelects();
+    record(20);
+    await drained(w, 8000);
+    await w.close();
+    expect((await rows<{ mac: string }>("SELECT mac FROM $db.history WHERE mac LIKE 'f%' ORDER BY id")).map((r) => r.mac)).toEqual(Array.from({ length: 40 }, (_, i) => `f${i}`));
+    expect(existsSync(join(dir, "journal-history_sql.quarantine"))).toBe(false);
+    // the next rows found the form the server does take
+    expect((await insertSelects()) - before).toBe(1);
   });
 
   test("a statement whose form the server will not prepare (DEFAULT in its values) is written as multi-row INSERTs", async () => {

@@ -132,6 +132,8 @@ export class MysqlWrites {
       conn.release();
     } catch (e) {
       await conn.rollback().catch(() => {});
+      // asked again at the next batch: a failover to a server without JSON_TABLE must not fail every batch
+      this.jsonForms.clear();
       if ((e as { fatal?: boolean }).fatal) conn.destroy();
       else conn.release();
       throw this.db.fail(current, e);
