@@ -23,11 +23,13 @@ const ALIAS = "pydhcp_j";
 
 /**
  * The statement for `sql` (a single-row INSERT ... VALUES with at least
- * one placeholder), or null when it is anything else or a comment inside
- * its values could hide or fake one. The history writer has checked each
- * row's count of values against the statement's.
+ * one placeholder) and how many placeholders it found, or null when it is
+ * anything else or a comment inside its values could hide or fake one.
+ * The caller checks the count against the server's (a backslash is not an
+ * escape under NO_BACKSLASH_ESCAPES, and this scan would misread such a
+ * literal); the history writer has checked each row's count of values.
  */
-export function jsonRowsSql(sql: string): string | null {
+export function jsonRowsSql(sql: string): { sql: string; params: number } | null {
   const parts = splitSingleRowInsert(sql);
   if (!parts) return null;
   const head = /\bvalues$/i.exec(parts.head);
@@ -55,7 +57,7 @@ export function jsonRowsSql(sql: string): string | null {
   const columns = ["pydhcp_n FOR ORDINALITY"];
   for (let i = 0; i < n; i++) columns.push(`p${i} LONGTEXT PATH '$[${i}]'`);
   const into = parts.head.slice(0, head.index).trimEnd();
-  return `${into} SELECT ${out.trim()} FROM JSON_TABLE(?, '$[*]' COLUMNS (${columns.join(", ")})) AS ${ALIAS} ORDER BY ${ALIAS}.pydhcp_n`;
+  return { sql: `${into} SELECT ${out.trim()} FROM JSON_TABLE(?, '$[*]' COLUMNS (${columns.join(", ")})) AS ${ALIAS} ORDER BY ${ALIAS}.pydhcp_n`, params: n };
 }
 
 /** The one parameter: the rows' JSON arrays (journal text, unparsed) as one JSON array. */

@@ -67,18 +67,21 @@ export class MysqlWrites {
   private async jsonForm(conn: PoolConnection, sql: string): Promise<string | null> {
     const known = this.jsonForms.get(sql);
     if (known !== undefined) return known;
-    let form = jsonRowsSql(sql);
-    if (form !== null) {
+    const made = jsonRowsSql(sql);
+    let form: string | null = null;
+    if (made !== null) {
       try {
-        await conn.prepare(form);
+        await conn.prepare(made.sql);
+        form = made.sql;
       } catch (e) {
         if (CONNECTION_CODES.has(errCode(e)) || (e as { fatal?: boolean }).fatal) throw e;
         // the statement failing too (its table away, say) is the batch's error, not the form's: tried again
         // later. Asked of the server: mysql2 answers a statement it has prepared before from its cache
         conn.unprepare(sql);
-        await conn.prepare(sql);
-        form = null;
       }
+      // the server's count of the statement's placeholders must be the scan's, or values would go to the wrong columns
+      const plain = (await conn.prepare(sql)) as unknown as { statement?: { parameters?: unknown[] } };
+      if (plain.statement?.parameters?.length !== made.params) form = null;
     }
     this.jsonForms.set(sql, form);
     return form;
