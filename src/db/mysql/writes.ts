@@ -59,8 +59,9 @@ export class MysqlWrites {
   /**
    * The JSON_TABLE form of `sql`, prepared once on `conn` to learn whether
    * the server takes it (JSON_TABLE is MySQL 8.0.4+, MariaDB 10.6+); null
-   * when not (the statement itself prepares, its form does not), and the
-   * rows go as multi-row INSERTs. A lost connection or a statement that
+   * when not (the statement itself prepares, its form does not) or when the
+   * server counts the statement's placeholders otherwise than the scan, and
+   * the rows go as multi-row INSERTs. A lost connection or a statement that
    * fails on its own is not an answer: it fails the batch, which is tried
    * again.
    */
